@@ -1,0 +1,250 @@
+//! Spec loading and client generation, shared by `build.rs` and `tests/spec_generation.rs`.
+//!
+//! This file is not part of the library: `build.rs` and the tests include it with `#[path]`,
+//! so the exact code that builds the crate is the code the broken-spec tests exercise.
+//!
+//! Each step returns a [`SpecError`] naming the file and, where known, the line or JSON pointer,
+//! so a broken spec fails the build with one readable message instead of a panic backtrace.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// One API: its spec file, the module it generates and the generation settings it needs.
+pub struct Api {
+    /// Spec file, relative to the crate root.
+    pub spec: &'static str,
+    /// File name written into `OUT_DIR`.
+    pub out_file: &'static str,
+    /// Named component schemas replaced by hand-written types (`schema`, `rust path`).
+    pub replacements: &'static [(&'static str, &'static str)],
+}
+
+/// The three APIs this crate generates.
+pub const APIS: &[Api] = &[
+    Api {
+        spec: "spec/cloudflare-calls.yaml",
+        out_file: "calls.rs",
+        replacements: &[("CallsAppSecret", "crate::Secret")],
+    },
+    Api {
+        spec: "spec/cloudflare-magic.yaml",
+        out_file: "magic.rs",
+        replacements: &[],
+    },
+    Api {
+        spec: "spec/hover.yaml",
+        out_file: "hover.rs",
+        replacements: &[
+            ("HoverAppToken", "crate::Secret"),
+            ("HoverWebhookSecret", "crate::Secret"),
+            ("HoverPassword", "crate::Secret"),
+            ("HoverAuthToken", "crate::Secret"),
+            // progenitor skips `None` fields, so a generated PATCH body could never send
+            // `"webhook_url": null`; the facade's own type can (three-state field).
+            ("HoverAppUpdateFields", "crate::hover::AppChanges"),
+        ],
+    },
+];
+
+/// Why a spec could not be turned into code.
+#[derive(Debug)]
+pub struct SpecError {
+    /// The spec file.
+    pub file: PathBuf,
+    /// Line (1-based) or JSON pointer, when known.
+    pub location: Option<String>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spec {}", self.file.display())?;
+        if let Some(location) = &self.location {
+            write!(f, " at {location}")?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+fn error(file: &Path, location: Option<String>, problem: impl Into<String>) -> SpecError {
+    SpecError {
+        file: file.to_path_buf(),
+        location,
+        problem: problem.into(),
+    }
+}
+
+/// Reads a spec file as a JSON value, checking that it is YAML and that every `$ref` resolves.
+pub fn load_value(file: &Path) -> Result<Value, SpecError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| error(file, None, format!("cannot read the file: {e}")))?;
+    parse_value(file, &text)
+}
+
+/// Parses spec text (YAML or JSON) as a JSON value and checks its `$ref`s.
+pub fn parse_value(file: &Path, text: &str) -> Result<Value, SpecError> {
+    let value: Value = yaml_serde::from_str(text).map_err(|e| {
+        let location = e
+            .location()
+            .map(|l| format!("line {}, column {}", l.line(), l.column()));
+        error(file, location, format!("invalid YAML: {e}"))
+    })?;
+    check_refs(file, &value, &value, &mut String::new())?;
+    Ok(value)
+}
+
+/// Fails on the first `$ref` that is not a local JSON pointer into the document.
+fn check_refs(file: &Path, root: &Value, node: &Value, at: &mut String) -> Result<(), SpecError> {
+    match node {
+        Value::Object(map) => {
+            if let Some(reference) = map.get("$ref") {
+                let target = reference
+                    .as_str()
+                    .and_then(|r| r.strip_prefix('#'))
+                    .ok_or_else(|| {
+                        error(
+                            file,
+                            Some(format!("{at}/$ref")),
+                            format!(
+                                "only local references (#/...) are supported, found {reference}"
+                            ),
+                        )
+                    })?;
+                if root.pointer(target).is_none() {
+                    return Err(error(
+                        file,
+                        Some(format!("{at}/$ref")),
+                        format!("dangling reference #{target}: nothing is defined there"),
+                    ));
+                }
+            }
+            for (key, child) in map {
+                let len = at.len();
+                at.push('/');
+                at.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                check_refs(file, root, child, at)?;
+                at.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                let len = at.len();
+                at.push_str(&format!("/{i}"));
+                check_refs(file, root, child, at)?;
+                at.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Removes constraints progenitor cannot express faithfully; the facade enforces them.
+///
+/// - `anyOf` whose branches only list `required` properties ("at least one of"): typify turns
+///   it into an untagged enum that drops every field but one branch's on a round trip.
+/// - `pattern` on strings: typify would validate it with the `regress` crate in every
+///   deserialization (responses included); the facade checks request values with `std` parsers.
+pub fn strip_validation_only(node: &mut Value) {
+    match node {
+        Value::Object(map) => {
+            let only_required = |branch: &Value| {
+                branch
+                    .as_object()
+                    .is_some_and(|b| b.keys().all(|k| k == "required"))
+            };
+            if map
+                .get("anyOf")
+                .and_then(Value::as_array)
+                .is_some_and(|branches| branches.iter().all(only_required))
+            {
+                map.remove("anyOf");
+            }
+            if map.get("type").and_then(Value::as_str) == Some("string") {
+                map.remove("pattern");
+            }
+            map.values_mut().for_each(strip_validation_only);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_validation_only),
+        _ => {}
+    }
+}
+
+/// Converts the checked value into an OpenAPI document, naming the JSON pointer of a bad node.
+pub fn to_openapi(file: &Path, value: Value) -> Result<openapiv3::OpenAPI, SpecError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        error(
+            file,
+            Some(format!("{}", e.path())),
+            format!("not a valid OpenAPI 3.0 document: {}", e.inner()),
+        )
+    })
+}
+
+/// Runs progenitor, catching its panics, and returns formatted Rust source.
+pub fn generate(file: &Path, spec: &openapiv3::OpenAPI, api: &Api) -> Result<String, SpecError> {
+    let mut settings = progenitor::GenerationSettings::new();
+    settings
+        .with_interface(progenitor::InterfaceStyle::Positional)
+        .with_inner_type(
+            "std::sync::Arc<crate::core::transport::Transport>"
+                .parse()
+                .expect("constant type path parses"),
+        )
+        // A forgotten `impl ClientHooks for Client` is then a compile error, not a silent no-op.
+        .with_hooks(progenitor::HooksMode::Expected);
+    for (schema, rust_type) in api.replacements {
+        settings.with_replacement(schema, rust_type, std::iter::empty());
+    }
+
+    // progenitor and typify panic on some bad specs (a dangling reference, two response
+    // schemas for one operation). Silence the default hook so the build prints one message.
+    let previous_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(|| {
+        let mut generator = progenitor::Generator::new(&settings);
+        generator.generate_tokens(spec)
+    });
+    std::panic::set_hook(previous_hook);
+
+    let tokens = match outcome {
+        Ok(Ok(tokens)) => tokens,
+        Ok(Err(e)) => return Err(error(file, None, format!("progenitor rejected it: {e}"))),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            return Err(error(
+                file,
+                None,
+                format!(
+                    "progenitor failed on a construct it does not support ({message}); common \
+                     causes: an operation whose success (or error) responses use different \
+                     schemas, an unsupported `$ref`, or a missing operationId"
+                ),
+            ));
+        }
+    };
+    let syntax = syn::parse2::<syn::File>(tokens)
+        .map_err(|e| error(file, None, format!("generated code does not parse: {e}")))?;
+    Ok(prettyplease::unparse(&syntax))
+}
+
+/// The whole pipeline for one API: load, check, strip, convert, generate.
+///
+/// Paths are relative to the crate root, which is the working directory of build scripts and
+/// tests alike, so messages name the file as the user sees it.
+pub fn generate_file(api: &Api) -> Result<String, SpecError> {
+    let file = Path::new(api.spec);
+    let mut value = load_value(file)?;
+    strip_validation_only(&mut value);
+    let spec = to_openapi(file, value)?;
+    generate(file, &spec, api)
+}
