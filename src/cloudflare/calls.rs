@@ -1,0 +1,208 @@
+//! Cloudflare Calls (Realtime SFU) apps: `/accounts/{account_id}/calls/apps`.
+//!
+//! Reference: <https://developers.cloudflare.com/api/resources/calls/subresources/sfu/>
+
+use chrono::{DateTime, Utc};
+
+use super::CloudflareClient;
+use crate::core::envelope::cloudflare_types;
+use crate::core::transport::Op;
+use crate::generated::calls::types as gen;
+use crate::{AccountId, CallsAppId, Error, Secret};
+
+cloudflare_types!(crate::generated::calls::types {
+    single: [CallsAppEnvelope => CallsApp, CallsAppWithSecretEnvelope => CallsAppWithSecret],
+    list: [CallsAppListEnvelope => CallsApp]
+});
+
+const LIST: Op = Op {
+    id: "calls-apps-list",
+    method: "GET",
+    path: "/accounts/{account_id}/calls/apps",
+};
+const CREATE: Op = Op {
+    id: "calls-apps-create-a-new-app",
+    method: "POST",
+    path: "/accounts/{account_id}/calls/apps",
+};
+const GET: Op = Op {
+    id: "calls-apps-retrieve-app-details",
+    method: "GET",
+    path: "/accounts/{account_id}/calls/apps/{app_id}",
+};
+const UPDATE: Op = Op {
+    id: "calls-apps-update-app-details",
+    method: "PUT",
+    path: "/accounts/{account_id}/calls/apps/{app_id}",
+};
+const DELETE: Op = Op {
+    id: "calls-apps-delete-app",
+    method: "DELETE",
+    path: "/accounts/{account_id}/calls/apps/{app_id}",
+};
+
+/// A Calls app. Cloudflare marks every field optional.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct CallsApp {
+    /// The app's `uid`.
+    pub id: Option<CallsAppId>,
+    /// A short description, not shown to end users.
+    pub name: Option<String>,
+    /// When the app was created.
+    pub created: Option<DateTime<Utc>>,
+    /// When the app was last modified.
+    pub modified: Option<DateTime<Utc>>,
+}
+
+/// A Calls app just created, with the secret Cloudflare returns this once and never again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewCallsApp {
+    /// The app.
+    pub app: CallsApp,
+    /// The app's SFU bearer secret. Store it now: no other call returns it.
+    pub secret: Secret,
+}
+
+impl From<gen::CallsApp> for CallsApp {
+    fn from(app: gen::CallsApp) -> Self {
+        Self {
+            id: app.uid.map(CallsAppId::new),
+            name: app.name,
+            created: app.created,
+            modified: app.modified,
+        }
+    }
+}
+
+/// Calls apps of one account: `cloudflare.calls(account)`.
+#[derive(Clone, Debug)]
+pub struct Calls<'a> {
+    client: &'a CloudflareClient,
+    account: AccountId,
+}
+
+impl CloudflareClient {
+    /// The Calls apps of `account`.
+    pub fn calls(&self, account: impl Into<AccountId>) -> Calls<'_> {
+        Calls {
+            client: self,
+            account: account.into(),
+        }
+    }
+}
+
+fn editable(name: Option<&str>) -> gen::CallsAppEditableFields {
+    gen::CallsAppEditableFields {
+        name: name.map(str::to_owned),
+    }
+}
+
+impl Calls<'_> {
+    fn api(&self) -> &crate::generated::calls::Client {
+        &self.client.inner.calls
+    }
+
+    /// Lists every app of the account (there is no pagination).
+    ///
+    /// ```no_run
+    /// # async fn run(cf: apps_api::cloudflare::CloudflareClient) -> Result<(), apps_api::Error> {
+    /// let apps = cf.calls("023e105f4ecef8ad9ca31a8372d0c353").list().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn list(&self) -> Result<Vec<CallsApp>, Error> {
+        let account = self.account.segment()?;
+        let apps = self
+            .client
+            .call(LIST, account, self.api().calls_apps_list(account))
+            .await?;
+        Ok(apps.into_iter().map(CallsApp::from).collect())
+    }
+
+    /// Creates an app; the answer carries its secret, once. Never retried after it was sent,
+    /// since a second try would make a second app.
+    ///
+    /// ```no_run
+    /// # async fn run(cf: apps_api::cloudflare::CloudflareClient) -> Result<(), apps_api::Error> {
+    /// let created = cf.calls("023e105f4ecef8ad9ca31a8372d0c353").create(Some("prod")).await?;
+    /// let secret = created.secret.expose(); // store it now
+    /// # Ok(()) }
+    /// ```
+    pub async fn create(&self, name: Option<&str>) -> Result<NewCallsApp, Error> {
+        let account = self.account.segment()?;
+        let body = editable(name);
+        let app = self
+            .client
+            .call(
+                CREATE,
+                account,
+                self.api().calls_apps_create_a_new_app(account, &body),
+            )
+            .await?;
+        let secret = app.secret.ok_or_else(|| Error::Decode {
+            call: Box::new(crate::CallSite {
+                provider: crate::Provider::Cloudflare,
+                operation: CREATE.id,
+                method: CREATE.method,
+                path: CREATE.path.into(),
+            }),
+            status: 201,
+            reason: "the created app has no `secret`".into(),
+            snippet: String::new(),
+        })?;
+        Ok(NewCallsApp {
+            app: CallsApp {
+                id: app.uid.map(CallsAppId::new),
+                name: app.name,
+                created: app.created,
+                modified: app.modified,
+            },
+            secret,
+        })
+    }
+
+    /// Fetches one app (without its secret).
+    pub async fn get(&self, app: &CallsAppId) -> Result<CallsApp, Error> {
+        let (account, app) = (self.account.segment()?, app.segment()?);
+        let found = self
+            .client
+            .call(
+                GET,
+                account,
+                self.api().calls_apps_retrieve_app_details(account, app),
+            )
+            .await?;
+        Ok(found.into())
+    }
+
+    /// Replaces the app's editable fields (PUT: send the full intended state).
+    pub async fn update(&self, app: &CallsAppId, name: Option<&str>) -> Result<CallsApp, Error> {
+        let (account, app) = (self.account.segment()?, app.segment()?);
+        let body = editable(name);
+        let updated = self
+            .client
+            .call(
+                UPDATE,
+                account,
+                self.api()
+                    .calls_apps_update_app_details(account, app, &body),
+            )
+            .await?;
+        Ok(updated.into())
+    }
+
+    /// Deletes the app and returns it as it was.
+    pub async fn delete(&self, app: &CallsAppId) -> Result<CallsApp, Error> {
+        let (account, app) = (self.account.segment()?, app.segment()?);
+        let deleted = self
+            .client
+            .call(
+                DELETE,
+                account,
+                self.api().calls_apps_delete_app(account, app),
+            )
+            .await?;
+        Ok(deleted.into())
+    }
+}

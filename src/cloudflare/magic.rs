@@ -1,0 +1,464 @@
+//! Cloudflare Magic account apps: `/accounts/{account_id}/magic/apps`.
+//!
+//! Reference: <https://developers.cloudflare.com/api/resources/magic_transit/subresources/apps/>
+
+use std::net::Ipv4Addr;
+
+use super::CloudflareClient;
+use crate::core::envelope::cloudflare_types;
+use crate::core::transport::Op;
+use crate::generated::magic::types as gen;
+use crate::{AccountId, Error, MagicAppId};
+
+cloudflare_types!(crate::generated::magic::types {
+    single: [MagicAppEnvelope => MagicAccountApp],
+    list: [MagicAppListEnvelope => MagicAppListItem]
+});
+
+const LIST: Op = Op {
+    id: "magic-account-apps-list-apps",
+    method: "GET",
+    path: "/accounts/{account_id}/magic/apps",
+};
+const CREATE: Op = Op {
+    id: "magic-account-apps-add-app",
+    method: "POST",
+    path: "/accounts/{account_id}/magic/apps",
+};
+const UPDATE: Op = Op {
+    id: "magic-account-apps-update-app",
+    method: "PUT",
+    path: "/accounts/{account_id}/magic/apps/{account_app_id}",
+};
+const PATCH: Op = Op {
+    id: "magic-account-apps-patch-app",
+    method: "PATCH",
+    path: "/accounts/{account_id}/magic/apps/{account_app_id}",
+};
+const DELETE: Op = Op {
+    id: "magic-account-apps-delete-app",
+    method: "DELETE",
+    path: "/accounts/{account_id}/magic/apps/{account_app_id}",
+};
+
+/// An app the account defined. Absent or null lists read as empty.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct MagicApp {
+    /// The app's `account_app_id`.
+    pub id: MagicAppId,
+    /// Display name.
+    pub name: Option<String>,
+    /// Free-form category (`type` in the API), e.g. "Development".
+    pub app_type: Option<String>,
+    /// FQDNs of the app.
+    pub hostnames: Vec<String>,
+    /// IPv4 CIDRs of the app.
+    pub ip_subnets: Vec<String>,
+    /// Source IPv4 CIDRs of the app.
+    pub source_subnets: Vec<String>,
+}
+
+/// An app Cloudflare manages; read-only to the account.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ManagedApp {
+    /// The app's `managed_app_id`, e.g. `cloudflare`.
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Free-form category.
+    pub app_type: Option<String>,
+    /// FQDNs of the app.
+    pub hostnames: Vec<String>,
+    /// IPv4 CIDRs of the app.
+    pub ip_subnets: Vec<String>,
+    /// Source IPv4 CIDRs of the app.
+    pub source_subnets: Vec<String>,
+}
+
+/// An item of the list: the account's own app, or one Cloudflare manages.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub enum MagicListItem {
+    /// An account app (can be updated and deleted).
+    Account(MagicApp),
+    /// A Cloudflare-managed app.
+    Managed(ManagedApp),
+}
+
+impl MagicListItem {
+    /// The account app, if this is one.
+    pub fn as_account_app(&self) -> Option<&MagicApp> {
+        match self {
+            MagicListItem::Account(app) => Some(app),
+            MagicListItem::Managed(_) => None,
+        }
+    }
+}
+
+fn list(value: Option<gen::MagicHostnames>) -> Vec<String> {
+    value.and_then(|v| v.0).unwrap_or_default()
+}
+
+fn subnets(value: Option<gen::MagicSubnets>) -> Vec<String> {
+    value
+        .and_then(|v| v.0)
+        .map(|v| v.into_iter().map(|c| c.0).collect())
+        .unwrap_or_default()
+}
+
+impl From<gen::MagicAccountApp> for MagicApp {
+    fn from(app: gen::MagicAccountApp) -> Self {
+        Self {
+            id: MagicAppId::new(app.account_app_id),
+            name: app.name,
+            app_type: app.type_,
+            hostnames: list(app.hostnames),
+            ip_subnets: subnets(app.ip_subnets),
+            source_subnets: subnets(app.source_subnets),
+        }
+    }
+}
+
+impl From<gen::MagicAppListItem> for MagicListItem {
+    fn from(item: gen::MagicAppListItem) -> Self {
+        match item {
+            gen::MagicAppListItem::AccountApp(app) => MagicListItem::Account(app.into()),
+            gen::MagicAppListItem::ManagedApp(app) => MagicListItem::Managed(ManagedApp {
+                id: app.managed_app_id,
+                name: app.name,
+                app_type: app.type_,
+                hostnames: list(app.hostnames),
+                ip_subnets: subnets(app.ip_subnets),
+                source_subnets: subnets(app.source_subnets),
+            }),
+        }
+    }
+}
+
+/// Body of [`Magic::create`]: `name` and `app_type` are required, and at least one of
+/// hostnames, IP subnets or source subnets (an empty list counts).
+///
+/// ```
+/// use apps_api::cloudflare::magic::NewMagicApp;
+/// let app = NewMagicApp::new("Dashboard", "Development")
+///     .hostnames(["dash.example.com"])
+///     .ip_subnets(["192.0.2.0/24"]);
+/// # let _ = app;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct NewMagicApp {
+    name: String,
+    app_type: String,
+    hostnames: Option<Vec<String>>,
+    ip_subnets: Option<Vec<String>>,
+    source_subnets: Option<Vec<String>>,
+}
+
+fn strings<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Option<Vec<String>> {
+    Some(items.into_iter().map(Into::into).collect())
+}
+
+impl NewMagicApp {
+    /// An app with its name and category.
+    pub fn new(name: impl Into<String>, app_type: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            app_type: app_type.into(),
+            hostnames: None,
+            ip_subnets: None,
+            source_subnets: None,
+        }
+    }
+
+    /// FQDNs of the app.
+    pub fn hostnames<I: IntoIterator<Item = S>, S: Into<String>>(mut self, items: I) -> Self {
+        self.hostnames = strings(items);
+        self
+    }
+
+    /// IPv4 CIDRs of the app.
+    pub fn ip_subnets<I: IntoIterator<Item = S>, S: Into<String>>(mut self, items: I) -> Self {
+        self.ip_subnets = strings(items);
+        self
+    }
+
+    /// Source IPv4 CIDRs of the app.
+    pub fn source_subnets<I: IntoIterator<Item = S>, S: Into<String>>(mut self, items: I) -> Self {
+        self.source_subnets = strings(items);
+        self
+    }
+
+    fn to_request(&self) -> Result<gen::MagicAppCreateRequest, Error> {
+        if self.hostnames.is_none() && self.ip_subnets.is_none() && self.source_subnets.is_none() {
+            return Err(Error::InvalidArgument(
+                "a Magic app needs at least one of hostnames, ip_subnets or source_subnets".into(),
+            ));
+        }
+        Ok(gen::MagicAppCreateRequest {
+            name: self.name.clone(),
+            type_: self.app_type.clone(),
+            hostnames: self.hostnames.clone().map(gen::MagicRequestHostnames),
+            ip_subnets: request_subnets("ip_subnets", &self.ip_subnets)?,
+            source_subnets: request_subnets("source_subnets", &self.source_subnets)?,
+        })
+    }
+}
+
+/// Body of [`Magic::update`] (PUT, replaces) and [`Magic::patch`] (PATCH, merges): at least one
+/// field must be set.
+///
+/// ```
+/// use apps_api::cloudflare::magic::MagicAppChanges;
+/// let rename = MagicAppChanges::new().name("Dashboard v2");
+/// # let _ = rename;
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[must_use]
+pub struct MagicAppChanges {
+    name: Option<String>,
+    app_type: Option<String>,
+    hostnames: Option<Vec<String>>,
+    ip_subnets: Option<Vec<String>>,
+    source_subnets: Option<Vec<String>>,
+}
+
+impl MagicAppChanges {
+    /// No changes yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the display name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the category.
+    pub fn app_type(mut self, app_type: impl Into<String>) -> Self {
+        self.app_type = Some(app_type.into());
+        self
+    }
+
+    /// Sets the FQDNs (an empty list clears them).
+    pub fn hostnames<I: IntoIterator<Item = S>, S: Into<String>>(mut self, items: I) -> Self {
+        self.hostnames = strings(items);
+        self
+    }
+
+    /// Sets the IPv4 CIDRs.
+    pub fn ip_subnets<I: IntoIterator<Item = S>, S: Into<String>>(mut self, items: I) -> Self {
+        self.ip_subnets = strings(items);
+        self
+    }
+
+    /// Sets the source IPv4 CIDRs.
+    pub fn source_subnets<I: IntoIterator<Item = S>, S: Into<String>>(mut self, items: I) -> Self {
+        self.source_subnets = strings(items);
+        self
+    }
+
+    fn to_request(&self) -> Result<gen::MagicAppUpdateRequest, Error> {
+        if *self == Self::default() {
+            return Err(Error::InvalidArgument(
+                "a Magic app update needs at least one field".into(),
+            ));
+        }
+        Ok(gen::MagicAppUpdateRequest {
+            name: self.name.clone(),
+            type_: self.app_type.clone(),
+            hostnames: self.hostnames.clone().map(gen::MagicRequestHostnames),
+            ip_subnets: request_subnets("ip_subnets", &self.ip_subnets)?,
+            source_subnets: request_subnets("source_subnets", &self.source_subnets)?,
+        })
+    }
+}
+
+/// Checks each subnet is IPv4 CIDR notation (`a.b.c.d/n`, n ≤ 32), as the API requires.
+fn request_subnets(
+    field: &str,
+    subnets: &Option<Vec<String>>,
+) -> Result<Option<gen::MagicRequestSubnets>, Error> {
+    let Some(subnets) = subnets else {
+        return Ok(None);
+    };
+    for subnet in subnets {
+        let valid = subnet.split_once('/').is_some_and(|(addr, prefix)| {
+            addr.parse::<Ipv4Addr>().is_ok()
+                && !prefix.is_empty()
+                && prefix.len() <= 2
+                && prefix.bytes().all(|b| b.is_ascii_digit())
+                && prefix.parse::<u8>().is_ok_and(|p| p <= 32)
+        });
+        if !valid {
+            return Err(Error::InvalidArgument(format!(
+                "{field}: {subnet:?} is not an IPv4 subnet in CIDR notation (like 192.0.2.0/24)"
+            )));
+        }
+    }
+    Ok(Some(gen::MagicRequestSubnets(
+        subnets.iter().cloned().map(gen::MagicIpv4Cidr).collect(),
+    )))
+}
+
+/// Magic account apps of one account: `cloudflare.magic(account)`.
+#[derive(Clone, Debug)]
+pub struct Magic<'a> {
+    client: &'a CloudflareClient,
+    account: AccountId,
+}
+
+impl CloudflareClient {
+    /// The Magic account apps of `account`.
+    pub fn magic(&self, account: impl Into<AccountId>) -> Magic<'_> {
+        Magic {
+            client: self,
+            account: account.into(),
+        }
+    }
+}
+
+impl Magic<'_> {
+    fn api(&self) -> &crate::generated::magic::Client {
+        &self.client.inner.magic
+    }
+
+    /// Lists the account's apps and the apps Cloudflare manages. There is no single-app GET.
+    pub async fn list(&self) -> Result<Vec<MagicListItem>, Error> {
+        let account = self.account.segment()?;
+        let items = self
+            .client
+            .call(
+                LIST,
+                account,
+                self.api().magic_account_apps_list_apps(account),
+            )
+            .await?;
+        Ok(items.into_iter().map(MagicListItem::from).collect())
+    }
+
+    /// Creates an app. Checked before sending: subnets must be IPv4 CIDRs, and at least one
+    /// list must be set. Never retried after it was sent.
+    ///
+    /// ```no_run
+    /// # async fn run(cf: apps_api::cloudflare::CloudflareClient) -> Result<(), apps_api::Error> {
+    /// use apps_api::cloudflare::magic::NewMagicApp;
+    /// let app = cf
+    ///     .magic("023e105f4ecef8ad9ca31a8372d0c353")
+    ///     .create(&NewMagicApp::new("Dashboard", "Development").hostnames(["dash.example.com"]))
+    ///     .await?;
+    /// println!("created {}", app.id);
+    /// # Ok(()) }
+    /// ```
+    pub async fn create(&self, app: &NewMagicApp) -> Result<MagicApp, Error> {
+        let body = app.to_request()?;
+        let account = self.account.segment()?;
+        let created = self
+            .client
+            .call(
+                CREATE,
+                account,
+                self.api().magic_account_apps_add_app(account, &body),
+            )
+            .await?;
+        Ok(created.into())
+    }
+
+    /// Replaces the app (PUT): send its complete state, omitted lists may be cleared.
+    pub async fn update(
+        &self,
+        app: &MagicAppId,
+        changes: &MagicAppChanges,
+    ) -> Result<MagicApp, Error> {
+        let body = changes.to_request()?;
+        let (account, app) = (self.account.segment()?, app.segment()?);
+        let updated = self
+            .client
+            .call(
+                UPDATE,
+                account,
+                self.api()
+                    .magic_account_apps_update_app(account, app, &body),
+            )
+            .await?;
+        Ok(updated.into())
+    }
+
+    /// Changes only the fields set in `changes` (PATCH).
+    pub async fn patch(
+        &self,
+        app: &MagicAppId,
+        changes: &MagicAppChanges,
+    ) -> Result<MagicApp, Error> {
+        let body = changes.to_request()?;
+        let (account, app) = (self.account.segment()?, app.segment()?);
+        let patched = self
+            .client
+            .call(
+                PATCH,
+                account,
+                self.api().magic_account_apps_patch_app(account, app, &body),
+            )
+            .await?;
+        Ok(patched.into())
+    }
+
+    /// Deletes the app and returns it as it was.
+    pub async fn delete(&self, app: &MagicAppId) -> Result<MagicApp, Error> {
+        let (account, app) = (self.account.segment()?, app.segment()?);
+        let deleted = self
+            .client
+            .call(
+                DELETE,
+                account,
+                self.api().magic_account_apps_delete_app(account, app),
+            )
+            .await?;
+        Ok(deleted.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnet_validation() {
+        let ok = |s: &str| request_subnets("ip_subnets", &Some(vec![s.to_string()])).is_ok();
+        for good in ["1.1.1.1/32", "192.0.2.0/24", "0.0.0.0/0", "10.0.0.0/8"] {
+            assert!(ok(good), "{good}");
+        }
+        for bad in [
+            "1.1.1.1",
+            "1.1.1.1/33",
+            "::1/128",
+            "1.1.1/24",
+            "a.b.c.d/1",
+            "1.1.1.1/",
+            "1.1.1.1/+1",
+            " 1.1.1.1/32",
+            "1.1.1.1/024",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn create_needs_a_list_and_update_a_field() {
+        assert!(matches!(
+            NewMagicApp::new("a", "b").to_request(),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(NewMagicApp::new("a", "b")
+            .hostnames(Vec::<String>::new())
+            .to_request()
+            .is_ok());
+        assert!(matches!(
+            MagicAppChanges::new().to_request(),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}

@@ -1,0 +1,339 @@
+//! Cloudflare: one client for Calls apps and Magic account apps.
+
+use std::sync::Arc;
+
+use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
+
+use crate::core::config::{common_builder_methods, env_var, Options};
+use crate::core::envelope::{self, Envelope, MessageHandler};
+use crate::core::error::Provider;
+use crate::core::transport::{Auth, ErrorBody, Op, Transport};
+use crate::{AccountId, ApiError, CallSite, Error, Secret};
+
+#[cfg(feature = "cloudflare-calls")]
+pub mod calls;
+#[cfg(feature = "cloudflare-magic")]
+pub mod magic;
+
+/// Cloudflare's production API.
+pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
+
+/// How the client authenticates to Cloudflare.
+///
+/// `Debug` shows which kind it is and the email, never the token or key.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// An API token, sent as `Authorization: Bearer <token>` (Calls and Magic).
+    ApiToken(Secret),
+    /// The legacy global API key with its account email, sent as `X-Auth-Email` and
+    /// `X-Auth-Key`. Magic accepts it; Calls documents only tokens.
+    ApiKey {
+        /// The account's email.
+        email: String,
+        /// The global API key.
+        key: Secret,
+    },
+}
+
+impl Credentials {
+    /// An API token.
+    pub fn api_token(token: impl Into<Secret>) -> Self {
+        Credentials::ApiToken(token.into())
+    }
+
+    /// A global API key and its email.
+    pub fn api_key(email: impl Into<String>, key: impl Into<Secret>) -> Self {
+        Credentials::ApiKey {
+            email: email.into(),
+            key: key.into(),
+        }
+    }
+
+    fn headers(&self) -> Result<Vec<(HeaderName, HeaderValue)>, Error> {
+        let sensitive = |value: String, what: &str| {
+            let mut value = HeaderValue::try_from(value)
+                .map_err(|_| Error::Config(format!("the {what} is not a valid header value")))?;
+            value.set_sensitive(true);
+            Ok::<_, Error>(value)
+        };
+        Ok(match self {
+            Credentials::ApiToken(token) => vec![(
+                AUTHORIZATION,
+                sensitive(format!("Bearer {}", token.expose()), "API token")?,
+            )],
+            Credentials::ApiKey { email, key } => vec![
+                (
+                    HeaderName::from_static("x-auth-email"),
+                    sensitive(email.clone(), "email")?,
+                ),
+                (
+                    HeaderName::from_static("x-auth-key"),
+                    sensitive(key.expose().to_string(), "API key")?,
+                ),
+            ],
+        })
+    }
+
+    fn secret(&self) -> &Secret {
+        match self {
+            Credentials::ApiToken(token) => token,
+            Credentials::ApiKey { key, .. } => key,
+        }
+    }
+}
+
+/// Client for Cloudflare's Calls apps and Magic account apps APIs.
+///
+/// Cheap to clone (one `Arc`); clones share one connection pool. `Send + Sync`.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), apps_api::Error> {
+/// use apps_api::cloudflare::{CloudflareClient, Credentials};
+/// let cf = CloudflareClient::builder()
+///     .credentials(Credentials::api_token("my-token"))
+///     .build()?;
+/// for app in cf.calls("023e105f4ecef8ad9ca31a8372d0c353").list().await? {
+///     println!("{:?} {:?}", app.id, app.name);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct CloudflareClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Arc<Transport>,
+    #[cfg(feature = "cloudflare-calls")]
+    calls: crate::generated::calls::Client,
+    #[cfg(feature = "cloudflare-magic")]
+    magic: crate::generated::magic::Client,
+    default_account: Option<AccountId>,
+    on_messages: Option<MessageHandler>,
+}
+
+impl std::fmt::Debug for CloudflareClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudflareClient")
+            .field("transport", &self.inner.transport)
+            .field("default_account", &self.inner.default_account)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`CloudflareClient`].
+#[derive(Default)]
+#[must_use]
+pub struct CloudflareClientBuilder {
+    options: Options,
+    credentials: Option<Credentials>,
+    default_account: Option<AccountId>,
+    on_messages: Option<MessageHandler>,
+}
+
+impl std::fmt::Debug for CloudflareClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudflareClientBuilder")
+            .field("options", &self.options)
+            .field("credentials", &self.credentials)
+            .field("default_account", &self.default_account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CloudflareClientBuilder {
+    common_builder_methods!();
+
+    /// The credentials to send (required).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The account [`CloudflareClient::default_account`] returns.
+    pub fn default_account(mut self, account: impl Into<AccountId>) -> Self {
+        self.default_account = Some(account.into());
+        self
+    }
+
+    /// Called with the non-fatal `messages` Cloudflare attaches to a successful answer. They
+    /// are also logged with `tracing` at INFO.
+    pub fn on_messages(
+        mut self,
+        handler: impl Fn(&CallSite, &[ApiError]) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_messages = Some(Arc::new(handler));
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<CloudflareClient, Error> {
+        let credentials = self.credentials.ok_or_else(|| {
+            Error::Config(
+                "Cloudflare credentials are required (an API token, or email + key)".into(),
+            )
+        })?;
+        let base_url = self.options.base_url(DEFAULT_BASE_URL)?;
+        let transport = Arc::new(Transport::new(
+            Provider::Cloudflare,
+            &self.options,
+            Auth::Headers(credentials.headers()?),
+            vec![credentials.secret().clone()],
+        )?);
+        let inner = Inner {
+            #[cfg(feature = "cloudflare-calls")]
+            calls: crate::generated::calls::Client::new_with_client(
+                &base_url,
+                transport.http.clone(),
+                transport.clone(),
+            ),
+            #[cfg(feature = "cloudflare-magic")]
+            magic: crate::generated::magic::Client::new_with_client(
+                &base_url,
+                transport.http.clone(),
+                transport.clone(),
+            ),
+            transport,
+            default_account: self.default_account,
+            on_messages: self.on_messages,
+        };
+        Ok(CloudflareClient {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+impl CloudflareClient {
+    /// A builder with the defaults: production base URL, 5 s connect and 60 s request
+    /// timeouts, 2 retries.
+    pub fn builder() -> CloudflareClientBuilder {
+        CloudflareClientBuilder::default()
+    }
+
+    /// A client configured from the environment: `CLOUDFLARE_API_TOKEN`, or
+    /// `CLOUDFLARE_API_KEY` with `CLOUDFLARE_EMAIL`; optional `CLOUDFLARE_ACCOUNT_ID` (the
+    /// default account) and `CLOUDFLARE_BASE_URL`. A missing or contradictory variable is a
+    /// [`Error::Config`] naming it.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::builder_from_env()?.build()
+    }
+
+    /// Like [`CloudflareClient::from_env`], returning the builder for further settings.
+    pub fn builder_from_env() -> Result<CloudflareClientBuilder, Error> {
+        builder_from(|name| env_var(name))
+    }
+
+    /// The default account (from the builder or `CLOUDFLARE_ACCOUNT_ID`).
+    pub fn default_account(&self) -> Result<AccountId, Error> {
+        self.inner.default_account.clone().ok_or_else(|| {
+            Error::Config(
+                "no default Cloudflare account: set CLOUDFLARE_ACCOUNT_ID or call \
+                 default_account() on the builder"
+                    .into(),
+            )
+        })
+    }
+
+    /// Runs a generated call and unwraps its envelope.
+    async fn call<B, E, F>(&self, op: Op, account: &str, call: F) -> Result<B::Result, Error>
+    where
+        B: Envelope,
+        E: ErrorBody,
+        F: std::future::Future<
+            Output = Result<progenitor_client::ResponseValue<B>, progenitor_client::Error<E>>,
+        >,
+    {
+        let transport = &self.inner.transport;
+        let (body, meta) = transport.run(op, Some(account), call).await?;
+        envelope::unwrap(transport, body, meta, self.inner.on_messages.as_ref())
+    }
+}
+
+/// [`CloudflareClient::builder_from_env`] with the lookup injected (tests use a map).
+pub(crate) fn builder_from(
+    lookup: impl Fn(&str) -> Result<Option<String>, Error>,
+) -> Result<CloudflareClientBuilder, Error> {
+    let token = lookup("CLOUDFLARE_API_TOKEN")?;
+    let key = lookup("CLOUDFLARE_API_KEY")?;
+    let email = lookup("CLOUDFLARE_EMAIL")?;
+    let credentials =
+        match (token, key, email) {
+            (Some(_), Some(_), _) => {
+                return Err(Error::Config(
+                    "both CLOUDFLARE_API_TOKEN and CLOUDFLARE_API_KEY are set; set only one".into(),
+                ))
+            }
+            (Some(token), None, _) => Credentials::api_token(token),
+            (None, Some(key), Some(email)) => Credentials::api_key(email, key),
+            (None, Some(_), None) => return Err(Error::Config(
+                "CLOUDFLARE_API_KEY is set but CLOUDFLARE_EMAIL is not; the key needs its email"
+                    .into(),
+            )),
+            (None, None, _) => return Err(Error::Config(
+                "CLOUDFLARE_API_TOKEN is not set (or set CLOUDFLARE_API_KEY and CLOUDFLARE_EMAIL)"
+                    .into(),
+            )),
+        };
+    let mut builder = CloudflareClient::builder().credentials(credentials);
+    if let Some(account) = lookup("CLOUDFLARE_ACCOUNT_ID")? {
+        builder = builder.default_account(account);
+    }
+    if let Some(url) = lookup("CLOUDFLARE_BASE_URL")? {
+        builder = builder.base_url(url);
+    }
+    Ok(builder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> Result<CloudflareClientBuilder, Error> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        builder_from(|name| Ok(map.get(name).cloned()))
+    }
+
+    fn config_message(result: Result<CloudflareClientBuilder, Error>) -> String {
+        match result {
+            Err(Error::Config(message)) => message,
+            other => panic!("expected a Config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn env_errors_name_the_variable() {
+        assert!(config_message(from(&[])).contains("CLOUDFLARE_API_TOKEN"));
+        assert!(config_message(from(&[("CLOUDFLARE_API_KEY", "k")])).contains("CLOUDFLARE_EMAIL"));
+        let both = config_message(from(&[
+            ("CLOUDFLARE_API_TOKEN", "t"),
+            ("CLOUDFLARE_API_KEY", "k"),
+        ]));
+        assert!(both.contains("CLOUDFLARE_API_TOKEN") && both.contains("CLOUDFLARE_API_KEY"));
+    }
+
+    #[test]
+    fn env_builds_a_client_with_account_and_base_url() {
+        let client = from(&[
+            ("CLOUDFLARE_API_TOKEN", "t0ken-value"),
+            ("CLOUDFLARE_ACCOUNT_ID", "acc"),
+            ("CLOUDFLARE_BASE_URL", "http://127.0.0.1:1/client/v4"),
+        ])
+        .unwrap()
+        .build()
+        .unwrap();
+        assert_eq!(client.default_account().unwrap().as_str(), "acc");
+        assert!(!format!("{client:?}").contains("t0ken-value"));
+        let bad = from(&[
+            ("CLOUDFLARE_API_TOKEN", "t"),
+            ("CLOUDFLARE_BASE_URL", "not a url"),
+        ])
+        .unwrap()
+        .build();
+        assert!(matches!(bad, Err(Error::Config(m)) if m.contains("not a url")));
+    }
+}

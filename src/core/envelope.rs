@@ -1,0 +1,136 @@
+//! Envelope unwrapping, written once: Cloudflare's `{success, errors, messages, result}`.
+//! (Hover's JSON:API documents are flattened in `hover::apps`, the only place that has them.)
+
+use crate::core::error::ApiError;
+use crate::core::transport::{Meta, Transport};
+use crate::Error;
+
+/// A generated Cloudflare success envelope, taken apart.
+pub(crate) struct Parts<R> {
+    pub(crate) success: bool,
+    pub(crate) errors: Vec<ApiError>,
+    pub(crate) messages: Vec<ApiError>,
+    pub(crate) result: Option<R>,
+}
+
+/// Implemented (by `cloudflare_types!`) for each generated envelope type.
+pub(crate) trait Envelope {
+    type Result;
+    fn into_parts(self) -> Parts<Self::Result>;
+}
+
+/// Non-fatal messages Cloudflare attached to a successful answer.
+pub type MessageHandler = std::sync::Arc<dyn Fn(&crate::CallSite, &[ApiError]) + Send + Sync>;
+
+/// `result` of a successful envelope; `success: false` (even on HTTP 200) is an API error and a
+/// missing `result` a decode error. Messages are logged and passed to `on_messages`.
+pub(crate) fn unwrap<B: Envelope>(
+    transport: &Transport,
+    body: B,
+    meta: Meta,
+    on_messages: Option<&MessageHandler>,
+) -> Result<B::Result, Error> {
+    let parts = body.into_parts();
+    if !parts.success {
+        return Err(transport.failure(
+            meta.call,
+            meta.status,
+            parts.errors,
+            meta.request_id,
+            None,
+            None,
+        ));
+    }
+    if !parts.messages.is_empty() {
+        for message in &parts.messages {
+            tracing::info!(operation = meta.call.operation, message = %message, "Cloudflare message");
+        }
+        if let Some(handler) = on_messages {
+            handler(&meta.call, &parts.messages);
+        }
+    }
+    parts.result.ok_or_else(|| {
+        transport.decode_error(
+            meta.call,
+            meta.status,
+            "`success` is true but `result` is missing or null",
+            b"",
+        )
+    })
+}
+
+/// Implements [`Envelope`] and the error-body conversion for one generated Cloudflare module.
+///
+/// List envelopes whose `result` may be null or absent yield an empty list instead.
+macro_rules! cloudflare_types {
+    ($module:path {
+        single: [$($single:ident => $item:ident),*],
+        list: [$($list:ident => $list_item:ident),*]
+    }) => {
+        const _: () = {
+            use $module as generated;
+            use $crate::core::envelope::{Envelope, IntoList, Parts};
+            use $crate::core::error::ApiError;
+
+            fn to_api_errors(list: generated::CloudflareMessages) -> Vec<ApiError> {
+                list.0
+                    .into_iter()
+                    .map(|m| ApiError {
+                        code: Some(m.code),
+                        message: m.message,
+                        documentation_url: m.documentation_url,
+                        pointer: m.source.and_then(|s| s.pointer),
+                    })
+                    .collect()
+            }
+
+            impl $crate::core::transport::ErrorBody for generated::CloudflareFailure {
+                fn api_errors(self) -> Vec<ApiError> {
+                    self.errors.map(to_api_errors).unwrap_or_default()
+                }
+            }
+
+            $(impl Envelope for generated::$single {
+                type Result = generated::$item;
+                fn into_parts(self) -> Parts<Self::Result> {
+                    Parts {
+                        success: self.success,
+                        errors: to_api_errors(self.errors),
+                        messages: to_api_errors(self.messages),
+                        result: self.result,
+                    }
+                }
+            })*
+
+            $(impl Envelope for generated::$list {
+                type Result = Vec<generated::$list_item>;
+                fn into_parts(self) -> Parts<Self::Result> {
+                    Parts {
+                        success: self.success,
+                        errors: to_api_errors(self.errors),
+                        messages: to_api_errors(self.messages),
+                        result: Some(self.result.into_list()),
+                    }
+                }
+            })*
+        };
+    };
+}
+pub(crate) use cloudflare_types;
+
+/// A list `result` as generated: a plain `Vec`, or `Option<Vec>` where it is nullable.
+pub(crate) trait IntoList<T> {
+    fn into_list(self) -> Vec<T>;
+}
+
+impl<T> IntoList<T> for Vec<T> {
+    fn into_list(self) -> Vec<T> {
+        self
+    }
+}
+
+impl<T> IntoList<T> for Option<Vec<T>> {
+    fn into_list(self) -> Vec<T> {
+        self.unwrap_or_default()
+    }
+}

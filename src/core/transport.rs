@@ -1,0 +1,588 @@
+//! The seam between the generated clients and the facade.
+//!
+//! Every generated client carries an `Arc<Transport>` (progenitor's `inner` value) and runs its
+//! requests through the [`ClientHooks`] implemented here once for all three: `pre` adds auth and
+//! user agent, `exec` retries, reads the body under a size cap and records what the call saw.
+//! [`Transport::run`] wraps a generated call in a tracing span and turns progenitor's result
+//! into this crate's [`Error`].
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use progenitor_client::ResponseValue;
+use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, USER_AGENT};
+use reqwest::{Request, Response, StatusCode};
+use tracing::Instrument;
+
+use crate::core::config::Options;
+use crate::core::error::{snippet, ApiError, CallSite, Failure, Provider};
+use crate::core::retry::{self, RetryConfig, Sleeper};
+use crate::Error;
+
+/// An operation, as the facade names it for spans and errors.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Op {
+    /// The spec's operationId.
+    pub(crate) id: &'static str,
+    pub(crate) method: &'static str,
+    /// The spec's path template.
+    pub(crate) path: &'static str,
+}
+
+/// Authentication the `pre` hook adds to every request.
+pub(crate) enum Auth {
+    /// Fixed headers (Cloudflare's bearer token, or email + key), marked sensitive.
+    Headers(Vec<(HeaderName, HeaderValue)>),
+    /// Hover's JWT, replaced when it is refreshed; sent bare in `Authorization`.
+    Token(RwLock<Option<HeaderValue>>),
+}
+
+/// Shared state of one client: HTTP client, auth, policy. Cheap to share (`Arc`).
+pub(crate) struct Transport {
+    pub(crate) http: reqwest::Client,
+    pub(crate) provider: Provider,
+    pub(crate) auth: Auth,
+    user_agent: HeaderValue,
+    retry: RetryConfig,
+    request_timeout: Duration,
+    max_body_bytes: usize,
+    sleeper: Arc<dyn Sleeper>,
+    /// The client's own secrets, scrubbed from any body snippet.
+    known_secrets: Vec<crate::Secret>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("provider", &self.provider)
+            .field("retry", &self.retry)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one call saw, shared between [`Transport::run`] and the `exec` hook through a
+/// task-local, since progenitor's hooks have no per-call parameter.
+#[derive(Default)]
+pub(crate) struct CallState {
+    inner: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    status: Option<StatusCode>,
+    request_id: Option<String>,
+    retry_after: Option<Duration>,
+    path: Option<String>,
+    /// A failure `exec` could not express as a `reqwest::Error` (body over the cap).
+    failure: Option<Error>,
+}
+
+tokio::task_local! {
+    static CALL: Arc<CallState>;
+}
+
+/// What a successful call returns besides the body.
+pub(crate) struct Meta {
+    pub(crate) status: u16,
+    pub(crate) request_id: Option<String>,
+    pub(crate) call: CallSite,
+}
+
+/// Turns a generated error body into the errors it lists.
+pub(crate) trait ErrorBody: serde::de::DeserializeOwned {
+    fn api_errors(self) -> Vec<ApiError>;
+}
+
+impl Transport {
+    pub(crate) fn new(
+        provider: Provider,
+        options: &Options,
+        auth: Auth,
+        known_secrets: Vec<crate::Secret>,
+    ) -> Result<Self, Error> {
+        let user_agent = HeaderValue::from_str(&options.user_agent).map_err(|_| {
+            Error::Config(format!(
+                "user agent {:?} is not a valid header value",
+                options.user_agent
+            ))
+        })?;
+        Ok(Self {
+            http: options.http_client()?,
+            provider,
+            auth,
+            user_agent,
+            retry: options.retry.clone(),
+            request_timeout: options.request_timeout,
+            max_body_bytes: options.max_body_bytes,
+            sleeper: options.sleeper.clone(),
+            known_secrets,
+        })
+    }
+
+    /// Replaces Hover's token (after a login).
+    pub(crate) fn set_token(&self, token: &crate::Secret) -> Result<(), Error> {
+        let Auth::Token(cell) = &self.auth else {
+            return Ok(());
+        };
+        let mut value = HeaderValue::from_str(token.expose())
+            .map_err(|_| Error::Config("the token is not a valid header value".into()))?;
+        value.set_sensitive(true);
+        *cell.write().unwrap_or_else(|p| p.into_inner()) = Some(value);
+        Ok(())
+    }
+
+    pub(crate) fn has_token(&self) -> bool {
+        match &self.auth {
+            Auth::Headers(_) => true,
+            Auth::Token(cell) => cell.read().unwrap_or_else(|p| p.into_inner()).is_some(),
+        }
+    }
+
+    /// The `pre` hook: auth, user agent, and no `api-version` header (progenitor adds one from
+    /// the spec's `info.version`; neither API defines it).
+    fn prepare(&self, request: &mut Request, operation_id: &str) {
+        let headers = request.headers_mut();
+        headers.remove("api-version");
+        headers.insert(USER_AGENT, self.user_agent.clone());
+        match &self.auth {
+            Auth::Headers(list) => {
+                for (name, value) in list {
+                    headers.insert(name.clone(), value.clone());
+                }
+            }
+            // The login call must not carry a stale token.
+            Auth::Token(_) if operation_id == "authenticate" => {}
+            Auth::Token(cell) => {
+                if let Some(token) = cell.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                    headers.insert(AUTHORIZATION, token.clone());
+                }
+            }
+        }
+    }
+
+    /// The `exec` hook: send, retry by the policy, and buffer the body under the size cap.
+    async fn execute(&self, mut request: Request) -> reqwest::Result<Response> {
+        let state = CALL.try_with(Arc::clone).unwrap_or_default();
+        if request.timeout().is_none() {
+            *request.timeout_mut() = Some(self.request_timeout);
+        }
+        let replayable = retry::is_idempotent(request.method()) || self.retry.retry_non_idempotent;
+        state.lock().path = Some(request.url().path().to_string());
+        let span = tracing::Span::current();
+
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            span.record("attempt", attempt);
+            let may_retry = attempt <= self.retry.max_retries;
+            let this_try = match request.try_clone() {
+                Some(copy) if may_retry => copy,
+                // Last try (or a body that cannot be copied): send the original.
+                _ => {
+                    return self
+                        .send_and_buffer(request, &state, &span, replayable, false)
+                        .await
+                        .map(|outcome| match outcome {
+                            Sent::Done(response) => response,
+                            Sent::Retry(response, _) => response,
+                        })
+                }
+            };
+            match self
+                .send_and_buffer(this_try, &state, &span, replayable, true)
+                .await
+            {
+                Ok(Sent::Done(response)) => return Ok(response),
+                Ok(Sent::Retry(_, wait)) => {
+                    let wait = wait.unwrap_or_else(|| self.retry.backoff(attempt));
+                    tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
+                    self.sleeper.sleep(wait).await;
+                }
+                Err(e) => {
+                    // A failure to connect never reached the server: safe for any method.
+                    let retry = e.is_connect() || (replayable && e.is_timeout());
+                    if !(retry && may_retry) {
+                        return Err(e);
+                    }
+                    let wait = self.retry.backoff(attempt);
+                    tracing::debug!(
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        connect = e.is_connect(),
+                        timeout = e.is_timeout(),
+                        "retrying after a transport error"
+                    );
+                    self.sleeper.sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    async fn send_and_buffer(
+        &self,
+        request: Request,
+        state: &CallState,
+        span: &tracing::Span,
+        replayable: bool,
+        may_retry: bool,
+    ) -> reqwest::Result<Sent> {
+        let mut response = self.http.execute(request).await?;
+        let status = response.status();
+        let request_id = response
+            .headers()
+            .get("cf-ray")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let retry_after = retry::retry_after(response.headers());
+        span.record("status", status.as_u16());
+        if let Some(ray) = &request_id {
+            span.record("cf_ray", ray.as_str());
+        }
+        {
+            let mut seen = state.lock();
+            seen.status = Some(status);
+            seen.request_id = request_id;
+            seen.retry_after = retry_after;
+        }
+
+        if may_retry && retry::status_is_retryable(status, replayable) {
+            match retry_after {
+                // Longer than we are willing to wait: answer now with RateLimited.
+                Some(wait) if wait > self.retry.max_retry_after => {}
+                wait => {
+                    drain(&mut response).await;
+                    return Ok(Sent::Retry(response, wait));
+                }
+            }
+        }
+
+        let headers = std::mem::take(response.headers_mut());
+        let version = response.version();
+        let body = match self.read_capped(&mut response).await? {
+            Some(body) => body,
+            None => {
+                state.lock().failure = Some(Error::Decode {
+                    call: Box::new(self.call_site_from(state, None)),
+                    status: status.as_u16(),
+                    reason: format!(
+                        "the body is larger than the {} byte limit",
+                        self.max_body_bytes
+                    ),
+                    snippet: String::new(),
+                });
+                Bytes::new()
+            }
+        };
+        let mut rebuilt = http::Response::new(body);
+        *rebuilt.status_mut() = status;
+        *rebuilt.version_mut() = version;
+        *rebuilt.headers_mut() = headers;
+        Ok(Sent::Done(Response::from(rebuilt)))
+    }
+
+    /// Reads the whole body, or `None` once it passes the cap (the rest is never read).
+    async fn read_capped(&self, response: &mut Response) -> reqwest::Result<Option<Bytes>> {
+        let cap = self.max_body_bytes;
+        if response.content_length().is_some_and(|n| n > cap as u64) {
+            return Ok(None);
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > cap {
+                return Ok(None);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Some(body.freeze()))
+    }
+
+    /// Runs one generated call: span, per-call state, and error mapping.
+    pub(crate) async fn run<T, E, F>(
+        &self,
+        op: Op,
+        account: Option<&str>,
+        call: F,
+    ) -> Result<(T, Meta), Error>
+    where
+        E: ErrorBody,
+        F: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
+    {
+        let span = tracing::info_span!(
+            "apps_api.call",
+            provider = %self.provider,
+            operation = op.id,
+            method = op.method,
+            path = op.path,
+            account_id = account.unwrap_or(""),
+            attempt = tracing::field::Empty,
+            status = tracing::field::Empty,
+            cf_ray = tracing::field::Empty,
+        );
+        let state = Arc::new(CallState {
+            inner: Mutex::new(Seen::default()),
+        });
+        let result = CALL
+            .scope(state.clone(), call.instrument(span.clone()))
+            .await;
+        match result {
+            Ok(value) => {
+                let seen = state.lock();
+                let meta = Meta {
+                    status: value.status().as_u16(),
+                    request_id: seen.request_id.clone(),
+                    call: CallSite {
+                        provider: self.provider,
+                        operation: op.id,
+                        method: op.method,
+                        path: seen.path.clone().unwrap_or_else(|| op.path.to_string()),
+                    },
+                };
+                drop(seen);
+                Ok((value.into_inner(), meta))
+            }
+            Err(e) => {
+                let error = self.map_error(e, &state, op).await;
+                let _guard = span.enter();
+                tracing::debug!(error = %error, "call failed");
+                Err(error)
+            }
+        }
+    }
+
+    fn call_site_from(&self, state: &CallState, op: Option<Op>) -> CallSite {
+        let seen = state.lock();
+        CallSite {
+            provider: self.provider,
+            operation: op.map_or("", |o| o.id),
+            method: op.map_or("", |o| o.method),
+            path: seen
+                .path
+                .clone()
+                .unwrap_or_else(|| op.map_or("", |o| o.path).to_string()),
+        }
+    }
+
+    fn snippet(&self, body: &[u8]) -> String {
+        let known: Vec<&str> = self.known_secrets.iter().map(|s| s.expose()).collect();
+        snippet(body, &known)
+    }
+
+    /// A failed answer, as the variant its status calls for.
+    pub(crate) fn failure(
+        &self,
+        call: CallSite,
+        status: u16,
+        errors: Vec<ApiError>,
+        request_id: Option<String>,
+        retry_after: Option<Duration>,
+        body: Option<&[u8]>,
+    ) -> Error {
+        let failure = Box::new(Failure {
+            call,
+            status,
+            errors,
+            request_id,
+            retry_after,
+            body_snippet: body.map(|b| self.snippet(b)),
+        });
+        match status {
+            401 | 403 => Error::Auth(failure),
+            404 => Error::NotFound(failure),
+            429 => Error::RateLimited(failure),
+            _ => Error::Api(failure),
+        }
+    }
+
+    async fn map_error<E: ErrorBody>(
+        &self,
+        error: progenitor_client::Error<E>,
+        state: &CallState,
+        op: Op,
+    ) -> Error {
+        use progenitor_client::Error as P;
+        if let Some(failure) = state.lock().failure.take() {
+            return fill_call(failure, self.call_site_from(state, Some(op)));
+        }
+        let call = self.call_site_from(state, Some(op));
+        let (status, request_id, retry_after) = {
+            let seen = state.lock();
+            (
+                seen.status.map(|s| s.as_u16()),
+                seen.request_id.clone(),
+                seen.retry_after,
+            )
+        };
+        match error {
+            P::InvalidRequest(message) => Error::InvalidArgument(message),
+            P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
+                self.transport_error(call, e)
+            }
+            P::ErrorResponse(value) => {
+                let status = value.status().as_u16();
+                self.failure(
+                    call,
+                    status,
+                    value.into_inner().api_errors(),
+                    request_id,
+                    retry_after,
+                    None,
+                )
+            }
+            P::InvalidResponsePayload(body, e) => {
+                let status = status.unwrap_or(0);
+                if (200..300).contains(&status) {
+                    self.decode_error(call, status, &e.to_string(), &body)
+                } else {
+                    self.failure(
+                        call,
+                        status,
+                        Vec::new(),
+                        request_id,
+                        retry_after,
+                        Some(&body),
+                    )
+                }
+            }
+            P::UnexpectedResponse(response) => {
+                let status = response.status().as_u16();
+                let body = response.bytes().await.unwrap_or_default();
+                if (200..300).contains(&status) {
+                    let reason = format!("HTTP {status} is not an answer this operation documents");
+                    self.decode_error(call, status, &reason, &body)
+                } else {
+                    let errors = serde_json::from_slice::<E>(&body)
+                        .map(ErrorBody::api_errors)
+                        .unwrap_or_default();
+                    let snippet_body = errors.is_empty().then_some(&body[..]);
+                    self.failure(call, status, errors, request_id, retry_after, snippet_body)
+                }
+            }
+            P::Custom(message) => Error::Transport {
+                call: Box::new(call),
+                source: message.clone().into(),
+                message,
+            },
+        }
+    }
+
+    pub(crate) fn decode_error(
+        &self,
+        call: CallSite,
+        status: u16,
+        reason: &str,
+        body: &[u8],
+    ) -> Error {
+        let reason = if body.is_empty() {
+            "the body is empty".to_string()
+        } else if std::str::from_utf8(body).is_err() {
+            "the body is not UTF-8".to_string()
+        } else {
+            // serde's messages can quote a value; scrub them like a body.
+            snippet(reason.as_bytes(), &[])
+        };
+        Error::Decode {
+            call: Box::new(call),
+            status,
+            reason,
+            snippet: self.snippet(body),
+        }
+    }
+
+    fn transport_error(&self, call: CallSite, error: reqwest::Error) -> Error {
+        if error.is_timeout() {
+            return Error::Timeout {
+                call: Box::new(call),
+                after: self.request_timeout,
+            };
+        }
+        let error = error.without_url();
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        Error::Transport {
+            call: Box::new(call),
+            message,
+            source: Box::new(error),
+        }
+    }
+}
+
+/// Puts the call site into an error `exec` recorded before it knew the operation.
+fn fill_call(error: Error, site: CallSite) -> Error {
+    match error {
+        Error::Decode {
+            status,
+            reason,
+            snippet,
+            ..
+        } => Error::Decode {
+            call: Box::new(site),
+            status,
+            reason,
+            snippet,
+        },
+        other => other,
+    }
+}
+
+enum Sent {
+    Done(Response),
+    Retry(Response, Option<Duration>),
+}
+
+impl CallState {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Reads (a bounded part of) a body we are about to discard, so the connection can be reused.
+async fn drain(response: &mut Response) {
+    let mut left: usize = 64 * 1024;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        match left.checked_sub(chunk.len()) {
+            Some(rest) => left = rest,
+            None => break,
+        }
+    }
+}
+
+/// Implements progenitor's hooks for a generated client, delegating to its [`Transport`].
+macro_rules! transport_hooks {
+    ($client:ty) => {
+        impl progenitor_client::ClientHooks<std::sync::Arc<$crate::core::transport::Transport>>
+            for $client
+        {
+            async fn pre<E>(
+                &self,
+                request: &mut reqwest::Request,
+                info: &progenitor_client::OperationInfo,
+            ) -> std::result::Result<(), progenitor_client::Error<E>> {
+                self.inner.prepare(request, info.operation_id);
+                Ok(())
+            }
+
+            async fn exec(
+                &self,
+                request: reqwest::Request,
+                _info: &progenitor_client::OperationInfo,
+            ) -> reqwest::Result<reqwest::Response> {
+                self.inner.execute(request).await
+            }
+        }
+    };
+}
+
+#[cfg(feature = "cloudflare-calls")]
+transport_hooks!(crate::generated::calls::Client);
+#[cfg(feature = "cloudflare-magic")]
+transport_hooks!(crate::generated::magic::Client);
+#[cfg(feature = "hover")]
+transport_hooks!(crate::generated::hover::Client);

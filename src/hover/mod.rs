@@ -1,0 +1,372 @@
+//! Hover (usehover.com): apps of an organization, with JWT authentication.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::core::config::{common_builder_methods, env_var, Options};
+use crate::core::error::Provider;
+use crate::core::transport::{Auth, ErrorBody, Op, Transport};
+use crate::generated::hover::types as gen;
+use crate::{ApiError, Error, Secret};
+
+pub mod apps;
+pub use apps::{AppChanges, Archived, HoverApp, HoverApps, NewHoverApp};
+
+/// Hover's production host (paths start with `/api/`).
+pub const DEFAULT_BASE_URL: &str = "https://www.usehover.com";
+/// Hover's staging host.
+pub const STAGING_BASE_URL: &str = "https://stage.usehover.com";
+
+const AUTHENTICATE: Op = Op {
+    id: "authenticate",
+    method: "POST",
+    path: "/api/authenticate",
+};
+
+/// Client for Hover's apps API.
+///
+/// Built from a token, it sends that token and returns a 401 as [`Error::Auth`]. Built from
+/// an email and password, it logs in on first use and, when a call answers 401 (the JWT lives
+/// about two hours), logs in once more and retries that call once.
+///
+/// Cheap to clone (one `Arc`); clones share one connection pool and one token.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), apps_api::Error> {
+/// use apps_api::hover::{HoverClient, NewHoverApp};
+/// let hover = HoverClient::login("me@example.com", "password").await?;
+/// let app = hover.apps().create(&NewHoverApp::new("Example App", "com.example.app")).await?;
+/// hover.apps().archive(&app.id).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct HoverClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Arc<Transport>,
+    api: crate::generated::hover::Client,
+    credentials: Option<(String, Secret)>,
+    /// Serializes logins, so concurrent 401s cause one login, not one each.
+    login: tokio::sync::Mutex<()>,
+    /// Bumped by each login; a caller that saw an older value knows a newer token exists.
+    token_generation: AtomicU64,
+}
+
+impl std::fmt::Debug for HoverClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HoverClient")
+            .field("transport", &self.inner.transport)
+            .field("email", &self.inner.credentials.as_ref().map(|c| &c.0))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`HoverClient`].
+#[derive(Default)]
+#[must_use]
+pub struct HoverClientBuilder {
+    options: Options,
+    token: Option<Secret>,
+    credentials: Option<(String, Secret)>,
+}
+
+impl std::fmt::Debug for HoverClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HoverClientBuilder")
+            .field("options", &self.options)
+            .field("token", &self.token)
+            .field("email", &self.credentials.as_ref().map(|c| &c.0))
+            .finish_non_exhaustive()
+    }
+}
+
+impl HoverClientBuilder {
+    common_builder_methods!();
+
+    /// Authenticate with this JWT (a 401 is then returned, not retried).
+    pub fn token(mut self, token: impl Into<Secret>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Authenticate with an email and password (logs in on first use and again on a 401).
+    pub fn credentials(mut self, email: impl Into<String>, password: impl Into<Secret>) -> Self {
+        self.credentials = Some((email.into(), password.into()));
+        self
+    }
+
+    /// Builds the client. No request is sent yet.
+    pub fn build(self) -> Result<HoverClient, Error> {
+        if self.token.is_some() && self.credentials.is_some() {
+            return Err(Error::Config(
+                "give Hover either a token or an email and password, not both".into(),
+            ));
+        }
+        if self.token.is_none() && self.credentials.is_none() {
+            return Err(Error::Config(
+                "Hover needs a token, or an email and password".into(),
+            ));
+        }
+        let base_url = self.options.base_url(DEFAULT_BASE_URL)?;
+        let mut known = Vec::new();
+        known.extend(self.token.clone());
+        known.extend(self.credentials.as_ref().map(|c| c.1.clone()));
+        let transport = Arc::new(Transport::new(
+            Provider::Hover,
+            &self.options,
+            Auth::Token(Default::default()),
+            known,
+        )?);
+        if let Some(token) = &self.token {
+            transport.set_token(token)?;
+        }
+        Ok(HoverClient {
+            inner: Arc::new(Inner {
+                api: crate::generated::hover::Client::new_with_client(
+                    &base_url,
+                    transport.http.clone(),
+                    transport.clone(),
+                ),
+                transport,
+                credentials: self.credentials,
+                login: tokio::sync::Mutex::new(()),
+                token_generation: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+impl HoverClient {
+    /// A builder with the defaults: production host, 5 s connect and 60 s request timeouts,
+    /// 2 retries.
+    pub fn builder() -> HoverClientBuilder {
+        HoverClientBuilder::default()
+    }
+
+    /// Logs in to production with an email and password (`POST /api/authenticate`).
+    pub async fn login(
+        email: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> Result<Self, Error> {
+        let client = Self::builder().credentials(email, password).build()?;
+        client.refresh_token(0).await?;
+        Ok(client)
+    }
+
+    /// A client configured from the environment: `HOVER_API_TOKEN`, or `HOVER_EMAIL` with
+    /// `HOVER_PASSWORD`; optional `HOVER_BASE_URL`. A missing or contradictory variable is a
+    /// [`Error::Config`] naming it.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::builder_from_env()?.build()
+    }
+
+    /// Like [`HoverClient::from_env`], returning the builder for further settings.
+    pub fn builder_from_env() -> Result<HoverClientBuilder, Error> {
+        builder_from(|name| env_var(name))
+    }
+
+    /// Logs in now (a client built from credentials otherwise logs in on first use).
+    pub async fn authenticate(&self) -> Result<(), Error> {
+        self.refresh_token(self.inner.token_generation.load(Ordering::Acquire))
+            .await
+    }
+
+    /// Logs in unless another task already did since `seen` was read.
+    async fn refresh_token(&self, seen: u64) -> Result<(), Error> {
+        let Some((email, password)) = &self.inner.credentials else {
+            return Err(Error::Config(
+                "this Hover client was built from a token; it cannot log in again".into(),
+            ));
+        };
+        let _one_at_a_time = self.inner.login.lock().await;
+        if self.inner.token_generation.load(Ordering::Acquire) != seen {
+            return Ok(());
+        }
+        let body = gen::HoverCredentials {
+            email: email.clone(),
+            password: password.clone(),
+        };
+        let (answer, _) = self
+            .inner
+            .transport
+            .run(AUTHENTICATE, None, self.inner.api.authenticate(&body))
+            .await?;
+        self.inner.transport.set_token(&answer.auth_token)?;
+        self.inner.token_generation.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Runs a generated call, logging in first if needed and once more on a 401.
+    async fn call<T, F, Fut>(&self, op: Op, make: F) -> Result<T, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<
+            Output = Result<
+                progenitor_client::ResponseValue<T>,
+                progenitor_client::Error<gen::HoverError>,
+            >,
+        >,
+    {
+        let can_login = self.inner.credentials.is_some();
+        let seen = self.inner.token_generation.load(Ordering::Acquire);
+        if can_login && !self.inner.transport.has_token() {
+            self.refresh_token(seen).await?;
+        }
+        let seen = self.inner.token_generation.load(Ordering::Acquire);
+        match self.inner.transport.run(op, None, make()).await {
+            Err(Error::Auth(failure)) if failure.status == 401 && can_login => {
+                tracing::debug!(operation = op.id, "401: logging in again and retrying once");
+                self.refresh_token(seen).await?;
+                Ok(self.inner.transport.run(op, None, make()).await?.0)
+            }
+            other => Ok(other?.0),
+        }
+    }
+}
+
+impl ErrorBody for gen::HoverError {
+    /// Hover documents no error format; Rails-style shapes seen in practice are read.
+    fn api_errors(self) -> Vec<ApiError> {
+        fn text(value: &serde_json::Value) -> Option<String> {
+            match value {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Object(o) => o
+                    .get("detail")
+                    .or_else(|| o.get("title"))
+                    .or_else(|| o.get("message"))
+                    .and_then(text),
+                serde_json::Value::Null => None,
+                other => Some(other.to_string()),
+            }
+        }
+        let value = self.0;
+        let mut out = Vec::new();
+        for key in ["error", "message"] {
+            if let Some(message) = value.get(key).and_then(text) {
+                out.push(ApiError::message(message));
+            }
+        }
+        match value.get("errors") {
+            Some(serde_json::Value::Array(items)) => {
+                out.extend(items.iter().filter_map(text).map(ApiError::message));
+            }
+            Some(serde_json::Value::Object(fields)) => {
+                for (field, problems) in fields {
+                    let problems = match problems {
+                        serde_json::Value::Array(list) => list.iter().filter_map(text).collect(),
+                        other => text(other).into_iter().collect::<Vec<_>>(),
+                    };
+                    for problem in problems {
+                        let mut error = ApiError::message(format!("{field} {problem}"));
+                        error.pointer = Some(format!("/app/{field}"));
+                        out.push(error);
+                    }
+                }
+            }
+            Some(other) => out.extend(text(other).map(ApiError::message)),
+            None => {}
+        }
+        out
+    }
+}
+
+/// [`HoverClient::builder_from_env`] with the lookup injected (tests use a map).
+pub(crate) fn builder_from(
+    lookup: impl Fn(&str) -> Result<Option<String>, Error>,
+) -> Result<HoverClientBuilder, Error> {
+    let token = lookup("HOVER_API_TOKEN")?;
+    let email = lookup("HOVER_EMAIL")?;
+    let password = lookup("HOVER_PASSWORD")?;
+    let mut builder = HoverClient::builder();
+    builder =
+        match (token, email, password) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => return Err(Error::Config(
+                "HOVER_API_TOKEN is set together with HOVER_EMAIL/HOVER_PASSWORD; set only one way"
+                    .into(),
+            )),
+            (Some(token), None, None) => builder.token(token),
+            (None, Some(email), Some(password)) => builder.credentials(email, password),
+            (None, Some(_), None) => {
+                return Err(Error::Config(
+                    "HOVER_EMAIL is set but HOVER_PASSWORD is not".into(),
+                ))
+            }
+            (None, None, Some(_)) => {
+                return Err(Error::Config(
+                    "HOVER_PASSWORD is set but HOVER_EMAIL is not".into(),
+                ))
+            }
+            (None, None, None) => {
+                return Err(Error::Config(
+                    "HOVER_API_TOKEN is not set (or set HOVER_EMAIL and HOVER_PASSWORD)".into(),
+                ))
+            }
+        };
+    if let Some(url) = lookup("HOVER_BASE_URL")? {
+        builder = builder.base_url(url);
+    }
+    Ok(builder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> Result<HoverClientBuilder, Error> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        builder_from(|name| Ok(map.get(name).cloned()))
+    }
+
+    #[test]
+    fn env_errors_name_the_variable() {
+        let message = |r: Result<HoverClientBuilder, Error>| match r {
+            Err(Error::Config(m)) => m,
+            other => panic!("expected Config, got {other:?}"),
+        };
+        assert!(message(from(&[])).contains("HOVER_API_TOKEN"));
+        assert!(message(from(&[("HOVER_EMAIL", "e")])).contains("HOVER_PASSWORD"));
+        assert!(message(from(&[("HOVER_PASSWORD", "p")])).contains("HOVER_EMAIL"));
+        assert!(
+            message(from(&[("HOVER_API_TOKEN", "t"), ("HOVER_EMAIL", "e")]))
+                .contains("HOVER_API_TOKEN")
+        );
+        let client = from(&[
+            ("HOVER_EMAIL", "e@x"),
+            ("HOVER_PASSWORD", "pw-secret-value"),
+        ])
+        .unwrap()
+        .build()
+        .unwrap();
+        assert!(!format!("{client:?}").contains("pw-secret-value"));
+    }
+
+    #[test]
+    fn error_bodies_are_read_leniently() {
+        let errors = |v: serde_json::Value| -> Vec<String> {
+            gen::HoverError(v)
+                .api_errors()
+                .into_iter()
+                .map(|e| e.message)
+                .collect()
+        };
+        assert_eq!(
+            errors(serde_json::json!({"error": "Not Authorized"})),
+            ["Not Authorized"]
+        );
+        assert_eq!(
+            errors(serde_json::json!({"errors": {"name": ["can't be blank"]}})),
+            ["name can't be blank"]
+        );
+        assert_eq!(
+            errors(serde_json::json!({"errors": [{"detail": "bad"}, "worse"]})),
+            ["bad", "worse"]
+        );
+        assert!(errors(serde_json::json!([1, 2])).is_empty());
+    }
+}

@@ -1,0 +1,36 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+// With only some providers enabled, shared helpers for the others are unused.
+#![cfg_attr(
+    not(all(
+        feature = "cloudflare-calls",
+        feature = "cloudflare-magic",
+        feature = "hover"
+    )),
+    allow(dead_code, unused_imports, unused_macros)
+)]
+
+mod core;
+mod generated;
+
+#[cfg(any(feature = "cloudflare-calls", feature = "cloudflare-magic"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "cloudflare-calls", feature = "cloudflare-magic")))
+)]
+pub mod cloudflare;
+#[cfg(feature = "hover")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hover")))]
+pub mod hover;
+
+pub use crate::core::config::DEFAULT_MAX_BODY_BYTES;
+#[cfg(any(feature = "cloudflare-calls", feature = "cloudflare-magic"))]
+pub use crate::core::envelope::MessageHandler;
+pub use crate::core::error::{ApiError, CallSite, Error, Failure, Provider};
+pub use crate::core::ids::{AccountId, CallsAppId, HoverAppId, MagicAppId};
+pub use crate::core::retry::{RetryConfig, Sleeper, TokioSleeper};
+pub use crate::core::secret::Secret;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
