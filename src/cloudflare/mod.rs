@@ -221,7 +221,7 @@ impl CloudflareClient {
 
     /// Like [`CloudflareClient::from_env`], returning the builder for further settings.
     pub fn builder_from_env() -> Result<CloudflareClientBuilder, Error> {
-        builder_from(|name| env_var(name))
+        builder_from(env_var)
     }
 
     /// The default account (from the builder or `CLOUDFLARE_ACCOUNT_ID`).

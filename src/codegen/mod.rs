@@ -177,6 +177,34 @@ pub fn strip_validation_only(node: &mut Value) {
 
 /// Converts the checked value into an OpenAPI document, naming the JSON pointer of a bad node.
 pub fn to_openapi(file: &Path, value: Value) -> Result<openapiv3::OpenAPI, SpecError> {
+    // openapiv3 reads `paths` and component maps through flattened maps, which hide the
+    // position of an error; so find the failing entry first and report its pointer.
+    for (section, entry_type) in [("/paths", "path item"), ("/components/schemas", "schema")] {
+        let Some(entries) = value.pointer(section).and_then(Value::as_object) else {
+            continue;
+        };
+        for (key, entry) in entries {
+            let pointer = format!("{section}/{}", key.replace('~', "~0").replace('/', "~1"));
+            let outcome = if entry_type == "path item" {
+                serde_path_to_error::deserialize::<_, openapiv3::PathItem>(entry).map(drop)
+            } else {
+                serde_path_to_error::deserialize::<_, openapiv3::Schema>(entry).map(drop)
+            };
+            if let Err(e) = outcome {
+                let inner = e.path().to_string();
+                let at = if inner == "." {
+                    pointer
+                } else {
+                    format!("{pointer}/{}", inner.replace('.', "/"))
+                };
+                return Err(error(
+                    file,
+                    Some(at),
+                    format!("not a valid OpenAPI 3.0 {entry_type}: {}", e.inner()),
+                ));
+            }
+        }
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         error(
             file,

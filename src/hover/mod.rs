@@ -10,7 +10,7 @@ use crate::generated::hover::types as gen;
 use crate::{ApiError, Error, Secret};
 
 pub mod apps;
-pub use apps::{AppChanges, Archived, HoverApp, HoverApps, NewHoverApp};
+pub use apps::{verify_webhook, AppChanges, Archived, HoverApp, HoverApps, NewHoverApp};
 
 /// Hover's production host (paths start with `/api/`).
 pub const DEFAULT_BASE_URL: &str = "https://www.usehover.com";
@@ -164,7 +164,7 @@ impl HoverClient {
 
     /// Like [`HoverClient::from_env`], returning the builder for further settings.
     pub fn builder_from_env() -> Result<HoverClientBuilder, Error> {
-        builder_from(|name| env_var(name))
+        builder_from(env_var)
     }
 
     /// Logs in now (a client built from credentials otherwise logs in on first use).

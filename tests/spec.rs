@@ -1,0 +1,295 @@
+//! Spec checks: every spec loads and generates, every operation is complete, every example
+//! validates against its schema, and broken specs fail with a message naming file and place.
+
+#[path = "../src/codegen/mod.rs"]
+#[allow(dead_code)]
+mod codegen;
+
+use serde_json::{json, Map, Value};
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+fn specs() -> impl Iterator<Item = (&'static str, Value)> {
+    codegen::APIS.iter().map(|api| {
+        let value =
+            codegen::load_value(std::path::Path::new(api.spec)).unwrap_or_else(|e| panic!("{e}"));
+        (api.spec, value)
+    })
+}
+
+fn operations(spec: &Value) -> Vec<(String, String, &Value)> {
+    let mut out = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if METHODS.contains(&method.as_str()) {
+                out.push((method.to_uppercase(), path.clone(), op));
+            }
+        }
+    }
+    out
+}
+
+/// Follows a local `$ref` (one level is all these specs use for responses).
+fn resolve<'a>(spec: &'a Value, node: &'a Value) -> &'a Value {
+    match node.get("$ref").and_then(Value::as_str) {
+        Some(r) => spec.pointer(&r[1..]).expect("checked by load_value"),
+        None => node,
+    }
+}
+
+#[test]
+fn every_spec_generates() {
+    for api in codegen::APIS {
+        let code = codegen::generate_file(api).unwrap_or_else(|e| panic!("{e}"));
+        assert!(code.contains("pub struct Client"), "{}", api.spec);
+    }
+}
+
+#[test]
+fn every_operation_is_complete() {
+    let mut count = 0;
+    for (file, spec) in specs() {
+        assert_eq!(spec["openapi"], "3.0.3", "{file}");
+        assert!(
+            spec["servers"].as_array().is_some_and(|s| !s.is_empty()),
+            "{file}: servers"
+        );
+        assert!(
+            spec["components"]["securitySchemes"].is_object(),
+            "{file}: security schemes"
+        );
+        let mut ids = std::collections::HashSet::new();
+        for (method, path, op) in operations(&spec) {
+            count += 1;
+            let where_ = format!("{file}: {method} {path}");
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{where_}: operationId"));
+            assert!(
+                ids.insert(id.to_string()),
+                "{where_}: duplicate operationId {id}"
+            );
+            assert!(op["summary"].is_string(), "{where_}: summary");
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(
+                responses.keys().any(|k| k.starts_with('2')),
+                "{where_}: no success response"
+            );
+            let error = responses
+                .get("4XX")
+                .unwrap_or_else(|| panic!("{where_}: no 4XX error response"));
+            assert!(resolve(&spec, error)["content"]["application/json"]["schema"].is_object());
+            // Path parameters are declared and typed.
+            for name in path
+                .split('{')
+                .skip(1)
+                .map(|s| s.split('}').next().unwrap())
+            {
+                let params = spec["paths"][&path]["parameters"]
+                    .as_array()
+                    .expect("params");
+                assert!(
+                    params
+                        .iter()
+                        .map(|p| resolve(&spec, p))
+                        .any(|p| p["name"] == name
+                            && p["in"] == "path"
+                            && p["required"] == true
+                            && p["schema"]["type"] == "string"),
+                    "{where_}: path parameter {name}"
+                );
+            }
+        }
+    }
+    assert_eq!(count, 16, "5 Calls + 5 Magic + 6 Hover operations");
+}
+
+/// Rewrites an OpenAPI 3.0 schema into JSON Schema: `nullable` becomes a union with null and
+/// component references point into `definitions`.
+fn to_json_schema(node: &Value) -> Value {
+    match node {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, value) in map {
+                match key.as_str() {
+                    "nullable" | "example" => {}
+                    "$ref" => {
+                        let r = value
+                            .as_str()
+                            .unwrap()
+                            .replace("#/components/schemas/", "#/definitions/");
+                        out.insert(key.clone(), Value::String(r));
+                    }
+                    _ => {
+                        out.insert(key.clone(), to_json_schema(value));
+                    }
+                }
+            }
+            if map.get("nullable") == Some(&Value::Bool(true)) {
+                match out.get("type").cloned() {
+                    Some(Value::String(t)) => {
+                        out.insert("type".into(), json!([t, "null"]));
+                    }
+                    _ => return json!({"anyOf": [Value::Object(out), {"type": "null"}]}),
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(to_json_schema).collect()),
+        other => other.clone(),
+    }
+}
+
+fn check_example(spec: &Value, schema: &Value, example: &Value, where_: &str) -> usize {
+    let mut root = to_json_schema(schema);
+    let definitions = to_json_schema(&spec["components"]["schemas"]);
+    if let Value::Object(map) = &mut root {
+        map.insert("definitions".into(), definitions);
+    } else {
+        root = json!({"allOf": [root], "definitions": definitions});
+    }
+    let validator = jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("{where_}: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(example)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{where_}: example does not validate: {errors:?}"
+    );
+    1
+}
+
+#[test]
+fn every_example_validates_against_its_schema() {
+    let mut checked = 0;
+    for (file, spec) in specs() {
+        for (method, path, op) in operations(&spec) {
+            let where_ = format!("{file}: {method} {path}");
+            let mut media = Vec::new();
+            if let Some(body) = op.get("requestBody") {
+                media.push(("request", &body["content"]["application/json"]));
+            }
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let response = resolve(&spec, response);
+                if let Some(m) = response
+                    .get("content")
+                    .and_then(|c| c.get("application/json"))
+                {
+                    media.push((status.as_str(), m));
+                }
+            }
+            for (what, m) in media {
+                if let Some(example) = m.get("example") {
+                    checked +=
+                        check_example(&spec, &m["schema"], example, &format!("{where_} {what}"));
+                } else if what.starts_with('2') || what == "request" {
+                    panic!("{where_} {what}: no example");
+                }
+            }
+        }
+        for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
+            if let Some(example) = schema.get("example") {
+                checked += check_example(&spec, schema, example, &format!("{file}: schema {name}"));
+            }
+        }
+        for (name, param) in spec["components"]["parameters"].as_object().unwrap() {
+            if let Some(example) = param.get("example") {
+                checked += check_example(
+                    &spec,
+                    &param["schema"],
+                    example,
+                    &format!("{file}: parameter {name}"),
+                );
+            }
+        }
+    }
+    assert!(checked >= 30, "only {checked} examples checked");
+}
+
+#[test]
+fn constraints_are_enforced_by_the_validator() {
+    // The check above must be able to fail: a body breaking each documented rule is rejected.
+    let (_, magic) = specs().find(|(f, _)| f.contains("magic")).unwrap();
+    let create = json!({"$ref": "#/components/schemas/MagicAppCreateRequest"});
+    let update = json!({"$ref": "#/components/schemas/MagicAppUpdateRequest"});
+    for (schema, bad) in [
+        (&create, json!({"name": "a", "type": "b"})),
+        (&create, json!({"name": "a", "hostnames": []})),
+        (
+            &create,
+            json!({"name": "a", "type": "b", "ip_subnets": ["1.1.1.1"]}),
+        ),
+        (
+            &create,
+            json!({"name": "a", "type": "b", "ip_subnets": ["::1/128"]}),
+        ),
+        (&update, json!({})),
+    ] {
+        let result = std::panic::catch_unwind(|| check_example(&magic, schema, &bad, "probe"));
+        assert!(result.is_err(), "{bad} should be rejected");
+    }
+}
+
+fn broken(name: &str) -> String {
+    let path: &'static str = Box::leak(format!("tests/fixtures/broken/{name}").into_boxed_str());
+    let api = codegen::Api {
+        spec: path,
+        out_file: "x.rs",
+        replacements: &[],
+    };
+    match codegen::generate_file(&api) {
+        Ok(_) => panic!("{name} generated code"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn broken_specs_fail_with_file_and_place() {
+    let m = broken("bad-yaml.yaml");
+    assert!(
+        m.starts_with("spec tests/fixtures/broken/bad-yaml.yaml at line 11"),
+        "{m}"
+    );
+    assert!(m.contains("invalid YAML"), "{m}");
+
+    let m = broken("dangling-ref.yaml");
+    assert!(m.contains("dangling-ref.yaml at /paths/~1things/get/responses/200/content/application~1json/schema/$ref"), "{m}");
+    assert!(m.contains("#/components/schemas/Thing"), "{m}");
+
+    let m = broken("wrong-shape.yaml");
+    assert!(
+        m.contains("wrong-shape.yaml at /paths/~1things/get/responses"),
+        "{m}"
+    );
+
+    let m = broken("two-success-schemas.yaml");
+    assert!(
+        m.contains("two-success-schemas.yaml: progenitor failed"),
+        "{m}"
+    );
+    assert!(
+        m.contains("success (or error) responses use different schemas"),
+        "{m}"
+    );
+
+    let m = broken("openapi-31.yaml");
+    assert!(m.contains("openapi-31.yaml") && m.contains("3.1.0"), "{m}");
+}
+
+#[test]
+fn validation_only_constraints_are_stripped_before_generation() {
+    let mut value = json!({
+        "a": {"type": "object", "anyOf": [{"required": ["x"]}, {"required": ["y"]}]},
+        "b": {"type": "string", "pattern": "^x$"},
+        "c": {"oneOf": [{"$ref": "#/x"}, {"$ref": "#/y"}]},
+        "d": {"anyOf": [{"type": "string"}, {"required": ["z"]}]}
+    });
+    codegen::strip_validation_only(&mut value);
+    assert!(value["a"].get("anyOf").is_none());
+    assert!(value["b"].get("pattern").is_none());
+    assert!(value["c"].get("oneOf").is_some());
+    assert!(value["d"].get("anyOf").is_some(), "a real anyOf stays");
+}
