@@ -380,6 +380,15 @@ impl Transport {
         retry_after: Option<Duration>,
         body: Option<&[u8]>,
     ) -> Error {
+        // An API that echoes the request can quote our own credentials in its messages.
+        let mut errors = errors;
+        for error in &mut errors {
+            for secret in &self.known_secrets {
+                if secret.expose().len() >= 4 && error.message.contains(secret.expose()) {
+                    error.message = error.message.replace(secret.expose(), "[redacted]");
+                }
+            }
+        }
         let failure = Box::new(Failure {
             call,
             status,
@@ -434,7 +443,7 @@ impl Transport {
             P::InvalidResponsePayload(body, e) => {
                 let status = status.unwrap_or(0);
                 if (200..300).contains(&status) {
-                    self.decode_error(call, status, &e.to_string(), &body)
+                    self.parse_error(call, status, &e.to_string(), &body)
                 } else {
                     self.failure(
                         call,
@@ -451,7 +460,7 @@ impl Transport {
                 let body = response.bytes().await.unwrap_or_default();
                 if (200..300).contains(&status) {
                     let reason = format!("HTTP {status} is not an answer this operation documents");
-                    self.decode_error(call, status, &reason, &body)
+                    self.parse_error(call, status, &reason, &body)
                 } else {
                     let errors = serde_json::from_slice::<E>(&body)
                         .map(ErrorBody::api_errors)
@@ -468,6 +477,7 @@ impl Transport {
         }
     }
 
+    /// A success status whose body could not be used.
     pub(crate) fn decode_error(
         &self,
         call: CallSite,
@@ -475,20 +485,25 @@ impl Transport {
         reason: &str,
         body: &[u8],
     ) -> Error {
-        let reason = if body.is_empty() {
-            "the body is empty".to_string()
-        } else if std::str::from_utf8(body).is_err() {
-            "the body is not UTF-8".to_string()
-        } else {
-            // serde's messages can quote a value; scrub them like a body.
-            snippet(reason.as_bytes(), &[])
-        };
         Error::Decode {
             call: Box::new(call),
             status,
-            reason,
+            // serde's messages can quote a value; scrub them like a body.
+            reason: snippet(reason.as_bytes(), &[]),
             snippet: self.snippet(body),
         }
+    }
+
+    /// A success status whose body did not parse as the operation's type.
+    fn parse_error(&self, call: CallSite, status: u16, reason: &str, body: &[u8]) -> Error {
+        let reason = if body.iter().all(u8::is_ascii_whitespace) {
+            "the body is empty"
+        } else if std::str::from_utf8(body).is_err() {
+            "the body is not UTF-8"
+        } else {
+            reason
+        };
+        self.decode_error(call, status, reason, body)
     }
 
     fn transport_error(&self, call: CallSite, error: reqwest::Error) -> Error {

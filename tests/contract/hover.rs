@@ -1,0 +1,363 @@
+//! Hover apps: each operation's request as the server saw it (bare JWT in `Authorization`,
+//! JSON:API bodies), the flattened values returned, and login / re-login on 401.
+
+use apps_api::hover::{AppChanges, HoverClient, NewHoverApp};
+use apps_api::{Error, HoverAppId};
+use httpmock::Method::{DELETE, GET, PATCH, POST, PUT};
+use httpmock::MockServer;
+use serde_json::json;
+
+use crate::support::*;
+
+fn assert_created_app(app: &apps_api::hover::HoverApp) {
+    assert_eq!(app.id, HoverAppId::new("43120"));
+    assert_eq!(app.name, "Example App");
+    assert_eq!(app.package_name, "com.example.app");
+    assert_eq!(app.icon.as_deref(), Some("noimg.svg"));
+    assert_eq!(
+        app.token.as_ref().map(|t| t.expose()),
+        Some("49addc974685a64b2c2a75a72b7aa1dc")
+    );
+    assert_eq!(app.webhook_url.as_deref(), Some("https://example.com/app"));
+    assert_eq!(
+        app.webhook_secret.as_ref().map(|t| t.expose()),
+        Some("9a62320275d84bb241a0d34d11a1b27a")
+    );
+    assert_eq!(app.organization_id, Some(62));
+    assert_eq!(app.created_at, Some(ts("2020-08-05T07:12:14Z")));
+    assert_eq!(app.archived_at, None);
+    assert_eq!(app.transactions_count, Some(0));
+    assert_eq!(app.is_tester, Some(false));
+    assert_eq!(app.apk_url, None);
+}
+
+#[tokio::test]
+async fn create() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/apps")
+                .header("authorization", HOVER_JWT)
+                .header("content-type", "application/json")
+                .header("user-agent", USER_AGENT)
+                .json_body(fixture!("hover-create.request.json"));
+            then.status(201)
+                .json_body(fixture!("hover-create.response.json"));
+        })
+        .await;
+    let app = hover_with_token(&server)
+        .apps()
+        .create(
+            &NewHoverApp::new("Example App", "com.example.app")
+                .webhook_url("https://example.com/app"),
+        )
+        .await
+        .unwrap();
+    mock.assert_async().await;
+    assert_created_app(&app);
+}
+
+#[tokio::test]
+async fn get() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/apps/783038")
+                .header("authorization", HOVER_JWT)
+                .header_missing("content-type");
+            then.status(200)
+                .json_body(fixture!("hover-app-object.response.json"));
+        })
+        .await;
+    let app = hover_with_token(&server)
+        .apps()
+        .get(&HoverAppId::new("783038"))
+        .await
+        .unwrap();
+    mock.assert_async().await;
+    assert_eq!(app.id.as_str(), "783038");
+    assert_eq!(app.name, "Hover Runner");
+    assert_eq!(app.webhook_url, None);
+    assert_eq!(app.webhook_secret, None);
+}
+
+#[tokio::test]
+async fn update_sends_only_the_changes() {
+    let server = MockServer::start_async().await;
+    let mut updated = fixture!("hover-create.response.json");
+    updated["data"]["attributes"]["package_name"] = json!("com.example.app.v1");
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(PATCH)
+                .path("/api/apps/43120")
+                .header("authorization", HOVER_JWT)
+                .header("content-type", "application/json")
+                .json_body(fixture!("hover-update.request.json"));
+            then.status(200).json_body(updated);
+        })
+        .await;
+    let app = hover_with_token(&server)
+        .apps()
+        .update(
+            &HoverAppId::new("43120"),
+            &AppChanges::new().package_name("com.example.app.v1"),
+        )
+        .await
+        .unwrap();
+    mock.assert_async().await;
+    assert_eq!(app.package_name, "com.example.app.v1");
+}
+
+#[tokio::test]
+async fn update_can_clear_the_webhook_url() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(PATCH)
+                .path("/api/apps/43120")
+                .json_body(json!({"app": {"webhook_url": null}}));
+            then.status(200)
+                .json_body(fixture!("hover-app-object.response.json"));
+        })
+        .await;
+    hover_with_token(&server)
+        .apps()
+        .update(
+            &HoverAppId::new("43120"),
+            &AppChanges::new().clear_webhook_url(),
+        )
+        .await
+        .unwrap();
+    mock.assert_async().await;
+}
+
+#[tokio::test]
+async fn archive() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(DELETE)
+                .path("/api/apps/43120")
+                .header("authorization", HOVER_JWT);
+            then.status(200)
+                .json_body(fixture!("hover-archive.response.json"));
+        })
+        .await;
+    let archived = hover_with_token(&server)
+        .apps()
+        .archive(&HoverAppId::new("43120"))
+        .await
+        .unwrap();
+    mock.assert_async().await;
+    assert_eq!((archived.id, archived.archived), (43120, true));
+}
+
+#[tokio::test]
+async fn restore() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(PUT)
+                .path("/api/apps/43120/restore")
+                .header("authorization", HOVER_JWT);
+            then.status(200)
+                .json_body(fixture!("hover-create.response.json"));
+        })
+        .await;
+    let app = hover_with_token(&server)
+        .apps()
+        .restore(&HoverAppId::new("43120"))
+        .await
+        .unwrap();
+    mock.assert_async().await;
+    assert_created_app(&app);
+}
+
+async fn mock_login<'a>(server: &'a MockServer, jwt: &str) -> httpmock::Mock<'a> {
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/authenticate")
+                .header("content-type", "application/json")
+                .header_missing("authorization")
+                .json_body(json!({"email": HOVER_EMAIL, "password": HOVER_PASSWORD}));
+            then.status(200).json_body(json!({"auth_token": jwt}));
+        })
+        .await
+}
+
+#[tokio::test]
+async fn authenticate_then_call_with_the_token() {
+    let server = MockServer::start_async().await;
+    let login = mock_login(&server, "jwt-from-login").await;
+    let get = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/apps/43120")
+                .header("authorization", "jwt-from-login");
+            then.status(200)
+                .json_body(fixture!("hover-create.response.json"));
+        })
+        .await;
+    let hover = hover_with_password(&server);
+    hover.apps().get(&HoverAppId::new("43120")).await.unwrap();
+    hover.apps().get(&HoverAppId::new("43120")).await.unwrap();
+    login.assert_calls_async(1).await;
+    get.assert_calls_async(2).await;
+}
+
+#[tokio::test]
+async fn login_failure_is_an_auth_error() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/authenticate");
+            then.status(401)
+                .json_body(json!({"error": "Invalid email or password"}));
+        })
+        .await;
+    let err = HoverClient::builder()
+        .base_url(server.base_url())
+        .credentials(HOVER_EMAIL, HOVER_PASSWORD)
+        .build()
+        .unwrap()
+        .authenticate()
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::Auth(f) if f.status == 401), "{err:?}");
+    assert!(
+        err.to_string().contains("Invalid email or password"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains(HOVER_PASSWORD));
+}
+
+/// Logs in once with an old token, then swaps the login answer to a new token.
+async fn client_holding_old_token(server: &MockServer) -> HoverClient {
+    let old = mock_login(server, "jwt-old").await;
+    let hover = hover_with_password(server);
+    hover.authenticate().await.unwrap();
+    old.delete_async().await;
+    hover
+}
+
+#[tokio::test]
+async fn a_401_with_credentials_logs_in_once_and_retries_once() {
+    let server = MockServer::start_async().await;
+    let hover = client_holding_old_token(&server).await;
+    let relogin = mock_login(&server, "jwt-new").await;
+    let expired = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/apps/43120")
+                .header("authorization", "jwt-old");
+            then.status(401)
+                .json_body(json!({"error": "Signature has expired"}));
+        })
+        .await;
+    let fresh = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/apps/43120")
+                .header("authorization", "jwt-new");
+            then.status(200)
+                .json_body(fixture!("hover-create.response.json"));
+        })
+        .await;
+    let app = hover.apps().get(&HoverAppId::new("43120")).await.unwrap();
+    assert_created_app(&app);
+    relogin.assert_calls_async(1).await;
+    expired.assert_calls_async(1).await;
+    fresh.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn a_second_401_is_returned() {
+    let server = MockServer::start_async().await;
+    let hover = client_holding_old_token(&server).await;
+    let relogin = mock_login(&server, "jwt-new").await;
+    let denied = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/apps/43120");
+            then.status(401)
+                .json_body(json!({"error": "Not Authorized"}));
+        })
+        .await;
+    let err = hover
+        .apps()
+        .get(&HoverAppId::new("43120"))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::Auth(f) if f.status == 401), "{err:?}");
+    relogin.assert_calls_async(1).await;
+    denied.assert_calls_async(2).await;
+}
+
+#[tokio::test]
+async fn a_401_with_a_bare_token_is_returned_without_login() {
+    let server = MockServer::start_async().await;
+    let login = mock_login(&server, "jwt-new").await;
+    let denied = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/apps/43120");
+            then.status(401)
+                .json_body(json!({"error": "Not Authorized"}));
+        })
+        .await;
+    let err = hover_with_token(&server)
+        .apps()
+        .get(&HoverAppId::new("43120"))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::Auth(f) if f.status == 401), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("Hover rejected the credentials: Not Authorized on GET /api/apps/43120, HTTP 401")
+    );
+    login.assert_calls_async(0).await;
+    denied.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn concurrent_401s_cause_one_login() {
+    let server = MockServer::start_async().await;
+    let hover = client_holding_old_token(&server).await;
+    let relogin = mock_login(&server, "jwt-new").await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/apps/43120")
+                .header("authorization", "jwt-old");
+            then.status(401);
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/apps/43120")
+                .header("authorization", "jwt-new");
+            then.status(200)
+                .json_body(fixture!("hover-create.response.json"));
+        })
+        .await;
+    let id = HoverAppId::new("43120");
+    let apps = hover.apps();
+    let calls = (0..8).map(|_| apps.get(&id));
+    for result in futures_util::future::join_all(calls).await {
+        result.unwrap();
+    }
+    relogin.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn empty_changes_are_rejected_before_sending() {
+    let server = MockServer::start_async().await;
+    let err = hover_with_token(&server)
+        .apps()
+        .update(&HoverAppId::new("1"), &AppChanges::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+}

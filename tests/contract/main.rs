@@ -1,0 +1,9 @@
+//! Contract tests against httpmock: one binary, one module per provider and concern.
+
+mod support;
+
+mod calls;
+mod failures;
+mod hover;
+mod magic;
+mod redaction;
