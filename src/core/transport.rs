@@ -264,7 +264,7 @@ impl Transport {
         let body = match self.read_capped(&mut response).await? {
             Some(body) => body,
             None => {
-                state.lock().failure = Some(Error::Decode {
+                let too_large = Error::Decode {
                     call: Box::new(self.call_site_from(state, None)),
                     status: status.as_u16(),
                     reason: format!(
@@ -272,7 +272,8 @@ impl Transport {
                         self.max_body_bytes
                     ),
                     snippet: String::new(),
-                });
+                };
+                state.lock().failure = Some(too_large);
                 Bytes::new()
             }
         };
@@ -412,7 +413,8 @@ impl Transport {
         op: Op,
     ) -> Error {
         use progenitor_client::Error as P;
-        if let Some(failure) = state.lock().failure.take() {
+        let recorded = state.lock().failure.take();
+        if let Some(failure) = recorded {
             return fill_call(failure, self.call_site_from(state, Some(op)));
         }
         let call = self.call_site_from(state, Some(op));

@@ -7,3 +7,4 @@ mod failures;
 mod hover;
 mod magic;
 mod redaction;
+mod resilience;

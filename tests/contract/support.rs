@@ -100,3 +100,73 @@ pub fn cf_failure(code: i64, message: &str) -> serde_json::Value {
 pub fn ts(s: &str) -> chrono::DateTime<chrono::Utc> {
     s.parse().unwrap()
 }
+
+/// A minimal HTTP/1.1 server on loopback that answers every request with the bytes `respond`
+/// returns (or stalls forever when it returns `None` after the head), keeps connections alive,
+/// and counts accepted connections and requests.
+pub struct RawServer {
+    pub url: String,
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
+    pub requests: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl RawServer {
+    pub async fn start(
+        respond: impl Fn(&str) -> (Vec<u8>, bool) + Send + Sync + 'static,
+    ) -> RawServer {
+        use std::sync::atomic::Ordering::SeqCst;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let respond = Arc::new(respond);
+        let (conn_count, req_count) = (connections.clone(), requests.clone());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                conn_count.fetch_add(1, SeqCst);
+                let (respond, req_count) = (respond.clone(), req_count.clone());
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        // Requests here have no body (GET/DELETE), so a head ends a request.
+                        let head_end = loop {
+                            if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break i + 4;
+                            }
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+                        buffer.drain(..head_end);
+                        req_count.fetch_add(1, SeqCst);
+                        let (bytes, then_stall) = respond(&head);
+                        if socket.write_all(&bytes).await.is_err() {
+                            return;
+                        }
+                        if then_stall {
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                        }
+                    }
+                });
+            }
+        });
+        RawServer {
+            url,
+            connections,
+            requests,
+        }
+    }
+}
+
+/// An HTTP/1.1 200 answer with a JSON body.
+pub fn http_200(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}

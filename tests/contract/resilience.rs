@@ -1,0 +1,594 @@
+//! Timeouts, retries, hostile IDs and hostile responses: every case ends in a typed error or a
+//! correct value, never a panic or a hang.
+
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use apps_api::cloudflare::magic::MagicAppChanges;
+use apps_api::hover::AppChanges;
+use apps_api::{AccountId, CallsAppId, Error, HoverAppId, MagicAppId, RetryConfig};
+use httpmock::Method::{GET, PATCH, POST};
+use httpmock::MockServer;
+use serde_json::json;
+
+use crate::support::*;
+
+const APP: &str = "2a95132c15732412d22c1476fa83f27a";
+
+fn recording(server: &MockServer) -> (apps_api::cloudflare::CloudflareClient, RecordingSleeper) {
+    let sleeper = RecordingSleeper::default();
+    let client = cf_builder(server)
+        .sleeper(Arc::new(sleeper.clone()))
+        .build()
+        .unwrap();
+    (client, sleeper)
+}
+
+#[tokio::test]
+async fn get_503_503_200_is_three_hits_and_success() {
+    let server = MockServer::start_async().await;
+    let failing = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(cf_path(&format!("/calls/apps/{APP}")));
+            then.status(503).body("upstream unavailable");
+        })
+        .await;
+    failing.up_to_n_times_async(2).await;
+    let ok = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(cf_path(&format!("/calls/apps/{APP}")));
+            then.status(200)
+                .json_body(fixture!("calls-get.response.json"));
+        })
+        .await;
+    let (client, sleeper) = recording(&server);
+    client
+        .calls(ACCOUNT)
+        .get(&CallsAppId::new(APP))
+        .await
+        .unwrap();
+    failing.assert_calls_async(2).await;
+    ok.assert_calls_async(1).await;
+    // Full jitter under 0.5 s, then under 1 s.
+    let waits = sleeper.waits();
+    assert_eq!(waits.len(), 2);
+    assert!(
+        waits[0] <= Duration::from_millis(500) && waits[1] <= Duration::from_secs(1),
+        "{waits:?}"
+    );
+}
+
+#[tokio::test]
+async fn post_that_gets_503_is_sent_once() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST).path(cf_path("/calls/apps"));
+            then.status(503);
+        })
+        .await;
+    let err = cf(&server)
+        .calls(ACCOUNT)
+        .create(Some("x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::Api(f) if f.status == 503), "{err:?}");
+    mock.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn patch_is_retried_on_5xx_only_when_the_caller_opts_in() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(PATCH).path("/api/apps/1");
+            then.status(500);
+        })
+        .await;
+    let changes = AppChanges::new().name("n");
+    let once = hover_with_token(&server);
+    once.apps()
+        .update(&HoverAppId::new("1"), &changes)
+        .await
+        .unwrap_err();
+    mock.assert_calls_async(1).await;
+    let opted_in = hover_builder(&server)
+        .token(HOVER_JWT)
+        .retry(RetryConfig::default().retry_non_idempotent(true))
+        .build()
+        .unwrap();
+    opted_in
+        .apps()
+        .update(&HoverAppId::new("1"), &changes)
+        .await
+        .unwrap_err();
+    mock.assert_calls_async(4).await;
+}
+
+#[tokio::test]
+async fn post_that_gets_429_then_201_is_two_hits() {
+    let server = MockServer::start_async().await;
+    let limited = server
+        .mock_async(|when, then| {
+            when.method(POST).path(cf_path("/calls/apps"));
+            then.status(429)
+                .header("retry-after", "2")
+                .json_body(cf_failure(971, "Please wait"));
+        })
+        .await;
+    limited.up_to_n_times_async(1).await;
+    let created = server
+        .mock_async(|when, then| {
+            when.method(POST).path(cf_path("/calls/apps"));
+            then.status(201)
+                .json_body(fixture!("calls-create.response.json"));
+        })
+        .await;
+    let (client, sleeper) = recording(&server);
+    client.calls(ACCOUNT).create(None).await.unwrap();
+    limited.assert_calls_async(1).await;
+    created.assert_calls_async(1).await;
+    assert_eq!(
+        sleeper.waits(),
+        [Duration::from_secs(2)],
+        "Retry-After is honoured"
+    );
+}
+
+#[tokio::test]
+async fn retry_after_one_second_really_waits() {
+    let server = MockServer::start_async().await;
+    let limited = server
+        .mock_async(|when, then| {
+            when.method(GET).path(cf_path("/magic/apps"));
+            then.status(429).header("retry-after", "1");
+        })
+        .await;
+    limited.up_to_n_times_async(1).await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(cf_path("/magic/apps"));
+            then.status(200)
+                .json_body(json!({"success": true, "errors": [], "messages": [], "result": []}));
+        })
+        .await;
+    // The default sleeper: tokio's clock.
+    let client = apps_api::cloudflare::CloudflareClient::builder()
+        .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
+        .base_url(format!("{}{CF_PREFIX}", server.base_url()))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    client.magic(ACCOUNT).list().await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn retry_after_beyond_the_cap_is_returned_at_once() {
+    let server = MockServer::start_async().await;
+    let limited = server
+        .mock_async(|when, then| {
+            when.method(GET).path(cf_path("/calls/apps"));
+            then.status(429)
+                .header("retry-after", "120")
+                .json_body(cf_failure(971, "Please wait"));
+        })
+        .await;
+    let (client, sleeper) = recording(&server);
+    let err = client.calls(ACCOUNT).list().await.unwrap_err();
+    assert!(matches!(err, Error::RateLimited(_)), "{err:?}");
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(120)));
+    assert_eq!(err.codes(), [971]);
+    assert!(err.to_string().contains("retry after 120 s"), "{err}");
+    limited.assert_calls_async(1).await;
+    assert!(sleeper.waits().is_empty());
+}
+
+#[tokio::test]
+async fn persistent_429_ends_as_rate_limited_after_the_retries() {
+    let server = MockServer::start_async().await;
+    let limited = server
+        .mock_async(|when, then| {
+            when.method(POST).path(cf_path("/magic/apps"));
+            then.status(429).header("retry-after-ms", "1500");
+        })
+        .await;
+    let (client, sleeper) = recording(&server);
+    let app = apps_api::cloudflare::magic::NewMagicApp::new("a", "b").hostnames(["h"]);
+    let err = client.magic(ACCOUNT).create(&app).await.unwrap_err();
+    assert!(matches!(err, Error::RateLimited(_)), "{err:?}");
+    assert!(err.is_retryable());
+    limited.assert_calls_async(3).await;
+    assert_eq!(sleeper.waits(), [Duration::from_millis(1500); 2]);
+}
+
+#[tokio::test]
+async fn retries_can_be_turned_off() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET).path(cf_path("/calls/apps"));
+            then.status(503);
+        })
+        .await;
+    cf_no_retry(&server)
+        .calls(ACCOUNT)
+        .list()
+        .await
+        .unwrap_err();
+    mock.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out() {
+    let server = MockServer::start_async().await;
+    let slow = server
+        .mock_async(|when, then| {
+            when.method(GET).path(cf_path("/calls/apps"));
+            then.status(200).delay(Duration::from_secs(30));
+        })
+        .await;
+    let client = cf_builder(&server)
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = client.calls(ACCOUNT).list().await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(&err, Error::Timeout { after, .. } if *after == Duration::from_millis(300)),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    // A GET is retried on timeouts: three tries of 0.3 s (the waits are skipped here).
+    slow.assert_calls_async(3).await;
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    assert!(err.to_string().contains("did not answer GET"), "{err}");
+}
+
+#[tokio::test]
+async fn a_post_that_times_out_is_not_retried() {
+    let server = MockServer::start_async().await;
+    let slow = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/apps");
+            then.status(201).delay(Duration::from_secs(30));
+        })
+        .await;
+    let client = hover_builder(&server)
+        .token(HOVER_JWT)
+        .request_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let err = client
+        .apps()
+        .create(&apps_api::hover::NewHoverApp::new("a", "b"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    slow.assert_calls_async(1).await;
+}
+
+#[tokio::test]
+async fn half_a_body_then_a_stall_times_out() {
+    let server = RawServer::start(|_| {
+        (
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{\"success\": true, \"res"
+                .to_vec(),
+            true,
+        )
+    })
+    .await;
+    let client = apps_api::cloudflare::CloudflareClient::builder()
+        .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
+        .base_url(&server.url)
+        .request_timeout(Duration::from_millis(300))
+        .retry(RetryConfig::disabled())
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = client.calls(ACCOUNT).list().await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn connection_refused_is_retried_for_any_method_then_reported() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let sleeper = RecordingSleeper::default();
+    let client = apps_api::cloudflare::CloudflareClient::builder()
+        .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
+        .base_url(format!("http://127.0.0.1:{port}/client/v4"))
+        .sleeper(Arc::new(sleeper.clone()))
+        .build()
+        .unwrap();
+    let err = client.calls(ACCOUNT).create(Some("x")).await.unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(err.is_retryable());
+    assert_eq!(
+        sleeper.waits().len(),
+        2,
+        "a POST that never left is retried"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("could not complete POST") && !text.contains(TOKEN),
+        "{text}"
+    );
+}
+
+/// Records the raw request path of every request.
+async fn path_recorder(server: &MockServer) -> Arc<Mutex<Vec<String>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    server
+        .mock_async(move |when, then| {
+            when.is_true(move |req| {
+                let uri = req.uri();
+                sink.lock().unwrap().push(
+                    uri.path_and_query()
+                        .map(|p| p.to_string())
+                        .unwrap_or_default(),
+                );
+                true
+            });
+            then.status(404).json_body(cf_failure(1000, "nothing here"));
+        })
+        .await;
+    seen
+}
+
+#[tokio::test]
+async fn hostile_ids_are_one_encoded_path_segment() {
+    let server = MockServer::start_async().await;
+    let seen = path_recorder(&server).await;
+    let cf = cf(&server);
+    let hover = hover_with_token(&server);
+    let cases = [
+        ("a/b", "a%2Fb"),
+        ("a?b=1", "a%3Fb=1"),
+        ("a#b", "a%23b"),
+        ("100%", "100%25"),
+        ("../../x", "..%2F..%2Fx"),
+        ("a..b", "a..b"),
+        ("a b", "a%20b"),
+        ("ünï", "%C3%BCn%C3%AF"),
+    ];
+    for (raw, encoded) in cases {
+        seen.lock().unwrap().clear();
+        let _ = cf.calls(ACCOUNT).get(&CallsAppId::new(raw)).await;
+        let _ = cf.magic(raw).delete(&MagicAppId::new(raw)).await;
+        let _ = hover.apps().restore(&HoverAppId::new(raw)).await;
+        let paths = seen.lock().unwrap().clone();
+        assert_eq!(
+            paths,
+            [
+                cf_path(&format!("/calls/apps/{encoded}")),
+                format!("{CF_PREFIX}/accounts/{encoded}/magic/apps/{encoded}"),
+                format!("/api/apps/{encoded}/restore"),
+            ],
+            "{raw:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn empty_and_dot_ids_are_rejected_before_any_request() {
+    let server = MockServer::start_async().await;
+    let seen = path_recorder(&server).await;
+    let cf = cf(&server);
+    let hover = hover_with_token(&server);
+    for bad in ["", ".", ".."] {
+        let errors = [
+            cf.calls(ACCOUNT)
+                .get(&CallsAppId::new(bad))
+                .await
+                .unwrap_err(),
+            cf.calls(AccountId::new(bad)).list().await.unwrap_err(),
+            cf.magic(ACCOUNT)
+                .patch(&MagicAppId::new(bad), &MagicAppChanges::new().name("x"))
+                .await
+                .unwrap_err(),
+            hover
+                .apps()
+                .archive(&HoverAppId::new(bad))
+                .await
+                .unwrap_err(),
+        ];
+        for err in errors {
+            assert!(matches!(err, Error::InvalidArgument(_)), "{bad:?}: {err:?}");
+        }
+    }
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_the_cap_is_a_decode_error() {
+    let server = MockServer::start_async().await;
+    let big = format!(
+        "{{\"success\":true,\"errors\":[],\"messages\":[],\"result\":[],\"pad\":\"{}\"}}",
+        "x".repeat(4096)
+    );
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(cf_path("/calls/apps"));
+            then.status(200).body(big);
+        })
+        .await;
+    let client = cf_builder(&server).max_body_bytes(1024).build().unwrap();
+    let err = client.calls(ACCOUNT).list().await.unwrap_err();
+    match err {
+        Error::Decode {
+            status: 200,
+            reason,
+            call,
+            ..
+        } => {
+            assert!(
+                reason.contains("larger than the 1024 byte limit"),
+                "{reason}"
+            );
+            assert_eq!(call.operation, "calls-apps-list");
+        }
+        other => panic!("expected Decode, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn hostile_bodies_end_in_typed_errors() {
+    let server = MockServer::start_async().await;
+    let cases: Vec<(&str, u16, Vec<u8>, &str)> = vec![
+        (
+            "truncated",
+            200,
+            br#"{"success": true, "errors": [], "messa"#.to_vec(),
+            "decode",
+        ),
+        (
+            "wrong types",
+            200,
+            br#"{"success": "yes", "errors": {}, "messages": 3}"#.to_vec(),
+            "decode",
+        ),
+        (
+            "invalid utf-8",
+            200,
+            b"{\"success\": true, \"result\": \"\xff\xfe\"}".to_vec(),
+            "decode",
+        ),
+        (
+            "null result",
+            200,
+            br#"{"success": true, "errors": [], "messages": [], "result": null}"#.to_vec(),
+            "decode",
+        ),
+        (
+            "html page",
+            200,
+            b"<html><body>Welcome</body></html>".to_vec(),
+            "decode",
+        ),
+        ("empty", 200, Vec::new(), "decode"),
+        ("204", 204, Vec::new(), "decode"),
+        (
+            "unknown error shape",
+            400,
+            br#"{"oops": [1, 2, 3]}"#.to_vec(),
+            "api",
+        ),
+        (
+            "error envelope of wrong types",
+            409,
+            br#"{"errors": "nope"}"#.to_vec(),
+            "api",
+        ),
+        ("html error", 418, b"<h1>I'm a teapot</h1>".to_vec(), "api"),
+    ];
+    let client = cf_no_retry(&server);
+    for (name, status, body, expect) in cases {
+        let mut mock = server
+            .mock_async(|when, then| {
+                when.method(GET)
+                    .path(cf_path(&format!("/calls/apps/{APP}")));
+                then.status(status).body(body.clone());
+            })
+            .await;
+        let err = client
+            .calls(ACCOUNT)
+            .get(&CallsAppId::new(APP))
+            .await
+            .unwrap_err();
+        let kind = match &err {
+            Error::Decode { .. } => "decode",
+            Error::Api(_) => "api",
+            _ => "other",
+        };
+        assert_eq!(kind, expect, "{name}: {err:?}");
+        assert_eq!(err.status(), Some(status), "{name}");
+        assert!(!err.to_string().is_empty());
+        mock.delete_async().await;
+    }
+}
+
+#[tokio::test]
+async fn extra_fields_and_missing_content_type_are_accepted() {
+    let server = MockServer::start_async().await;
+    let mut body = fixture!("hover-create.response.json");
+    body["data"]["attributes"]["brand_new_attribute"] = json!({"nested": [1, 2]});
+    body["meta"] = json!({"version": 2});
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/apps/43120");
+            // No content-type header, and text/plain would be read the same way.
+            then.status(200).body(body.to_string());
+        })
+        .await;
+    let app = hover_with_token(&server)
+        .apps()
+        .get(&HoverAppId::new("43120"))
+        .await
+        .unwrap();
+    assert_eq!(app.name, "Example App");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_calls_get_their_own_answers() {
+    let server = MockServer::start_async().await;
+    for i in 0..200 {
+        let mut body = fixture!("hover-create.response.json");
+        body["data"]["id"] = json!(i.to_string());
+        body["data"]["attributes"]["id"] = json!(i);
+        body["data"]["attributes"]["name"] = json!(format!("app {i}"));
+        server
+            .mock_async(|when, then| {
+                when.method(GET).path(format!("/api/apps/{i}"));
+                then.status(200).json_body(body);
+            })
+            .await;
+    }
+    let hover = hover_with_token(&server);
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let hover = hover.clone();
+            tokio::spawn(async move { (i, hover.apps().get(&HoverAppId::from(i as i64)).await) })
+        })
+        .collect();
+    for task in tasks {
+        let (i, result) = task.await.unwrap();
+        let app = result.unwrap();
+        assert_eq!(
+            (app.id.as_str(), app.name.as_str()),
+            (i.to_string().as_str(), format!("app {i}").as_str())
+        );
+    }
+}
+
+#[tokio::test]
+async fn sequential_calls_reuse_one_connection() {
+    let body = fixture!("calls-list.response.json").to_string();
+    let server = RawServer::start(move |_| (http_200(&body), false)).await;
+    let client = apps_api::cloudflare::CloudflareClient::builder()
+        .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
+        .base_url(&server.url)
+        .build()
+        .unwrap();
+    for _ in 0..50 {
+        client.calls(ACCOUNT).list().await.unwrap();
+    }
+    assert_eq!(server.requests.load(SeqCst), 50);
+    assert_eq!(server.connections.load(SeqCst), 1);
+}
