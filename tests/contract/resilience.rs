@@ -500,7 +500,7 @@ async fn hostile_bodies_end_in_typed_errors() {
     ];
     let client = cf_no_retry(&server);
     for (name, status, body, expect) in cases {
-        let mut mock = server
+        let mock = server
             .mock_async(|when, then| {
                 when.method(GET)
                     .path(cf_path(&format!("/calls/apps/{APP}")));
