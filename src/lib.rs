@@ -12,6 +12,13 @@
 )]
 
 mod core;
+#[cfg(all(
+    test,
+    feature = "cloudflare-calls",
+    feature = "cloudflare-magic",
+    feature = "hover"
+))]
+mod fuzz_tests;
 mod generated;
 
 #[cfg(any(feature = "cloudflare-calls", feature = "cloudflare-magic"))]

@@ -126,7 +126,7 @@ impl std::fmt::Debug for CloudflareClient {
 #[derive(Default)]
 #[must_use]
 pub struct CloudflareClientBuilder {
-    options: Options,
+    pub(crate) options: Options,
     credentials: Option<Credentials>,
     default_account: Option<AccountId>,
     on_messages: Option<MessageHandler>,

@@ -20,6 +20,9 @@ pub(crate) struct Options {
     pub(crate) http_client: Option<reqwest::Client>,
     pub(crate) max_body_bytes: usize,
     pub(crate) sleeper: Arc<dyn Sleeper>,
+    /// Answers requests in-process instead of the network (the decoder fuzz tests).
+    #[cfg(test)]
+    pub(crate) responder: Option<crate::core::transport::Responder>,
 }
 
 impl Default for Options {
@@ -33,6 +36,8 @@ impl Default for Options {
             http_client: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             sleeper: Arc::new(TokioSleeper),
+            #[cfg(test)]
+            responder: None,
         }
     }
 }

@@ -356,6 +356,31 @@ pub(crate) fn snippet(body: &[u8], known: &[&str]) -> String {
     text
 }
 
+/// An API's error message with the client's own secrets and anything shaped like a JWT
+/// (`eyJ…` in three dot-separated parts) removed; other text is kept as the API wrote it.
+pub(crate) fn scrub_message(message: &str, known: &[&str]) -> String {
+    let mut text = message.to_string();
+    for secret in known.iter().filter(|s| s.len() >= 4) {
+        if text.contains(secret) {
+            text = text.replace(secret, "[redacted]");
+        }
+    }
+    if !text.contains("eyJ") {
+        return text;
+    }
+    text.split(' ')
+        .map(|word| {
+            let jwt_like = word.starts_with("eyJ") && word.matches('.').count() >= 2;
+            if jwt_like {
+                "[redacted]"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn redact_json(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {

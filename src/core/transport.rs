@@ -17,7 +17,7 @@ use reqwest::{Request, Response, StatusCode};
 use tracing::Instrument;
 
 use crate::core::config::Options;
-use crate::core::error::{snippet, ApiError, CallSite, Failure, Provider};
+use crate::core::error::{scrub_message, snippet, ApiError, CallSite, Failure, Provider};
 use crate::core::retry::{self, RetryConfig, Sleeper};
 use crate::Error;
 
@@ -35,8 +35,9 @@ pub(crate) struct Op {
 pub(crate) enum Auth {
     /// Fixed headers (Cloudflare's bearer token, or email + key), marked sensitive.
     Headers(Vec<(HeaderName, HeaderValue)>),
-    /// Hover's JWT, replaced when it is refreshed; sent bare in `Authorization`.
-    Token(RwLock<Option<HeaderValue>>),
+    /// Hover's JWT, replaced when it is refreshed; sent bare in `Authorization`. The secret
+    /// is kept beside the header to scrub it from error messages.
+    Token(RwLock<Option<(HeaderValue, crate::Secret)>>),
 }
 
 /// Shared state of one client: HTTP client, auth, policy. Cheap to share (`Arc`).
@@ -51,6 +52,22 @@ pub(crate) struct Transport {
     sleeper: Arc<dyn Sleeper>,
     /// The client's own secrets, scrubbed from any body snippet.
     known_secrets: Vec<crate::Secret>,
+    #[cfg(test)]
+    responder: Option<Responder>,
+}
+
+/// An in-process answer to a request, for tests that feed the decoders without a network.
+#[cfg(test)]
+#[derive(Clone)]
+pub(crate) struct Responder(
+    pub(crate) Arc<dyn Fn(&Request) -> http::Response<Bytes> + Send + Sync>,
+);
+
+#[cfg(test)]
+impl std::fmt::Debug for Responder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Responder")
+    }
 }
 
 impl std::fmt::Debug for Transport {
@@ -119,6 +136,8 @@ impl Transport {
             max_body_bytes: options.max_body_bytes,
             sleeper: options.sleeper.clone(),
             known_secrets,
+            #[cfg(test)]
+            responder: options.responder.clone(),
         })
     }
 
@@ -130,7 +149,7 @@ impl Transport {
         let mut value = HeaderValue::from_str(token.expose())
             .map_err(|_| Error::Config("the token is not a valid header value".into()))?;
         value.set_sensitive(true);
-        *cell.write().unwrap_or_else(|p| p.into_inner()) = Some(value);
+        *cell.write().unwrap_or_else(|p| p.into_inner()) = Some((value, token.clone()));
         Ok(())
     }
 
@@ -156,7 +175,7 @@ impl Transport {
             // The login call must not carry a stale token.
             Auth::Token(_) if operation_id == "authenticate" => {}
             Auth::Token(cell) => {
-                if let Some(token) = cell.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                if let Some((token, _)) = cell.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
                     headers.insert(AUTHORIZATION, token.clone());
                 }
             }
@@ -229,6 +248,12 @@ impl Transport {
         replayable: bool,
         may_retry: bool,
     ) -> reqwest::Result<Sent> {
+        #[cfg(test)]
+        let mut response = match &self.responder {
+            Some(respond) => Response::from((respond.0)(&request)),
+            None => self.http.execute(request).await?,
+        };
+        #[cfg(not(test))]
         let mut response = self.http.execute(request).await?;
         let status = response.status();
         let request_id = response
@@ -366,8 +391,20 @@ impl Transport {
         }
     }
 
+    /// Every secret this client holds now: its credentials and its current token.
+    fn own_secrets(&self) -> Vec<crate::Secret> {
+        let mut secrets = self.known_secrets.clone();
+        if let Auth::Token(cell) = &self.auth {
+            if let Some((_, token)) = cell.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                secrets.push(token.clone());
+            }
+        }
+        secrets
+    }
+
     fn snippet(&self, body: &[u8]) -> String {
-        let known: Vec<&str> = self.known_secrets.iter().map(|s| s.expose()).collect();
+        let secrets = self.own_secrets();
+        let known: Vec<&str> = secrets.iter().map(|s| s.expose()).collect();
         snippet(body, &known)
     }
 
@@ -381,14 +418,12 @@ impl Transport {
         retry_after: Option<Duration>,
         body: Option<&[u8]>,
     ) -> Error {
-        // An API that echoes the request can quote our own credentials in its messages.
+        // An API that echoes the request can quote credentials in its messages.
+        let secrets = self.own_secrets();
+        let known: Vec<&str> = secrets.iter().map(|s| s.expose()).collect();
         let mut errors = errors;
         for error in &mut errors {
-            for secret in &self.known_secrets {
-                if secret.expose().len() >= 4 && error.message.contains(secret.expose()) {
-                    error.message = error.message.replace(secret.expose(), "[redacted]");
-                }
-            }
+            error.message = scrub_message(&error.message, &known);
         }
         let failure = Box::new(Failure {
             call,

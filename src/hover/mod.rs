@@ -67,7 +67,7 @@ impl std::fmt::Debug for HoverClient {
 #[derive(Default)]
 #[must_use]
 pub struct HoverClientBuilder {
-    options: Options,
+    pub(crate) options: Options,
     token: Option<Secret>,
     credentials: Option<(String, Secret)>,
 }

@@ -82,9 +82,14 @@ pub fn json(text: &str) -> serde_json::Value {
 
 macro_rules! fixture {
     ($name:literal) => {
-        $crate::support::json(include_str!(concat!("../fixtures/docs/", $name)))
+        $crate::support::json(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/docs/",
+            $name
+        )))
     };
 }
+#[allow(unused_imports)]
 pub(crate) use fixture;
 
 /// A Cloudflare failure envelope.

@@ -1,0 +1,234 @@
+//! Everything emitted through `tracing` during every operation and every error path: one
+//! span per call with the operation, and no secret anywhere in it.
+//!
+//! Its own test binary: tracing caches per call site whether anyone listens, process-wide, so a
+//! subscriber set for one test is only reliable when no other test runs beside it.
+
+#[path = "contract/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use apps_api::cloudflare::magic::{MagicAppChanges, NewMagicApp};
+use apps_api::hover::{AppChanges, NewHoverApp};
+use apps_api::{CallsAppId, HoverAppId, MagicAppId};
+use httpmock::Method::{DELETE, GET, PATCH, POST, PUT};
+use httpmock::MockServer;
+use serde_json::json;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+use support::fixture;
+use support::*;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const SECRETS: &[&str] = &[
+    TOKEN,
+    HOVER_JWT,
+    HOVER_PASSWORD,
+    "jwt-after-login-0123456789",
+    "66bcf64aa8907b9f9d90ac17746a77ce394c393b92b3916633dc02846e608ad4",
+    "49addc974685a64b2c2a75a72b7aa1dc",
+    "9a62320275d84bb241a0d34d11a1b27a",
+];
+
+#[tokio::test]
+async fn nothing_secret_is_ever_logged() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = MockServer::start_async().await;
+    let magic_app = json!({"success": true, "errors": [], "messages": [{"code": 1, "message": "note"}],
+        "result": {"account_app_id": "m1", "name": "n"}});
+    let cases: Vec<(httpmock::Method, String, u16, serde_json::Value)> = vec![
+        (
+            GET,
+            cf_path("/calls/apps"),
+            200,
+            fixture!("calls-list.response.json"),
+        ),
+        (
+            POST,
+            cf_path("/calls/apps"),
+            201,
+            fixture!("calls-create.response.json"),
+        ),
+        (
+            GET,
+            cf_path("/calls/apps/a1"),
+            200,
+            fixture!("calls-get.response.json"),
+        ),
+        (
+            PUT,
+            cf_path("/calls/apps/a1"),
+            200,
+            fixture!("calls-update.response.json"),
+        ),
+        (
+            DELETE,
+            cf_path("/calls/apps/a1"),
+            200,
+            fixture!("calls-delete.response.json"),
+        ),
+        (
+            GET,
+            cf_path("/magic/apps"),
+            200,
+            json!({"success": true, "errors": [], "messages": [], "result": []}),
+        ),
+        (POST, cf_path("/magic/apps"), 201, magic_app.clone()),
+        (PUT, cf_path("/magic/apps/m1"), 200, magic_app.clone()),
+        (PATCH, cf_path("/magic/apps/m1"), 200, magic_app.clone()),
+        (DELETE, cf_path("/magic/apps/m1"), 200, magic_app),
+        (
+            POST,
+            "/api/authenticate".into(),
+            200,
+            json!({"auth_token": "jwt-after-login-0123456789"}),
+        ),
+        (
+            POST,
+            "/api/apps".into(),
+            201,
+            fixture!("hover-create.response.json"),
+        ),
+        (
+            GET,
+            "/api/apps/1".into(),
+            200,
+            fixture!("hover-create.response.json"),
+        ),
+        (
+            PATCH,
+            "/api/apps/1".into(),
+            200,
+            fixture!("hover-create.response.json"),
+        ),
+        (
+            DELETE,
+            "/api/apps/1".into(),
+            200,
+            fixture!("hover-archive.response.json"),
+        ),
+        (
+            PUT,
+            "/api/apps/1/restore".into(),
+            200,
+            fixture!("hover-create.response.json"),
+        ),
+        // Error paths: an envelope, an echoing HTML page, a 401 that triggers a re-login.
+        (
+            GET,
+            cf_path("/calls/apps/err"),
+            403,
+            cf_failure(10000, "Authentication error"),
+        ),
+        (
+            GET,
+            "/api/apps/401".into(),
+            401,
+            json!({"error": format!("expired {HOVER_JWT} jwt-after-login-0123456789")}),
+        ),
+    ];
+    for (method, path, status, body) in cases {
+        server
+            .mock_async(|when, then| {
+                when.method(method).path(path);
+                then.status(status)
+                    .header("cf-ray", "ray-123")
+                    .json_body(body);
+            })
+            .await;
+    }
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/apps/502");
+            then.status(502)
+                .body(format!("<html>echo {TOKEN} {HOVER_PASSWORD}</html>"));
+        })
+        .await;
+
+    let cf = cf(&server);
+    let (calls, magic) = (cf.calls(ACCOUNT), cf.magic(ACCOUNT));
+    let id = CallsAppId::new("a1");
+    calls.list().await.unwrap();
+    calls.create(Some("x")).await.unwrap();
+    calls.get(&id).await.unwrap();
+    calls.update(&id, Some("x")).await.unwrap();
+    calls.delete(&id).await.unwrap();
+    calls.get(&CallsAppId::new("err")).await.unwrap_err();
+    let mid = MagicAppId::new("m1");
+    magic.list().await.unwrap();
+    magic
+        .create(&NewMagicApp::new("n", "t").hostnames(["h"]))
+        .await
+        .unwrap();
+    magic
+        .update(&mid, &MagicAppChanges::new().name("n"))
+        .await
+        .unwrap();
+    magic
+        .patch(&mid, &MagicAppChanges::new().name("n"))
+        .await
+        .unwrap();
+    magic.delete(&mid).await.unwrap();
+
+    let hover = hover_with_password(&server);
+    let apps = hover.apps();
+    let hid = HoverAppId::new("1");
+    apps.create(&NewHoverApp::new("n", "p")).await.unwrap();
+    apps.get(&hid).await.unwrap();
+    apps.update(&hid, &AppChanges::new().name("n"))
+        .await
+        .unwrap();
+    apps.archive(&hid).await.unwrap();
+    apps.restore(&hid).await.unwrap();
+    apps.get(&HoverAppId::new("401")).await.unwrap_err();
+    apps.get(&HoverAppId::new("502")).await.unwrap_err();
+
+    let logged = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    // The span carries what a reader needs.
+    for expected in [
+        "apps_api.call",
+        "operation=\"calls-apps-list\"",
+        "operation=\"magic-account-apps-patch-app\"",
+        "operation=\"restore-app\"",
+        "operation=\"authenticate\"",
+        "path=\"/accounts/{account_id}/calls/apps\"",
+        &format!("account_id=\"{ACCOUNT}\""),
+        "attempt=3",
+        "status=403",
+        "cf_ray=\"ray-123\"",
+        "Cloudflare message",
+        "call failed",
+    ] {
+        assert!(
+            logged.contains(expected),
+            "missing {expected:?} in:\n{logged}"
+        );
+    }
+    for secret in SECRETS {
+        assert!(!logged.contains(secret), "{secret} was logged:\n{logged}");
+    }
+}
