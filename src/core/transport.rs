@@ -58,10 +58,11 @@ pub(crate) struct Transport {
 
 /// An in-process answer to a request, for tests that feed the decoders without a network.
 #[cfg(test)]
+type Respond = dyn Fn(&Request) -> http::Response<Bytes> + Send + Sync;
+
+#[cfg(test)]
 #[derive(Clone)]
-pub(crate) struct Responder(
-    pub(crate) Arc<dyn Fn(&Request) -> http::Response<Bytes> + Send + Sync>,
-);
+pub(crate) struct Responder(pub(crate) Arc<Respond>);
 
 #[cfg(test)]
 impl std::fmt::Debug for Responder {
