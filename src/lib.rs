@@ -27,6 +27,9 @@ mod generated;
     doc(cfg(any(feature = "cloudflare-calls", feature = "cloudflare-magic")))
 )]
 pub mod cloudflare;
+#[cfg(feature = "fake")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
+pub mod fake;
 #[cfg(feature = "hover")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hover")))]
 pub mod hover;

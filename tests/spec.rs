@@ -5,7 +5,11 @@
 #[allow(dead_code)]
 mod codegen;
 
-use serde_json::{json, Map, Value};
+#[path = "common/schema.rs"]
+mod schema;
+
+use schema::check_example;
+use serde_json::{json, Value};
 
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -104,62 +108,6 @@ fn every_operation_is_complete() {
         }
     }
     assert_eq!(count, 16, "5 Calls + 5 Magic + 6 Hover operations");
-}
-
-/// Rewrites an OpenAPI 3.0 schema into JSON Schema: `nullable` becomes a union with null and
-/// component references point into `definitions`.
-fn to_json_schema(node: &Value) -> Value {
-    match node {
-        Value::Object(map) => {
-            let mut out = Map::new();
-            for (key, value) in map {
-                match key.as_str() {
-                    "nullable" | "example" => {}
-                    "$ref" => {
-                        let r = value
-                            .as_str()
-                            .unwrap()
-                            .replace("#/components/schemas/", "#/definitions/");
-                        out.insert(key.clone(), Value::String(r));
-                    }
-                    _ => {
-                        out.insert(key.clone(), to_json_schema(value));
-                    }
-                }
-            }
-            if map.get("nullable") == Some(&Value::Bool(true)) {
-                match out.get("type").cloned() {
-                    Some(Value::String(t)) => {
-                        out.insert("type".into(), json!([t, "null"]));
-                    }
-                    _ => return json!({"anyOf": [Value::Object(out), {"type": "null"}]}),
-                }
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(to_json_schema).collect()),
-        other => other.clone(),
-    }
-}
-
-fn check_example(spec: &Value, schema: &Value, example: &Value, where_: &str) -> usize {
-    let mut root = to_json_schema(schema);
-    let definitions = to_json_schema(&spec["components"]["schemas"]);
-    if let Value::Object(map) = &mut root {
-        map.insert("definitions".into(), definitions);
-    } else {
-        root = json!({"allOf": [root], "definitions": definitions});
-    }
-    let validator = jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("{where_}: {e}"));
-    let errors: Vec<String> = validator
-        .iter_errors(example)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{where_}: example does not validate: {errors:?}"
-    );
-    1
 }
 
 #[test]

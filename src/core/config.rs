@@ -131,7 +131,10 @@ macro_rules! common_builder_methods {
 
         /// Uses this `reqwest::Client` (its TLS, proxy and pool settings) instead of building
         /// one. This is the only place a `reqwest` type appears in this crate's API, so it
-        /// follows reqwest's major version (0.13).
+        /// follows reqwest's major version (0.13). This crate builds reqwest without a default
+        /// TLS provider (ring is passed in explicitly); a client you build yourself needs one,
+        /// e.g. `rustls::crypto::ring::default_provider().install_default()`, or
+        /// `ClientBuilder::tls_backend_preconfigured`, or reqwest's own `rustls` feature.
         pub fn http_client(mut self, client: reqwest::Client) -> Self {
             self.options.http_client = Some(client);
             self

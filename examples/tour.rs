@@ -1,0 +1,411 @@
+//! A tour of the three APIs: each app's whole lifecycle, step by step.
+//!
+//! ```sh
+//! cargo run --example tour --features fake            # on the embedded fake server
+//! cargo run --example tour --features fake -- --live  # on the live APIs in your environment
+//! ```
+//!
+//! With no credentials in the environment it starts the fake server and tours it. With
+//! `CLOUDFLARE_API_TOKEN` (or `CLOUDFLARE_API_KEY` + `CLOUDFLARE_EMAIL`) and
+//! `CLOUDFLARE_ACCOUNT_ID`, and/or `HOVER_API_TOKEN` (or `HOVER_EMAIL` + `HOVER_PASSWORD`), it
+//! tours those services instead (or `CLOUDFLARE_BASE_URL` / `HOVER_BASE_URL`), but only with
+//! `--live`: it creates uniquely named apps, and deletes or archives them at the end even when
+//! a step fails.
+
+use std::process::ExitCode;
+
+use apps_api::cloudflare::magic::{MagicAppChanges, MagicListItem, NewMagicApp};
+use apps_api::cloudflare::CloudflareClient;
+use apps_api::fake::FakeServer;
+use apps_api::hover::{AppChanges, HoverApp, HoverClient, NewHoverApp};
+use apps_api::{AccountId, Error};
+
+const CLOUDFLARE_VARS: [&str; 2] = ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY"];
+const HOVER_VARS: [&str; 3] = ["HOVER_API_TOKEN", "HOVER_EMAIL", "HOVER_PASSWORD"];
+
+fn any_set(names: &[&str]) -> bool {
+    names
+        .iter()
+        .any(|n| std::env::var(n).is_ok_and(|v| !v.trim().is_empty()))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let live = std::env::args().skip(1).any(|a| a == "--live");
+    let (cloudflare_env, hover_env) = (any_set(&CLOUDFLARE_VARS), any_set(&HOVER_VARS));
+
+    if (cloudflare_env || hover_env) && !live {
+        let found: Vec<&str> = CLOUDFLARE_VARS
+            .iter()
+            .chain(HOVER_VARS.iter())
+            .copied()
+            .filter(|n| any_set(&[n]))
+            .collect();
+        eprintln!(
+            "Credentials are set in the environment ({}).\n\
+             The tour creates, changes and deletes apps, so it touches a live service only when \
+             asked:\n  cargo run --example tour --features fake -- --live\n\
+             or unset them to tour the embedded fake server.",
+            found.join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    if live && !cloudflare_env && !hover_env {
+        eprintln!(
+            "--live needs credentials in the environment: {CLOUDFLARE_VARS:?} or {HOVER_VARS:?}"
+        );
+        return ExitCode::from(2);
+    }
+
+    // Keep the fake alive for the whole tour.
+    let mut fake = None;
+    let (cloudflare, hover) = if live {
+        let cloudflare = cloudflare_env.then(|| {
+            CloudflareClient::from_env().and_then(|c| {
+                let account = c.default_account()?;
+                Ok((c, account))
+            })
+        });
+        let hover = hover_env.then(HoverClient::from_env);
+        (cloudflare, hover)
+    } else {
+        let server = match FakeServer::start().await {
+            Ok(server) => server,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("No credentials in the environment: touring the embedded fake server");
+        println!(
+            "  Cloudflare {}   Hover {}\n",
+            server.cloudflare_base_url(),
+            server.hover_base_url()
+        );
+        let cloudflare = Some(server.cloudflare_client().map(|c| (c, server.account_id())));
+        let hover = Some(server.hover_client());
+        fake = Some(server);
+        (cloudflare, hover)
+    };
+
+    let suffix = format!("{:x}", chrono::Utc::now().timestamp_millis());
+    let mut failed = false;
+    let mut report = |what: &str, outcome: Result<(), Error>| {
+        if let Err(e) = outcome {
+            eprintln!("\n{what} failed: {e}\n");
+            failed = true;
+        }
+    };
+    if let Some(setup) = cloudflare {
+        match setup {
+            Ok((client, account)) => {
+                report("Calls tour", calls_tour(&client, &account, &suffix).await);
+                report("Magic tour", magic_tour(&client, &account, &suffix).await);
+            }
+            Err(e) => report("Cloudflare set-up", Err(e)),
+        }
+    }
+    if let Some(setup) = hover {
+        match setup {
+            Ok(client) => report("Hover tour", hover_tour(&client, &suffix).await),
+            Err(e) => report("Hover set-up", Err(e)),
+        }
+    }
+    drop(fake);
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        println!("Tour complete.");
+        ExitCode::SUCCESS
+    }
+}
+
+/// Prints one step: operation, method and path template, documented status, then the fields.
+fn step(operation: &str, method: &str, path: &str, status: u16, fields: &[(&str, String)]) {
+    println!("  {operation:<9} {method:<6} {path:<52} {status}");
+    if !fields.is_empty() {
+        let row: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("            {}", row.join("  "));
+    }
+}
+
+fn opt<T: ToString>(value: &Option<T>) -> String {
+    value.as_ref().map_or("-".into(), T::to_string)
+}
+
+async fn calls_tour(cf: &CloudflareClient, account: &AccountId, suffix: &str) -> Result<(), Error> {
+    println!("Cloudflare Calls apps (account {account})");
+    let calls = cf.calls(account);
+    let path = "/accounts/{account_id}/calls/apps";
+    let item = "/accounts/{account_id}/calls/apps/{app_id}";
+    let name = format!("apps-api-tour-{suffix}");
+
+    let created = calls.create(Some(&name)).await?;
+    let app = &created.app;
+    step(
+        "create",
+        "POST",
+        path,
+        201,
+        &[
+            ("uid", opt(&app.id)),
+            ("name", opt(&app.name)),
+            ("secret", created.secret.to_string()),
+            (
+                "created",
+                opt(&app
+                    .created
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+            ),
+        ],
+    );
+    let id = app
+        .id
+        .clone()
+        .ok_or_else(|| Error::InvalidArgument("the created app has no uid".into()))?;
+
+    let steps = async {
+        let apps = calls.list().await?;
+        step(
+            "list",
+            "GET",
+            path,
+            200,
+            &[("apps", apps.len().to_string())],
+        );
+        let found = calls.get(&id).await?;
+        step(
+            "get",
+            "GET",
+            item,
+            200,
+            &[("uid", opt(&found.id)), ("name", opt(&found.name))],
+        );
+        let renamed = calls.update(&id, Some(&format!("{name}-renamed"))).await?;
+        step(
+            "update",
+            "PUT",
+            item,
+            200,
+            &[
+                ("name", opt(&renamed.name)),
+                (
+                    "modified",
+                    opt(&renamed
+                        .modified
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+                ),
+            ],
+        );
+        Ok::<_, Error>(())
+    }
+    .await;
+    // Delete even when a step failed.
+    let deleted = calls.delete(&id).await;
+    steps?;
+    let deleted = deleted?;
+    step("delete", "DELETE", item, 200, &[("uid", opt(&deleted.id))]);
+    println!();
+    Ok(())
+}
+
+async fn magic_tour(cf: &CloudflareClient, account: &AccountId, suffix: &str) -> Result<(), Error> {
+    println!("Cloudflare Magic account apps (account {account})");
+    let magic = cf.magic(account);
+    let path = "/accounts/{account_id}/magic/apps";
+    let item = "/accounts/{account_id}/magic/apps/{account_app_id}";
+    let list_field = |l: &[String]| format!("[{}]", l.join(","));
+
+    let new = NewMagicApp::new(format!("apps-api-tour-{suffix}"), "Development")
+        .hostnames(["tour.example.com"])
+        .ip_subnets(["192.0.2.0/24"]);
+    let app = magic.create(&new).await?;
+    step(
+        "create",
+        "POST",
+        path,
+        201,
+        &[
+            ("id", app.id.to_string()),
+            ("name", opt(&app.name)),
+            ("type", opt(&app.app_type)),
+            ("hostnames", list_field(&app.hostnames)),
+            ("ip_subnets", list_field(&app.ip_subnets)),
+        ],
+    );
+
+    let steps = async {
+        let items = magic.list().await?;
+        let own = items
+            .iter()
+            .filter_map(MagicListItem::as_account_app)
+            .count();
+        step(
+            "list",
+            "GET",
+            path,
+            200,
+            &[
+                ("account apps", own.to_string()),
+                ("managed apps", (items.len() - own).to_string()),
+            ],
+        );
+        let replaced = magic
+            .update(
+                &app.id,
+                &MagicAppChanges::new()
+                    .name(format!("apps-api-tour-{suffix}"))
+                    .app_type("Development")
+                    .hostnames(["tour.example.com", "tour2.example.com"]),
+            )
+            .await?;
+        step(
+            "update",
+            "PUT",
+            item,
+            200,
+            &[
+                ("hostnames", list_field(&replaced.hostnames)),
+                ("ip_subnets", list_field(&replaced.ip_subnets)),
+            ],
+        );
+        let patched = magic
+            .patch(
+                &app.id,
+                &MagicAppChanges::new().source_subnets(["198.51.100.0/24"]),
+            )
+            .await?;
+        step(
+            "patch",
+            "PATCH",
+            item,
+            200,
+            &[
+                ("hostnames", list_field(&patched.hostnames)),
+                ("source_subnets", list_field(&patched.source_subnets)),
+            ],
+        );
+        Ok::<_, Error>(())
+    }
+    .await;
+    let deleted = magic.delete(&app.id).await;
+    steps?;
+    let deleted = deleted?;
+    step(
+        "delete",
+        "DELETE",
+        item,
+        200,
+        &[("id", deleted.id.to_string())],
+    );
+    println!();
+    Ok(())
+}
+
+fn hover_fields(app: &HoverApp) -> Vec<(&'static str, String)> {
+    vec![
+        ("id", app.id.to_string()),
+        ("name", app.name.clone()),
+        ("package", app.package_name.clone()),
+        ("token", opt(&app.token)),
+        ("webhook", opt(&app.webhook_url)),
+        ("webhook_secret", opt(&app.webhook_secret)),
+        (
+            "archived_at",
+            opt(&app
+                .archived_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+        ),
+    ]
+}
+
+async fn hover_tour(hover: &HoverClient, suffix: &str) -> Result<(), Error> {
+    println!("Hover apps");
+    let apps = hover.apps();
+    let item = "/api/apps/{id}";
+
+    hover.authenticate().await?;
+    step(
+        "login",
+        "POST",
+        "/api/authenticate",
+        200,
+        &[("auth_token", "[redacted]".into())],
+    );
+
+    let new = NewHoverApp::new(
+        format!("apps-api tour {suffix}"),
+        format!("com.example.tour{suffix}"),
+    )
+    .webhook_url("https://example.com/hover-webhook");
+    let app = apps.create(&new).await?;
+    step("create", "POST", "/api/apps", 201, &hover_fields(&app));
+
+    let steps = async {
+        let found = apps.get(&app.id).await?;
+        step(
+            "get",
+            "GET",
+            item,
+            200,
+            &[("id", found.id.to_string()), ("name", found.name)],
+        );
+        let updated = apps
+            .update(
+                &app.id,
+                &AppChanges::new()
+                    .package_name(format!("com.example.tour{suffix}.v2"))
+                    .clear_webhook_url(),
+            )
+            .await?;
+        step(
+            "update",
+            "PATCH",
+            item,
+            200,
+            &[
+                ("package", updated.package_name.clone()),
+                ("webhook", opt(&updated.webhook_url)),
+            ],
+        );
+        let archived = apps.archive(&app.id).await?;
+        step(
+            "archive",
+            "DELETE",
+            item,
+            200,
+            &[
+                ("id", archived.id.to_string()),
+                ("archived", archived.archived.to_string()),
+            ],
+        );
+        let restored = apps.restore(&app.id).await?;
+        step(
+            "restore",
+            "PUT",
+            "/api/apps/{id}/restore",
+            200,
+            &[(
+                "archived_at",
+                opt(&restored
+                    .archived_at
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+            )],
+        );
+        Ok::<_, Error>(())
+    }
+    .await;
+    // Leave nothing active behind, even when a step failed.
+    let archived = apps.archive(&app.id).await;
+    steps?;
+    archived?;
+    step(
+        "archive",
+        "DELETE",
+        item,
+        200,
+        &[("id", app.id.to_string()), ("cleanup", "done".into())],
+    );
+    println!();
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! OpenAPI 3.0 schemas as JSON Schema, to validate examples and the fake's answers.
+
+use serde_json::{json, Map, Value};
+
+/// Rewrites an OpenAPI 3.0 schema into JSON Schema: `nullable` becomes a union with null and
+/// component references point into `definitions`.
+pub fn to_json_schema(node: &Value) -> Value {
+    match node {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, value) in map {
+                match key.as_str() {
+                    "nullable" | "example" => {}
+                    "$ref" => {
+                        let r = value
+                            .as_str()
+                            .unwrap()
+                            .replace("#/components/schemas/", "#/definitions/");
+                        out.insert(key.clone(), Value::String(r));
+                    }
+                    _ => {
+                        out.insert(key.clone(), to_json_schema(value));
+                    }
+                }
+            }
+            if map.get("nullable") == Some(&Value::Bool(true)) {
+                match out.get("type").cloned() {
+                    Some(Value::String(t)) => {
+                        out.insert("type".into(), json!([t, "null"]));
+                    }
+                    _ => return json!({"anyOf": [Value::Object(out), {"type": "null"}]}),
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(to_json_schema).collect()),
+        other => other.clone(),
+    }
+}
+
+pub fn check_example(spec: &Value, schema: &Value, example: &Value, where_: &str) -> usize {
+    let mut root = to_json_schema(schema);
+    let definitions = to_json_schema(&spec["components"]["schemas"]);
+    if let Value::Object(map) = &mut root {
+        map.insert("definitions".into(), definitions);
+    } else {
+        root = json!({"allOf": [root], "definitions": definitions});
+    }
+    let validator = jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("{where_}: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(example)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{where_}: example does not validate: {errors:?}"
+    );
+    1
+}
+
+/// The schema of an operation's answer with `status` (an exact code, else its `NXX` range).
+#[allow(dead_code)]
+pub fn response_schema<'a>(spec: &'a Value, path: &str, method: &str, status: u16) -> &'a Value {
+    let responses = &spec["paths"][path][method.to_lowercase()]["responses"];
+    let response = responses
+        .get(status.to_string())
+        .or_else(|| responses.get(format!("{}XX", status / 100)))
+        .unwrap_or_else(|| panic!("{method} {path} documents no {status} answer"));
+    let response = match response.get("$ref").and_then(Value::as_str) {
+        Some(r) => spec.pointer(&r[1..]).expect("reference resolves"),
+        None => response,
+    };
+    &response["content"]["application/json"]["schema"]
+}

@@ -1,0 +1,594 @@
+//! The fake server: lifecycles through the facade, its behaviour (auth, validation, isolation,
+//! PUT vs PATCH, secrets once), fault injection, and its answers checked against the specs.
+#![cfg(feature = "fake")]
+
+#[path = "common/schema.rs"]
+mod schema;
+
+use std::time::Duration;
+
+use apps_api::cloudflare::magic::{MagicAppChanges, MagicListItem, NewMagicApp};
+use apps_api::cloudflare::{CloudflareClient, Credentials};
+use apps_api::fake::{FakeConfig, FakeServer, Fault};
+use apps_api::hover::{AppChanges, HoverClient, NewHoverApp};
+use apps_api::{AccountId, CallsAppId, Error, HoverAppId, RetryConfig};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn calls_lifecycle() {
+    let fake = FakeServer::start().await.unwrap();
+    let cf = fake.cloudflare_client().unwrap();
+    let calls = cf.calls(cf.default_account().unwrap());
+
+    let created = calls.create(Some("first")).await.unwrap();
+    assert_eq!(created.secret.expose().len(), 64);
+    let id = created.app.id.clone().unwrap();
+    assert_eq!(id.as_str().len(), 32);
+    assert_eq!(
+        calls.list().await.unwrap(),
+        std::slice::from_ref(&created.app)
+    );
+    assert_eq!(calls.get(&id).await.unwrap(), created.app);
+
+    let renamed = calls.update(&id, Some("second")).await.unwrap();
+    assert_eq!(renamed.name.as_deref(), Some("second"));
+    assert!(renamed.modified >= created.app.modified);
+    assert_eq!(
+        calls.delete(&id).await.unwrap().name.as_deref(),
+        Some("second")
+    );
+    assert!(matches!(calls.get(&id).await, Err(Error::NotFound(_))));
+    assert!(calls.list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn magic_lifecycle_put_replaces_and_patch_merges() {
+    let fake = FakeServer::start().await.unwrap();
+    let cf = fake.cloudflare_client().unwrap();
+    let magic = cf.magic(fake.account_id());
+
+    let app = magic
+        .create(
+            &NewMagicApp::new("Dash", "Development")
+                .hostnames(["a.example"])
+                .ip_subnets(["10.0.0.0/8"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (app.hostnames.as_slice(), app.ip_subnets.as_slice()),
+        (
+            &["a.example".to_string()][..],
+            &["10.0.0.0/8".to_string()][..]
+        )
+    );
+
+    let listed = magic.list().await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .filter_map(MagicListItem::as_account_app)
+            .collect::<Vec<_>>(),
+        [&app]
+    );
+    assert!(listed
+        .iter()
+        .any(|i| matches!(i, MagicListItem::Managed(m) if m.id == "cloudflare")));
+
+    let patched = magic
+        .patch(
+            &app.id,
+            &MagicAppChanges::new().source_subnets(["192.0.2.0/24"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        patched.hostnames,
+        ["a.example"],
+        "PATCH keeps what it does not send"
+    );
+    assert_eq!(patched.source_subnets, ["192.0.2.0/24"]);
+
+    let replaced = magic
+        .update(&app.id, &MagicAppChanges::new().hostnames(["b.example"]))
+        .await
+        .unwrap();
+    assert_eq!(replaced.hostnames, ["b.example"]);
+    assert!(
+        replaced.ip_subnets.is_empty() && replaced.source_subnets.is_empty(),
+        "PUT replaces"
+    );
+    assert_eq!(replaced.name.as_deref(), Some("Dash"));
+
+    assert_eq!(magic.delete(&app.id).await.unwrap().id, app.id);
+    assert!(matches!(
+        magic.delete(&app.id).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn hover_lifecycle() {
+    let fake = FakeServer::start().await.unwrap();
+    let hover = fake.hover_client().unwrap();
+    let apps = hover.apps();
+
+    let app = apps
+        .create(
+            &NewHoverApp::new("Example App", "com.example.app")
+                .webhook_url("https://example.com/h"),
+        )
+        .await
+        .unwrap();
+    assert!(app.token.is_some() && app.webhook_secret.is_some());
+    assert_eq!(app.organization_id, Some(62));
+    assert_eq!(apps.get(&app.id).await.unwrap(), app);
+
+    let updated = apps
+        .update(
+            &app.id,
+            &AppChanges::new()
+                .package_name("com.example.app.v1")
+                .clear_webhook_url(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.package_name, "com.example.app.v1");
+    assert_eq!((updated.webhook_url, updated.webhook_secret), (None, None));
+
+    let archived = apps.archive(&app.id).await.unwrap();
+    assert!(archived.archived);
+    assert_eq!(archived.id.to_string(), app.id.as_str());
+    assert!(apps.get(&app.id).await.unwrap().archived_at.is_some());
+    assert_eq!(apps.restore(&app.id).await.unwrap().archived_at, None);
+
+    assert!(matches!(
+        apps.get(&HoverAppId::new("999999")).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn credentials_are_checked() {
+    let fake = FakeServer::start_with(
+        FakeConfig::new()
+            .cloudflare_token("right-token")
+            .hover_login("me@example.com", "right-password"),
+    )
+    .await
+    .unwrap();
+    let wrong_cf = CloudflareClient::builder()
+        .credentials(Credentials::api_token("wrong-token"))
+        .base_url(fake.cloudflare_base_url())
+        .build()
+        .unwrap();
+    let err = wrong_cf.calls(fake.account_id()).list().await.unwrap_err();
+    assert!(matches!(err, Error::Auth(_)), "{err:?}");
+    assert_eq!(err.codes(), [10000]);
+
+    let wrong_hover = HoverClient::builder()
+        .credentials("me@example.com", "wrong-password")
+        .base_url(fake.hover_base_url())
+        .build()
+        .unwrap();
+    let err = wrong_hover
+        .apps()
+        .get(&HoverAppId::new("1"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Auth(f) if f.call.operation == "authenticate"),
+        "{err:?}"
+    );
+
+    let bare_token = HoverClient::builder()
+        .token("not-issued-by-the-fake")
+        .base_url(fake.hover_base_url())
+        .build()
+        .unwrap();
+    let err = bare_token
+        .apps()
+        .get(&HoverAppId::new("1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Auth(_)), "{err:?}");
+
+    let right = fake.cloudflare_client().unwrap();
+    assert!(right
+        .calls(fake.account_id())
+        .list()
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn each_account_sees_only_its_own_apps() {
+    let fake = FakeServer::start().await.unwrap();
+    let cf = fake.cloudflare_client().unwrap();
+    let (a, b) = (AccountId::new("aaaa"), AccountId::new("bbbb"));
+    let created = cf.calls(&a).create(Some("mine")).await.unwrap();
+    let id = created.app.id.unwrap();
+    assert_eq!(cf.calls(&a).list().await.unwrap().len(), 1);
+    assert!(cf.calls(&b).list().await.unwrap().is_empty());
+    assert!(matches!(
+        cf.calls(&b).get(&id).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        cf.calls(&b).delete(&id).await,
+        Err(Error::NotFound(_))
+    ));
+    cf.magic(&a)
+        .create(&NewMagicApp::new("x", "y").hostnames(["h"]))
+        .await
+        .unwrap();
+    let b_items = cf.magic(&b).list().await.unwrap();
+    assert!(b_items.iter().all(|i| i.as_account_app().is_none()));
+}
+
+/// A plain reqwest client for raw requests (this crate's reqwest has no default TLS provider).
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// Raw HTTP, past the client's own checks, to see how the fake answers bad requests.
+async fn raw(
+    fake: &FakeServer,
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = http().request(method, url).header(
+        "authorization",
+        format!("Bearer {}", fake.cloudflare_token().expose()),
+    );
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn magic_validation_is_answered_with_error_envelopes() {
+    let fake = FakeServer::start().await.unwrap();
+    let url = format!(
+        "{}/accounts/{}/magic/apps",
+        fake.cloudflare_base_url(),
+        fake.account_id()
+    );
+    for bad in [
+        json!({"type": "t", "hostnames": ["h"]}),
+        json!({"name": "n", "type": "t"}),
+        json!({"name": "n", "type": "t", "ip_subnets": ["10.0.0.1"]}),
+        json!({"name": "n", "type": "t", "source_subnets": ["2001:db8::/32"]}),
+    ] {
+        let (status, body) =
+            raw(&fake, reqwest::Method::POST, url.clone(), Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad}");
+        assert_eq!(body["success"], false, "{bad}");
+        assert!(
+            body["errors"][0]["code"].as_i64().unwrap() >= 1000,
+            "{body}"
+        );
+        assert!(body["result"].is_null());
+    }
+    let (status, _) = raw(
+        &fake,
+        reqwest::Method::POST,
+        url.clone(),
+        Some(json!({"name": "n", "type": "t", "hostnames": []})),
+    )
+    .await;
+    assert_eq!(status, 201, "an empty list counts as present");
+}
+
+#[tokio::test]
+async fn injected_faults() {
+    let fake = FakeServer::start().await.unwrap();
+    let cf = CloudflareClient::builder()
+        .credentials(Credentials::ApiToken(fake.cloudflare_token().clone()))
+        .base_url(fake.cloudflare_base_url())
+        .retry(RetryConfig::default().base(Duration::from_millis(1)))
+        .request_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let calls = cf.calls(fake.account_id());
+
+    // 503 twice: a GET is retried through it.
+    fake.inject_fault("calls-apps-list", 2, Fault::Status(503))
+        .unwrap();
+    assert!(calls.list().await.is_ok());
+
+    // 503 on a create: not retried, and the next create works.
+    fake.inject_fault("calls-apps-create-a-new-app", 1, Fault::Status(503))
+        .unwrap();
+    let err = calls.create(None).await.unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    assert!(calls.create(None).await.is_ok());
+
+    // A Retry-After past the cap comes back at once.
+    let patient = cf.clone();
+    fake.inject_fault(
+        "calls-apps-list",
+        1,
+        Fault::RateLimited {
+            retry_after: Duration::from_secs(600),
+        },
+    )
+    .unwrap();
+    let err = patient.calls(fake.account_id()).list().await.unwrap_err();
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(600)));
+
+    fake.inject_fault("calls-apps-retrieve-app-details", 1, Fault::MalformedBody)
+        .unwrap();
+    let err = calls.get(&CallsAppId::new("x")).await.unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err:?}");
+
+    // Stalls longer than the timeout on every try.
+    fake.inject_fault("calls-apps-list", 3, Fault::Stall(Duration::from_secs(2)))
+        .unwrap();
+    let err = calls.list().await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+
+    assert!(matches!(
+        fake.inject_fault("no-such-operation", 1, Fault::MalformedBody),
+        Err(Error::InvalidArgument(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clients() {
+    let fake = FakeServer::start().await.unwrap();
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let cf = fake.cloudflare_client().unwrap();
+            let hover = fake.hover_client().unwrap();
+            let account = AccountId::new(format!("account{}", i % 4));
+            tokio::spawn(async move {
+                let created = cf.calls(&account).create(Some(&format!("app{i}"))).await?;
+                let id = created.app.id.unwrap();
+                assert_eq!(
+                    cf.calls(&account).get(&id).await?.name,
+                    Some(format!("app{i}"))
+                );
+                cf.calls(&account).delete(&id).await?;
+                let app = hover
+                    .apps()
+                    .create(&NewHoverApp::new(format!("h{i}"), "com.x"))
+                    .await?;
+                assert_eq!(hover.apps().get(&app.id).await?.name, format!("h{i}"));
+                hover.apps().archive(&app.id).await?;
+                Ok::<_, Error>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let cf = fake.cloudflare_client().unwrap();
+    for i in 0..4 {
+        assert!(cf
+            .calls(format!("account{i}"))
+            .list()
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}
+
+#[tokio::test]
+async fn answers_match_the_specs() {
+    let fake = FakeServer::start().await.unwrap();
+    let load = |file: &str| -> Value {
+        yaml_serde::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
+    };
+    let (calls_spec, magic_spec, hover_spec) = (
+        load("spec/cloudflare-calls.yaml"),
+        load("spec/cloudflare-magic.yaml"),
+        load("spec/hover.yaml"),
+    );
+    let http = http();
+    let cf_auth = format!("Bearer {}", fake.cloudflare_token().expose());
+    let cf_base = format!(
+        "{}/accounts/{}",
+        fake.cloudflare_base_url(),
+        fake.account_id()
+    );
+    let mut checked = 0;
+
+    // (spec, template, method, url, auth, body)
+    let mut check = |spec: &Value, template: &str, method: &str, status: u16, body: &Value| {
+        let schema = schema::response_schema(spec, template, method, status);
+        checked +=
+            schema::check_example(spec, schema, body, &format!("{method} {template} {status}"));
+    };
+    async fn send(
+        http: &reqwest::Client,
+        method: &str,
+        url: &str,
+        auth: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = http
+            .request(method.parse().unwrap(), url)
+            .header("authorization", auth);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    // Calls.
+    let calls = "/accounts/{account_id}/calls/apps";
+    let calls_item = "/accounts/{account_id}/calls/apps/{app_id}";
+    let (s, created) = send(
+        &http,
+        "POST",
+        &format!("{cf_base}/calls/apps"),
+        &cf_auth,
+        Some(json!({"name": "n"})),
+    )
+    .await;
+    check(&calls_spec, calls, "POST", s, &created);
+    let uid = created["result"]["uid"].as_str().unwrap().to_string();
+    for (method, url, body, template) in [
+        ("GET", format!("{cf_base}/calls/apps"), None, calls),
+        (
+            "GET",
+            format!("{cf_base}/calls/apps/{uid}"),
+            None,
+            calls_item,
+        ),
+        (
+            "PUT",
+            format!("{cf_base}/calls/apps/{uid}"),
+            Some(json!({"name": "m"})),
+            calls_item,
+        ),
+        (
+            "DELETE",
+            format!("{cf_base}/calls/apps/{uid}"),
+            None,
+            calls_item,
+        ),
+        (
+            "GET",
+            format!("{cf_base}/calls/apps/{uid}"),
+            None,
+            calls_item,
+        ),
+        ("GET", format!("{cf_base}/calls/apps"), None, calls),
+    ] {
+        let (s, answer) = send(&http, method, &url, &cf_auth, body).await;
+        check(&calls_spec, template, method, s, &answer);
+    }
+    let (s, denied) = send(
+        &http,
+        "GET",
+        &format!("{cf_base}/calls/apps"),
+        "Bearer wrong",
+        None,
+    )
+    .await;
+    assert_eq!(s, 403);
+    check(&calls_spec, calls, "GET", s, &denied);
+
+    // Magic.
+    let magic = "/accounts/{account_id}/magic/apps";
+    let magic_item = "/accounts/{account_id}/magic/apps/{account_app_id}";
+    let (s, created) = send(
+        &http,
+        "POST",
+        &format!("{cf_base}/magic/apps"),
+        &cf_auth,
+        Some(json!({"name": "n", "type": "t", "ip_subnets": ["10.0.0.0/8"]})),
+    )
+    .await;
+    check(&magic_spec, magic, "POST", s, &created);
+    let id = created["result"]["account_app_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (method, url, body, template) in [
+        ("GET", format!("{cf_base}/magic/apps"), None, magic),
+        (
+            "PUT",
+            format!("{cf_base}/magic/apps/{id}"),
+            Some(json!({"hostnames": ["h"]})),
+            magic_item,
+        ),
+        (
+            "PATCH",
+            format!("{cf_base}/magic/apps/{id}"),
+            Some(json!({"name": "m"})),
+            magic_item,
+        ),
+        (
+            "PATCH",
+            format!("{cf_base}/magic/apps/{id}"),
+            Some(json!({})),
+            magic_item,
+        ),
+        (
+            "DELETE",
+            format!("{cf_base}/magic/apps/{id}"),
+            None,
+            magic_item,
+        ),
+        (
+            "DELETE",
+            format!("{cf_base}/magic/apps/{id}"),
+            None,
+            magic_item,
+        ),
+        (
+            "POST",
+            format!("{cf_base}/magic/apps"),
+            Some(json!({"name": "n"})),
+            magic,
+        ),
+    ] {
+        let (s, answer) = send(&http, method, &url, &cf_auth, body).await;
+        check(&magic_spec, template, method, s, &answer);
+    }
+
+    // Hover.
+    let (s, login) = send(
+        &http,
+        "POST",
+        &format!("{}/api/authenticate", fake.hover_base_url()),
+        "",
+        Some(json!({"email": fake.hover_email(), "password": fake.hover_password().expose()})),
+    )
+    .await;
+    check(&hover_spec, "/api/authenticate", "POST", s, &login);
+    let jwt = login["auth_token"].as_str().unwrap().to_string();
+    let base = format!("{}/api/apps", fake.hover_base_url());
+    let (s, created) = send(
+        &http,
+        "POST",
+        &base,
+        &jwt,
+        Some(json!({"app": {"name": "n", "package_name": "p", "webhook_url": "https://x"}})),
+    )
+    .await;
+    check(&hover_spec, "/api/apps", "POST", s, &created);
+    let id = created["data"]["id"].as_str().unwrap().to_string();
+    let item = "/api/apps/{id}";
+    for (method, url, body, template, auth) in [
+        ("GET", format!("{base}/{id}"), None, item, jwt.as_str()),
+        (
+            "PATCH",
+            format!("{base}/{id}"),
+            Some(json!({"app": {"webhook_url": null}})),
+            item,
+            jwt.as_str(),
+        ),
+        ("DELETE", format!("{base}/{id}"), None, item, jwt.as_str()),
+        (
+            "PUT",
+            format!("{base}/{id}/restore"),
+            None,
+            "/api/apps/{id}/restore",
+            jwt.as_str(),
+        ),
+        ("GET", format!("{base}/999"), None, item, jwt.as_str()),
+        ("GET", format!("{base}/{id}"), None, item, "bad-token"),
+        (
+            "PATCH",
+            format!("{base}/{id}"),
+            Some(json!({"app": {"name": ""}})),
+            item,
+            jwt.as_str(),
+        ),
+    ] {
+        let (s, answer) = send(&http, method, &url, auth, body).await;
+        check(&hover_spec, template, method, s, &answer);
+    }
+    assert!(checked >= 25, "{checked}");
+}
