@@ -30,6 +30,15 @@ pub mod cloudflare;
 #[cfg(feature = "fake")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
 pub mod fake;
+
+#[doc(hidden)]
+#[cfg(all(
+    feature = "cloudflare-calls",
+    feature = "cloudflare-magic",
+    feature = "hover"
+))]
+#[path = "bench_support.rs"]
+pub mod __bench;
 #[cfg(feature = "hover")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hover")))]
 pub mod hover;

@@ -33,25 +33,26 @@ pub(crate) fn unwrap<B: Envelope>(
     let parts = body.into_parts();
     if !parts.success {
         return Err(transport.failure(
-            meta.call,
+            meta.call(),
             meta.status,
             parts.errors,
-            meta.request_id,
+            meta.request_id(),
             None,
             None,
         ));
     }
     if !parts.messages.is_empty() {
+        let call = meta.call();
         for message in &parts.messages {
-            tracing::info!(operation = meta.call.operation, message = %message, "Cloudflare message");
+            tracing::info!(operation = call.operation, message = %message, "Cloudflare message");
         }
         if let Some(handler) = on_messages {
-            handler(&meta.call, &parts.messages);
+            handler(&call, &parts.messages);
         }
     }
     parts.result.ok_or_else(|| {
         transport.decode_error(
-            meta.call,
+            meta.call(),
             meta.status,
             "`success` is true but `result` is missing or null",
             b"",

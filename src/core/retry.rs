@@ -108,11 +108,14 @@ pub(crate) fn status_is_retryable(status: StatusCode, replayable: bool) -> bool 
         || (replayable && (status == StatusCode::REQUEST_TIMEOUT || status.is_server_error()))
 }
 
+const RETRY_AFTER_MS: reqwest::header::HeaderName =
+    reqwest::header::HeaderName::from_static("retry-after-ms");
+
 /// The wait a server asked for: `retry-after-ms`, or `Retry-After` in seconds or as an HTTP
 /// date.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Some(ms) = headers
-        .get("retry-after-ms")
+        .get(RETRY_AFTER_MS)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|ms| ms.is_finite() && *ms >= 0.0)

@@ -13,13 +13,17 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use progenitor_client::ResponseValue;
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, USER_AGENT};
-use reqwest::{Request, Response, StatusCode};
+use reqwest::{Request, Response, ResponseBuilderExt, StatusCode};
 use tracing::Instrument;
 
 use crate::core::config::Options;
 use crate::core::error::{scrub_message, snippet, ApiError, CallSite, Failure, Provider};
 use crate::core::retry::{self, RetryConfig, Sleeper};
 use crate::Error;
+
+// Header names built once: looking a name up by `&str` parses it on every call.
+const API_VERSION: HeaderName = HeaderName::from_static("api-version");
+const CF_RAY: HeaderName = HeaderName::from_static("cf-ray");
 
 /// An operation, as the facade names it for spans and errors.
 #[derive(Clone, Copy, Debug)]
@@ -102,11 +106,32 @@ tokio::task_local! {
     static CALL: Arc<CallState>;
 }
 
-/// What a successful call returns besides the body.
+/// What a successful call returns besides the body. The call site is built only when an
+/// envelope turns out to be an error, so a success allocates nothing for it.
 pub(crate) struct Meta {
     pub(crate) status: u16,
-    pub(crate) request_id: Option<String>,
-    pub(crate) call: CallSite,
+    provider: Provider,
+    op: Op,
+    state: Arc<CallState>,
+}
+
+impl Meta {
+    pub(crate) fn call(&self) -> CallSite {
+        let seen = self.state.lock();
+        CallSite {
+            provider: self.provider,
+            operation: self.op.id,
+            method: self.op.method,
+            path: seen
+                .path
+                .clone()
+                .unwrap_or_else(|| self.op.path.to_string()),
+        }
+    }
+
+    pub(crate) fn request_id(&self) -> Option<String> {
+        self.state.lock().request_id.clone()
+    }
 }
 
 /// Turns a generated error body into the errors it lists.
@@ -165,7 +190,7 @@ impl Transport {
     /// the spec's `info.version`; neither API defines it).
     fn prepare(&self, request: &mut Request, operation_id: &str) {
         let headers = request.headers_mut();
-        headers.remove("api-version");
+        headers.remove(API_VERSION);
         headers.insert(USER_AGENT, self.user_agent.clone());
         match &self.auth {
             Auth::Headers(list) => {
@@ -198,8 +223,9 @@ impl Transport {
             attempt += 1;
             span.record("attempt", attempt);
             let may_retry = attempt <= self.retry.max_retries;
-            let this_try = match request.try_clone() {
-                Some(copy) if may_retry => copy,
+            let copy = if may_retry { request.try_clone() } else { None };
+            let this_try = match copy {
+                Some(copy) => copy,
                 // Last try (or a body that cannot be copied): send the original.
                 _ => {
                     return self
@@ -259,7 +285,7 @@ impl Transport {
         let status = response.status();
         let request_id = response
             .headers()
-            .get("cf-ray")
+            .get(CF_RAY)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let retry_after = retry::retry_after(response.headers());
@@ -287,6 +313,8 @@ impl Transport {
 
         let headers = std::mem::take(response.headers_mut());
         let version = response.version();
+        // Carried over so reqwest need not parse a placeholder URL for the rebuilt response.
+        let url = response.url().clone();
         let body = match self.read_capped(&mut response).await? {
             Some(body) => body,
             None => {
@@ -303,9 +331,12 @@ impl Transport {
                 Bytes::new()
             }
         };
-        let mut rebuilt = http::Response::new(body);
-        *rebuilt.status_mut() = status;
-        *rebuilt.version_mut() = version;
+        let mut rebuilt = http::Response::builder()
+            .status(status)
+            .version(version)
+            .url(url)
+            .body(body)
+            .expect("status and version come from a valid response");
         *rebuilt.headers_mut() = headers;
         Ok(Sent::Done(Response::from(rebuilt)))
     }
@@ -313,10 +344,38 @@ impl Transport {
     /// Reads the whole body, or `None` once it passes the cap (the rest is never read).
     async fn read_capped(&self, response: &mut Response) -> reqwest::Result<Option<Bytes>> {
         let cap = self.max_body_bytes;
-        if response.content_length().is_some_and(|n| n > cap as u64) {
-            return Ok(None);
+        match response.content_length() {
+            Some(n) if n > cap as u64 => return Ok(None),
+            // A declared length within the cap: read it in one go (no copy for one chunk).
+            // hyper stops at the declared length, so a lying server cannot exceed it.
+            Some(_) => {
+                return match response.chunk().await? {
+                    None => Ok(Some(Bytes::new())),
+                    Some(first) => match response.chunk().await? {
+                        None => Ok(Some(first)),
+                        Some(second) => self.collect(response, vec![first, second]).await,
+                    },
+                }
+            }
+            None => {}
         }
+        self.collect(response, Vec::new()).await
+    }
+
+    /// Collects the rest of a body after `chunks`, or `None` once it passes the cap.
+    async fn collect(
+        &self,
+        response: &mut Response,
+        chunks: Vec<Bytes>,
+    ) -> reqwest::Result<Option<Bytes>> {
+        let cap = self.max_body_bytes;
         let mut body = BytesMut::new();
+        for chunk in chunks {
+            if body.len() + chunk.len() > cap {
+                return Ok(None);
+            }
+            body.extend_from_slice(&chunk);
+        }
         while let Some(chunk) = response.chunk().await? {
             if body.len() + chunk.len() > cap {
                 return Ok(None);
@@ -327,54 +386,55 @@ impl Transport {
     }
 
     /// Runs one generated call: span, per-call state, and error mapping.
-    pub(crate) async fn run<T, E, F>(
-        &self,
+    ///
+    /// Not an `async fn`: the generated future is large, and boxing it here, before the
+    /// returned future is built, saves copying it through every layer above.
+    pub(crate) fn run<'a, T, E, F>(
+        &'a self,
         op: Op,
-        account: Option<&str>,
+        account: Option<&'a str>,
         call: F,
-    ) -> Result<(T, Meta), Error>
+    ) -> impl Future<Output = Result<(T, Meta), Error>> + 'a
     where
-        E: ErrorBody,
-        F: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
+        T: 'a,
+        E: ErrorBody + 'a,
+        F: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>> + 'a,
     {
-        let span = tracing::info_span!(
-            "apps_api.call",
-            provider = %self.provider,
-            operation = op.id,
-            method = op.method,
-            path = op.path,
-            account_id = account.unwrap_or(""),
-            attempt = tracing::field::Empty,
-            status = tracing::field::Empty,
-            cf_ray = tracing::field::Empty,
-        );
-        let state = Arc::new(CallState {
-            inner: Mutex::new(Seen::default()),
-        });
-        let result = CALL
-            .scope(state.clone(), call.instrument(span.clone()))
-            .await;
-        match result {
-            Ok(value) => {
-                let seen = state.lock();
-                let meta = Meta {
-                    status: value.status().as_u16(),
-                    request_id: seen.request_id.clone(),
-                    call: CallSite {
+        let call = Box::pin(call);
+        async move {
+            let span = tracing::info_span!(
+                "apps_api.call",
+                provider = %self.provider,
+                operation = op.id,
+                method = op.method,
+                path = op.path,
+                account_id = account.unwrap_or(""),
+                attempt = tracing::field::Empty,
+                status = tracing::field::Empty,
+                cf_ray = tracing::field::Empty,
+            );
+            let state = Arc::new(CallState {
+                inner: Mutex::new(Seen::default()),
+            });
+            let result = CALL
+                .scope(state.clone(), call.instrument(span.clone()))
+                .await;
+            match result {
+                Ok(value) => {
+                    let meta = Meta {
+                        status: value.status().as_u16(),
                         provider: self.provider,
-                        operation: op.id,
-                        method: op.method,
-                        path: seen.path.clone().unwrap_or_else(|| op.path.to_string()),
-                    },
-                };
-                drop(seen);
-                Ok((value.into_inner(), meta))
-            }
-            Err(e) => {
-                let error = self.map_error(e, &state, op).await;
-                let _guard = span.enter();
-                tracing::debug!(error = %error, "call failed");
-                Err(error)
+                        op,
+                        state,
+                    };
+                    Ok((value.into_inner(), meta))
+                }
+                Err(e) => {
+                    let error = self.map_error(e, &state, op).await;
+                    let _guard = span.enter();
+                    tracing::debug!(error = %error, "call failed");
+                    Err(error)
+                }
             }
         }
     }

@@ -1,0 +1,647 @@
+//! Client overhead, measured side by side in one run (`cargo bench --bench client`):
+//!
+//! 1. decoding each operation's documented answer through the facade vs `serde_json` straight
+//!    into a plain struct with the same fields (what a hand-written client would declare);
+//! 2. end to end on loopback against a minimal hyper server in a child process (so the process
+//!    CPU time measured here is the client's alone): the facade's `get` (Magic: `list`) vs a raw
+//!    `reqwest` + `serde_json` loop, sequential and 16 in flight, on both tokio runtimes;
+//! 3. connection reuse: 10,000 sequential calls, connections accepted by the server;
+//! 4. memory: resident set after 10,000 and after 100,000 calls.
+//!
+//! Set `BENCH_SECONDS` (default 3) for the length of each end-to-end run.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use apps_api::cloudflare::{CloudflareClient, Credentials};
+use apps_api::hover::HoverClient;
+use apps_api::{CallsAppId, HoverAppId, RetryConfig};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+const CALLS_GET: &str = include_str!("../tests/fixtures/docs/calls-get.response.json");
+const CALLS_LIST: &str = include_str!("../tests/fixtures/docs/calls-list.response.json");
+const CALLS_CREATE: &str = include_str!("../tests/fixtures/docs/calls-create.response.json");
+const HOVER_APP: &str = include_str!("../tests/fixtures/docs/hover-create.response.json");
+const HOVER_ARCHIVE: &str = include_str!("../tests/fixtures/docs/hover-archive.response.json");
+const MAGIC_APP: &str = r#"{"success":true,"errors":[],"messages":[],"result":{"account_app_id":"ac60d3d0435248289d446cedd870bcf4","name":"Cloudflare Dashboard","type":"Development","hostnames":["auth.cloudflare.com"],"ip_subnets":["1.1.1.1/32"]}}"#;
+const MAGIC_LIST: &str = r#"{"success":true,"errors":[],"messages":[],"result":[{"account_app_id":"ac60d3d0435248289d446cedd870bcf4","name":"Cloudflare Dashboard","type":"Development","hostnames":["auth.cloudflare.com"],"ip_subnets":["1.1.1.1/32"]},{"managed_app_id":"cloudflare","name":"Cloudflare","hostnames":["cloudflare.com"]}]}"#;
+const AUTHENTICATED: &str =
+    r#"{"auth_token":"eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjo2Mn0.c2lnbmF0dXJl"}"#;
+
+// ----- plain structs: what a hand-written client would decode into -----
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Message {
+    code: i64,
+    message: String,
+    documentation_url: Option<String>,
+    source: Option<MessageSource>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct MessageSource {
+    pointer: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct Envelope<T> {
+    success: bool,
+    errors: Vec<Message>,
+    messages: Vec<Message>,
+    result: Option<T>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainCallsApp {
+    uid: Option<String>,
+    name: Option<String>,
+    created: Option<DateTime<Utc>>,
+    modified: Option<DateTime<Utc>>,
+    secret: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainMagicApp {
+    account_app_id: Option<String>,
+    managed_app_id: Option<String>,
+    name: Option<String>,
+    #[serde(rename = "type")]
+    app_type: Option<String>,
+    hostnames: Option<Vec<String>>,
+    ip_subnets: Option<Vec<String>>,
+    source_subnets: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainHoverAttributes {
+    id: i64,
+    icon: Option<String>,
+    name: String,
+    package_name: String,
+    token: Option<String>,
+    webhook_url: Option<String>,
+    webhook_secret: Option<String>,
+    organization_id: Option<i64>,
+    created_at: Option<DateTime<Utc>>,
+    updated_at: Option<DateTime<Utc>>,
+    archived_at: Option<DateTime<Utc>>,
+    transactions_count: Option<i64>,
+    is_tester: Option<bool>,
+    apk_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainIdentifier {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainOrganization {
+    data: Option<PlainIdentifier>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainRelationships {
+    organization: Option<PlainOrganization>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainHoverData {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    attributes: PlainHoverAttributes,
+    relationships: Option<PlainRelationships>,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainHoverDocument {
+    data: PlainHoverData,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainArchived {
+    id: i64,
+    archived: bool,
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainToken {
+    auth_token: String,
+}
+
+fn plain_decode(operation: &str, body: &[u8]) -> usize {
+    match operation {
+        "calls-apps-list" => serde_json::from_slice::<Envelope<Vec<PlainCallsApp>>>(body)
+            .unwrap()
+            .result
+            .unwrap()
+            .len(),
+        "magic-account-apps-list-apps" => {
+            serde_json::from_slice::<Envelope<Vec<PlainMagicApp>>>(body)
+                .unwrap()
+                .result
+                .unwrap()
+                .len()
+        }
+        op if op.starts_with("calls") => usize::from(
+            serde_json::from_slice::<Envelope<PlainCallsApp>>(body)
+                .unwrap()
+                .result
+                .is_some(),
+        ),
+        op if op.starts_with("magic") => usize::from(
+            serde_json::from_slice::<Envelope<PlainMagicApp>>(body)
+                .unwrap()
+                .result
+                .is_some(),
+        ),
+        "authenticate" => serde_json::from_slice::<PlainToken>(body)
+            .map(|_| 1)
+            .unwrap(),
+        "archive-app" => serde_json::from_slice::<PlainArchived>(body)
+            .map(|_| 1)
+            .unwrap(),
+        _ => serde_json::from_slice::<PlainHoverDocument>(body)
+            .map(|_| 1)
+            .unwrap(),
+    }
+}
+
+/// Best of 5 runs of `iterations` calls, in ns per call.
+fn time_per_call(iterations: u32, mut f: impl FnMut() -> usize) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let mut sink = 0;
+        for _ in 0..iterations {
+            sink += std::hint::black_box(f());
+        }
+        std::hint::black_box(sink);
+        best = best.min(started.elapsed().as_nanos() as f64 / f64::from(iterations));
+    }
+    best
+}
+
+fn decode_section() {
+    println!("## Decoding each operation's documented answer (ns per decode, best of 5)\n");
+    println!("| operation | facade | serde_json → plain struct | facade/plain |");
+    println!("|---|---:|---:|---:|");
+    let cases = [
+        ("calls-apps-list", CALLS_LIST),
+        ("calls-apps-create-a-new-app", CALLS_CREATE),
+        ("calls-apps-retrieve-app-details", CALLS_GET),
+        ("calls-apps-update-app-details", CALLS_GET),
+        ("calls-apps-delete-app", CALLS_GET),
+        ("magic-account-apps-list-apps", MAGIC_LIST),
+        ("magic-account-apps-add-app", MAGIC_APP),
+        ("magic-account-apps-update-app", MAGIC_APP),
+        ("magic-account-apps-patch-app", MAGIC_APP),
+        ("magic-account-apps-delete-app", MAGIC_APP),
+        ("authenticate", AUTHENTICATED),
+        ("create-app", HOVER_APP),
+        ("get-app", HOVER_APP),
+        ("update-app", HOVER_APP),
+        ("archive-app", HOVER_ARCHIVE),
+        ("restore-app", HOVER_APP),
+    ];
+    for (operation, body) in cases {
+        let body = body.as_bytes();
+        assert_eq!(
+            apps_api::__bench::decode(operation, body).unwrap(),
+            plain_decode(operation, body)
+        );
+        let facade = time_per_call(50_000, || {
+            apps_api::__bench::decode(operation, body).unwrap()
+        });
+        let plain = time_per_call(50_000, || plain_decode(operation, body));
+        println!(
+            "| {operation} | {facade:.0} | {plain:.0} | {:.2}× |",
+            facade / plain
+        );
+    }
+    println!();
+}
+
+// ----- the server, in a child process -----
+
+fn serve() {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("{}", listener.local_addr().unwrap().port());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            accepted.fetch_add(1, Ordering::SeqCst);
+            let accepted = accepted.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let path = request.uri().path();
+                        let body: Bytes = if path == "/stats" {
+                            Bytes::from(accepted.load(Ordering::SeqCst).to_string())
+                        } else if path.starts_with("/api/") {
+                            Bytes::from_static(HOVER_APP.as_bytes())
+                        } else if path.contains("/magic/") {
+                            Bytes::from_static(MAGIC_LIST.as_bytes())
+                        } else {
+                            Bytes::from_static(CALLS_GET.as_bytes())
+                        };
+                        let response = hyper::Response::builder()
+                            .header("content-type", "application/json")
+                            .body(Full::new(body))
+                            .unwrap();
+                        async move { Ok::<_, std::convert::Infallible>(response) }
+                    },
+                );
+                let io = hyper_util::rt::TokioIo::new(socket);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
+            });
+        }
+    });
+}
+
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Server {
+    fn start() -> Server {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("serve")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        Server {
+            child,
+            base: format!("http://127.0.0.1:{}", line.trim()),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// User + system CPU time of this process (client only: the server is another process).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // Linux reports in clock ticks of 1/100 s (USER_HZ).
+    Duration::from_millis(ticks * 10)
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Api {
+    Calls,
+    Magic,
+    Hover,
+}
+
+#[derive(Clone)]
+struct Clients {
+    cf: CloudflareClient,
+    hover: HoverClient,
+    raw: reqwest::Client,
+    base: String,
+}
+
+impl Clients {
+    fn new(base: &str) -> Clients {
+        let cf = CloudflareClient::builder()
+            .credentials(Credentials::api_token("bench-token"))
+            .base_url(format!("{base}/client/v4"))
+            .retry(RetryConfig::disabled())
+            .build()
+            .unwrap();
+        let hover = HoverClient::builder()
+            .token("bench-jwt")
+            .base_url(base)
+            .retry(RetryConfig::disabled())
+            .build()
+            .unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // Configured like the facade's own client: a production loop has timeouts too.
+        let raw = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .build()
+            .unwrap();
+        Clients {
+            cf,
+            hover,
+            raw,
+            base: base.to_string(),
+        }
+    }
+
+    async fn facade(&self, api: Api) -> usize {
+        match api {
+            Api::Calls => {
+                let app = self
+                    .cf
+                    .calls("acc")
+                    .get(&CallsAppId::new("2a95132c15732412d22c1476fa83f27a"))
+                    .await
+                    .unwrap();
+                usize::from(app.id.is_some())
+            }
+            Api::Magic => self.cf.magic("acc").list().await.unwrap().len(),
+            Api::Hover => usize::from(
+                !self
+                    .hover
+                    .apps()
+                    .get(&HoverAppId::new("43120"))
+                    .await
+                    .unwrap()
+                    .name
+                    .is_empty(),
+            ),
+        }
+    }
+
+    async fn raw(&self, api: Api) -> usize {
+        let (url, auth) = match api {
+            Api::Calls => (
+                format!(
+                    "{}/client/v4/accounts/acc/calls/apps/2a95132c15732412d22c1476fa83f27a",
+                    self.base
+                ),
+                "Bearer bench-token",
+            ),
+            Api::Magic => (
+                format!("{}/client/v4/accounts/acc/magic/apps", self.base),
+                "Bearer bench-token",
+            ),
+            Api::Hover => (format!("{}/api/apps/43120", self.base), "bench-jwt"),
+        };
+        let body = self
+            .raw
+            .get(url)
+            .header("authorization", auth)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        match api {
+            Api::Calls => usize::from(
+                serde_json::from_slice::<Envelope<PlainCallsApp>>(&body)
+                    .unwrap()
+                    .result
+                    .is_some(),
+            ),
+            Api::Magic => serde_json::from_slice::<Envelope<Vec<PlainMagicApp>>>(&body)
+                .unwrap()
+                .result
+                .unwrap()
+                .len(),
+            Api::Hover => serde_json::from_slice::<PlainHoverDocument>(&body)
+                .map(|_| 1)
+                .unwrap(),
+        }
+    }
+}
+
+struct Measured {
+    per_second: f64,
+    cpu_us: f64,
+}
+
+async fn measure(
+    clients: &Clients,
+    api: Api,
+    facade: bool,
+    in_flight: usize,
+    seconds: f64,
+) -> Measured {
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let (cpu0, t0) = (cpu_time(), Instant::now());
+    let done = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..in_flight)
+        .map(|_| {
+            let (clients, done) = (clients.clone(), done.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let n = if facade {
+                        clients.facade(api).await
+                    } else {
+                        clients.raw(api).await
+                    };
+                    std::hint::black_box(n);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let (wall, cpu) = (t0.elapsed(), cpu_time() - cpu0);
+    let n = done.load(Ordering::Relaxed) as f64;
+    Measured {
+        per_second: n / wall.as_secs_f64(),
+        cpu_us: cpu.as_secs_f64() * 1e6 / n,
+    }
+}
+
+fn end_to_end_section(base: &str, seconds: f64) {
+    println!("## End to end on loopback ({seconds} s per cell; CPU = this process, client only)\n");
+    println!("| runtime | api | in flight | facade req/s | raw req/s | facade CPU µs/req | raw CPU µs/req | facade/raw CPU |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    let mut summary = Vec::new();
+    for multi in [false, true] {
+        let runtime = if multi {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let name = if multi {
+            "multi-thread (2)"
+        } else {
+            "current-thread"
+        };
+        let mut ratios: [(f64, f64); 2] = [(0.0, 0.0); 2];
+        for (slot, in_flight) in [1usize, 16].into_iter().enumerate() {
+            for api in [Api::Calls, Api::Magic, Api::Hover] {
+                let clients = runtime.block_on(async { Clients::new(base) });
+                // Warm up the pools and caches.
+                runtime.block_on(async {
+                    for _ in 0..200 {
+                        clients.facade(api).await;
+                        clients.raw(api).await;
+                    }
+                });
+                let facade = runtime.block_on(measure(&clients, api, true, in_flight, seconds));
+                let raw = runtime.block_on(measure(&clients, api, false, in_flight, seconds));
+                let api_name = match api {
+                    Api::Calls => "Calls get",
+                    Api::Magic => "Magic list",
+                    Api::Hover => "Hover get",
+                };
+                println!(
+                    "| {name} | {api_name} | {in_flight} | {:.0} | {:.0} | {:.1} | {:.1} | {:.2}× |",
+                    facade.per_second, raw.per_second, facade.cpu_us, raw.cpu_us, facade.cpu_us / raw.cpu_us
+                );
+                ratios[slot].0 += facade.cpu_us;
+                ratios[slot].1 += raw.cpu_us;
+            }
+        }
+        summary.push(format!(
+            "{name}: facade/raw CPU per request: {:.2}× sequential, {:.2}× 16 in flight",
+            ratios[0].0 / ratios[0].1,
+            ratios[1].0 / ratios[1].1
+        ));
+    }
+    println!();
+    for line in summary {
+        println!("{line}");
+    }
+    println!();
+}
+
+fn reuse_and_memory_section(base: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // A fresh server, so its accept count is this client's alone.
+    let server = Server::start();
+    let clients = runtime.block_on(async { Clients::new(&server.base) });
+    let stats = |runtime: &tokio::runtime::Runtime| -> usize {
+        runtime.block_on(async {
+            reqwest::Client::new()
+                .get(format!("{}/stats", server.base))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+    };
+    runtime.block_on(async {
+        for _ in 0..10_000 {
+            clients.facade(Api::Calls).await;
+        }
+    });
+    // One connection for the facade, plus the one `stats` opens itself.
+    let accepted = stats(&runtime) - 1;
+    println!("## Connection reuse\n\n10,000 sequential facade calls on one client: {accepted} TCP connection(s) accepted by the server.\n");
+
+    let _ = base;
+    let after_10k = rss_kib();
+    runtime.block_on(async {
+        for _ in 0..90_000 {
+            clients.facade(Api::Calls).await;
+        }
+    });
+    let after_100k = rss_kib();
+    println!(
+        "## Memory\n\nResident set after 10,000 calls: {after_10k} KiB; after 100,000 calls: {after_100k} KiB; difference {} KiB.\n",
+        after_100k as i64 - after_10k as i64
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("serve") {
+        return serve();
+    }
+    // `client profile facade|raw BASE N`: a plain loop for a sampling profiler.
+    if args.get(1).map(String::as_str) == Some("profile") {
+        let facade = args[2] == "facade";
+        let n: usize = args[4].parse().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let clients = runtime.block_on(async { Clients::new(&args[3]) });
+        runtime.block_on(async {
+            for _ in 0..n {
+                if facade {
+                    clients.facade(Api::Hover).await;
+                } else {
+                    clients.raw(Api::Hover).await;
+                }
+            }
+        });
+        return;
+    }
+    // `cargo test --benches` runs bench binaries with --bench absent: do nothing then.
+    if std::env::var_os("CARGO_BENCH_SMOKE").is_none() && !args.iter().any(|a| a == "--bench") {
+        println!("run with `cargo bench --bench client`");
+        return;
+    }
+    let seconds: f64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    decode_section();
+    let server = Server::start();
+    end_to_end_section(&server.base, seconds);
+    drop(server);
+    reuse_and_memory_section("");
+}
