@@ -26,3 +26,15 @@ for cmd in "build" "test --no-run"; do
 done
 out=$(ls -d "$CARGO_TARGET_DIR"/debug/build/apps-api-*/out | head -1)
 for f in calls magic hover; do printf 'generated %s.rs: %s lines\n' "$f" "$(wc -l < "$out/$f.rs")"; done
+
+# What users pay: a clean build of a minimal downstream crate with default features, beside one
+# using the community `cloudflare` 0.14 client. Each gets its own empty target directory.
+downstream() {
+  local name=$1 dep=$2 dir="$work/downstream-$1"
+  mkdir -p "$dir/src"
+  printf '[package]\nname = "%s"\nversion = "0.0.0"\nedition = "2021"\n\n[dependencies]\n%s\n' "$name" "$dep" > "$dir/Cargo.toml"
+  echo 'fn main() {}' > "$dir/src/main.rs"
+  (cd "$dir" && CARGO_TARGET_DIR="$dir/target" cargo fetch -q && printf 'downstream %-22s clean build %6.1f s\n' "$name" "$(CARGO_TARGET_DIR="$dir/target" secs cargo build)")
+}
+downstream uses-apps-api "apps-api = { path = \"$work\" }"
+downstream uses-cloudflare-0-14 'cloudflare = "0.14"'

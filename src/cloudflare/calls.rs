@@ -15,31 +15,31 @@ cloudflare_types!(crate::generated::calls::types {
     list: [CallsAppListEnvelope => CallsApp]
 });
 
-const LIST: Op = Op {
-    id: "calls-apps-list",
-    method: "GET",
-    path: "/accounts/{account_id}/calls/apps",
-};
-const CREATE: Op = Op {
-    id: "calls-apps-create-a-new-app",
-    method: "POST",
-    path: "/accounts/{account_id}/calls/apps",
-};
-const GET: Op = Op {
-    id: "calls-apps-retrieve-app-details",
-    method: "GET",
-    path: "/accounts/{account_id}/calls/apps/{app_id}",
-};
-const UPDATE: Op = Op {
-    id: "calls-apps-update-app-details",
-    method: "PUT",
-    path: "/accounts/{account_id}/calls/apps/{app_id}",
-};
-const DELETE: Op = Op {
-    id: "calls-apps-delete-app",
-    method: "DELETE",
-    path: "/accounts/{account_id}/calls/apps/{app_id}",
-};
+const LIST: Op = Op::new(
+    "calls-apps-list",
+    "GET",
+    "/accounts/{account_id}/calls/apps",
+);
+const CREATE: Op = Op::new(
+    "calls-apps-create-a-new-app",
+    "POST",
+    "/accounts/{account_id}/calls/apps",
+);
+const GET: Op = Op::new(
+    "calls-apps-retrieve-app-details",
+    "GET",
+    "/accounts/{account_id}/calls/apps/{app_id}",
+);
+const UPDATE: Op = Op::new(
+    "calls-apps-update-app-details",
+    "PUT",
+    "/accounts/{account_id}/calls/apps/{app_id}",
+);
+const DELETE: Op = Op::new(
+    "calls-apps-delete-app",
+    "DELETE",
+    "/accounts/{account_id}/calls/apps/{app_id}",
+);
 
 /// A Calls app. Cloudflare marks every field optional.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -81,6 +81,7 @@ impl From<gen::CallsApp> for CallsApp {
 pub struct Calls<'a> {
     client: &'a CloudflareClient,
     account: AccountId,
+    timeout: Option<std::time::Duration>,
 }
 
 impl CloudflareClient {
@@ -89,6 +90,7 @@ impl CloudflareClient {
         Calls {
             client: self,
             account: account.into(),
+            timeout: None,
         }
     }
 }
@@ -100,6 +102,13 @@ fn editable(name: Option<&str>) -> gen::CallsAppEditableFields {
 }
 
 impl Calls<'_> {
+    /// Gives the calls made through this handle their own time limit per try, instead of the
+    /// client's `request_timeout`.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
     fn api(&self) -> &crate::generated::calls::Client {
         &self.client.inner.calls
     }
@@ -115,7 +124,11 @@ impl Calls<'_> {
         let account = self.account.segment()?;
         let apps = self
             .client
-            .call(LIST, account, self.api().calls_apps_list(account))
+            .call(
+                LIST.with_timeout(self.timeout),
+                account,
+                self.api().calls_apps_list(account),
+            )
             .await?;
         Ok(apps.into_iter().map(CallsApp::from).collect())
     }
@@ -135,7 +148,7 @@ impl Calls<'_> {
         let app = self
             .client
             .call(
-                CREATE,
+                CREATE.with_timeout(self.timeout),
                 account,
                 self.api().calls_apps_create_a_new_app(account, &body),
             )
@@ -168,7 +181,7 @@ impl Calls<'_> {
         let found = self
             .client
             .call(
-                GET,
+                GET.with_timeout(self.timeout),
                 account,
                 self.api().calls_apps_retrieve_app_details(account, app),
             )
@@ -183,7 +196,7 @@ impl Calls<'_> {
         let updated = self
             .client
             .call(
-                UPDATE,
+                UPDATE.with_timeout(self.timeout),
                 account,
                 self.api()
                     .calls_apps_update_app_details(account, app, &body),
@@ -198,7 +211,7 @@ impl Calls<'_> {
         let deleted = self
             .client
             .call(
-                DELETE,
+                DELETE.with_timeout(self.timeout),
                 account,
                 self.api().calls_apps_delete_app(account, app),
             )

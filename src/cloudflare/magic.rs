@@ -15,31 +15,31 @@ cloudflare_types!(crate::generated::magic::types {
     list: [MagicAppListEnvelope => MagicAppListItem]
 });
 
-const LIST: Op = Op {
-    id: "magic-account-apps-list-apps",
-    method: "GET",
-    path: "/accounts/{account_id}/magic/apps",
-};
-const CREATE: Op = Op {
-    id: "magic-account-apps-add-app",
-    method: "POST",
-    path: "/accounts/{account_id}/magic/apps",
-};
-const UPDATE: Op = Op {
-    id: "magic-account-apps-update-app",
-    method: "PUT",
-    path: "/accounts/{account_id}/magic/apps/{account_app_id}",
-};
-const PATCH: Op = Op {
-    id: "magic-account-apps-patch-app",
-    method: "PATCH",
-    path: "/accounts/{account_id}/magic/apps/{account_app_id}",
-};
-const DELETE: Op = Op {
-    id: "magic-account-apps-delete-app",
-    method: "DELETE",
-    path: "/accounts/{account_id}/magic/apps/{account_app_id}",
-};
+const LIST: Op = Op::new(
+    "magic-account-apps-list-apps",
+    "GET",
+    "/accounts/{account_id}/magic/apps",
+);
+const CREATE: Op = Op::new(
+    "magic-account-apps-add-app",
+    "POST",
+    "/accounts/{account_id}/magic/apps",
+);
+const UPDATE: Op = Op::new(
+    "magic-account-apps-update-app",
+    "PUT",
+    "/accounts/{account_id}/magic/apps/{account_app_id}",
+);
+const PATCH: Op = Op::new(
+    "magic-account-apps-patch-app",
+    "PATCH",
+    "/accounts/{account_id}/magic/apps/{account_app_id}",
+);
+const DELETE: Op = Op::new(
+    "magic-account-apps-delete-app",
+    "DELETE",
+    "/accounts/{account_id}/magic/apps/{account_app_id}",
+);
 
 /// An app the account defined. Absent or null lists read as empty.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -309,6 +309,7 @@ fn request_subnets(
 pub struct Magic<'a> {
     client: &'a CloudflareClient,
     account: AccountId,
+    timeout: Option<std::time::Duration>,
 }
 
 impl CloudflareClient {
@@ -317,11 +318,19 @@ impl CloudflareClient {
         Magic {
             client: self,
             account: account.into(),
+            timeout: None,
         }
     }
 }
 
 impl Magic<'_> {
+    /// Gives the calls made through this handle their own time limit per try, instead of the
+    /// client's `request_timeout`.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
     fn api(&self) -> &crate::generated::magic::Client {
         &self.client.inner.magic
     }
@@ -332,7 +341,7 @@ impl Magic<'_> {
         let items = self
             .client
             .call(
-                LIST,
+                LIST.with_timeout(self.timeout),
                 account,
                 self.api().magic_account_apps_list_apps(account),
             )
@@ -359,7 +368,7 @@ impl Magic<'_> {
         let created = self
             .client
             .call(
-                CREATE,
+                CREATE.with_timeout(self.timeout),
                 account,
                 self.api().magic_account_apps_add_app(account, &body),
             )
@@ -378,7 +387,7 @@ impl Magic<'_> {
         let updated = self
             .client
             .call(
-                UPDATE,
+                UPDATE.with_timeout(self.timeout),
                 account,
                 self.api()
                     .magic_account_apps_update_app(account, app, &body),
@@ -398,7 +407,7 @@ impl Magic<'_> {
         let patched = self
             .client
             .call(
-                PATCH,
+                PATCH.with_timeout(self.timeout),
                 account,
                 self.api().magic_account_apps_patch_app(account, app, &body),
             )
@@ -412,7 +421,7 @@ impl Magic<'_> {
         let deleted = self
             .client
             .call(
-                DELETE,
+                DELETE.with_timeout(self.timeout),
                 account,
                 self.api().magic_account_apps_delete_app(account, app),
             )

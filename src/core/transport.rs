@@ -33,6 +33,26 @@ pub(crate) struct Op {
     pub(crate) method: &'static str,
     /// The spec's path template.
     pub(crate) path: &'static str,
+    /// This call's time limit per try, instead of the client's.
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl Op {
+    /// An operation with the client's time limit.
+    pub(crate) const fn new(id: &'static str, method: &'static str, path: &'static str) -> Self {
+        Self {
+            id,
+            method,
+            path,
+            timeout: None,
+        }
+    }
+
+    /// The same operation with its own time limit, if one is given.
+    pub(crate) fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout.or(self.timeout);
+        self
+    }
 }
 
 /// Authentication the `pre` hook adds to every request.
@@ -98,6 +118,8 @@ struct Seen {
     request_id: Option<String>,
     retry_after: Option<Duration>,
     path: Option<String>,
+    /// The call's own time limit, if it has one.
+    timeout: Option<Duration>,
     /// A failure `exec` could not express as a `reqwest::Error` (body over the cap).
     failure: Option<Error>,
 }
@@ -211,9 +233,8 @@ impl Transport {
     /// The `exec` hook: send, retry by the policy, and buffer the body under the size cap.
     async fn execute(&self, mut request: Request) -> reqwest::Result<Response> {
         let state = CALL.try_with(Arc::clone).unwrap_or_default();
-        if request.timeout().is_none() {
-            *request.timeout_mut() = Some(self.request_timeout);
-        }
+        let timeout = state.lock().timeout.unwrap_or(self.request_timeout);
+        *request.timeout_mut() = Some(timeout);
         let replayable = retry::is_idempotent(request.method()) || self.retry.retry_non_idempotent;
         state.lock().path = Some(request.url().path().to_string());
         let span = tracing::Span::current();
@@ -414,7 +435,10 @@ impl Transport {
                 cf_ray = tracing::field::Empty,
             );
             let state = Arc::new(CallState {
-                inner: Mutex::new(Seen::default()),
+                inner: Mutex::new(Seen {
+                    timeout: op.timeout,
+                    ..Seen::default()
+                }),
             });
             let result = CALL
                 .scope(state.clone(), call.instrument(span.clone()))
@@ -525,7 +549,7 @@ impl Transport {
         match error {
             P::InvalidRequest(message) => Error::InvalidArgument(message),
             P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
-                self.transport_error(call, e)
+                self.transport_error(call, e, op.timeout.unwrap_or(self.request_timeout))
             }
             P::ErrorResponse(value) => {
                 let status = value.status().as_u16();
@@ -604,11 +628,11 @@ impl Transport {
         self.decode_error(call, status, reason, body)
     }
 
-    fn transport_error(&self, call: CallSite, error: reqwest::Error) -> Error {
+    fn transport_error(&self, call: CallSite, error: reqwest::Error, limit: Duration) -> Error {
         if error.is_timeout() {
             return Error::Timeout {
                 call: Box::new(call),
-                after: self.request_timeout,
+                after: limit,
             };
         }
         let error = error.without_url();

@@ -9,31 +9,11 @@ use crate::core::transport::Op;
 use crate::generated::hover::types as gen;
 use crate::{Error, HoverAppId, Secret};
 
-const CREATE: Op = Op {
-    id: "create-app",
-    method: "POST",
-    path: "/api/apps",
-};
-const GET: Op = Op {
-    id: "get-app",
-    method: "GET",
-    path: "/api/apps/{id}",
-};
-const UPDATE: Op = Op {
-    id: "update-app",
-    method: "PATCH",
-    path: "/api/apps/{id}",
-};
-const ARCHIVE: Op = Op {
-    id: "archive-app",
-    method: "DELETE",
-    path: "/api/apps/{id}",
-};
-const RESTORE: Op = Op {
-    id: "restore-app",
-    method: "PUT",
-    path: "/api/apps/{id}/restore",
-};
+const CREATE: Op = Op::new("create-app", "POST", "/api/apps");
+const GET: Op = Op::new("get-app", "GET", "/api/apps/{id}");
+const UPDATE: Op = Op::new("update-app", "PATCH", "/api/apps/{id}");
+const ARCHIVE: Op = Op::new("archive-app", "DELETE", "/api/apps/{id}");
+const RESTORE: Op = Op::new("restore-app", "PUT", "/api/apps/{id}/restore");
 
 /// A Hover app: `data.id`, `data.attributes` and the organization relationship in one struct.
 /// `token` and `webhook_secret` are [`Secret`]s.
@@ -233,16 +213,27 @@ pub fn verify_webhook(payload: &[u8], webhook_secret: &Secret) -> bool {
 #[derive(Clone, Debug)]
 pub struct HoverApps<'a> {
     client: &'a HoverClient,
+    timeout: Option<std::time::Duration>,
 }
 
 impl HoverClient {
     /// The apps API.
     pub fn apps(&self) -> HoverApps<'_> {
-        HoverApps { client: self }
+        HoverApps {
+            client: self,
+            timeout: None,
+        }
     }
 }
 
 impl HoverApps<'_> {
+    /// Gives the calls made through this handle their own time limit per try, instead of the
+    /// client's `request_timeout`.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
     fn api(&self) -> &crate::generated::hover::Client {
         &self.client.inner.api
     }
@@ -257,14 +248,21 @@ impl HoverApps<'_> {
             },
         };
         let api = self.api();
-        let document = self.client.call(CREATE, || api.create_app(&body)).await?;
+        let document = self
+            .client
+            .call(CREATE.with_timeout(self.timeout), || api.create_app(&body))
+            .await?;
         Ok(document.into())
     }
 
     /// Fetches one app.
     pub async fn get(&self, id: &HoverAppId) -> Result<HoverApp, Error> {
         let (id, api) = (id.segment()?, self.api());
-        Ok(self.client.call(GET, || api.get_app(id)).await?.into())
+        Ok(self
+            .client
+            .call(GET.with_timeout(self.timeout), || api.get_app(id))
+            .await?
+            .into())
     }
 
     /// Changes the attributes set in `changes` (PATCH).
@@ -288,7 +286,9 @@ impl HoverApps<'_> {
         };
         Ok(self
             .client
-            .call(UPDATE, || api.update_app(id, &body))
+            .call(UPDATE.with_timeout(self.timeout), || {
+                api.update_app(id, &body)
+            })
             .await?
             .into())
     }
@@ -296,7 +296,10 @@ impl HoverApps<'_> {
     /// Archives the app (undo with [`HoverApps::restore`]).
     pub async fn archive(&self, id: &HoverAppId) -> Result<Archived, Error> {
         let (id, api) = (id.segment()?, self.api());
-        let archived = self.client.call(ARCHIVE, || api.archive_app(id)).await?;
+        let archived = self
+            .client
+            .call(ARCHIVE.with_timeout(self.timeout), || api.archive_app(id))
+            .await?;
         Ok(Archived {
             id: archived.id,
             archived: archived.archived,
@@ -308,7 +311,7 @@ impl HoverApps<'_> {
         let (id, api) = (id.segment()?, self.api());
         Ok(self
             .client
-            .call(RESTORE, || api.restore_app(id))
+            .call(RESTORE.with_timeout(self.timeout), || api.restore_app(id))
             .await?
             .into())
     }

@@ -17,11 +17,7 @@ pub const DEFAULT_BASE_URL: &str = "https://www.usehover.com";
 /// Hover's staging host.
 pub const STAGING_BASE_URL: &str = "https://stage.usehover.com";
 
-const AUTHENTICATE: Op = Op {
-    id: "authenticate",
-    method: "POST",
-    path: "/api/authenticate",
-};
+const AUTHENTICATE: Op = Op::new("authenticate", "POST", "/api/authenticate");
 
 /// Client for Hover's apps API.
 ///

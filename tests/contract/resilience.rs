@@ -592,3 +592,29 @@ async fn sequential_calls_reuse_one_connection() {
     assert_eq!(server.requests.load(SeqCst), 50);
     assert_eq!(server.connections.load(SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_call_can_have_its_own_timeout() {
+    let server = MockServer::start_async().await;
+    let slow = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/apps");
+            then.status(201).delay(Duration::from_secs(30));
+        })
+        .await;
+    // The client allows 60 s; this one call allows 250 ms.
+    let hover = hover_with_token(&server);
+    let started = Instant::now();
+    let err = hover
+        .apps()
+        .timeout(Duration::from_millis(250))
+        .create(&apps_api::hover::NewHoverApp::new("a", "b"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout { after, .. } if *after == Duration::from_millis(250)),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    slow.assert_calls_async(1).await;
+}
