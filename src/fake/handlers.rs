@@ -698,15 +698,6 @@ fn hover_document(id: i64, record: &HoverRecord) -> hover::types::HoverAppDocume
     }
 }
 
-fn hover_id(id: &str) -> Result<i64, Response> {
-    id.parse().map_err(|_| {
-        hover_error(
-            StatusCode::NOT_FOUND,
-            &format!("Couldn't find App with 'id'={id}"),
-        )
-    })
-}
-
 async fn authenticate(Shared(s): Shared_, body: Bytes) -> Response {
     let body = match parse_json(&body, false) {
         Ok(body) => body,
@@ -800,22 +791,36 @@ async fn hover_create(Shared(s): Shared_, headers: HeaderMap, body: Bytes) -> Re
     (StatusCode::CREATED, Json(document)).into_response()
 }
 
-async fn hover_get(Shared(s): Shared_, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(denied) = hover_authorized(&s, &headers) {
+/// Runs `change` on an existing app after checking the token, or answers 401 / 404.
+fn with_hover_app(
+    state: &State,
+    headers: &HeaderMap,
+    id: &str,
+    change: impl FnOnce(i64, &mut HoverRecord) -> Response,
+) -> Response {
+    if let Err(denied) = hover_authorized(state, headers) {
         return denied;
     }
-    let id = match hover_id(&id) {
-        Ok(id) => id,
-        Err(missing) => return missing,
-    };
-    let store = s.store.lock().unwrap_or_else(|p| p.into_inner());
-    match store.hover.get(&id) {
-        Some(record) => (StatusCode::OK, Json(hover_document(id, record))).into_response(),
-        None => hover_error(
+    let missing = || {
+        hover_error(
             StatusCode::NOT_FOUND,
             &format!("Couldn't find App with 'id'={id}"),
-        ),
+        )
+    };
+    let Ok(numeric) = id.parse::<i64>() else {
+        return missing();
+    };
+    let mut store = state.store.lock().unwrap_or_else(|p| p.into_inner());
+    match store.hover.get_mut(&numeric) {
+        Some(record) => change(numeric, record),
+        None => missing(),
     }
+}
+
+async fn hover_get(Shared(s): Shared_, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    with_hover_app(&s, &headers, &id, |id, record| {
+        (StatusCode::OK, Json(hover_document(id, record))).into_response()
+    })
 }
 
 async fn hover_update(
@@ -824,83 +829,47 @@ async fn hover_update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(denied) = hover_authorized(&s, &headers) {
-        return denied;
-    }
-    let id = match hover_id(&id) {
-        Ok(id) => id,
-        Err(missing) => return missing,
-    };
-    let app = match hover_fields(&body, false) {
-        Ok(app) => app,
-        Err(bad) => return bad,
-    };
-    let mut store = s.store.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(record) = store.hover.get_mut(&id) else {
-        return hover_error(
-            StatusCode::NOT_FOUND,
-            &format!("Couldn't find App with 'id'={id}"),
-        );
-    };
-    if let Some(name) = app.get("name").and_then(Value::as_str) {
-        record.name = name.into();
-    }
-    if let Some(package) = app.get("package_name").and_then(Value::as_str) {
-        record.package_name = package.into();
-    }
-    match app.get("webhook_url") {
-        Some(Value::Null) => {
-            record.webhook_url = None;
-            record.webhook_secret = None;
+    with_hover_app(&s, &headers, &id, |id, record| {
+        let app = match hover_fields(&body, false) {
+            Ok(app) => app,
+            Err(bad) => return bad,
+        };
+        if let Some(name) = app.get("name").and_then(Value::as_str) {
+            record.name = name.into();
         }
-        Some(Value::String(url)) => {
-            record.webhook_url = Some(url.clone());
-            record.webhook_secret.get_or_insert_with(|| hex(32));
+        if let Some(package) = app.get("package_name").and_then(Value::as_str) {
+            record.package_name = package.into();
         }
-        _ => {}
-    }
-    record.updated_at = Utc::now();
-    (StatusCode::OK, Json(hover_document(id, record))).into_response()
+        match app.get("webhook_url") {
+            Some(Value::Null) => {
+                record.webhook_url = None;
+                record.webhook_secret = None;
+            }
+            Some(Value::String(url)) => {
+                record.webhook_url = Some(url.clone());
+                record.webhook_secret.get_or_insert_with(|| hex(32));
+            }
+            _ => {}
+        }
+        record.updated_at = Utc::now();
+        (StatusCode::OK, Json(hover_document(id, record))).into_response()
+    })
 }
 
 async fn hover_archive(Shared(s): Shared_, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(denied) = hover_authorized(&s, &headers) {
-        return denied;
-    }
-    let id = match hover_id(&id) {
-        Ok(id) => id,
-        Err(missing) => return missing,
-    };
-    let mut store = s.store.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(record) = store.hover.get_mut(&id) else {
-        return hover_error(
-            StatusCode::NOT_FOUND,
-            &format!("Couldn't find App with 'id'={id}"),
-        );
-    };
-    let now = Utc::now();
-    record.archived_at = Some(now);
-    record.updated_at = now;
-    let answer = hover::types::HoverArchived { id, archived: true };
-    (StatusCode::OK, Json(answer)).into_response()
+    with_hover_app(&s, &headers, &id, |id, record| {
+        let now = Utc::now();
+        record.archived_at = Some(now);
+        record.updated_at = now;
+        let answer = hover::types::HoverArchived { id, archived: true };
+        (StatusCode::OK, Json(answer)).into_response()
+    })
 }
 
 async fn hover_restore(Shared(s): Shared_, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(denied) = hover_authorized(&s, &headers) {
-        return denied;
-    }
-    let id = match hover_id(&id) {
-        Ok(id) => id,
-        Err(missing) => return missing,
-    };
-    let mut store = s.store.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(record) = store.hover.get_mut(&id) else {
-        return hover_error(
-            StatusCode::NOT_FOUND,
-            &format!("Couldn't find App with 'id'={id}"),
-        );
-    };
-    record.archived_at = None;
-    record.updated_at = Utc::now();
-    (StatusCode::OK, Json(hover_document(id, record))).into_response()
+    with_hover_app(&s, &headers, &id, |id, record| {
+        record.archived_at = None;
+        record.updated_at = Utc::now();
+        (StatusCode::OK, Json(hover_document(id, record))).into_response()
+    })
 }
