@@ -309,7 +309,12 @@ impl Transport {
             .get(CF_RAY)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let retry_after = retry::retry_after(response.headers());
+        // Only error answers carry a wait worth reading.
+        let retry_after = if status.as_u16() >= 400 {
+            retry::retry_after(response.headers())
+        } else {
+            None
+        };
         span.record("status", status.as_u16());
         if let Some(ray) = &request_id {
             span.record("cf_ray", ray.as_str());
@@ -440,9 +445,13 @@ impl Transport {
                     ..Seen::default()
                 }),
             });
-            let result = CALL
-                .scope(state.clone(), call.instrument(span.clone()))
-                .await;
+            // Entering a span on every poll costs something even when nobody listens.
+            let result = if span.is_disabled() {
+                CALL.scope(state.clone(), call).await
+            } else {
+                CALL.scope(state.clone(), call.instrument(span.clone()))
+                    .await
+            };
             match result {
                 Ok(value) => {
                     let meta = Meta {
@@ -454,7 +463,9 @@ impl Transport {
                     Ok((value.into_inner(), meta))
                 }
                 Err(e) => {
-                    let error = self.map_error(e, &state, op).await;
+                    // Boxed: the error path's future would otherwise enlarge (and be copied
+                    // with) every call's future.
+                    let error = Box::pin(self.map_error(e, &state, op)).await;
                     let _guard = span.enter();
                     tracing::debug!(error = %error, "call failed");
                     Err(error)

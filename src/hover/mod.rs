@@ -208,13 +208,14 @@ impl HoverClient {
         let can_login = self.inner.credentials.is_some();
         let seen = self.inner.token_generation.load(Ordering::Acquire);
         if can_login && !self.inner.transport.has_token() {
-            self.refresh_token(seen).await?;
+            // Boxed: logins are rare, and their future would enlarge every call's.
+            Box::pin(self.refresh_token(seen)).await?;
         }
         let seen = self.inner.token_generation.load(Ordering::Acquire);
         match self.inner.transport.run(op, None, make()).await {
             Err(Error::Auth(failure)) if failure.status == 401 && can_login => {
                 tracing::debug!(operation = op.id, "401: logging in again and retrying once");
-                self.refresh_token(seen).await?;
+                Box::pin(self.refresh_token(seen)).await?;
                 Ok(self.inner.transport.run(op, None, make()).await?.0)
             }
             other => Ok(other?.0),
