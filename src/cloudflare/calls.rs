@@ -145,34 +145,25 @@ impl Calls<'_> {
     pub async fn create(&self, name: Option<&str>) -> Result<NewCallsApp, Error> {
         let account = self.account.segment()?;
         let body = editable(name);
-        let app = self
-            .client
-            .call(
+        self.client
+            .call_checked(
                 CREATE.with_timeout(self.timeout),
                 account,
                 self.api().calls_apps_create_a_new_app(account, &body),
+                |app| {
+                    let secret = app.secret.ok_or("the created app has no `secret`")?;
+                    Ok(NewCallsApp {
+                        app: CallsApp {
+                            id: app.uid.map(CallsAppId::new),
+                            name: app.name,
+                            created: app.created,
+                            modified: app.modified,
+                        },
+                        secret,
+                    })
+                },
             )
-            .await?;
-        let secret = app.secret.ok_or_else(|| Error::Decode {
-            call: Box::new(crate::CallSite {
-                provider: crate::Provider::Cloudflare,
-                operation: CREATE.id,
-                method: CREATE.method,
-                path: CREATE.path.into(),
-            }),
-            status: 201,
-            reason: "the created app has no `secret`".into(),
-            snippet: String::new(),
-        })?;
-        Ok(NewCallsApp {
-            app: CallsApp {
-                id: app.uid.map(CallsAppId::new),
-                name: app.name,
-                created: app.created,
-                modified: app.modified,
-            },
-            secret,
-        })
+            .await
     }
 
     /// Fetches one app (without its secret).

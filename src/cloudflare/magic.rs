@@ -277,7 +277,18 @@ impl MagicAppChanges {
     }
 }
 
-/// Checks each subnet is IPv4 CIDR notation (`a.b.c.d/n`, n ≤ 32), as the API requires.
+/// Whether `text` is an IPv4 subnet in CIDR notation (`a.b.c.d/n`, n ≤ 32), as the API requires.
+pub(crate) fn is_ipv4_cidr(text: &str) -> bool {
+    text.split_once('/').is_some_and(|(addr, prefix)| {
+        addr.parse::<Ipv4Addr>().is_ok()
+            && !prefix.is_empty()
+            && prefix.len() <= 2
+            && prefix.bytes().all(|b| b.is_ascii_digit())
+            && prefix.parse::<u8>().is_ok_and(|p| p <= 32)
+    })
+}
+
+/// Checks each subnet is IPv4 CIDR notation, as the API requires.
 fn request_subnets(
     field: &str,
     subnets: &Option<Vec<String>>,
@@ -286,14 +297,7 @@ fn request_subnets(
         return Ok(None);
     };
     for subnet in subnets {
-        let valid = subnet.split_once('/').is_some_and(|(addr, prefix)| {
-            addr.parse::<Ipv4Addr>().is_ok()
-                && !prefix.is_empty()
-                && prefix.len() <= 2
-                && prefix.bytes().all(|b| b.is_ascii_digit())
-                && prefix.parse::<u8>().is_ok_and(|p| p <= 32)
-        });
-        if !valid {
+        if !is_ipv4_cidr(subnet) {
             return Err(Error::InvalidArgument(format!(
                 "{field}: {subnet:?} is not an IPv4 subnet in CIDR notation (like 192.0.2.0/24)"
             )));

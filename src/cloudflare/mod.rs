@@ -244,9 +244,34 @@ impl CloudflareClient {
             Output = Result<progenitor_client::ResponseValue<B>, progenitor_client::Error<E>>,
         >,
     {
+        self.call_checked(op, account, call, Ok).await
+    }
+
+    /// [`CloudflareClient::call`], with `check` turning a result that lacks something the
+    /// caller needs into a decode error.
+    async fn call_checked<B, E, F, T>(
+        &self,
+        op: Op,
+        account: &str,
+        call: F,
+        check: impl FnOnce(B::Result) -> Result<T, &'static str>,
+    ) -> Result<T, Error>
+    where
+        B: Envelope,
+        E: ErrorBody,
+        F: std::future::Future<
+            Output = Result<progenitor_client::ResponseValue<B>, progenitor_client::Error<E>>,
+        >,
+    {
         let transport = &self.inner.transport;
         let (body, meta) = transport.run(op, Some(account), call).await?;
-        envelope::unwrap(transport, body, meta, self.inner.on_messages.as_ref())
+        envelope::unwrap(
+            transport,
+            body,
+            meta,
+            self.inner.on_messages.as_ref(),
+            check,
+        )
     }
 }
 

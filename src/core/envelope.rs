@@ -22,14 +22,16 @@ pub(crate) trait Envelope {
 /// Non-fatal messages Cloudflare attached to a successful answer.
 pub type MessageHandler = std::sync::Arc<dyn Fn(&crate::CallSite, &[ApiError]) + Send + Sync>;
 
-/// `result` of a successful envelope; `success: false` (even on HTTP 200) is an API error and a
-/// missing `result` a decode error. Messages are logged and passed to `on_messages`.
-pub(crate) fn unwrap<B: Envelope>(
+/// `result` of a successful envelope, passed through `check`; `success: false` (even on HTTP
+/// 200) is an API error, and a missing `result` or a `check` failure a decode error. Messages
+/// are logged and passed to `on_messages`.
+pub(crate) fn unwrap<B: Envelope, T>(
     transport: &Transport,
     body: B,
     meta: Meta,
     on_messages: Option<&MessageHandler>,
-) -> Result<B::Result, Error> {
+    check: impl FnOnce(B::Result) -> Result<T, &'static str>,
+) -> Result<T, Error> {
     let parts = body.into_parts();
     if !parts.success {
         return Err(transport.failure(
@@ -50,14 +52,11 @@ pub(crate) fn unwrap<B: Envelope>(
             handler(&call, &parts.messages);
         }
     }
-    parts.result.ok_or_else(|| {
-        transport.decode_error(
-            meta.call(),
-            meta.status,
-            "`success` is true but `result` is missing or null",
-            b"",
-        )
-    })
+    parts
+        .result
+        .ok_or("`success` is true but `result` is missing or null")
+        .and_then(check)
+        .map_err(|reason| transport.decode_error(meta.call(), meta.status, reason, b""))
 }
 
 /// Implements [`Envelope`] and the error-body conversion for one generated Cloudflare module.

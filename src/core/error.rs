@@ -346,10 +346,10 @@ pub(crate) fn snippet(body: &[u8], known: &[&str]) -> String {
         }
         Err(_) => mask_token_runs(&String::from_utf8_lossy(body)),
     };
-    let mut text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    for secret in known.iter().filter(|s| s.len() >= 4) {
-        text = text.replace(secret, "[redacted]");
-    }
+    let mut text = remove_known(
+        &text.split_whitespace().collect::<Vec<_>>().join(" "),
+        known,
+    );
     if text.chars().count() > SNIPPET_CHARS {
         text = text.chars().take(SNIPPET_CHARS).collect::<String>() + "…";
     }
@@ -359,12 +359,7 @@ pub(crate) fn snippet(body: &[u8], known: &[&str]) -> String {
 /// An API's error message with the client's own secrets and anything shaped like a JWT
 /// (`eyJ…` in three dot-separated parts) removed; other text is kept as the API wrote it.
 pub(crate) fn scrub_message(message: &str, known: &[&str]) -> String {
-    let mut text = message.to_string();
-    for secret in known.iter().filter(|s| s.len() >= 4) {
-        if text.contains(secret) {
-            text = text.replace(secret, "[redacted]");
-        }
-    }
+    let text = remove_known(message, known);
     if !text.contains("eyJ") {
         return text;
     }
@@ -379,6 +374,17 @@ pub(crate) fn scrub_message(message: &str, known: &[&str]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `text` with every occurrence of the client's own secrets replaced.
+fn remove_known(text: &str, known: &[&str]) -> String {
+    let mut text = text.to_string();
+    for secret in known.iter().filter(|s| s.len() >= 4) {
+        if text.contains(secret) {
+            text = text.replace(secret, "[redacted]");
+        }
+    }
+    text
 }
 
 fn redact_json(value: &mut serde_json::Value) {

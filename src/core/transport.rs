@@ -120,8 +120,8 @@ struct Seen {
     path: Option<String>,
     /// The call's own time limit, if it has one.
     timeout: Option<Duration>,
-    /// A failure `exec` could not express as a `reqwest::Error` (body over the cap).
-    failure: Option<Error>,
+    /// The body passed the size cap; `exec` cannot say so as a `reqwest::Error`.
+    body_too_large: bool,
 }
 
 tokio::task_local! {
@@ -139,16 +139,7 @@ pub(crate) struct Meta {
 
 impl Meta {
     pub(crate) fn call(&self) -> CallSite {
-        let seen = self.state.lock();
-        CallSite {
-            provider: self.provider,
-            operation: self.op.id,
-            method: self.op.method,
-            path: seen
-                .path
-                .clone()
-                .unwrap_or_else(|| self.op.path.to_string()),
-        }
+        self.state.call_site(self.provider, self.op)
     }
 
     pub(crate) fn request_id(&self) -> Option<String> {
@@ -233,10 +224,12 @@ impl Transport {
     /// The `exec` hook: send, retry by the policy, and buffer the body under the size cap.
     async fn execute(&self, mut request: Request) -> reqwest::Result<Response> {
         let state = CALL.try_with(Arc::clone).unwrap_or_default();
-        let timeout = state.lock().timeout.unwrap_or(self.request_timeout);
-        *request.timeout_mut() = Some(timeout);
+        {
+            let mut seen = state.lock();
+            *request.timeout_mut() = Some(seen.timeout.unwrap_or(self.request_timeout));
+            seen.path = Some(request.url().path().to_string());
+        }
         let replayable = retry::is_idempotent(request.method()) || self.retry.retry_non_idempotent;
-        state.lock().path = Some(request.url().path().to_string());
         let span = tracing::Span::current();
 
         let mut attempt: u32 = 0;
@@ -344,16 +337,7 @@ impl Transport {
         let body = match self.read_capped(&mut response).await? {
             Some(body) => body,
             None => {
-                let too_large = Error::Decode {
-                    call: Box::new(self.call_site_from(state, None)),
-                    status: status.as_u16(),
-                    reason: format!(
-                        "the body is larger than the {} byte limit",
-                        self.max_body_bytes
-                    ),
-                    snippet: String::new(),
-                };
-                state.lock().failure = Some(too_large);
+                state.lock().body_too_large = true;
                 Bytes::new()
             }
         };
@@ -474,19 +458,6 @@ impl Transport {
         }
     }
 
-    fn call_site_from(&self, state: &CallState, op: Option<Op>) -> CallSite {
-        let seen = state.lock();
-        CallSite {
-            provider: self.provider,
-            operation: op.map_or("", |o| o.id),
-            method: op.map_or("", |o| o.method),
-            path: seen
-                .path
-                .clone()
-                .unwrap_or_else(|| op.map_or("", |o| o.path).to_string()),
-        }
-    }
-
     /// Every secret this client holds now: its credentials and its current token.
     fn own_secrets(&self) -> Vec<crate::Secret> {
         let mut secrets = self.known_secrets.clone();
@@ -544,19 +515,23 @@ impl Transport {
         op: Op,
     ) -> Error {
         use progenitor_client::Error as P;
-        let recorded = state.lock().failure.take();
-        if let Some(failure) = recorded {
-            return fill_call(failure, self.call_site_from(state, Some(op)));
-        }
-        let call = self.call_site_from(state, Some(op));
-        let (status, request_id, retry_after) = {
+        let call = state.call_site(self.provider, op);
+        let (status, request_id, retry_after, too_large) = {
             let seen = state.lock();
             (
                 seen.status.map(|s| s.as_u16()),
                 seen.request_id.clone(),
                 seen.retry_after,
+                seen.body_too_large,
             )
         };
+        if too_large {
+            let reason = format!(
+                "the body is larger than the {} byte limit",
+                self.max_body_bytes
+            );
+            return self.decode_error(call, status.unwrap_or(0), &reason, b"");
+        }
         match error {
             P::InvalidRequest(message) => Error::InvalidArgument(message),
             P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
@@ -662,30 +637,26 @@ impl Transport {
     }
 }
 
-/// Puts the call site into an error `exec` recorded before it knew the operation.
-fn fill_call(error: Error, site: CallSite) -> Error {
-    match error {
-        Error::Decode {
-            status,
-            reason,
-            snippet,
-            ..
-        } => Error::Decode {
-            call: Box::new(site),
-            status,
-            reason,
-            snippet,
-        },
-        other => other,
-    }
-}
-
 enum Sent {
     Done(Response),
     Retry(Response, Option<Duration>),
 }
 
 impl CallState {
+    /// The call as errors name it: operation, method and the path actually sent.
+    fn call_site(&self, provider: Provider, op: Op) -> CallSite {
+        CallSite {
+            provider,
+            operation: op.id,
+            method: op.method,
+            path: self
+                .lock()
+                .path
+                .clone()
+                .unwrap_or_else(|| op.path.to_string()),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }

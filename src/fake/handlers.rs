@@ -5,7 +5,6 @@
 // matter in a test server.
 #![allow(clippy::result_large_err)]
 
-use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -19,6 +18,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 
 use super::{hex, CallsRecord, Fault, HoverRecord, MagicRecord, State, ORGANIZATION_ID};
+use crate::cloudflare::magic::is_ipv4_cidr;
 use crate::generated::{calls, hover, magic};
 
 type Shared_ = Shared<Arc<State>>;
@@ -156,14 +156,10 @@ fn cf_error(status: StatusCode, code: u32, message: &str, pointer: Option<&str>)
         error["source"] = json!({"pointer": pointer});
     }
     let body = json!({"success": false, "errors": [error], "messages": [], "result": null});
-    let mut response = (status, Json(body)).into_response();
-    response.headers_mut().insert(
-        "cf-ray",
-        format!("{}-FAKE", hex(16)).parse().expect("valid header"),
-    );
-    response
+    cf_ok(status, body)
 }
 
+/// A Cloudflare answer, with a `cf-ray` as the real edge adds to every one.
 fn cf_ok<T: serde::Serialize>(status: StatusCode, body: T) -> Response {
     let mut response = (status, Json(body)).into_response();
     response.headers_mut().insert(
@@ -468,15 +464,6 @@ fn magic_fields(body: &Value) -> Result<MagicFields, Response> {
         hostnames: list("hostnames", false)?,
         ip_subnets: list("ip_subnets", true)?,
         source_subnets: list("source_subnets", true)?,
-    })
-}
-
-fn is_ipv4_cidr(text: &str) -> bool {
-    text.split_once('/').is_some_and(|(addr, prefix)| {
-        addr.parse::<Ipv4Addr>().is_ok()
-            && !prefix.is_empty()
-            && prefix.len() <= 2
-            && prefix.parse::<u8>().is_ok_and(|p| p <= 32)
     })
 }
 
