@@ -76,7 +76,9 @@ mod doc_examples {
         use super::magic::types as t;
         // The Magic page shows only the shape of `result`, with placeholder strings.
         round_trip::<t::MagicAccountApp>(fixture!("magic-app.result.json"));
-        round_trip::<t::MagicAppListItem>(fixture!("magic-app.result.json"));
+        round_trip::<crate::cloudflare::magic::wire::MagicAppListItem>(fixture!(
+            "magic-app.result.json"
+        ));
     }
 
     #[cfg(feature = "hover")]

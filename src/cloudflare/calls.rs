@@ -12,7 +12,7 @@ use crate::{AccountId, CallsAppId, Error, Secret};
 
 cloudflare_types!(crate::generated::calls::types {
     single: [CallsAppEnvelope => CallsApp, CallsAppWithSecretEnvelope => CallsAppWithSecret],
-    list: [CallsAppListEnvelope => CallsApp]
+    list: [CallsAppListEnvelope => gen::CallsApp]
 });
 
 const LIST: Op = Op::new(
@@ -124,11 +124,9 @@ impl Calls<'_> {
         let account = self.account.segment()?;
         let apps = self
             .client
-            .call(
-                LIST.with_timeout(self.timeout),
-                account,
-                self.api().calls_apps_list(account),
-            )
+            .call(LIST.with_timeout(self.timeout), account, || {
+                self.api().calls_apps_list(account)
+            })
             .await?;
         Ok(apps.into_iter().map(CallsApp::from).collect())
     }
@@ -149,7 +147,7 @@ impl Calls<'_> {
             .call_checked(
                 CREATE.with_timeout(self.timeout),
                 account,
-                self.api().calls_apps_create_a_new_app(account, &body),
+                || self.api().calls_apps_create_a_new_app(account, &body),
                 |app| {
                     let secret = app.secret.ok_or("the created app has no `secret`")?;
                     Ok(NewCallsApp {
@@ -171,11 +169,9 @@ impl Calls<'_> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let found = self
             .client
-            .call(
-                GET.with_timeout(self.timeout),
-                account,
-                self.api().calls_apps_retrieve_app_details(account, app),
-            )
+            .call(GET.with_timeout(self.timeout), account, || {
+                self.api().calls_apps_retrieve_app_details(account, app)
+            })
             .await?;
         Ok(found.into())
     }
@@ -186,12 +182,10 @@ impl Calls<'_> {
         let body = editable(name);
         let updated = self
             .client
-            .call(
-                UPDATE.with_timeout(self.timeout),
-                account,
+            .call(UPDATE.with_timeout(self.timeout), account, || {
                 self.api()
-                    .calls_apps_update_app_details(account, app, &body),
-            )
+                    .calls_apps_update_app_details(account, app, &body)
+            })
             .await?;
         Ok(updated.into())
     }
@@ -201,11 +195,9 @@ impl Calls<'_> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let deleted = self
             .client
-            .call(
-                DELETE.with_timeout(self.timeout),
-                account,
-                self.api().calls_apps_delete_app(account, app),
-            )
+            .call(DELETE.with_timeout(self.timeout), account, || {
+                self.api().calls_apps_delete_app(account, app)
+            })
             .await?;
         Ok(deleted.into())
     }

@@ -12,7 +12,7 @@ use crate::{AccountId, Error, MagicAppId};
 
 cloudflare_types!(crate::generated::magic::types {
     single: [MagicAppEnvelope => MagicAccountApp],
-    list: [MagicAppListEnvelope => MagicAppListItem]
+    list: [MagicAppListEnvelope => wire::MagicAppListItem]
 });
 
 const LIST: Op = Op::new(
@@ -121,11 +121,11 @@ impl From<gen::MagicAccountApp> for MagicApp {
     }
 }
 
-impl From<gen::MagicAppListItem> for MagicListItem {
-    fn from(item: gen::MagicAppListItem) -> Self {
+impl From<wire::MagicAppListItem> for MagicListItem {
+    fn from(item: wire::MagicAppListItem) -> Self {
         match item {
-            gen::MagicAppListItem::AccountApp(app) => MagicListItem::Account(app.into()),
-            gen::MagicAppListItem::ManagedApp(app) => MagicListItem::Managed(ManagedApp {
+            wire::MagicAppListItem::AccountApp(app) => MagicListItem::Account(app.into()),
+            wire::MagicAppListItem::ManagedApp(app) => MagicListItem::Managed(ManagedApp {
                 id: app.managed_app_id,
                 name: app.name,
                 app_type: app.type_,
@@ -133,6 +133,62 @@ impl From<gen::MagicAppListItem> for MagicListItem {
                 ip_subnets: subnets(app.ip_subnets),
                 source_subnets: subnets(app.source_subnets),
             }),
+        }
+    }
+}
+
+/// The wire form of a list item, replacing the spec's `oneOf` in the generated code.
+pub(crate) mod wire {
+    use super::gen;
+
+    /// An item of the list: the account's own app or one Cloudflare manages, told apart by
+    /// which ID key it has (`account_app_id` wins if, against the spec, both are present).
+    #[derive(Clone, Debug, serde::Serialize)]
+    #[serde(untagged)]
+    pub enum MagicAppListItem {
+        /// Has `account_app_id`.
+        AccountApp(gen::MagicAccountApp),
+        /// Has `managed_app_id`.
+        ManagedApp(gen::MagicManagedApp),
+    }
+
+    /// Both variants' fields, decoded in one pass.
+    #[derive(serde::Deserialize)]
+    struct Fields {
+        account_app_id: Option<String>,
+        managed_app_id: Option<String>,
+        name: Option<String>,
+        #[serde(rename = "type")]
+        type_: Option<String>,
+        hostnames: Option<gen::MagicHostnames>,
+        ip_subnets: Option<gen::MagicSubnets>,
+        source_subnets: Option<gen::MagicSubnets>,
+    }
+
+    impl<'de> serde::Deserialize<'de> for MagicAppListItem {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let f = Fields::deserialize(deserializer)?;
+            match (f.account_app_id, f.managed_app_id) {
+                (Some(account_app_id), _) => Ok(Self::AccountApp(gen::MagicAccountApp {
+                    account_app_id,
+                    name: f.name,
+                    type_: f.type_,
+                    hostnames: f.hostnames,
+                    ip_subnets: f.ip_subnets,
+                    source_subnets: f.source_subnets,
+                })),
+                (None, Some(managed_app_id)) => Ok(Self::ManagedApp(gen::MagicManagedApp {
+                    managed_app_id,
+                    name: f.name,
+                    type_: f.type_,
+                    hostnames: f.hostnames,
+                    ip_subnets: f.ip_subnets,
+                    source_subnets: f.source_subnets,
+                })),
+                (None, None) => Err(serde::de::Error::custom(
+                    "an app has neither `account_app_id` nor `managed_app_id`",
+                )),
+            }
         }
     }
 }
@@ -344,11 +400,9 @@ impl Magic<'_> {
         let account = self.account.segment()?;
         let items = self
             .client
-            .call(
-                LIST.with_timeout(self.timeout),
-                account,
-                self.api().magic_account_apps_list_apps(account),
-            )
+            .call(LIST.with_timeout(self.timeout), account, || {
+                self.api().magic_account_apps_list_apps(account)
+            })
             .await?;
         Ok(items.into_iter().map(MagicListItem::from).collect())
     }
@@ -371,11 +425,9 @@ impl Magic<'_> {
         let account = self.account.segment()?;
         let created = self
             .client
-            .call(
-                CREATE.with_timeout(self.timeout),
-                account,
-                self.api().magic_account_apps_add_app(account, &body),
-            )
+            .call(CREATE.with_timeout(self.timeout), account, || {
+                self.api().magic_account_apps_add_app(account, &body)
+            })
             .await?;
         Ok(created.into())
     }
@@ -390,12 +442,10 @@ impl Magic<'_> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let updated = self
             .client
-            .call(
-                UPDATE.with_timeout(self.timeout),
-                account,
+            .call(UPDATE.with_timeout(self.timeout), account, || {
                 self.api()
-                    .magic_account_apps_update_app(account, app, &body),
-            )
+                    .magic_account_apps_update_app(account, app, &body)
+            })
             .await?;
         Ok(updated.into())
     }
@@ -410,11 +460,9 @@ impl Magic<'_> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let patched = self
             .client
-            .call(
-                PATCH.with_timeout(self.timeout),
-                account,
-                self.api().magic_account_apps_patch_app(account, app, &body),
-            )
+            .call(PATCH.with_timeout(self.timeout), account, || {
+                self.api().magic_account_apps_patch_app(account, app, &body)
+            })
             .await?;
         Ok(patched.into())
     }
@@ -424,11 +472,9 @@ impl Magic<'_> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let deleted = self
             .client
-            .call(
-                DELETE.with_timeout(self.timeout),
-                account,
-                self.api().magic_account_apps_delete_app(account, app),
-            )
+            .call(DELETE.with_timeout(self.timeout), account, || {
+                self.api().magic_account_apps_delete_app(account, app)
+            })
             .await?;
         Ok(deleted.into())
     }
@@ -437,6 +483,32 @@ impl Magic<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_items_are_told_apart_by_their_id_key() {
+        let decode = |json: &str| serde_json::from_str::<wire::MagicAppListItem>(json);
+        let account = decode(r#"{"account_app_id": "a1", "name": "Dash", "type": "Dev", "hostnames": ["d.example.com"], "ip_subnets": null}"#).unwrap();
+        assert!(matches!(
+            MagicListItem::from(account),
+            MagicListItem::Account(MagicApp { ref id, ref hostnames, ref ip_subnets, .. })
+                if id.as_str() == "a1" && hostnames == &["d.example.com"] && ip_subnets.is_empty()
+        ));
+        let managed = decode(r#"{"managed_app_id": "cloudflare", "account_app_id": null, "source_subnets": ["192.0.2.0/24"]}"#).unwrap();
+        assert!(matches!(
+            MagicListItem::from(managed),
+            MagicListItem::Managed(ManagedApp { ref id, ref source_subnets, .. })
+                if id == "cloudflare" && source_subnets == &["192.0.2.0/24"]
+        ));
+        let both = decode(r#"{"account_app_id": "a1", "managed_app_id": "m1"}"#).unwrap();
+        assert!(matches!(both, wire::MagicAppListItem::AccountApp(_)));
+        let neither = decode(r#"{"name": "orphan"}"#).unwrap_err().to_string();
+        assert!(
+            neither.contains("neither `account_app_id` nor `managed_app_id`"),
+            "{neither}"
+        );
+        assert!(decode(r#"{"account_app_id": 5}"#).is_err());
+        assert!(decode(r#"{"managed_app_id": "m", "hostnames": "not a list"}"#).is_err());
+    }
 
     #[test]
     fn subnet_validation() {

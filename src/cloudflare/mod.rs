@@ -236,35 +236,37 @@ impl CloudflareClient {
     }
 
     /// Runs a generated call and unwraps its envelope.
-    async fn call<B, E, F>(&self, op: Op, account: &str, call: F) -> Result<B::Result, Error>
+    async fn call<B, E, F, Fut>(&self, op: Op, account: &str, make: F) -> Result<B::Result, Error>
     where
         B: Envelope,
         E: ErrorBody,
-        F: std::future::Future<
+        F: Fn() -> Fut,
+        Fut: std::future::Future<
             Output = Result<progenitor_client::ResponseValue<B>, progenitor_client::Error<E>>,
         >,
     {
-        self.call_checked(op, account, call, Ok).await
+        self.call_checked(op, account, make, Ok).await
     }
 
     /// [`CloudflareClient::call`], with `check` turning a result that lacks something the
     /// caller needs into a decode error.
-    async fn call_checked<B, E, F, T>(
+    async fn call_checked<B, E, F, Fut, T>(
         &self,
         op: Op,
         account: &str,
-        call: F,
+        make: F,
         check: impl FnOnce(B::Result) -> Result<T, &'static str>,
     ) -> Result<T, Error>
     where
         B: Envelope,
         E: ErrorBody,
-        F: std::future::Future<
+        F: Fn() -> Fut,
+        Fut: std::future::Future<
             Output = Result<progenitor_client::ResponseValue<B>, progenitor_client::Error<E>>,
         >,
     {
         let transport = &self.inner.transport;
-        let (body, meta) = transport.run(op, Some(account), call).await?;
+        let (body, meta) = transport.run(op, Some(account), make).await?;
         envelope::unwrap(
             transport,
             body,

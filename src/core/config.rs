@@ -62,9 +62,12 @@ impl Options {
     }
 
     /// The caller's `reqwest::Client`, or one with this crate's TLS, timeouts and pool.
-    pub(crate) fn http_client(&self) -> Result<reqwest::Client, Error> {
+    /// The HTTP client, and whether this crate built it. One it built applies
+    /// [`Options::request_timeout`] itself; one the user passed in gets the limit set on each
+    /// request instead.
+    pub(crate) fn http_client(&self) -> Result<(reqwest::Client, bool), Error> {
         if let Some(client) = &self.http_client {
-            return Ok(client.clone());
+            return Ok((client.clone(), false));
         }
         // ring as the rustls provider, passed in rather than installed process-wide: no global
         // state, and it builds in half the time of aws-lc (see benches/README.md).
@@ -80,9 +83,17 @@ impl Options {
         reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .connect_timeout(self.connect_timeout)
+            // Set here rather than on each request: a per-request limit costs reqwest an
+            // allocation per request. A per-call limit still overrides it.
+            .timeout(self.request_timeout)
+            // Retries are this crate's (by method and status). reqwest's own policy only ever
+            // retries HTTP/2 and HTTP/3 refusals, which this HTTP/1 client cannot meet, yet it
+            // copies every request's headers in case; with no retries allowed it copies nothing.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
             .build()
+            .map(|client| (client, true))
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
     }
 }

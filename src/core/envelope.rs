@@ -8,6 +8,7 @@ use crate::Error;
 /// A generated Cloudflare success envelope, taken apart.
 pub(crate) struct Parts<R> {
     pub(crate) success: bool,
+    /// Empty when `success` is true.
     pub(crate) errors: Vec<ApiError>,
     pub(crate) messages: Vec<ApiError>,
     pub(crate) result: Option<R>,
@@ -65,7 +66,7 @@ pub(crate) fn unwrap<B: Envelope, T>(
 macro_rules! cloudflare_types {
     ($module:path {
         single: [$($single:ident => $item:ident),*],
-        list: [$($list:ident => $list_item:ident),*]
+        list: [$($list:ident => $list_item:ty),*]
     }) => {
         const _: () = {
             use $module as generated;
@@ -84,6 +85,11 @@ macro_rules! cloudflare_types {
                     .collect()
             }
 
+            /// A successful envelope's `errors` are not read, so not converted either.
+            fn errors_if_failed(success: bool, list: generated::CloudflareMessages) -> Vec<ApiError> {
+                if success { Vec::new() } else { to_api_errors(list) }
+            }
+
             impl $crate::core::transport::ErrorBody for generated::CloudflareFailure {
                 fn api_errors(self) -> Vec<ApiError> {
                     self.errors.map(to_api_errors).unwrap_or_default()
@@ -95,7 +101,7 @@ macro_rules! cloudflare_types {
                 fn into_parts(self) -> Parts<Self::Result> {
                     Parts {
                         success: self.success,
-                        errors: to_api_errors(self.errors),
+                        errors: errors_if_failed(self.success, self.errors),
                         messages: to_api_errors(self.messages),
                         result: self.result,
                     }
@@ -103,11 +109,11 @@ macro_rules! cloudflare_types {
             })*
 
             $(impl Envelope for generated::$list {
-                type Result = Vec<generated::$list_item>;
+                type Result = Vec<$list_item>;
                 fn into_parts(self) -> Parts<Self::Result> {
                     Parts {
                         success: self.success,
-                        errors: to_api_errors(self.errors),
+                        errors: errors_if_failed(self.success, self.errors),
                         messages: to_api_errors(self.messages),
                         result: Some(self.result.into_list()),
                     }

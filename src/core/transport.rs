@@ -72,6 +72,9 @@ pub(crate) struct Transport {
     user_agent: HeaderValue,
     retry: RetryConfig,
     request_timeout: Duration,
+    /// `http` was built here and applies `request_timeout` itself: only per-call limits are
+    /// set per request.
+    http_is_ours: bool,
     max_body_bytes: usize,
     sleeper: Arc<dyn Sleeper>,
     /// The client's own secrets, scrubbed from any body snippet.
@@ -106,7 +109,8 @@ impl std::fmt::Debug for Transport {
 }
 
 /// What one call saw, shared between [`Transport::run`] and the `exec` hook through a
-/// task-local, since progenitor's hooks have no per-call parameter.
+/// task-local, since progenitor's hooks have no per-call parameter. (Shared through an `Arc`:
+/// a task-local value is swapped in and out on every poll, so it should be pointer-sized.)
 #[derive(Default)]
 pub(crate) struct CallState {
     inner: Mutex<Seen>,
@@ -139,7 +143,7 @@ pub(crate) struct Meta {
 
 impl Meta {
     pub(crate) fn call(&self) -> CallSite {
-        self.state.call_site(self.provider, self.op)
+        self.state.lock().call_site(self.provider, self.op)
     }
 
     pub(crate) fn request_id(&self) -> Option<String> {
@@ -165,8 +169,10 @@ impl Transport {
                 options.user_agent
             ))
         })?;
+        let (http, http_is_ours) = options.http_client()?;
         Ok(Self {
-            http: options.http_client()?,
+            http,
+            http_is_ours,
             provider,
             auth,
             user_agent,
@@ -221,74 +227,26 @@ impl Transport {
         }
     }
 
-    /// The `exec` hook: send, retry by the policy, and buffer the body under the size cap.
+    /// The `exec` hook: one try. Sends with the call's time limit, records what came back,
+    /// and keeps a body of unknown length under the size cap. Retries are [`Transport::run`]'s:
+    /// it rebuilds the request only when a retry happens, instead of copying every request in
+    /// case one does.
     async fn execute(&self, mut request: Request) -> reqwest::Result<Response> {
-        let state = CALL.try_with(Arc::clone).unwrap_or_default();
-        {
+        let _ = CALL.try_with(|state| {
             let mut seen = state.lock();
-            *request.timeout_mut() = Some(seen.timeout.unwrap_or(self.request_timeout));
-            seen.path = Some(request.url().path().to_string());
-        }
-        let replayable = retry::is_idempotent(request.method()) || self.retry.retry_non_idempotent;
-        let span = tracing::Span::current();
-
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
-            span.record("attempt", attempt);
-            let may_retry = attempt <= self.retry.max_retries;
-            let copy = if may_retry { request.try_clone() } else { None };
-            let this_try = match copy {
-                Some(copy) => copy,
-                // Last try (or a body that cannot be copied): send the original.
-                _ => {
-                    return self
-                        .send_and_buffer(request, &state, &span, replayable, false)
-                        .await
-                        .map(|outcome| match outcome {
-                            Sent::Done(response) => response,
-                            Sent::Retry(response, _) => response,
-                        })
-                }
-            };
-            match self
-                .send_and_buffer(this_try, &state, &span, replayable, true)
-                .await
-            {
-                Ok(Sent::Done(response)) => return Ok(response),
-                Ok(Sent::Retry(_, wait)) => {
-                    let wait = wait.unwrap_or_else(|| self.retry.backoff(attempt));
-                    tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, "retrying");
-                    self.sleeper.sleep(wait).await;
-                }
-                Err(e) => {
-                    // A failure to connect never reached the server: safe for any method.
-                    let retry = e.is_connect() || (replayable && e.is_timeout());
-                    if !(retry && may_retry) {
-                        return Err(e);
-                    }
-                    let wait = self.retry.backoff(attempt);
-                    tracing::debug!(
-                        attempt,
-                        wait_ms = wait.as_millis() as u64,
-                        connect = e.is_connect(),
-                        timeout = e.is_timeout(),
-                        "retrying after a transport error"
-                    );
-                    self.sleeper.sleep(wait).await;
-                }
+            match seen.timeout {
+                Some(limit) => *request.timeout_mut() = Some(limit),
+                None if !self.http_is_ours => *request.timeout_mut() = Some(self.request_timeout),
+                None => {}
             }
-        }
-    }
-
-    async fn send_and_buffer(
-        &self,
-        request: Request,
-        state: &CallState,
-        span: &tracing::Span,
-        replayable: bool,
-        may_retry: bool,
-    ) -> reqwest::Result<Sent> {
+            if seen.path.is_none() {
+                seen.path = Some(request.url().path().to_string());
+            }
+            seen.status = None;
+            seen.request_id = None;
+            seen.retry_after = None;
+            seen.body_too_large = false;
+        });
         #[cfg(test)]
         let mut response = match &self.responder {
             Some(respond) => Response::from((respond.0)(&request)),
@@ -308,153 +266,187 @@ impl Transport {
         } else {
             None
         };
-        span.record("status", status.as_u16());
-        if let Some(ray) = &request_id {
-            span.record("cf_ray", ray.as_str());
-        }
-        {
+        let _ = CALL.try_with(|state| {
             let mut seen = state.lock();
             seen.status = Some(status);
             seen.request_id = request_id;
             seen.retry_after = retry_after;
-        }
-
-        if may_retry && retry::status_is_retryable(status, replayable) {
-            match retry_after {
-                // Longer than we are willing to wait: answer now with RateLimited.
-                Some(wait) if wait > self.retry.max_retry_after => {}
-                wait => {
-                    drain(&mut response).await;
-                    return Ok(Sent::Retry(response, wait));
-                }
-            }
-        }
-
+        });
+        // Everything the facade needs from the headers is read; progenitor would only clone
+        // them into a value nobody reads.
         let headers = std::mem::take(response.headers_mut());
-        let version = response.version();
-        // Carried over so reqwest need not parse a placeholder URL for the rebuilt response.
-        let url = response.url().clone();
-        let body = match self.read_capped(&mut response).await? {
-            Some(body) => body,
-            None => {
-                state.lock().body_too_large = true;
-                Bytes::new()
-            }
-        };
-        let mut rebuilt = http::Response::builder()
-            .status(status)
-            .version(version)
-            .url(url)
-            .body(body)
-            .expect("status and version come from a valid response");
-        *rebuilt.headers_mut() = headers;
-        Ok(Sent::Done(Response::from(rebuilt)))
-    }
 
-    /// Reads the whole body, or `None` once it passes the cap (the rest is never read).
-    async fn read_capped(&self, response: &mut Response) -> reqwest::Result<Option<Bytes>> {
-        let cap = self.max_body_bytes;
         match response.content_length() {
-            Some(n) if n > cap as u64 => return Ok(None),
-            // A declared length within the cap: read it in one go (no copy for one chunk).
-            // hyper stops at the declared length, so a lying server cannot exceed it.
-            Some(_) => {
-                return match response.chunk().await? {
-                    None => Ok(Some(Bytes::new())),
-                    Some(first) => match response.chunk().await? {
-                        None => Ok(Some(first)),
-                        Some(second) => self.collect(response, vec![first, second]).await,
-                    },
-                }
-            }
-            None => {}
+            // Within the cap: progenitor reads it as it is. hyper stops at the declared
+            // length, so a lying server cannot exceed it.
+            Some(n) if n <= self.max_body_bytes as u64 => Ok(response),
+            Some(_) => Ok(self.too_large(response, headers)),
+            // Boxed: rare (a body of unknown length), and its future would enlarge every call's.
+            None => match Box::pin(self.collect_capped(&mut response)).await? {
+                Some(body) => Ok(rebuilt(&response, headers, body)),
+                None => Ok(self.too_large(response, headers)),
+            },
         }
-        self.collect(response, Vec::new()).await
     }
 
-    /// Collects the rest of a body after `chunks`, or `None` once it passes the cap.
-    async fn collect(
-        &self,
-        response: &mut Response,
-        chunks: Vec<Bytes>,
-    ) -> reqwest::Result<Option<Bytes>> {
+    /// An over-cap answer: recorded for `run`, and an empty body in its place (the rest is
+    /// never read).
+    fn too_large(&self, response: Response, headers: reqwest::header::HeaderMap) -> Response {
+        let _ = CALL.try_with(|state| state.lock().body_too_large = true);
+        rebuilt(&response, headers, Bytes::new())
+    }
+
+    /// Reads a body of unknown length, or `None` once it passes the cap.
+    async fn collect_capped(&self, response: &mut Response) -> reqwest::Result<Option<Bytes>> {
         let cap = self.max_body_bytes;
-        let mut body = BytesMut::new();
-        for chunk in chunks {
-            if body.len() + chunk.len() > cap {
-                return Ok(None);
-            }
-            body.extend_from_slice(&chunk);
+        let Some(first) = response.chunk().await? else {
+            return Ok(Some(Bytes::new()));
+        };
+        if first.len() > cap {
+            return Ok(None);
         }
-        while let Some(chunk) = response.chunk().await? {
+        let Some(second) = response.chunk().await? else {
+            // One chunk: used as is, no copy.
+            return Ok(Some(first));
+        };
+        let mut body = BytesMut::from(&first[..]);
+        let mut next = Some(second);
+        while let Some(chunk) = next {
             if body.len() + chunk.len() > cap {
                 return Ok(None);
             }
             body.extend_from_slice(&chunk);
+            next = response.chunk().await?;
         }
         Ok(Some(body.freeze()))
     }
 
-    /// Runs one generated call: span, per-call state, and error mapping.
+    /// Runs one generated call: span, per-call state, retries and error mapping.
     ///
-    /// Not an `async fn`: the generated future is large, and boxing it here, before the
-    /// returned future is built, saves copying it through every layer above.
-    pub(crate) fn run<'a, T, E, F>(
-        &'a self,
+    /// `make` builds the call; it runs again for each retry.
+    pub(crate) async fn run<T, E, F, Fut>(
+        &self,
         op: Op,
-        account: Option<&'a str>,
-        call: F,
-    ) -> impl Future<Output = Result<(T, Meta), Error>> + 'a
+        account: Option<&str>,
+        make: F,
+    ) -> Result<(T, Meta), Error>
     where
-        T: 'a,
-        E: ErrorBody + 'a,
-        F: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>> + 'a,
+        E: ErrorBody,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
     {
-        let call = Box::pin(call);
-        async move {
-            let span = tracing::info_span!(
-                "apps_api.call",
-                provider = %self.provider,
-                operation = op.id,
-                method = op.method,
-                path = op.path,
-                account_id = account.unwrap_or(""),
-                attempt = tracing::field::Empty,
-                status = tracing::field::Empty,
-                cf_ray = tracing::field::Empty,
-            );
-            let state = Arc::new(CallState {
-                inner: Mutex::new(Seen {
-                    timeout: op.timeout,
-                    ..Seen::default()
-                }),
-            });
+        let span = tracing::info_span!(
+            "apps_api.call",
+            provider = %self.provider,
+            operation = op.id,
+            method = op.method,
+            path = op.path,
+            account_id = account.unwrap_or(""),
+            attempt = tracing::field::Empty,
+            status = tracing::field::Empty,
+            cf_ray = tracing::field::Empty,
+        );
+        let replayable = retry::is_idempotent(op.method) || self.retry.retry_non_idempotent;
+        let state = Arc::new(CallState {
+            inner: Mutex::new(Seen {
+                timeout: op.timeout,
+                ..Seen::default()
+            }),
+        });
+        let mut attempt: u32 = 0;
+        let result = loop {
+            attempt += 1;
+            // The call writes its (large) result here, so that what each poll passes up
+            // through the task-local scope and the span is `()`, not the result. Boxed:
+            // the generated future is large, and would otherwise be part of (and copied
+            // with) the caller's.
+            let mut outcome = None;
+            let call = Box::pin(async { outcome = Some(make().await) });
             // Entering a span on every poll costs something even when nobody listens.
-            let result = if span.is_disabled() {
-                CALL.scope(state.clone(), call).await
+            if span.is_disabled() {
+                CALL.scope(state.clone(), call).await;
             } else {
+                span.record("attempt", attempt);
                 CALL.scope(state.clone(), call.instrument(span.clone()))
-                    .await
-            };
-            match result {
-                Ok(value) => {
-                    let meta = Meta {
-                        status: value.status().as_u16(),
-                        provider: self.provider,
-                        op,
-                        state,
-                    };
-                    Ok((value.into_inner(), meta))
+                    .await;
+                let seen = state.lock();
+                if let Some(status) = seen.status {
+                    span.record("status", status.as_u16());
                 }
-                Err(e) => {
-                    // Boxed: the error path's future would otherwise enlarge (and be copied
-                    // with) every call's future.
-                    let error = Box::pin(self.map_error(e, &state, op)).await;
-                    let _guard = span.enter();
-                    tracing::debug!(error = %error, "call failed");
-                    Err(error)
+                if let Some(ray) = &seen.request_id {
+                    span.record("cf_ray", ray.as_str());
                 }
             }
+            let Some(result) = outcome else {
+                unreachable!("the call completed, so it stored its result")
+            };
+            let Err(error) = result else { break result };
+            let wait = if attempt <= self.retry.max_retries {
+                self.retry_wait(&error, &state.lock(), replayable, attempt)
+            } else {
+                None
+            };
+            let Some(wait) = wait else { break Err(error) };
+            if let progenitor_client::Error::UnexpectedResponse(mut response) = error {
+                drain(&mut response).await;
+            }
+            tracing::debug!(
+                parent: &span,
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                status = state.lock().status.map(|s| s.as_u16()),
+                "retrying"
+            );
+            self.sleeper.sleep(wait).await;
+        };
+        match result {
+            Ok(value) => {
+                let meta = Meta {
+                    status: value.status().as_u16(),
+                    provider: self.provider,
+                    op,
+                    state,
+                };
+                Ok((value.into_inner(), meta))
+            }
+            Err(e) => {
+                // Boxed: the error path's future would otherwise enlarge (and be copied
+                // with) every call's future.
+                let error = Box::pin(self.map_error(e, &state, op)).await;
+                let _guard = span.enter();
+                tracing::debug!(error = %error, "call failed");
+                Err(error)
+            }
+        }
+    }
+
+    /// How long to wait before trying a failed call again, or `None` to give up.
+    fn retry_wait<E>(
+        &self,
+        error: &progenitor_client::Error<E>,
+        seen: &Seen,
+        replayable: bool,
+        attempt: u32,
+    ) -> Option<Duration> {
+        use progenitor_client::Error as P;
+        match error {
+            // A failure to connect never reached the server: safe for any method.
+            P::CommunicationError(e) | P::ResponseBodyError(e) => (e.is_connect()
+                || (replayable && e.is_timeout()))
+            .then(|| self.retry.backoff(attempt)),
+            P::ErrorResponse(_) | P::UnexpectedResponse(_) | P::InvalidResponsePayload(..) => {
+                let status = seen.status?;
+                if !retry::status_is_retryable(status, replayable) {
+                    return None;
+                }
+                match seen.retry_after {
+                    // Longer than we are willing to wait: answer now with RateLimited.
+                    Some(wait) if wait > self.retry.max_retry_after => None,
+                    Some(wait) => Some(wait),
+                    None => Some(self.retry.backoff(attempt)),
+                }
+            }
+            P::InvalidRequest(_) | P::InvalidUpgrade(_) | P::Custom(_) => None,
         }
     }
 
@@ -515,10 +507,10 @@ impl Transport {
         op: Op,
     ) -> Error {
         use progenitor_client::Error as P;
-        let call = state.call_site(self.provider, op);
-        let (status, request_id, retry_after, too_large) = {
+        let (call, status, request_id, retry_after, too_large) = {
             let seen = state.lock();
             (
+                seen.call_site(self.provider, op),
                 seen.status.map(|s| s.as_u16()),
                 seen.request_id.clone(),
                 seen.retry_after,
@@ -637,29 +629,36 @@ impl Transport {
     }
 }
 
-enum Sent {
-    Done(Response),
-    Retry(Response, Option<Duration>),
-}
-
-impl CallState {
+impl Seen {
     /// The call as errors name it: operation, method and the path actually sent.
     fn call_site(&self, provider: Provider, op: Op) -> CallSite {
         CallSite {
             provider,
             operation: op.id,
             method: op.method,
-            path: self
-                .lock()
-                .path
-                .clone()
-                .unwrap_or_else(|| op.path.to_string()),
+            path: self.path.clone().unwrap_or_else(|| op.path.to_string()),
         }
     }
+}
 
+impl CallState {
     fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// A response with `body` in place of the one it came with, and no headers (the facade has
+/// read what it needs from them). The URL is carried over so reqwest need not parse a
+/// placeholder.
+fn rebuilt(response: &Response, headers: reqwest::header::HeaderMap, body: Bytes) -> Response {
+    drop(headers);
+    let rebuilt = http::Response::builder()
+        .status(response.status())
+        .version(response.version())
+        .url(response.url().clone())
+        .body(body)
+        .expect("status and version come from a valid response");
+    Response::from(rebuilt)
 }
 
 /// Reads (a bounded part of) a body we are about to discard, so the connection can be reused.

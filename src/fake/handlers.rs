@@ -476,25 +476,29 @@ async fn magic_list(
         return denied;
     }
     let store = s.store.lock().unwrap_or_else(|p| p.into_inner());
-    let mut items: Vec<magic::types::MagicAppListItem> = store
+    let mut items: Vec<crate::cloudflare::magic::wire::MagicAppListItem> = store
         .magic
         .iter()
         .filter(|((owner, _), _)| *owner == account)
-        .map(|((_, id), record)| magic::types::MagicAppListItem::AccountApp(magic_app(id, record)))
+        .map(|((_, id), record)| {
+            crate::cloudflare::magic::wire::MagicAppListItem::AccountApp(magic_app(id, record))
+        })
         .collect();
     // Every account also sees the apps Cloudflare manages.
-    items.push(magic::types::MagicAppListItem::ManagedApp(
-        magic::types::MagicManagedApp {
-            managed_app_id: "cloudflare".into(),
-            name: Some("Cloudflare".into()),
-            type_: Some("Development".into()),
-            hostnames: Some(magic::types::MagicHostnames(Some(vec![
-                "cloudflare.com".into()
-            ]))),
-            ip_subnets: None,
-            source_subnets: None,
-        },
-    ));
+    items.push(
+        crate::cloudflare::magic::wire::MagicAppListItem::ManagedApp(
+            magic::types::MagicManagedApp {
+                managed_app_id: "cloudflare".into(),
+                name: Some("Cloudflare".into()),
+                type_: Some("Development".into()),
+                hostnames: Some(magic::types::MagicHostnames(Some(vec![
+                    "cloudflare.com".into()
+                ]))),
+                ip_subnets: None,
+                source_subnets: None,
+            },
+        ),
+    );
     cf_ok(
         StatusCode::OK,
         magic::types::MagicAppListEnvelope {

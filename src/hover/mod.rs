@@ -187,7 +187,7 @@ impl HoverClient {
         let (answer, _) = self
             .inner
             .transport
-            .run(AUTHENTICATE, None, self.inner.api.authenticate(&body))
+            .run(AUTHENTICATE, None, || self.inner.api.authenticate(&body))
             .await?;
         self.inner.transport.set_token(&answer.auth_token)?;
         self.inner.token_generation.fetch_add(1, Ordering::AcqRel);
@@ -212,11 +212,11 @@ impl HoverClient {
             Box::pin(self.refresh_token(seen)).await?;
         }
         let seen = self.inner.token_generation.load(Ordering::Acquire);
-        match self.inner.transport.run(op, None, make()).await {
+        match self.inner.transport.run(op, None, &make).await {
             Err(Error::Auth(failure)) if failure.status == 401 && can_login => {
                 tracing::debug!(operation = op.id, "401: logging in again and retrying once");
                 Box::pin(self.refresh_token(seen)).await?;
-                Ok(self.inner.transport.run(op, None, make()).await?.0)
+                Ok(self.inner.transport.run(op, None, &make).await?.0)
             }
             other => Ok(other?.0),
         }

@@ -300,6 +300,66 @@ async fn half_a_body_then_a_stall_times_out() {
 }
 
 #[tokio::test]
+async fn a_get_whose_body_stalls_is_tried_again() {
+    // The first answer's body stalls after its headers (the body is read after the `exec`
+    // hook, by progenitor); the second answer is whole.
+    let tries = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = tries.clone();
+    let server = RawServer::start(move |_| {
+        if counter.fetch_add(1, SeqCst) == 0 {
+            let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{\"success\": true, \"res";
+            (head.to_vec(), true)
+        } else {
+            let body = r#"{"success": true, "errors": [], "messages": [], "result": []}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            (answer.into_bytes(), false)
+        }
+    })
+    .await;
+    let sleeper = RecordingSleeper::default();
+    let client = apps_api::cloudflare::CloudflareClient::builder()
+        .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
+        .base_url(&server.url)
+        .request_timeout(Duration::from_millis(300))
+        .sleeper(Arc::new(sleeper.clone()))
+        .build()
+        .unwrap();
+    let apps = client.calls(ACCOUNT).list().await.unwrap();
+    assert!(apps.is_empty());
+    assert_eq!(tries.load(SeqCst), 2);
+    assert_eq!(sleeper.waits().len(), 1);
+}
+
+#[tokio::test]
+async fn a_delete_whose_body_stalls_every_time_gives_up_after_the_retries() {
+    let server = RawServer::start(|_| {
+        let head =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{";
+        (head.to_vec(), true)
+    })
+    .await;
+    let sleeper = RecordingSleeper::default();
+    let client = apps_api::cloudflare::CloudflareClient::builder()
+        .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
+        .base_url(&server.url)
+        .request_timeout(Duration::from_millis(200))
+        .sleeper(Arc::new(sleeper.clone()))
+        .build()
+        .unwrap();
+    let app = CallsAppId::new("2a95132c15732412d22c1476fa83f27a");
+    let err = client.calls(ACCOUNT).delete(&app).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout { after, .. } if *after == Duration::from_millis(200)),
+        "{err:?}"
+    );
+    assert_eq!(server.requests.load(SeqCst), 3);
+    assert_eq!(sleeper.waits().len(), 2);
+}
+
+#[tokio::test]
 async fn connection_refused_is_retried_for_any_method_then_reported() {
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
