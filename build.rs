@@ -12,6 +12,8 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=src/codegen/mod.rs");
     println!("cargo::rerun-if-changed=spec");
+    // The generated code is formatted with it when there is one.
+    println!("cargo::rerun-if-env-changed=RUSTFMT");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
 
     let mut failed = false;

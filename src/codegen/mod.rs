@@ -266,9 +266,37 @@ pub fn generate(file: &Path, spec: &openapiv3::OpenAPI, api: &Api) -> Result<Str
             ));
         }
     };
-    let syntax = syn::parse2::<syn::File>(tokens)
-        .map_err(|e| error(file, None, format!("generated code does not parse: {e}")))?;
-    Ok(prettyplease::unparse(&syntax))
+    Ok(format_source(tokens.to_string()))
+}
+
+/// Formats generated source with rustfmt when there is one (`$RUSTFMT`, else `rustfmt` on the
+/// path), so the code in `OUT_DIR` reads like code; without one it stays on one line, which
+/// compiles the same. rustfmt rather than prettyplease: prettyplease needs syn 2 with all its
+/// features, a few seconds more on every user's clean build, for a file few people open.
+fn format_source(source: String) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let rustfmt = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());
+    let child = Command::new(rustfmt)
+        .args(["--edition", "2021", "--emit", "stdout", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        return source;
+    };
+    // rustfmt reads all its input before writing, so writing first cannot deadlock.
+    let written = child
+        .stdin
+        .take()
+        .map(|mut stdin| stdin.write_all(source.as_bytes()));
+    match (written, child.wait_with_output()) {
+        (Some(Ok(())), Ok(out)) if out.status.success() && !out.stdout.is_empty() => {
+            String::from_utf8(out.stdout).unwrap_or(source)
+        }
+        _ => source,
+    }
 }
 
 /// The whole pipeline for one API: load, check, strip, convert, generate.
