@@ -2,9 +2,9 @@
 //!
 //! Every generated client carries an `Arc<Transport>` (progenitor's `inner` value) and runs its
 //! requests through the [`ClientHooks`] implemented here once for all three: `pre` adds auth and
-//! user agent, `exec` retries, reads the body under a size cap and records what the call saw.
-//! [`Transport::run`] wraps a generated call in a tracing span and turns progenitor's result
-//! into this crate's [`Error`].
+//! user agent, `exec` sends one try, keeps the body under a size cap and records what the try
+//! saw. [`Transport::run`] runs a generated call in a tracing span, runs it again when the retry
+//! policy says so, and turns progenitor's result into this crate's [`Error`].
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
