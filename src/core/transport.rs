@@ -323,8 +323,25 @@ impl Transport {
 
     /// Runs one generated call: span, per-call state, retries and error mapping.
     ///
-    /// `make` builds the call; it runs again for each retry.
-    pub(crate) async fn run<T, E, F, Fut>(
+    /// `make` builds the call; it runs again for each retry. The whole call is boxed once:
+    /// the generated future is large, and would otherwise be part of (and copied with) the
+    /// caller's.
+    pub(crate) fn run<'a, T, E, F, Fut>(
+        &'a self,
+        op: Op,
+        account: Option<&'a str>,
+        make: F,
+    ) -> std::pin::Pin<Box<impl Future<Output = Result<(T, Meta), Error>> + 'a>>
+    where
+        T: 'a,
+        E: ErrorBody + 'a,
+        F: Fn() -> Fut + 'a,
+        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>> + 'a,
+    {
+        Box::pin(self.run_unboxed(op, account, make))
+    }
+
+    async fn run_unboxed<T, E, F, Fut>(
         &self,
         op: Op,
         account: Option<&str>,
@@ -357,24 +374,24 @@ impl Transport {
         let result = loop {
             attempt += 1;
             // The call writes its (large) result here, so that what each poll passes up
-            // through the task-local scope and the span is `()`, not the result. Boxed:
-            // the generated future is large, and would otherwise be part of (and copied
-            // with) the caller's.
+            // through the task-local scope and the span is `()`, not the result.
             let mut outcome = None;
-            let call = Box::pin(async { outcome = Some(make().await) });
-            // Entering a span on every poll costs something even when nobody listens.
-            if span.is_disabled() {
-                CALL.scope(state.clone(), call).await;
-            } else {
-                span.record("attempt", attempt);
-                CALL.scope(state.clone(), call.instrument(span.clone()))
-                    .await;
-                let seen = state.lock();
-                if let Some(status) = seen.status {
-                    span.record("status", status.as_u16());
-                }
-                if let Some(ray) = &seen.request_id {
-                    span.record("cf_ray", ray.as_str());
+            {
+                let call = std::pin::pin!(async { outcome = Some(make().await) });
+                // Entering a span on every poll costs something even when nobody listens.
+                if span.is_disabled() {
+                    CALL.scope(state.clone(), call).await;
+                } else {
+                    span.record("attempt", attempt);
+                    CALL.scope(state.clone(), call.instrument(span.clone()))
+                        .await;
+                    let seen = state.lock();
+                    if let Some(status) = seen.status {
+                        span.record("status", status.as_u16());
+                    }
+                    if let Some(ray) = &seen.request_id {
+                        span.record("cf_ray", ray.as_str());
+                    }
                 }
             }
             let Some(result) = outcome else {
