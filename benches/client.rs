@@ -295,11 +295,23 @@ struct Server {
 impl Server {
     fn start() -> Server {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        let exe = std::env::current_exe().unwrap();
+        // Pinned to the last CPU when `taskset` is there, so the server does not wander onto
+        // the client's core (which made CPU per request bimodal between runs).
+        let last_cpu = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
+        let pinned = std::process::Command::new("taskset")
+            .args(["-c", &last_cpu.to_string()])
+            .arg(&exe)
             .arg("serve")
             .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+            .spawn();
+        let mut child = pinned.unwrap_or_else(|_| {
+            std::process::Command::new(&exe)
+                .arg("serve")
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        });
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -523,8 +535,10 @@ async fn measure(
 
 fn end_to_end_section(base: &str, seconds: f64) {
     println!("## End to end on loopback ({seconds} s per side and cell in {ROUNDS} rounds; CPU = this process, client only)\n");
-    println!("CPU µs/req: the side's best round. req/s: median round.\n");
-    println!("| runtime | api | in flight | facade req/s | raw req/s | facade CPU µs/req | raw CPU µs/req | facade/raw CPU | median of rounds' ratios |");
+    println!(
+        "Medians over the rounds; the last column is the range of the rounds' facade/raw ratios.\n"
+    );
+    println!("| runtime | api | in flight | facade req/s | raw req/s | facade CPU µs/req | raw CPU µs/req | facade/raw CPU | rounds |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut summary = Vec::new();
     for multi in [false, true] {
@@ -557,9 +571,8 @@ fn end_to_end_section(base: &str, seconds: f64) {
                     }
                 });
                 // Facade and raw take turns (ABBA) in short rounds, so drift in the machine's
-                // speed hits both alike. Interference (the server, the hypervisor) only ever
-                // adds CPU time, so each side's figure is its best round; the median of the
-                // rounds' ratios is shown too.
+                // speed hits both alike; each round's facade/raw ratio is taken against the
+                // raw run next to it, and the cell's figures are medians over the rounds.
                 let round = seconds / ROUNDS as f64;
                 let (mut facade, mut raw) = (Vec::new(), Vec::new());
                 for r in 0..ROUNDS {
@@ -578,23 +591,32 @@ fn end_to_end_section(base: &str, seconds: f64) {
                         }
                     }
                 }
-                let best =
-                    |side: &[Measured]| side.iter().map(|m| m.cpu_us).fold(f64::INFINITY, f64::min);
-                let (facade_cpu, raw_cpu) = (best(&facade), best(&raw));
-                let ratio = facade_cpu / raw_cpu;
-                let median_ratio =
-                    median(facade.iter().zip(&raw).map(|(f, r)| f.cpu_us / r.cpu_us));
+                let ratio = median(facade.iter().zip(&raw).map(|(f, r)| f.cpu_us / r.cpu_us));
+                let (facade_cpu, raw_cpu) = (
+                    median(facade.iter().map(|m| m.cpu_us)),
+                    median(raw.iter().map(|m| m.cpu_us)),
+                );
                 let (facade_rps, raw_rps) = (
                     median(facade.iter().map(|m| m.per_second)),
                     median(raw.iter().map(|m| m.per_second)),
                 );
+                let spread = {
+                    let ratios: Vec<f64> = facade
+                        .iter()
+                        .zip(&raw)
+                        .map(|(f, r)| f.cpu_us / r.cpu_us)
+                        .collect();
+                    let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+                    let high = ratios.iter().copied().fold(0.0, f64::max);
+                    format!("{low:.2}–{high:.2}")
+                };
                 let api_name = match api {
                     Api::Calls => "Calls get",
                     Api::Magic => "Magic list",
                     Api::Hover => "Hover get",
                 };
                 println!(
-                    "| {name} | {api_name} | {in_flight} | {facade_rps:.0} | {raw_rps:.0} | {facade_cpu:.1} | {raw_cpu:.1} | {ratio:.2}× | {median_ratio:.2}× |"
+                    "| {name} | {api_name} | {in_flight} | {facade_rps:.0} | {raw_rps:.0} | {facade_cpu:.1} | {raw_cpu:.1} | {ratio:.2}× | {spread} |"
                 );
                 ratios[slot].push(ratio);
             }
@@ -663,8 +685,8 @@ fn main() {
         return serve();
     }
     // `client profile facade|raw BASE N`: a plain loop for a sampling profiler.
-    // `client profile facade|raw BASE N [API [IN_FLIGHT]]`: N calls in a bare loop on a
-    // current-thread runtime, for `valgrind --tool=callgrind` or `perf record`.
+    // `client profile facade|raw BASE N [API [IN_FLIGHT [multi]]]`: N calls in a bare loop on a
+    // current-thread (or 2-worker) runtime, for `valgrind --tool=callgrind` or `perf record`.
     if args.get(1).map(String::as_str) == Some("profile") {
         let facade = args[2] == "facade";
         let n: usize = args[4].parse().unwrap();
@@ -674,10 +696,18 @@ fn main() {
             _ => Api::Hover,
         };
         let in_flight: usize = args.get(6).map_or(1, |v| v.parse().unwrap());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = if args.get(7).map(String::as_str) == Some("multi") {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
         let clients = runtime.block_on(async { Clients::new(&args[3]) });
         runtime.block_on(async {
             let workers: Vec<_> = (0..in_flight)

@@ -8,7 +8,8 @@ use crate::Error;
 fn envelope<B: Envelope + serde::de::DeserializeOwned>(body: &[u8]) -> Result<B::Result, Error> {
     let parsed: B =
         serde_json::from_slice(body).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    let parts = parsed.into_parts();
+    // As the facade does with no message handler and no subscriber.
+    let parts = parsed.into_parts(false);
     if !parts.success {
         return Err(Error::InvalidArgument("success: false".into()));
     }

@@ -10,6 +10,7 @@ pub(crate) struct Parts<R> {
     pub(crate) success: bool,
     /// Empty when `success` is true.
     pub(crate) errors: Vec<ApiError>,
+    /// Empty unless asked for.
     pub(crate) messages: Vec<ApiError>,
     pub(crate) result: Option<R>,
 }
@@ -17,7 +18,8 @@ pub(crate) struct Parts<R> {
 /// Implemented (by `cloudflare_types!`) for each generated envelope type.
 pub(crate) trait Envelope {
     type Result;
-    fn into_parts(self) -> Parts<Self::Result>;
+    /// The envelope taken apart; `messages` is left empty unless `want_messages`.
+    fn into_parts(self, want_messages: bool) -> Parts<Self::Result>;
 }
 
 /// Non-fatal messages Cloudflare attached to a successful answer.
@@ -33,7 +35,9 @@ pub(crate) fn unwrap<B: Envelope, T>(
     on_messages: Option<&MessageHandler>,
     check: impl FnOnce(B::Result) -> Result<T, &'static str>,
 ) -> Result<T, Error> {
-    let parts = body.into_parts();
+    // Messages are only converted for someone who will see them.
+    let want_messages = on_messages.is_some() || tracing::enabled!(tracing::Level::INFO);
+    let parts = body.into_parts(want_messages);
     if !parts.success {
         return Err(transport.failure(
             meta.call(),
@@ -98,11 +102,15 @@ macro_rules! cloudflare_types {
 
             $(impl Envelope for generated::$single {
                 type Result = generated::$item;
-                fn into_parts(self) -> Parts<Self::Result> {
+                fn into_parts(self, want_messages: bool) -> Parts<Self::Result> {
                     Parts {
                         success: self.success,
                         errors: errors_if_failed(self.success, self.errors),
-                        messages: to_api_errors(self.messages),
+                        messages: if want_messages {
+                            to_api_errors(self.messages)
+                        } else {
+                            Vec::new()
+                        },
                         result: self.result,
                     }
                 }
@@ -110,11 +118,15 @@ macro_rules! cloudflare_types {
 
             $(impl Envelope for generated::$list {
                 type Result = Vec<$list_item>;
-                fn into_parts(self) -> Parts<Self::Result> {
+                fn into_parts(self, want_messages: bool) -> Parts<Self::Result> {
                     Parts {
                         success: self.success,
                         errors: errors_if_failed(self.success, self.errors),
-                        messages: to_api_errors(self.messages),
+                        messages: if want_messages {
+                            to_api_errors(self.messages)
+                        } else {
+                            Vec::new()
+                        },
                         result: Some(self.result.into_list()),
                     }
                 }
