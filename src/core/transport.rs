@@ -273,27 +273,28 @@ impl Transport {
             seen.retry_after = retry_after;
         });
         // Everything the facade needs from the headers is read; progenitor would only clone
-        // them into a value nobody reads.
-        let headers = std::mem::take(response.headers_mut());
+        // them into a value nobody reads. (Taken, not cleared: a cleared map keeps its
+        // capacity, and the clone would allocate it again.)
+        drop(std::mem::take(response.headers_mut()));
 
         match response.content_length() {
             // Within the cap: progenitor reads it as it is. hyper stops at the declared
             // length, so a lying server cannot exceed it.
             Some(n) if n <= self.max_body_bytes as u64 => Ok(response),
-            Some(_) => Ok(self.too_large(response, headers)),
+            Some(_) => Ok(self.too_large(&response)),
             // Boxed: rare (a body of unknown length), and its future would enlarge every call's.
             None => match Box::pin(self.collect_capped(&mut response)).await? {
-                Some(body) => Ok(rebuilt(&response, headers, body)),
-                None => Ok(self.too_large(response, headers)),
+                Some(body) => Ok(rebuilt(&response, body)),
+                None => Ok(self.too_large(&response)),
             },
         }
     }
 
     /// An over-cap answer: recorded for `run`, and an empty body in its place (the rest is
     /// never read).
-    fn too_large(&self, response: Response, headers: reqwest::header::HeaderMap) -> Response {
+    fn too_large(&self, response: &Response) -> Response {
         let _ = CALL.try_with(|state| state.lock().body_too_large = true);
-        rebuilt(&response, headers, Bytes::new())
+        rebuilt(response, Bytes::new())
     }
 
     /// Reads a body of unknown length, or `None` once it passes the cap.
@@ -667,8 +668,7 @@ impl CallState {
 /// A response with `body` in place of the one it came with, and no headers (the facade has
 /// read what it needs from them). The URL is carried over so reqwest need not parse a
 /// placeholder.
-fn rebuilt(response: &Response, headers: reqwest::header::HeaderMap, body: Bytes) -> Response {
-    drop(headers);
+fn rebuilt(response: &Response, body: Bytes) -> Response {
     let rebuilt = http::Response::builder()
         .status(response.status())
         .version(response.version())

@@ -299,6 +299,21 @@ async fn half_a_body_then_a_stall_times_out() {
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
+/// A Cloudflare client on a raw server, with this time limit per try and recorded waits.
+fn cf_with_sleeper(
+    url: &str,
+    timeout: Duration,
+    sleeper: &RecordingSleeper,
+) -> apps_api::cloudflare::CloudflareClient {
+    apps_api::cloudflare::CloudflareClient::builder()
+        .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
+        .base_url(url)
+        .request_timeout(timeout)
+        .sleeper(Arc::new(sleeper.clone()))
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_get_whose_body_stalls_is_tried_again() {
     // The first answer's body stalls after its headers (the body is read after the `exec`
@@ -311,22 +326,12 @@ async fn a_get_whose_body_stalls_is_tried_again() {
             (head.to_vec(), true)
         } else {
             let body = r#"{"success": true, "errors": [], "messages": [], "result": []}"#;
-            let answer = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                body.len()
-            );
-            (answer.into_bytes(), false)
+            (http_200(body), false)
         }
     })
     .await;
     let sleeper = RecordingSleeper::default();
-    let client = apps_api::cloudflare::CloudflareClient::builder()
-        .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
-        .base_url(&server.url)
-        .request_timeout(Duration::from_millis(300))
-        .sleeper(Arc::new(sleeper.clone()))
-        .build()
-        .unwrap();
+    let client = cf_with_sleeper(&server.url, Duration::from_millis(300), &sleeper);
     let apps = client.calls(ACCOUNT).list().await.unwrap();
     assert!(apps.is_empty());
     assert_eq!(tries.load(SeqCst), 2);
@@ -342,13 +347,7 @@ async fn a_delete_whose_body_stalls_every_time_gives_up_after_the_retries() {
     })
     .await;
     let sleeper = RecordingSleeper::default();
-    let client = apps_api::cloudflare::CloudflareClient::builder()
-        .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
-        .base_url(&server.url)
-        .request_timeout(Duration::from_millis(200))
-        .sleeper(Arc::new(sleeper.clone()))
-        .build()
-        .unwrap();
+    let client = cf_with_sleeper(&server.url, Duration::from_millis(200), &sleeper);
     let app = CallsAppId::new("2a95132c15732412d22c1476fa83f27a");
     let err = client.calls(ACCOUNT).delete(&app).await.unwrap_err();
     assert!(
