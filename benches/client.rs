@@ -542,18 +542,7 @@ fn end_to_end_section(base: &str, seconds: f64) {
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut summary = Vec::new();
     for multi in [false, true] {
-        let runtime = if multi {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap()
-        } else {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-        };
+        let runtime = client_runtime(multi);
         let name = if multi {
             "multi-thread (2)"
         } else {
@@ -591,7 +580,12 @@ fn end_to_end_section(base: &str, seconds: f64) {
                         }
                     }
                 }
-                let ratio = median(facade.iter().zip(&raw).map(|(f, r)| f.cpu_us / r.cpu_us));
+                let round_ratios: Vec<f64> = facade
+                    .iter()
+                    .zip(&raw)
+                    .map(|(f, r)| f.cpu_us / r.cpu_us)
+                    .collect();
+                let ratio = median(round_ratios.iter().copied());
                 let (facade_cpu, raw_cpu) = (
                     median(facade.iter().map(|m| m.cpu_us)),
                     median(raw.iter().map(|m| m.cpu_us)),
@@ -600,16 +594,11 @@ fn end_to_end_section(base: &str, seconds: f64) {
                     median(facade.iter().map(|m| m.per_second)),
                     median(raw.iter().map(|m| m.per_second)),
                 );
-                let spread = {
-                    let ratios: Vec<f64> = facade
-                        .iter()
-                        .zip(&raw)
-                        .map(|(f, r)| f.cpu_us / r.cpu_us)
-                        .collect();
-                    let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-                    let high = ratios.iter().copied().fold(0.0, f64::max);
-                    format!("{low:.2}–{high:.2}")
-                };
+                let spread = format!(
+                    "{:.2}–{:.2}",
+                    round_ratios.iter().copied().fold(f64::INFINITY, f64::min),
+                    round_ratios.iter().copied().fold(0.0, f64::max)
+                );
                 let api_name = match api {
                     Api::Calls => "Calls get",
                     Api::Magic => "Magic list",
@@ -634,11 +623,24 @@ fn end_to_end_section(base: &str, seconds: f64) {
     println!();
 }
 
+/// The client's runtime: current-thread, or multi-thread with 2 workers (one per core here).
+fn client_runtime(multi: bool) -> tokio::runtime::Runtime {
+    if multi {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+}
+
 fn reuse_and_memory_section(base: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = client_runtime(false);
     // A fresh server, so its accept count is this client's alone.
     let server = Server::start();
     let clients = runtime.block_on(async { Clients::new(&server.base) });
@@ -696,18 +698,7 @@ fn main() {
             _ => Api::Hover,
         };
         let in_flight: usize = args.get(6).map_or(1, |v| v.parse().unwrap());
-        let runtime = if args.get(7).map(String::as_str) == Some("multi") {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap()
-        } else {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-        };
+        let runtime = client_runtime(args.get(7).map(String::as_str) == Some("multi"));
         let clients = runtime.block_on(async { Clients::new(&args[3]) });
         runtime.block_on(async {
             let workers: Vec<_> = (0..in_flight)
