@@ -106,34 +106,75 @@ fn status() -> impl Strategy<Value = u16> {
     ]
 }
 
+/// What the in-process responder answers with.
+#[derive(Clone)]
+struct Canned {
+    status: u16,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    body: Bytes,
+}
+
+/// Every request the responder saw: method and path (as sent, percent-encoded).
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
 struct Clients {
     cf: CloudflareClient,
     hover: HoverClient,
     hover_login: HoverClient,
     runtime: tokio::runtime::Runtime,
-    answer: Arc<Mutex<(u16, Bytes)>>,
+    answer: Arc<Mutex<Canned>>,
+    seen: Seen,
+}
+
+/// A sleeper that does not sleep (the header tests retry).
+#[derive(Debug)]
+struct NoWait;
+
+impl crate::Sleeper for NoWait {
+    fn sleep(
+        &self,
+        _: std::time::Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async {})
+    }
 }
 
 impl Clients {
-    /// Clients whose every request is answered with the current `answer`.
-    fn new() -> Self {
-        let answer = Arc::new(Mutex::new((200, Bytes::new())));
-        let canned = answer.clone();
-        let responder = Responder(Arc::new(move |_request| {
-            let (status, body) = canned.lock().unwrap().clone();
-            let mut response = http::Response::new(body);
-            *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
+    /// Clients whose every request is answered with the current `answer`, with `retry`.
+    fn new(retry: RetryConfig) -> Self {
+        let answer = Arc::new(Mutex::new(Canned {
+            status: 200,
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }));
+        let seen: Seen = Arc::default();
+        let (canned, log) = (answer.clone(), seen.clone());
+        let responder = Responder(Arc::new(move |request| {
+            log.lock().unwrap().push((
+                request.method().to_string(),
+                request.url().path().to_string(),
+            ));
+            let canned = canned.lock().unwrap().clone();
+            let mut response = http::Response::new(canned.body);
+            *response.status_mut() = http::StatusCode::from_u16(canned.status).unwrap();
+            for (name, value) in canned.headers {
+                response.headers_mut().append(name, value);
+            }
             response
         }));
         let mut cf = CloudflareClient::builder()
             .credentials(Credentials::api_token("fuzz-token"))
-            .base_url("http://fuzz.invalid/client/v4")
-            .retry(RetryConfig::disabled());
+            .base_url("http://127.0.0.1:9/client/v4")
+            .sleeper(Arc::new(NoWait))
+            .retry(retry.clone());
         cf.options.responder = Some(responder.clone());
         let hover = |with_password: bool| {
             let builder = HoverClient::builder()
-                .base_url("http://fuzz.invalid")
-                .retry(RetryConfig::disabled());
+                .base_url("http://127.0.0.1:9")
+                .sleeper(Arc::new(NoWait))
+                .retry(retry.clone())
+                // Every case must reach the login decoder, not a remembered rejection.
+                .login_cooldown(std::time::Duration::ZERO);
             let mut builder = if with_password {
                 builder.credentials("fuzz@example.com", "fuzz-password")
             } else {
@@ -147,37 +188,62 @@ impl Clients {
             hover: hover(false),
             hover_login: hover(true),
             runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_time()
                 .build()
                 .unwrap(),
             answer,
+            seen,
         }
     }
 
     fn answer(&self, status: u16, body: impl Into<Bytes>) -> &Self {
-        *self.answer.lock().unwrap() = (status, body.into());
+        self.answer_with(status, Vec::new(), body)
+    }
+
+    fn answer_with(
+        &self,
+        status: u16,
+        headers: Vec<(http::HeaderName, http::HeaderValue)>,
+        body: impl Into<Bytes>,
+    ) -> &Self {
+        *self.answer.lock().unwrap() = Canned {
+            status,
+            headers,
+            body: body.into(),
+        };
         self
+    }
+
+    /// The requests seen since the last call, emptied.
+    fn take_seen(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
     }
 }
 
 thread_local! {
     // One set of clients per test thread, reused by every case.
-    static CLIENTS: Clients = Clients::new();
+    static CLIENTS: Clients = Clients::new(RetryConfig::disabled());
+    // With one retry of each kind, so Retry-After is read, honoured and bounded.
+    static RETRYING: Clients = Clients::new(
+        RetryConfig::default().max_retries(1).max_rate_limit_retries(1),
+    );
+}
+
+fn check<T: std::fmt::Debug>(result: Result<T, crate::Error>) -> usize {
+    if let Err(e) = &result {
+        // Display and the helpers must work on whatever came back.
+        let _ = (e.to_string(), e.status(), e.is_retryable(), e.codes());
+    }
+    1
 }
 
 /// Runs every operation once against the canned answer; returns how many ran.
 fn every_operation(c: &Clients) -> usize {
-    fn check<T: std::fmt::Debug>(result: Result<T, crate::Error>) -> usize {
-        if let Err(e) = &result {
-            // Display and the helpers must work on whatever came back.
-            let _ = (e.to_string(), e.status(), e.is_retryable(), e.codes());
-        }
-        1
-    }
     let calls = c.cf.calls("acc");
     let magic = c.cf.magic("acc");
     let hover = c.hover.apps();
     let (calls_id, magic_id, hover_id) = (
-        CallsAppId::new("a"),
+        CallsAppId::new("2a95132c15732412d22c1476fa83f27a"),
         MagicAppId::new("m"),
         HoverAppId::new("1"),
     );
@@ -230,4 +296,309 @@ fn the_harness_decodes_a_real_answer() {
             .block_on(c.answer(200, body).cf.calls("acc").list())
     });
     assert_eq!(apps.unwrap().len(), 1);
+}
+
+// ----- Response headers -----
+
+/// A header value as a server may send it: arbitrary text, numbers of every size and sign,
+/// HTTP dates near and far, and arbitrary bytes where `http` allows them.
+fn header_value() -> impl Strategy<Value = http::HeaderValue> {
+    let text = prop_oneof![
+        "\\PC{0,40}",
+        any::<f64>().prop_map(|f| f.to_string()),
+        any::<i128>().prop_map(|i| i.to_string()),
+        any::<u128>().prop_map(|i| format!("{i}{i}")),
+        "[0-9eE.+-]{1,30}",
+        Just("1e30".to_string()),
+        Just("inf".to_string()),
+        (0i64..=253_402_300_799).prop_map(|secs| {
+            httpdate::fmt_http_date(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64),
+            )
+        }),
+    ]
+    .prop_filter_map("not a header value", |s| {
+        http::HeaderValue::from_str(&s).ok()
+    });
+    let bytes = proptest::collection::vec(any::<u8>(), 0..40)
+        .prop_filter_map("not a header value", |b| {
+            http::HeaderValue::from_bytes(&b).ok()
+        });
+    prop_oneof![3 => text, 1 => bytes]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// `Retry-After` and `retry-after-ms` with any value, on 429 and 503 answers to every
+    /// operation: no panic, and every call ends (retried at most once of each kind). Before,
+    /// `retry-after-ms: 1e30` panicked in `Duration::from_secs_f64` on every error answer.
+    #[test]
+    fn retry_headers_never_panic(
+        status in prop_oneof![Just(429u16), Just(503u16)],
+        seconds in proptest::option::of(header_value()),
+        millis in proptest::option::of(header_value()),
+    ) {
+        let mut headers = Vec::new();
+        if let Some(value) = seconds {
+            headers.push((http::header::RETRY_AFTER, value));
+        }
+        if let Some(value) = millis {
+            headers.push((http::HeaderName::from_static("retry-after-ms"), value));
+        }
+        let body = r#"{"success": false, "errors": [{"code": 971, "message": "slow down"}], "messages": [], "result": null}"#;
+        let ran = RETRYING.with(|c| {
+            let ran = every_operation(c.answer_with(status, headers, body));
+            // 16 operations, each tried at most twice (one retry of its kind).
+            let requests = c.take_seen().len();
+            assert!((16..=32).contains(&requests), "{requests} requests");
+            ran
+        });
+        prop_assert_eq!(ran, 16);
+    }
+}
+
+// ----- IDs -----
+
+/// Strings an ID may be given as: any Unicode at all, and strings close to the real alphabet
+/// and length with the characters that change a URL's meaning mixed in.
+fn hostile_id() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => any::<String>(),
+        2 => "[A-Za-z0-9_./\\\\%?#;:@ \t\n\u{0}ü-]{0,40}",
+        1 => "[0-9a-f]{30,34}",
+        1 => "[0-9]{0,22}",
+        1 => proptest::sample::select(NAMED_HOSTILE_IDS).prop_map(str::to_owned),
+    ]
+}
+
+/// The named cases of issue 11, and their relatives.
+const NAMED_HOSTILE_IDS: &[&str] = &[
+    r"..\..",
+    r"a\..\b",
+    r"\..\x",
+    "%2e%2e%5c",
+    "..%2F..",
+    "a\tb",
+    "a\nb",
+    "a\u{0}b",
+    "ü",
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    r"..\..\..\..\zones\023e105f4ecef8ad9ca31a8372d0c353",
+    ".",
+    "..",
+    "",
+    "a/b",
+    "a?b=1",
+    "a#b",
+    "%2e",
+];
+
+/// One operation that takes an ID: its path template with the ID's placeholder, and the call.
+type IdCall<'a> = (
+    &'static str,
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::Error>> + 'a>>,
+);
+
+/// Runs every operation taking an ID of this kind with `id`, and asserts on each request the
+/// responder received: none when the ID is invalid (and the call says so), otherwise exactly
+/// the operation's path with the ID as one whole segment.
+fn id_reaches_only_its_segment(kind: &str, id: &str) {
+    CLIENTS.with(|c| {
+        c.answer(
+            404,
+            r#"{"success": false, "errors": [], "messages": [], "result": null}"#,
+        );
+        c.take_seen();
+        let valid = match kind {
+            "account" => crate::AccountId::RULE.check(id).is_ok(),
+            "calls" => CallsAppId::RULE.check(id).is_ok(),
+            "magic" => MagicAppId::RULE.check(id).is_ok(),
+            "hover" => HoverAppId::RULE.check(id).is_ok(),
+            other => unreachable!("{other}"),
+        };
+        let calls_ops = |account: &str, app: &str| -> Vec<IdCall<'_>> {
+            let calls = c.cf.calls(account.to_string());
+            let app = CallsAppId::new(app);
+            let (c1, c2, c3, c4, c5) = (
+                calls.clone(),
+                calls.clone(),
+                calls.clone(),
+                calls.clone(),
+                calls,
+            );
+            let (a1, a2, a3) = (app.clone(), app.clone(), app);
+            vec![
+                (
+                    "/client/v4/accounts/{account}/calls/apps",
+                    Box::pin(async move { c1.list().await.map(drop) }),
+                ),
+                (
+                    "/client/v4/accounts/{account}/calls/apps",
+                    Box::pin(async move { c2.create(None).await.map(drop) }),
+                ),
+                (
+                    "/client/v4/accounts/{account}/calls/apps/{calls}",
+                    Box::pin(async move { c3.get(&a1).await.map(drop) }),
+                ),
+                (
+                    "/client/v4/accounts/{account}/calls/apps/{calls}",
+                    Box::pin(async move { c4.update(&a2, None).await.map(drop) }),
+                ),
+                (
+                    "/client/v4/accounts/{account}/calls/apps/{calls}",
+                    Box::pin(async move { c5.delete(&a3).await.map(drop) }),
+                ),
+            ]
+        };
+        let magic_ops = |account: &str, app: &str| -> Vec<IdCall<'_>> {
+            let magic = c.cf.magic(account.to_string());
+            let app = MagicAppId::new(app);
+            let changes = MagicAppChanges::new().name("n");
+            let (m1, m2, m3, m4, m5) = (
+                magic.clone(),
+                magic.clone(),
+                magic.clone(),
+                magic.clone(),
+                magic,
+            );
+            let (a1, a2, a3) = (app.clone(), app.clone(), app);
+            let (ch1, ch2) = (changes.clone(), changes);
+            vec![
+                (
+                    "/client/v4/accounts/{account}/magic/apps",
+                    Box::pin(async move { m1.list().await.map(drop) }),
+                ),
+                (
+                    "/client/v4/accounts/{account}/magic/apps",
+                    Box::pin(async move {
+                        m2.create(&NewMagicApp::new("n", "t").hostnames(["h"]))
+                            .await
+                            .map(drop)
+                    }),
+                ),
+                (
+                    "/client/v4/accounts/{account}/magic/apps/{magic}",
+                    Box::pin(async move { m3.update(&a1, &ch1).await.map(drop) }),
+                ),
+                (
+                    "/client/v4/accounts/{account}/magic/apps/{magic}",
+                    Box::pin(async move { m4.patch(&a2, &ch2).await.map(drop) }),
+                ),
+                (
+                    "/client/v4/accounts/{account}/magic/apps/{magic}",
+                    Box::pin(async move { m5.delete(&a3).await.map(drop) }),
+                ),
+            ]
+        };
+        let hover_ops = |app: &str| -> Vec<IdCall<'_>> {
+            let apps = c.hover.apps();
+            let app = HoverAppId::new(app);
+            let (h1, h2, h3, h4) = (apps.clone(), apps.clone(), apps.clone(), apps);
+            let (a1, a2, a3, a4) = (app.clone(), app.clone(), app.clone(), app);
+            vec![
+                (
+                    "/api/apps/{hover}",
+                    Box::pin(async move { h1.get(&a1).await.map(drop) }),
+                ),
+                (
+                    "/api/apps/{hover}",
+                    Box::pin(async move {
+                        h2.update(&a2, &AppChanges::new().name("n")).await.map(drop)
+                    }),
+                ),
+                (
+                    "/api/apps/{hover}",
+                    Box::pin(async move { h3.archive(&a3).await.map(drop) }),
+                ),
+                (
+                    "/api/apps/{hover}/restore",
+                    Box::pin(async move { h4.restore(&a4).await.map(drop) }),
+                ),
+            ]
+        };
+        let (account, calls_app, magic_app, hover_app) = (
+            "023e105f4ecef8ad9ca31a8372d0c353",
+            "2a95132c15732412d22c1476fa83f27a",
+            "m1",
+            "43120",
+        );
+        let ops = match kind {
+            "account" => {
+                let mut ops = calls_ops(id, calls_app);
+                ops.extend(magic_ops(id, magic_app));
+                ops
+            }
+            "calls" => calls_ops(account, id),
+            "magic" => magic_ops(account, id),
+            _ => hover_ops(id),
+        };
+        for (template, call) in ops {
+            let result = c.runtime.block_on(call);
+            let seen = c.take_seen();
+            let uses_id = template.contains(&format!("{{{kind}}}"));
+            if !valid && uses_id {
+                // Named, with the rule, quoting at most a few characters of the value (8,
+                // escaped: an escape can double a character, so only IDs longer than 16 can be
+                // told apart from their quote), in a message of bounded length.
+                assert!(
+                    matches!(&result, Err(crate::Error::InvalidArgument(m))
+                        if (id.chars().count() <= 16 || !m.contains(id)) && m.len() < 300),
+                    "{kind} {id:?}: {result:?}"
+                );
+                assert!(seen.is_empty(), "{kind} {id:?} sent {seen:?}");
+                continue;
+            }
+            check(result);
+            let expected = template
+                .replace("{account}", if kind == "account" { id } else { account })
+                .replace("{calls}", if kind == "calls" { id } else { calls_app })
+                .replace("{magic}", if kind == "magic" { id } else { magic_app })
+                .replace("{hover}", if kind == "hover" { id } else { hover_app });
+            assert!(!seen.is_empty(), "{kind} {id:?}: a valid ID sent nothing");
+            for (_, path) in seen {
+                assert_eq!(path, expected, "{kind} {id:?}");
+            }
+        }
+    });
+}
+
+#[test]
+fn named_hostile_ids_never_leave_their_segment() {
+    for kind in ["account", "calls", "magic", "hover"] {
+        for id in NAMED_HOSTILE_IDS {
+            id_reaches_only_its_segment(kind, id);
+        }
+        // And the harness sees a valid one arrive whole.
+        let valid = if kind == "hover" {
+            "43120"
+        } else {
+            "2a95132c15732412d22c1476fa83f27a"
+        };
+        id_reaches_only_its_segment(kind, valid);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn account_ids_never_leave_their_segment(id in hostile_id()) {
+        id_reaches_only_its_segment("account", &id);
+    }
+
+    #[test]
+    fn calls_app_ids_never_leave_their_segment(id in hostile_id()) {
+        id_reaches_only_its_segment("calls", &id);
+    }
+
+    #[test]
+    fn magic_app_ids_never_leave_their_segment(id in hostile_id()) {
+        id_reaches_only_its_segment("magic", &id);
+    }
+
+    #[test]
+    fn hover_app_ids_never_leave_their_segment(id in hostile_id()) {
+        id_reaches_only_its_segment("hover", &id);
+    }
 }

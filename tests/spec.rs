@@ -240,4 +240,31 @@ fn validation_only_constraints_are_stripped_before_generation() {
     assert!(value["b"].get("pattern").is_none());
     assert!(value["c"].get("oneOf").is_some());
     assert!(value["d"].get("anyOf").is_some(), "a real anyOf stays");
+
+    // Parameter length limits go (progenitor would make a newtype per operation of each);
+    // length limits elsewhere stay.
+    let limits = json!({"type": "string", "minLength": 1, "maxLength": 32});
+    let mut spec = json!({
+        "components": {
+            "parameters": {"id": {"in": "path", "schema": limits}},
+            "schemas": {"Secret": limits}
+        },
+        "paths": {"/x/{a}/{b}": {
+            "parameters": [{"in": "path", "schema": limits}],
+            "get": {"parameters": [{"in": "path", "schema": limits}]}
+        }}
+    });
+    codegen::strip_validation_only(&mut spec);
+    for pointer in [
+        "/components/parameters/id/schema",
+        "/paths/~1x~1{a}~1{b}/parameters/0/schema",
+        "/paths/~1x~1{a}~1{b}/get/parameters/0/schema",
+    ] {
+        let schema = spec.pointer(pointer).unwrap();
+        assert!(
+            schema.get("maxLength").is_none() && schema.get("minLength").is_none(),
+            "{pointer}"
+        );
+    }
+    assert_eq!(spec["components"]["schemas"]["Secret"]["maxLength"], 32);
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::CloudflareClient;
 use crate::core::envelope::cloudflare_types;
-use crate::core::transport::Op;
+use crate::core::transport::{handle_limits, Limits, Op};
 use crate::generated::calls::types as gen;
 use crate::{AccountId, CallsAppId, Error, Secret};
 
@@ -81,7 +81,7 @@ impl From<gen::CallsApp> for CallsApp {
 pub struct Calls<'a> {
     client: &'a CloudflareClient,
     account: AccountId,
-    timeout: Option<std::time::Duration>,
+    limits: Limits,
 }
 
 impl CloudflareClient {
@@ -90,7 +90,7 @@ impl CloudflareClient {
         Calls {
             client: self,
             account: account.into(),
-            timeout: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -102,12 +102,7 @@ fn editable(name: Option<&str>) -> gen::CallsAppEditableFields {
 }
 
 impl Calls<'_> {
-    /// Gives the calls made through this handle their own time limit per try, instead of the
-    /// client's `request_timeout`.
-    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
+    handle_limits!();
 
     fn api(&self) -> &crate::generated::calls::Client {
         &self.client.inner.calls
@@ -124,7 +119,7 @@ impl Calls<'_> {
         let account = self.account.segment()?;
         let apps = self
             .client
-            .call(LIST.with_timeout(self.timeout), account, || {
+            .call(LIST.with_limits(self.limits), account, || {
                 self.api().calls_apps_list(account)
             })
             .await?;
@@ -145,7 +140,7 @@ impl Calls<'_> {
         let body = editable(name);
         self.client
             .call_checked(
-                CREATE.with_timeout(self.timeout),
+                CREATE.with_limits(self.limits),
                 account,
                 || self.api().calls_apps_create_a_new_app(account, &body),
                 |app| {
@@ -169,7 +164,7 @@ impl Calls<'_> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let found = self
             .client
-            .call(GET.with_timeout(self.timeout), account, || {
+            .call(GET.with_limits(self.limits), account, || {
                 self.api().calls_apps_retrieve_app_details(account, app)
             })
             .await?;
@@ -182,7 +177,7 @@ impl Calls<'_> {
         let body = editable(name);
         let updated = self
             .client
-            .call(UPDATE.with_timeout(self.timeout), account, || {
+            .call(UPDATE.with_limits(self.limits), account, || {
                 self.api()
                     .calls_apps_update_app_details(account, app, &body)
             })
@@ -195,7 +190,7 @@ impl Calls<'_> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let deleted = self
             .client
-            .call(DELETE.with_timeout(self.timeout), account, || {
+            .call(DELETE.with_limits(self.limits), account, || {
                 self.api().calls_apps_delete_app(account, app)
             })
             .await?;

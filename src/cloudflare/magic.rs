@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use super::CloudflareClient;
 use crate::core::envelope::cloudflare_types;
-use crate::core::transport::Op;
+use crate::core::transport::{handle_limits, Limits, Op};
 use crate::generated::magic::types as gen;
 use crate::{AccountId, Error, MagicAppId};
 
@@ -369,7 +369,7 @@ fn request_subnets(
 pub struct Magic<'a> {
     client: &'a CloudflareClient,
     account: AccountId,
-    timeout: Option<std::time::Duration>,
+    limits: Limits,
 }
 
 impl CloudflareClient {
@@ -378,18 +378,13 @@ impl CloudflareClient {
         Magic {
             client: self,
             account: account.into(),
-            timeout: None,
+            limits: Limits::default(),
         }
     }
 }
 
 impl Magic<'_> {
-    /// Gives the calls made through this handle their own time limit per try, instead of the
-    /// client's `request_timeout`.
-    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
+    handle_limits!();
 
     fn api(&self) -> &crate::generated::magic::Client {
         &self.client.inner.magic
@@ -400,7 +395,7 @@ impl Magic<'_> {
         let account = self.account.segment()?;
         let items = self
             .client
-            .call(LIST.with_timeout(self.timeout), account, || {
+            .call(LIST.with_limits(self.limits), account, || {
                 self.api().magic_account_apps_list_apps(account)
             })
             .await?;
@@ -425,7 +420,7 @@ impl Magic<'_> {
         let account = self.account.segment()?;
         let created = self
             .client
-            .call(CREATE.with_timeout(self.timeout), account, || {
+            .call(CREATE.with_limits(self.limits), account, || {
                 self.api().magic_account_apps_add_app(account, &body)
             })
             .await?;
@@ -442,7 +437,7 @@ impl Magic<'_> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let updated = self
             .client
-            .call(UPDATE.with_timeout(self.timeout), account, || {
+            .call(UPDATE.with_limits(self.limits), account, || {
                 self.api()
                     .magic_account_apps_update_app(account, app, &body)
             })
@@ -460,7 +455,7 @@ impl Magic<'_> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let patched = self
             .client
-            .call(PATCH.with_timeout(self.timeout), account, || {
+            .call(PATCH.with_limits(self.limits), account, || {
                 self.api().magic_account_apps_patch_app(account, app, &body)
             })
             .await?;
@@ -472,7 +467,7 @@ impl Magic<'_> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let deleted = self
             .client
-            .call(DELETE.with_timeout(self.timeout), account, || {
+            .call(DELETE.with_limits(self.limits), account, || {
                 self.api().magic_account_apps_delete_app(account, app)
             })
             .await?;
@@ -508,6 +503,37 @@ mod tests {
         );
         assert!(decode(r#"{"account_app_id": 5}"#).is_err());
         assert!(decode(r#"{"managed_app_id": "m", "hostnames": "not a list"}"#).is_err());
+    }
+
+    /// The default body cap is sized from the largest answer these APIs give, a Magic list
+    /// (no pagination): a generous one must fit with room to spare.
+    #[test]
+    fn a_generous_magic_list_fits_under_the_default_cap() {
+        let app = |i: usize, id_key: &str, subnets: usize| {
+            serde_json::json!({
+                id_key: format!("{i:032x}"),
+                "name": format!("Application number {i} of a large enterprise account"),
+                "type": "Development",
+                "hostnames": (0..50).map(|h| format!("service-{h:03}.department-{i:04}.example-enterprise.com")).collect::<Vec<_>>(),
+                "ip_subnets": (0..subnets).map(|n| format!("10.{}.{}.0/24", n % 256, i % 256)).collect::<Vec<_>>(),
+                "source_subnets": (0..subnets / 2).map(|n| format!("192.168.{}.0/24", n % 256)).collect::<Vec<_>>(),
+            })
+        };
+        let items: Vec<_> = (0..1_000)
+            .map(|i| app(i, "account_app_id", 50))
+            .chain((0..500).map(|i| app(i, "managed_app_id", 100)))
+            .collect();
+        let body =
+            serde_json::json!({"success": true, "errors": [], "messages": [], "result": items});
+        let size = body.to_string().len();
+        // Measured: 6,778,333 bytes.
+        assert!(
+            size > 4_000_000,
+            "the estimate should be generous, got {size}"
+        );
+        assert!(size < crate::DEFAULT_MAX_BODY_BYTES, "{size}");
+        let decoded: gen::MagicAppListEnvelope = serde_json::from_value(body).unwrap();
+        assert_eq!(decoded.result.unwrap().len(), 1_500);
     }
 
     #[test]

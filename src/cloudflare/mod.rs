@@ -363,4 +363,24 @@ mod tests {
         .build();
         assert!(matches!(bad, Err(Error::Config(m)) if m.contains("not a url")));
     }
+
+    /// `CLOUDFLARE_BASE_URL` gets the builder's checks: no cleartext off loopback, no user
+    /// info, and the error never echoes the password.
+    #[test]
+    fn env_base_url_is_checked_like_the_builders() {
+        for (url, expect) in [
+            ("http://api.example.com/client/v4", "cleartext"),
+            ("https://ops:hunter2@api.example.com/client/v4", "user info"),
+        ] {
+            let err = from(&[("CLOUDFLARE_API_TOKEN", "t"), ("CLOUDFLARE_BASE_URL", url)])
+                .unwrap()
+                .build()
+                .unwrap_err();
+            let shown = err.to_string();
+            assert!(
+                shown.contains(expect) && !shown.contains("hunter2"),
+                "{shown}"
+            );
+        }
+    }
 }

@@ -156,7 +156,48 @@ fn check_refs(file: &Path, root: &Value, node: &Value, at: &mut String) -> Resul
 ///   it into an untagged enum that drops every field but one branch's on a round trip.
 /// - `pattern` on strings: typify would validate it with the `regress` crate in every
 ///   deserialization (responses included); the facade checks request values with `std` parsers.
+/// - Length limits on parameters: progenitor would make each constrained path parameter a
+///   newtype per operation; the facade's typed IDs (`core/ids.rs`) check the same rules once.
 pub fn strip_validation_only(node: &mut Value) {
+    strip_parameter_limits(node);
+    strip_schema_constraints(node);
+}
+
+/// Drops `minLength`/`maxLength` from every parameter's schema (component parameters, and
+/// parameters written inline on a path or an operation).
+fn strip_parameter_limits(spec: &mut Value) {
+    fn strip(parameters: Option<&mut Value>) {
+        let Some(Value::Array(list)) = parameters else {
+            return;
+        };
+        for parameter in list {
+            strip_one(parameter);
+        }
+    }
+    fn strip_one(parameter: &mut Value) {
+        if let Some(Value::Object(schema)) = parameter.get_mut("schema") {
+            schema.remove("minLength");
+            schema.remove("maxLength");
+        }
+    }
+    if let Some(Value::Object(parameters)) = spec.pointer_mut("/components/parameters") {
+        parameters.values_mut().for_each(strip_one);
+    }
+    if let Some(Value::Object(paths)) = spec.pointer_mut("/paths") {
+        for item in paths.values_mut() {
+            let Value::Object(item) = item else { continue };
+            for (key, child) in item.iter_mut() {
+                if key == "parameters" {
+                    strip(Some(child));
+                } else {
+                    strip(child.get_mut("parameters"));
+                }
+            }
+        }
+    }
+}
+
+fn strip_schema_constraints(node: &mut Value) {
     match node {
         Value::Object(map) => {
             let only_required = |branch: &Value| {
@@ -174,9 +215,9 @@ pub fn strip_validation_only(node: &mut Value) {
             if map.get("type").and_then(Value::as_str) == Some("string") {
                 map.remove("pattern");
             }
-            map.values_mut().for_each(strip_validation_only);
+            map.values_mut().for_each(strip_schema_constraints);
         }
-        Value::Array(items) => items.iter_mut().for_each(strip_validation_only),
+        Value::Array(items) => items.iter_mut().for_each(strip_schema_constraints),
         _ => {}
     }
 }

@@ -6,16 +6,22 @@ use std::time::Duration;
 use crate::core::retry::{RetryConfig, Sleeper, TokioSleeper};
 use crate::Error;
 
-/// The largest response body a client reads (16 MiB); a longer one is a [`Error::Decode`].
-pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The largest response body a client reads (8 MiB); a longer one is a [`Error::Decode`].
+///
+/// The largest answer of these APIs is a Magic list, which has no pagination. A generous
+/// one (1,000 account apps and 500 managed apps, each with 50 hostnames and 50 to 100
+/// subnets, long names) is 6.8 MB; see `a_generous_magic_list_fits_under_the_default_cap`.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// Options every client builder has.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Options {
     pub(crate) base_url: Option<String>,
+    pub(crate) allow_insecure_http: bool,
     pub(crate) user_agent: String,
     pub(crate) connect_timeout: Duration,
     pub(crate) request_timeout: Duration,
+    pub(crate) total_timeout: Duration,
     pub(crate) retry: RetryConfig,
     pub(crate) http_client: Option<reqwest::Client>,
     pub(crate) max_body_bytes: usize,
@@ -25,13 +31,36 @@ pub(crate) struct Options {
     pub(crate) responder: Option<crate::core::transport::Responder>,
 }
 
+/// Never prints the base URL's user info (refused anyway) or a user-supplied `reqwest::Client`,
+/// whose default headers may hold credentials.
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("base_url", &self.base_url.as_deref().map(shown_url))
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("user_agent", &self.user_agent)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("total_timeout", &self.total_timeout)
+            .field("retry", &self.retry)
+            .field(
+                "http_client",
+                &self.http_client.as_ref().map(|_| "[user-supplied]"),
+            )
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Self {
             base_url: None,
+            allow_insecure_http: false,
             user_agent: concat!("apps-api/", env!("CARGO_PKG_VERSION")).to_string(),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(60),
+            total_timeout: Duration::from_secs(120),
             retry: RetryConfig::default(),
             http_client: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -43,22 +72,49 @@ impl Default for Options {
 }
 
 impl Options {
-    /// The base URL to use, checked: absolute http(s), no trailing slash.
+    /// The base URL to use, checked: absolute https (http only for a loopback host, or when
+    /// allowed), no user info, query or fragment, no trailing slash. Errors show the URL
+    /// without its user info.
     pub(crate) fn base_url(&self, default: &str) -> Result<String, Error> {
         let raw = self.base_url.as_deref().unwrap_or(default);
+        let shown = shown_url(raw);
         let url = reqwest::Url::parse(raw)
-            .map_err(|e| Error::Config(format!("base URL {raw:?} is not a URL: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            .map_err(|e| Error::Config(format!("base URL {shown} is not a URL: {e}")))?;
+        if !url.username().is_empty() || url.password().is_some() {
             return Err(Error::Config(format!(
-                "base URL {raw:?} must be an http:// or https:// URL with a host"
+                "base URL {shown} has user info (`user:password@`); credentials go in the \
+                 builder's credentials, never in the URL"
             )));
+        }
+        let Some(host) = url.host() else {
+            return Err(Error::Config(format!(
+                "base URL {shown} must be an https:// URL with a host"
+            )));
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_insecure_http || is_loopback(&host) => {}
+            "http" => {
+                return Err(Error::Config(format!(
+                    "base URL {shown} is http:// on a host that is not loopback: the \
+                     credentials would cross the network in cleartext (use https://, or \
+                     allow_insecure_http(true) on the builder if you mean it)"
+                )))
+            }
+            _ => {
+                return Err(Error::Config(format!(
+                    "base URL {shown} must be an https:// URL with a host"
+                )))
+            }
         }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(Error::Config(format!(
-                "base URL {raw:?} must not have a query or fragment"
+                "base URL {shown} must not have a query or fragment"
             )));
         }
-        Ok(raw.trim_end_matches('/').to_string())
+        // The parsed form: what the URL parser made of it (`\` as `/`, dot segments resolved,
+        // the host lower-cased) is what requests will use, so it is what the client keeps.
+        Ok(url.as_str().trim_end_matches('/').to_string())
     }
 
     /// The caller's `reqwest::Client`, or one with this crate's TLS, timeouts and pool.
@@ -90,6 +146,9 @@ impl Options {
             // retries HTTP/2 and HTTP/3 refusals, which this HTTP/1 client cannot meet, yet it
             // copies every request's headers in case; with no retries allowed it copies nothing.
             .retry(reqwest::retry::never().max_retries_per_request(0))
+            // These APIs never redirect, and reqwest would carry X-Auth-Key, X-Auth-Email and
+            // a replayed login body (with the password) to wherever a redirect points.
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
             .build()
@@ -128,13 +187,29 @@ macro_rules! common_builder_methods {
             self
         }
 
+        /// How long a whole call may take, every try and every wait between tries included
+        /// (default 2 minutes). When it runs out the call ends with
+        /// [`Error::Timeout`](crate::Error::Timeout), whatever a server's `Retry-After` says.
+        pub fn total_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.options.total_timeout = timeout;
+            self
+        }
+
+        /// Accepts an `http://` base URL on a host that is not loopback (default: refused, as
+        /// the credentials would cross the network in cleartext). `http://` on `localhost`,
+        /// `127.0.0.0/8` or `::1` is always accepted.
+        pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+            self.options.allow_insecure_http = allow;
+            self
+        }
+
         /// The retry policy (default [`RetryConfig::default`](crate::RetryConfig)).
         pub fn retry(mut self, retry: crate::RetryConfig) -> Self {
             self.options.retry = retry;
             self
         }
 
-        /// The largest response body to read (default 16 MiB).
+        /// The largest response body to read (default 8 MiB).
         pub fn max_body_bytes(mut self, bytes: usize) -> Self {
             self.options.max_body_bytes = bytes;
             self
@@ -146,6 +221,12 @@ macro_rules! common_builder_methods {
         /// TLS provider (ring is passed in explicitly); a client you build yourself needs one,
         /// e.g. `rustls::crypto::ring::default_provider().install_default()`, or
         /// `ClientBuilder::tls_backend_preconfigured`, or reqwest's own `rustls` feature.
+        ///
+        /// Build it with `.redirect(reqwest::redirect::Policy::none())`: these APIs never
+        /// redirect, and a client that follows redirects carries credentials other than
+        /// `Authorization` (Cloudflare's `X-Auth-Key`, a Hover login body) to wherever a
+        /// redirect points. This crate cannot see or change the policy of a client it did not
+        /// build. The client is never printed by this crate's `Debug` output.
         pub fn http_client(mut self, client: reqwest::Client) -> Self {
             self.options.http_client = Some(client);
             self
@@ -170,4 +251,44 @@ pub(crate) fn env_var(name: &str) -> Result<Option<String>, Error> {
             Err(Error::Config(format!("{name} is not valid UTF-8")))
         }
     }
+}
+
+/// Whether a base URL's host is this machine (`localhost`, `127.0.0.0/8`, `::1`), where plain
+/// http does not cross a network.
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+/// A base URL as an error or `Debug` may show it: without user info, escaped, at most 100
+/// characters.
+pub(crate) fn shown_url(raw: &str) -> String {
+    let without_user_info = match reqwest::Url::parse(raw) {
+        Ok(mut url) => {
+            let _ = url.set_password(None);
+            let _ = url.set_username("");
+            url.to_string()
+        }
+        // Not a URL: drop whatever sits between the scheme and an `@` of the authority.
+        Err(_) => {
+            let (scheme, rest) = raw.split_once("://").unwrap_or(("", raw));
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://[redacted]@{}", &rest[at + 1..]),
+                None => raw.to_string(),
+            }
+        }
+    };
+    let mut shown: String = without_user_info
+        .chars()
+        .take(100)
+        .flat_map(char::escape_debug)
+        .collect();
+    if without_user_info.chars().count() > 100 {
+        shown.push('…');
+    }
+    format!("\"{shown}\"")
 }

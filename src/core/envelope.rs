@@ -43,18 +43,22 @@ pub(crate) fn unwrap<B: Envelope, T>(
             meta.call(),
             meta.status,
             parts.errors,
-            meta.request_id(),
-            None,
+            crate::core::transport::Answer {
+                request_id: meta.request_id(),
+                ..Default::default()
+            },
             None,
         ));
     }
     if !parts.messages.is_empty() {
         let call = meta.call();
-        for message in &parts.messages {
+        // Server text, scrubbed and bounded like errors before anyone sees it.
+        let messages = transport.clean(parts.messages);
+        for message in &messages {
             tracing::info!(operation = call.operation, message = %message, "Cloudflare message");
         }
         if let Some(handler) = on_messages {
-            handler(&call, &parts.messages);
+            handler(&call, &messages);
         }
     }
     parts

@@ -97,6 +97,9 @@ pub struct Failure {
     pub retry_after: Option<Duration>,
     /// The start of a body that was not an error envelope, secrets removed.
     pub body_snippet: Option<String>,
+    /// For a redirect (3xx), the host its `Location` pointed to. These APIs never redirect, so
+    /// the client does not follow one: its credentials would go along.
+    pub redirect_host: Option<String>,
 }
 
 /// Everything that can go wrong in a call.
@@ -204,6 +207,39 @@ impl Error {
         }
     }
 
+    /// A copy of this error for another caller waiting on the same outcome (a shared Hover
+    /// login). A `Transport` error's source is carried as its message.
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::Api(f) => Error::Api(f.clone()),
+            Error::Auth(f) => Error::Auth(f.clone()),
+            Error::NotFound(f) => Error::NotFound(f.clone()),
+            Error::RateLimited(f) => Error::RateLimited(f.clone()),
+            Error::Timeout { call, after } => Error::Timeout {
+                call: call.clone(),
+                after: *after,
+            },
+            Error::Transport { call, message, .. } => Error::Transport {
+                call: call.clone(),
+                message: message.clone(),
+                source: message.clone().into(),
+            },
+            Error::Decode {
+                call,
+                status,
+                reason,
+                snippet,
+            } => Error::Decode {
+                call: call.clone(),
+                status: *status,
+                reason: reason.clone(),
+                snippet: snippet.clone(),
+            },
+            Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
+            Error::Config(m) => Error::Config(m.clone()),
+        }
+    }
+
     /// Whether trying the same call again later may succeed: rate limits, timeouts, transport
     /// failures, 408 and 5xx. Note that a POST may have taken effect even when it failed.
     pub fn is_retryable(&self) -> bool {
@@ -227,6 +263,15 @@ fn write_errors(f: &mut fmt::Formatter<'_>, errors: &[ApiError]) -> fmt::Result 
 
 fn write_tail(f: &mut fmt::Formatter<'_>, failure: &Failure) -> fmt::Result {
     write!(f, " on {}, HTTP {}", failure.call, failure.status)?;
+    if (300..400).contains(&failure.status) {
+        match &failure.redirect_host {
+            Some(host) => write!(f, ", a redirect to {host}")?,
+            None => f.write_str(", a redirect")?,
+        }
+        f.write_str(
+            " (not followed: these APIs never redirect, and the credentials would go along)",
+        )?;
+    }
     if let Some(ray) = &failure.request_id {
         write!(f, ", cf-ray {ray}")?;
     }
@@ -316,146 +361,5 @@ impl std::error::Error for Error {
             Error::Transport { source, .. } => Some(source.as_ref()),
             _ => None,
         }
-    }
-}
-
-/// How much of a body an error keeps.
-const SNIPPET_CHARS: usize = 200;
-
-/// JSON keys whose values are secrets in these APIs' bodies.
-const SECRET_KEYS: &[&str] = &[
-    "secret",
-    "token",
-    "webhook_secret",
-    "auth_token",
-    "password",
-    "key",
-    "api_key",
-];
-
-/// A short, secret-free rendering of a body for an error message.
-///
-/// JSON bodies lose the values of secret-named keys; any other text loses every run of 24 or
-/// more token-like characters (hex secrets, JWT parts). `known` secrets (the client's own
-/// credentials) are removed wherever they appear.
-pub(crate) fn snippet(body: &[u8], known: &[&str]) -> String {
-    let text = match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(mut value) => {
-            redact_json(&mut value);
-            value.to_string()
-        }
-        Err(_) => mask_token_runs(&String::from_utf8_lossy(body)),
-    };
-    let mut text = remove_known(
-        &text.split_whitespace().collect::<Vec<_>>().join(" "),
-        known,
-    );
-    if text.chars().count() > SNIPPET_CHARS {
-        text = text.chars().take(SNIPPET_CHARS).collect::<String>() + "…";
-    }
-    text
-}
-
-/// An API's error message with the client's own secrets and anything shaped like a JWT
-/// (`eyJ…` in three dot-separated parts) removed; other text is kept as the API wrote it.
-pub(crate) fn scrub_message(message: &str, known: &[&str]) -> String {
-    let text = remove_known(message, known);
-    if !text.contains("eyJ") {
-        return text;
-    }
-    text.split(' ')
-        .map(|word| {
-            let jwt_like = word.starts_with("eyJ") && word.matches('.').count() >= 2;
-            if jwt_like {
-                "[redacted]"
-            } else {
-                word
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `text` with every occurrence of the client's own secrets replaced.
-fn remove_known(text: &str, known: &[&str]) -> String {
-    let mut text = text.to_string();
-    for secret in known.iter().filter(|s| s.len() >= 4) {
-        if text.contains(secret) {
-            text = text.replace(secret, "[redacted]");
-        }
-    }
-    text
-}
-
-fn redact_json(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (key, child) in map.iter_mut() {
-                if SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str()) && !child.is_null() {
-                    *child = serde_json::Value::String("[redacted]".into());
-                } else {
-                    redact_json(child);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
-        _ => {}
-    }
-}
-
-fn mask_token_runs(text: &str) -> String {
-    const RUN: usize = 24;
-    let token_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.chars().count() >= RUN {
-            out.push_str("[redacted]");
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in text.chars() {
-        if token_char(c) {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snippet_redacts_secret_keys_and_token_runs() {
-        let json = br#"{"result":{"uid":"abc","secret":"66bcf64aa8907b9f9d90ac17746a77ce"}}"#;
-        let s = snippet(json, &[]);
-        assert!(!s.contains("66bcf64a"), "{s}");
-        assert!(s.contains("[redacted]") && s.contains("abc"), "{s}");
-
-        let truncated = br#"{"result":{"secret":"66bcf64aa8907b9f9d90ac17746a77ce394c"#;
-        let s = snippet(truncated, &[]);
-        assert!(!s.contains("66bcf64a"), "{s}");
-
-        let html = b"<html><body>Bad gateway   token=my-own-token</body></html>";
-        let s = snippet(html, &["my-own-token"]);
-        assert_eq!(s, "<html><body>Bad gateway token=[redacted]</body></html>");
-    }
-
-    #[test]
-    fn snippet_is_short() {
-        let long = vec![b'x'; 10_000];
-        let long: Vec<u8> = long
-            .iter()
-            .enumerate()
-            .map(|(i, c)| if i % 10 == 0 { b' ' } else { *c })
-            .collect();
-        assert!(snippet(&long, &[]).chars().count() <= SNIPPET_CHARS + 1);
     }
 }

@@ -1,19 +1,139 @@
-//! Typed identifiers, so an ID of one kind cannot be passed where another is expected.
+//! Typed identifiers, so an ID of one kind cannot be passed where another is expected, and
+//! checked once, here, against what the real APIs issue, so an ID can never leave its path
+//! segment.
+//!
+//! Why an allow-list and not encoding: the generated client percent-encodes path parameters,
+//! but it leaves `\` alone (which URL parsers treat as `/` in http(s) URLs), dot segments are
+//! removed by URL normalization even when percent-encoded, and a server or proxy may decode
+//! `%2F` before routing. An ID made only of ASCII letters, digits, `-` and `_` needs no
+//! encoding and means the same to every parser on the way.
 
 use crate::Error;
 
+/// The characters an ID may contain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Alphabet {
+    /// ASCII letters, digits, `-` and `_`: every Cloudflare identifier (hex in practice).
+    Safe,
+    /// ASCII digits: Hover's IDs are integers (`data.id` is `"43120"`).
+    Digits,
+}
+
+impl Alphabet {
+    fn allows(self, byte: u8) -> bool {
+        match self {
+            Alphabet::Safe => byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_',
+            Alphabet::Digits => byte.is_ascii_digit(),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Alphabet::Safe => "ASCII letters, digits, '-' and '_'",
+            Alphabet::Digits => "ASCII digits",
+        }
+    }
+
+    /// The same rule as an OpenAPI `pattern` (the specs carry it; a test compares them).
+    #[cfg(test)]
+    pub(crate) fn pattern(self) -> &'static str {
+        match self {
+            Alphabet::Safe => "^[A-Za-z0-9_-]+$",
+            Alphabet::Digits => "^[0-9]+$",
+        }
+    }
+}
+
+/// What one kind of ID must look like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IdRule {
+    /// The kind, as error messages name it.
+    pub(crate) what: &'static str,
+    pub(crate) min_len: usize,
+    pub(crate) max_len: usize,
+    pub(crate) alphabet: Alphabet,
+}
+
+/// How many characters of a rejected value an error message may quote.
+const QUOTED_CHARS: usize = 8;
+
+impl IdRule {
+    /// `id` if it satisfies the rule, or an [`Error::InvalidArgument`] that names the kind and
+    /// the rule and quotes at most the first few characters, escaped.
+    pub(crate) fn check<'a>(&self, id: &'a str) -> Result<&'a str, Error> {
+        let length = id.chars().count();
+        let problem = if id.is_empty() {
+            "is empty".to_string()
+        } else if let Some(bad) = id.bytes().position(|b| !self.alphabet.allows(b)) {
+            // `bad` is a byte offset; report the character it starts (or is inside of).
+            let at = id[..].char_indices().take_while(|(i, _)| *i <= bad).count();
+            format!("has a character that is not allowed at position {at}")
+        } else if length < self.min_len || length > self.max_len {
+            format!("has {length} characters")
+        } else {
+            return Ok(id);
+        };
+        Err(Error::InvalidArgument(format!(
+            "{} {} {problem}; it must be {} of {}, and nothing was sent",
+            self.what,
+            quote(id),
+            self.length_rule(),
+            self.alphabet.describe()
+        )))
+    }
+
+    fn length_rule(&self) -> String {
+        if self.min_len == self.max_len {
+            format!("exactly {} characters", self.max_len)
+        } else {
+            format!("{} to {} characters", self.min_len, self.max_len)
+        }
+    }
+}
+
+/// The first few characters of an untrusted value, escaped, for an error message.
+fn quote(value: &str) -> String {
+    let mut shown: String = value
+        .chars()
+        .take(QUOTED_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    if value.chars().count() > QUOTED_CHARS {
+        shown.push('…');
+    }
+    format!("\"{shown}\"")
+}
+
 macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+    ($(#[$doc:meta])* $name:ident, $rule:expr) => {
         $(#[$doc])*
+        ///
+        /// [`new`](Self::new) and `From<&str>` accept any string, so an ID read from anywhere
+        /// can be carried around; every call checks it before anything is sent and answers an
+        /// invalid one with [`Error::InvalidArgument`]. [`parse`](Self::parse) (and `FromStr`)
+        /// check it at once.
         #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
-            /// Wraps an identifier. Any string is accepted here; an unusable one (empty, `.`
-            /// or `..`) is reported as [`Error::InvalidArgument`] when a call uses it.
+            pub(crate) const RULE: IdRule = $rule;
+
+            /// Wraps an identifier, unchecked until a call uses it.
             pub fn new(id: impl Into<String>) -> Self {
                 Self(id.into())
+            }
+
+            /// Wraps an identifier if it has the form the API issues.
+            ///
+            /// ```
+            #[doc = concat!("use apps_api::", stringify!($name), ";")]
+            #[doc = concat!("assert!(", stringify!($name), "::parse(r\"..\\..\\zones\").is_err());")]
+            /// ```
+            pub fn parse(id: impl Into<String>) -> Result<Self, Error> {
+                let id = id.into();
+                Self::RULE.check(&id)?;
+                Ok(Self(id))
             }
 
             /// The identifier as a string.
@@ -22,12 +142,8 @@ macro_rules! id_type {
             }
 
             /// The identifier as one URL path segment, or why it cannot be one.
-            ///
-            /// An empty ID would silently address the collection instead of one item, and `.`
-            /// and `..` are dot segments that URL normalization removes, so all three are
-            /// rejected. Everything else is percent-encoded by the generated client.
             pub(crate) fn segment(&self) -> Result<&str, Error> {
-                check_segment($what, &self.0)
+                Self::RULE.check(&self.0)
             }
         }
 
@@ -38,9 +154,9 @@ macro_rules! id_type {
         }
 
         impl std::str::FromStr for $name {
-            type Err = std::convert::Infallible;
+            type Err = Error;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Ok(Self::new(s))
+                Self::parse(s)
             }
         }
 
@@ -70,39 +186,162 @@ macro_rules! id_type {
     };
 }
 
-pub(crate) fn check_segment<'a>(what: &str, id: &'a str) -> Result<&'a str, Error> {
-    match id {
-        "" => Err(Error::InvalidArgument(format!("{what} is empty"))),
-        "." | ".." => Err(Error::InvalidArgument(format!(
-            "{what} {id:?} is a dot segment and cannot address a resource"
-        ))),
-        _ => Ok(id),
+/// A Cloudflare identifier of at most 32 characters (`calls_account_identifier`,
+/// `magic_identifier`: maxLength 32).
+const fn cloudflare(what: &'static str, min_len: usize) -> IdRule {
+    IdRule {
+        what,
+        min_len,
+        max_len: 32,
+        alphabet: Alphabet::Safe,
     }
 }
 
 id_type!(
-    /// A Cloudflare account identifier (at most 32 characters, usually hex).
+    /// A Cloudflare account identifier: at most 32 characters (32 hex digits in practice).
     AccountId,
-    "account ID"
+    cloudflare("account ID", 1)
 );
 id_type!(
-    /// The `uid` of a Cloudflare Calls app.
+    /// The `uid` of a Cloudflare Calls app: exactly 32 characters (`calls_identifier`).
     CallsAppId,
-    "Calls app ID"
+    cloudflare("Calls app ID", 32)
 );
 id_type!(
-    /// The `account_app_id` of a Cloudflare Magic account app.
+    /// The `account_app_id` of a Cloudflare Magic account app: at most 32 characters.
     MagicAppId,
-    "Magic app ID"
+    cloudflare("Magic app ID", 1)
 );
 id_type!(
-    /// The identifier of a Hover app (`data.id`, a string of digits).
+    /// The identifier of a Hover app (`data.id`): the app's integer ID as a string of at most
+    /// 19 digits.
     HoverAppId,
-    "Hover app ID"
+    IdRule {
+        what: "Hover app ID",
+        min_len: 1,
+        // i64::MAX has 19 digits.
+        max_len: 19,
+        alphabet: Alphabet::Digits,
+    }
 );
 
 impl From<i64> for HoverAppId {
     fn from(id: i64) -> Self {
         Self::new(id.to_string())
+    }
+}
+
+/// Every ID kind's rule, with the path parameters that carry it in the specs.
+#[cfg(test)]
+pub(crate) const PATH_PARAMETERS: &[(&str, &str, IdRule)] = &[
+    ("spec/cloudflare-calls.yaml", "account_id", AccountId::RULE),
+    ("spec/cloudflare-calls.yaml", "app_id", CallsAppId::RULE),
+    ("spec/cloudflare-magic.yaml", "account_id", AccountId::RULE),
+    (
+        "spec/cloudflare-magic.yaml",
+        "account_app_id",
+        MagicAppId::RULE,
+    ),
+    ("spec/hover.yaml", "id", HoverAppId::RULE),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(result: Result<&str, Error>) -> String {
+        match result {
+            Err(Error::InvalidArgument(m)) => m,
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn named_hostile_ids_are_rejected_with_a_short_quote() {
+        let hostile = [
+            r"..\..",
+            r"a\..\b",
+            r"\..\x",
+            "%2e%2e%5c",
+            "..%2F..",
+            "a\tb",
+            "a\nb",
+            "a\0b",
+            "ü",
+            ".",
+            "..",
+            "",
+            "a/b",
+            "a?b",
+            "a#b",
+            " a",
+        ];
+        for rule in [AccountId::RULE, MagicAppId::RULE, CallsAppId::RULE] {
+            for id in hostile {
+                let m = message(rule.check(id));
+                assert!(m.starts_with(rule.what), "{m}");
+                assert!(
+                    !m.contains('\n') && !m.contains('\t') && !m.contains('\0'),
+                    "{m}"
+                );
+            }
+            let long = "a".repeat(33);
+            let m = message(rule.check(&long));
+            assert!(
+                m.contains("33 characters") && !m.contains(&long[..9]),
+                "{m}"
+            );
+        }
+        assert!(message(HoverAppId::RULE.check("12a")).contains("ASCII digits"));
+        assert!(message(CallsAppId::RULE.check("abc")).contains("exactly 32"));
+        let quoted = message(AccountId::RULE.check("0123456789-secret-looking-tail/"));
+        assert!(
+            quoted.contains("\"01234567…\"") && !quoted.contains("secret"),
+            "{quoted}"
+        );
+    }
+
+    #[test]
+    fn what_the_apis_issue_is_accepted() {
+        assert!(AccountId::RULE
+            .check("023e105f4ecef8ad9ca31a8372d0c353")
+            .is_ok());
+        assert!(CallsAppId::RULE
+            .check("2a95132c15732412d22c1476fa83f27a")
+            .is_ok());
+        assert!(MagicAppId::RULE
+            .check("ac60d3d0435248289d446cedd870bcf4")
+            .is_ok());
+        assert!(MagicAppId::RULE.check("a1").is_ok());
+        assert!(HoverAppId::RULE.check("43120").is_ok());
+        assert!(HoverAppId::RULE.check(&i64::MAX.to_string()).is_ok());
+        assert!("43120".parse::<HoverAppId>().is_ok());
+        assert!("4312/0".parse::<HoverAppId>().is_err());
+    }
+
+    /// The specs carry the same length limits and alphabet on every path parameter.
+    #[test]
+    fn the_specs_carry_the_same_rules() {
+        for (spec, parameter, rule) in PATH_PARAMETERS {
+            let path = format!("{}/{spec}", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&path).unwrap();
+            let value: serde_json::Value = yaml_serde::from_str(&text).unwrap();
+            let schema = &value["components"]["parameters"][parameter]["schema"];
+            assert_eq!(
+                schema["maxLength"].as_u64(),
+                Some(rule.max_len as u64),
+                "{spec} {parameter}"
+            );
+            assert_eq!(
+                schema["minLength"].as_u64(),
+                Some(rule.min_len as u64),
+                "{spec} {parameter}"
+            );
+            assert_eq!(
+                schema["pattern"].as_str(),
+                Some(rule.alphabet.pattern()),
+                "{spec} {parameter}"
+            );
+        }
     }
 }

@@ -7,5 +7,6 @@ pub(crate) mod envelope;
 pub(crate) mod error;
 pub(crate) mod ids;
 pub(crate) mod retry;
+pub(crate) mod scrub;
 pub(crate) mod secret;
 pub(crate) mod transport;

@@ -10,14 +10,23 @@ use reqwest::StatusCode;
 
 /// Retry policy: how many times, and how long to wait between tries.
 ///
-/// Defaults: 2 retries, exponential backoff with full jitter from 0.5 s capped at 8 s, and a
-/// server's `Retry-After` honoured up to 60 s (a longer one ends the call at once with
-/// [`Error::RateLimited`](crate::Error::RateLimited)).
+/// Defaults:
+/// - failures (timeouts, lost connections, 408 and 5xx): 2 retries, exponential backoff with
+///   full jitter from 0.5 s, capped at 8 s;
+/// - rate limits (429): up to 10 retries, waiting as long as the server's `Retry-After` asks
+///   (up to 60 s; a longer one ends the call at once with
+///   [`Error::RateLimited`](crate::Error::RateLimited)), or without one, full jitter from 1 s
+///   capped at 30 s. Sustained rate limiting needs more patience than an outage: Cloudflare's
+///   own Go SDK retries 429s 10 times with a 30 s cap;
+/// - everything within the call's overall deadline (2 minutes by default, see the builders'
+///   `total_timeout`).
 ///
 /// What is retried: any method on 429 and on a failure to connect (the request never left);
-/// `GET`, `PUT` and `DELETE` also on timeouts, 408 and 5xx. A `POST` or `PATCH` that reached
-/// the server is never retried unless [`RetryConfig::retry_non_idempotent`] is set: a retried
-/// create makes a second app, and a Calls create returns its secret only once.
+/// `GET`, `PUT` and `DELETE` also on timeouts, lost connections (a reset, or a connection the
+/// server closed without answering), 408 and 5xx. A `POST` or `PATCH` that reached the server is
+/// never retried unless [`RetryConfig::retry_non_idempotent`] is set: a retried create makes a
+/// second app, and a Calls create returns its secret only once. A 429 is retried for every
+/// method by design: the server refused the request before acting on it.
 ///
 /// ```
 /// use std::time::Duration;
@@ -29,8 +38,11 @@ use reqwest::StatusCode;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryConfig {
     pub(crate) max_retries: u32,
+    pub(crate) max_rate_limit_retries: u32,
     pub(crate) base: Duration,
     pub(crate) cap: Duration,
+    pub(crate) rate_limit_base: Duration,
+    pub(crate) rate_limit_cap: Duration,
     pub(crate) max_retry_after: Duration,
     pub(crate) retry_non_idempotent: bool,
 }
@@ -39,8 +51,11 @@ impl Default for RetryConfig {
     fn default() -> Self {
         Self {
             max_retries: 2,
+            max_rate_limit_retries: 10,
             base: Duration::from_millis(500),
             cap: Duration::from_secs(8),
+            rate_limit_base: Duration::from_secs(1),
+            rate_limit_cap: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(60),
             retry_non_idempotent: false,
         }
@@ -48,26 +63,38 @@ impl Default for RetryConfig {
 }
 
 impl RetryConfig {
-    /// No retries at all.
+    /// No retries at all, of failures or of rate limits.
     pub fn disabled() -> Self {
-        Self::default().max_retries(0)
+        Self::default().max_retries(0).max_rate_limit_retries(0)
     }
 
-    /// How many times a call is retried after its first try.
+    /// How many times a call is retried after a failure (timeout, lost connection, 408, 5xx).
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self
     }
 
-    /// The first backoff step; each retry doubles it (before jitter).
+    /// How many times a call is retried after a 429 (counted apart from failures).
+    pub fn max_rate_limit_retries(mut self, retries: u32) -> Self {
+        self.max_rate_limit_retries = retries;
+        self
+    }
+
+    /// The first backoff step after a failure; each retry doubles it (before jitter).
     pub fn base(mut self, base: Duration) -> Self {
         self.base = base;
         self
     }
 
-    /// The longest backoff between two tries.
+    /// The longest backoff between two tries after a failure.
     pub fn cap(mut self, cap: Duration) -> Self {
         self.cap = cap;
+        self
+    }
+
+    /// The longest backoff after a 429 that carries no `Retry-After`.
+    pub fn rate_limit_cap(mut self, cap: Duration) -> Self {
+        self.rate_limit_cap = cap;
         self
     }
 
@@ -77,21 +104,43 @@ impl RetryConfig {
         self
     }
 
-    /// Also retry `POST` and `PATCH` on timeouts, 408 and 5xx. Only for callers who make
-    /// their writes idempotent themselves: a retried create can make a second app.
+    /// Also retry `POST` and `PATCH` on timeouts, lost connections, 408 and 5xx. Only for
+    /// callers who make their writes idempotent themselves: a retried create can make a second
+    /// app.
     pub fn retry_non_idempotent(mut self, yes: bool) -> Self {
         self.retry_non_idempotent = yes;
         self
     }
 
-    /// Full-jitter exponential backoff before retry number `retry` (1-based).
+    /// Full-jitter exponential backoff before retry number `retry` (1-based) after a failure.
     pub(crate) fn backoff(&self, retry: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1)));
-        let ceiling = exp.min(self.cap);
-        ceiling.mul_f64(fastrand::f64())
+        jittered(self.base, self.cap, retry)
     }
+
+    /// Full-jitter exponential backoff before retry number `retry` after a 429 without a
+    /// usable `Retry-After`.
+    pub(crate) fn rate_limit_backoff(&self, retry: u32) -> Duration {
+        jittered(self.rate_limit_base, self.rate_limit_cap, retry)
+    }
+
+    /// The wait a server asked for, made safe: a zero wait (`Retry-After: 0`, or a date in
+    /// the past) becomes a short jittered one, so a server cannot make the client spin.
+    pub(crate) fn honoured(&self, asked: Duration) -> Duration {
+        if asked.is_zero() {
+            MIN_WAIT + self.base.saturating_sub(MIN_WAIT).mul_f64(fastrand::f64())
+        } else {
+            asked
+        }
+    }
+}
+
+/// The shortest wait after a server asked for none.
+const MIN_WAIT: Duration = Duration::from_millis(100);
+
+fn jittered(base: Duration, cap: Duration, retry: u32) -> Duration {
+    let exp = base.saturating_mul(2u32.saturating_pow(retry.saturating_sub(1)));
+    // `mul_f64` by a factor in [0, 1) of a finite duration cannot overflow.
+    exp.min(cap).mul_f64(fastrand::f64())
 }
 
 /// Whether a method (as the operation names it) can be sent twice without a second effect.
@@ -108,29 +157,40 @@ pub(crate) fn status_is_retryable(status: StatusCode, replayable: bool) -> bool 
 const RETRY_AFTER_MS: reqwest::header::HeaderName =
     reqwest::header::HeaderName::from_static("retry-after-ms");
 
+/// The longest wait a server can ask for, as the client records it: anything longer (or
+/// absurd: `1e30`, twenty digits, a date in the year 9999) is "too long" and reads as this.
+pub(crate) const RETRY_AFTER_CEILING: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The wait a server asked for: `retry-after-ms`, or `Retry-After` in seconds or as an HTTP
-/// date.
+/// date, at most [`RETRY_AFTER_CEILING`]. Whatever the header holds, this cannot panic: values
+/// that are not numbers or dates are ignored, absurd ones read as the ceiling, and past dates as
+/// zero.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Some(ms) = headers
         .get(RETRY_AFTER_MS)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|ms| ms.is_finite() && *ms >= 0.0)
+        .filter(|ms| !ms.is_nan() && *ms >= 0.0)
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        // `try_from_secs_f64` refuses what a Duration cannot hold (`from_secs_f64` panics).
+        let wait = Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(RETRY_AFTER_CEILING);
+        return Some(wait.min(RETRY_AFTER_CEILING));
     }
     let value = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Digits only: a number of seconds, however many digits it has.
+        let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(seconds).min(RETRY_AFTER_CEILING));
     }
     let date = httpdate::parse_http_date(value).ok()?;
     Some(
         date.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
+            .unwrap_or(Duration::ZERO)
+            .min(RETRY_AFTER_CEILING),
     )
 }
 
@@ -188,6 +248,54 @@ mod tests {
         headers.insert("retry-after-ms", HeaderValue::from_static("nonsense"));
         headers.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers), None);
+    }
+
+    /// Absurd values read as the ceiling; past dates as zero; none of them panics (this one
+    /// did: `Duration::from_secs_f64(1e27)`).
+    #[test]
+    fn absurd_waits_are_too_long_not_a_panic() {
+        let one = |name: &'static str, value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, HeaderValue::from_static(value));
+            retry_after(&headers)
+        };
+        for value in ["1e30", "inf", "1.8e308", "18446744073709551616000"] {
+            assert_eq!(
+                one("retry-after-ms", value),
+                Some(RETRY_AFTER_CEILING),
+                "{value}"
+            );
+        }
+        for value in ["-1", "NaN", "-inf", "", "0x10"] {
+            assert_eq!(one("retry-after-ms", value), None, "{value}");
+        }
+        assert_eq!(
+            one("retry-after", "99999999999999999999999"),
+            Some(RETRY_AFTER_CEILING)
+        );
+        assert_eq!(
+            one("retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(RETRY_AFTER_CEILING)
+        );
+        assert_eq!(
+            one("retry-after", "Thu, 01 Jan 1970 00:00:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(one("retry-after", "-5"), None);
+        assert_eq!(one("retry-after", "1.5"), None);
+    }
+
+    #[test]
+    fn a_zero_wait_becomes_a_short_jittered_one() {
+        let config = RetryConfig::default();
+        for _ in 0..100 {
+            let wait = config.honoured(Duration::ZERO);
+            assert!(wait >= MIN_WAIT && wait <= config.base, "{wait:?}");
+        }
+        assert_eq!(
+            config.honoured(Duration::from_millis(250)),
+            Duration::from_millis(250)
+        );
     }
 
     #[test]

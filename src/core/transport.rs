@@ -17,13 +17,18 @@ use reqwest::{Request, Response, ResponseBuilderExt, StatusCode};
 use tracing::Instrument;
 
 use crate::core::config::Options;
-use crate::core::error::{scrub_message, snippet, ApiError, CallSite, Failure, Provider};
+use crate::core::error::{ApiError, CallSite, Failure, Provider};
 use crate::core::retry::{self, RetryConfig, Sleeper};
+use crate::core::scrub::{self, Known};
 use crate::Error;
 
 // Header names built once: looking a name up by `&str` parses it on every call.
 const API_VERSION: HeaderName = HeaderName::from_static("api-version");
 const CF_RAY: HeaderName = HeaderName::from_static("cf-ray");
+
+/// How many earlier Hover tokens are remembered, to scrub them from error messages after a
+/// re-login (a server may echo the token a request carried).
+const REMEMBERED_TOKENS: usize = 4;
 
 /// An operation, as the facade names it for spans and errors.
 #[derive(Clone, Copy, Debug)]
@@ -35,33 +40,81 @@ pub(crate) struct Op {
     pub(crate) path: &'static str,
     /// This call's time limit per try, instead of the client's.
     pub(crate) timeout: Option<Duration>,
+    /// This call's overall time limit (tries and waits), instead of the client's.
+    pub(crate) total: Option<Duration>,
+    /// When the call must be over, if a caller running several steps (a Hover login, then the
+    /// call) fixed it already.
+    pub(crate) deadline: Option<tokio::time::Instant>,
 }
 
 impl Op {
-    /// An operation with the client's time limit.
+    /// An operation with the client's time limits.
     pub(crate) const fn new(id: &'static str, method: &'static str, path: &'static str) -> Self {
         Self {
             id,
             method,
             path,
             timeout: None,
+            total: None,
+            deadline: None,
         }
     }
 
-    /// The same operation with its own time limit, if one is given.
-    pub(crate) fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout.or(self.timeout);
+    /// The same operation with a handle's own time limits, where it has them.
+    pub(crate) fn with_limits(mut self, limits: Limits) -> Self {
+        self.timeout = limits.per_try.or(self.timeout);
+        self.total = limits.total.or(self.total);
+        self
+    }
+
+    /// The same operation, to be over by `deadline`.
+    pub(crate) fn until(mut self, deadline: tokio::time::Instant) -> Self {
+        self.deadline = Some(deadline);
         self
     }
 }
+
+/// A handle's own time limits (`.timeout(..)`, `.total_timeout(..)`), or none.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Limits {
+    pub(crate) per_try: Option<Duration>,
+    pub(crate) total: Option<Duration>,
+}
+
+/// Adds the time-limit methods every resource handle shares (it has a `limits` field).
+macro_rules! handle_limits {
+    () => {
+        /// Gives the calls made through this handle their own time limit per try, instead of
+        /// the client's `request_timeout`.
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.limits.per_try = Some(timeout);
+            self
+        }
+
+        /// Gives the calls made through this handle their own overall time limit (every try
+        /// and every wait between tries), instead of the client's `total_timeout`.
+        pub fn total_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.limits.total = Some(timeout);
+            self
+        }
+    };
+}
+pub(crate) use handle_limits;
 
 /// Authentication the `pre` hook adds to every request.
 pub(crate) enum Auth {
     /// Fixed headers (Cloudflare's bearer token, or email + key), marked sensitive.
     Headers(Vec<(HeaderName, HeaderValue)>),
-    /// Hover's JWT, replaced when it is refreshed; sent bare in `Authorization`. The secret
-    /// is kept beside the header to scrub it from error messages.
-    Token(RwLock<Option<(HeaderValue, crate::Secret)>>),
+    /// Hover's JWT, replaced when it is refreshed; sent bare in `Authorization`.
+    Token(RwLock<Tokens>),
+}
+
+/// Hover's current token, as a header and as a secret, and the few before it (kept only to
+/// scrub them from error messages).
+#[derive(Default)]
+pub(crate) struct Tokens {
+    current: Option<(HeaderValue, crate::Secret)>,
+    earlier: std::collections::VecDeque<crate::Secret>,
 }
 
 /// Shared state of one client: HTTP client, auth, policy. Cheap to share (`Arc`).
@@ -72,6 +125,7 @@ pub(crate) struct Transport {
     user_agent: HeaderValue,
     retry: RetryConfig,
     request_timeout: Duration,
+    total_timeout: Duration,
     /// `http` was built here and applies `request_timeout` itself: only per-call limits are
     /// set per request.
     http_is_ours: bool,
@@ -122,8 +176,14 @@ struct Seen {
     request_id: Option<String>,
     retry_after: Option<Duration>,
     path: Option<String>,
-    /// The call's own time limit, if it has one.
+    /// The time limit to set on this try's request, if it differs from the client's.
     timeout: Option<Duration>,
+    /// This try's limit is what was left of the call's overall deadline.
+    deadline_cut: bool,
+    /// The call's overall limit, for a `Timeout` error that the deadline caused.
+    total: Duration,
+    /// The host a redirect pointed to (bounded, escaped).
+    redirect_host: Option<String>,
     /// The body passed the size cap; `exec` cannot say so as a `reqwest::Error`.
     body_too_large: bool,
 }
@@ -178,6 +238,7 @@ impl Transport {
             user_agent,
             retry: options.retry.clone(),
             request_timeout: options.request_timeout,
+            total_timeout: options.total_timeout,
             max_body_bytes: options.max_body_bytes,
             sleeper: options.sleeper.clone(),
             known_secrets,
@@ -194,14 +255,29 @@ impl Transport {
         let mut value = HeaderValue::from_str(token.expose())
             .map_err(|_| Error::Config("the token is not a valid header value".into()))?;
         value.set_sensitive(true);
-        *cell.write().unwrap_or_else(|p| p.into_inner()) = Some((value, token.clone()));
+        let mut tokens = cell.write().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, earlier)) = tokens.current.replace((value, token.clone())) {
+            if tokens.earlier.len() == REMEMBERED_TOKENS {
+                tokens.earlier.pop_front();
+            }
+            tokens.earlier.push_back(earlier);
+        }
         Ok(())
+    }
+
+    /// The client's overall time limit per call.
+    pub(crate) fn total_timeout(&self) -> Duration {
+        self.total_timeout
     }
 
     pub(crate) fn has_token(&self) -> bool {
         match &self.auth {
             Auth::Headers(_) => true,
-            Auth::Token(cell) => cell.read().unwrap_or_else(|p| p.into_inner()).is_some(),
+            Auth::Token(cell) => cell
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .current
+                .is_some(),
         }
     }
 
@@ -220,7 +296,8 @@ impl Transport {
             // The login call must not carry a stale token.
             Auth::Token(_) if operation_id == "authenticate" => {}
             Auth::Token(cell) => {
-                if let Some((token, _)) = cell.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                let tokens = cell.read().unwrap_or_else(|p| p.into_inner());
+                if let Some((token, _)) = &tokens.current {
                     headers.insert(AUTHORIZATION, token.clone());
                 }
             }
@@ -245,6 +322,7 @@ impl Transport {
             seen.status = None;
             seen.request_id = None;
             seen.retry_after = None;
+            seen.redirect_host = None;
             seen.body_too_large = false;
         });
         #[cfg(test)]
@@ -259,27 +337,44 @@ impl Transport {
             .headers()
             .get(CF_RAY)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+            .map(scrub::short);
         // Only error answers carry a wait worth reading.
         let retry_after = if status.as_u16() >= 400 {
             retry::retry_after(response.headers())
         } else {
             None
         };
+        let redirect_host = status
+            .is_redirection()
+            .then(|| redirect_host(&response))
+            .flatten();
         let _ = CALL.try_with(|state| {
             let mut seen = state.lock();
             seen.status = Some(status);
             seen.request_id = request_id;
             seen.retry_after = retry_after;
+            seen.redirect_host = redirect_host;
         });
         // Everything the facade needs from the headers is read; progenitor would only clone
         // them into a value nobody reads. (Taken, not cleared: a cleared map keeps its
         // capacity, and the clone would allocate it again.)
         drop(std::mem::take(response.headers_mut()));
 
+        // An error answer needs no more than its start: it is parsed as an error envelope
+        // and shown as a snippet, so its first 64 KiB are kept and the rest is never read.
+        if status.is_client_error() || status.is_server_error() {
+            let limit = scrub::SNIPPET_INPUT_BYTES.min(self.max_body_bytes);
+            // (`usize as u64` never truncates on the platforms Rust supports.)
+            if response.content_length().is_some_and(|n| n <= limit as u64) {
+                return Ok(response);
+            }
+            // Boxed: rare, and its future would enlarge every call's.
+            let start = Box::pin(collect_prefix(&mut response, limit)).await?;
+            return Ok(rebuilt(&response, start));
+        }
         match response.content_length() {
             // Within the cap: progenitor reads it as it is. hyper stops at the declared
-            // length, so a lying server cannot exceed it.
+            // length, so a lying server cannot exceed it. (`usize as u64` never truncates.)
             Some(n) if n <= self.max_body_bytes as u64 => Ok(response),
             Some(_) => Ok(self.too_large(&response)),
             // Boxed: rare (a body of unknown length), and its future would enlarge every call's.
@@ -365,15 +460,30 @@ impl Transport {
             cf_ray = tracing::field::Empty,
         );
         let replayable = retry::is_idempotent(op.method) || self.retry.retry_non_idempotent;
+        let per_try = op.timeout.unwrap_or(self.request_timeout);
+        let total = op.total.unwrap_or(self.total_timeout);
+        let deadline = op.deadline.unwrap_or_else(|| deadline_after(total));
         let state = Arc::new(CallState {
             inner: Mutex::new(Seen {
-                timeout: op.timeout,
+                total,
                 ..Seen::default()
             }),
         });
+        let mut budget = Budget::default();
         let mut attempt: u32 = 0;
         let result = loop {
             attempt += 1;
+            {
+                // A try may take what is left of the deadline, and no more.
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let mut seen = state.lock();
+                seen.deadline_cut = left < per_try;
+                seen.timeout = if seen.deadline_cut {
+                    Some(left)
+                } else {
+                    op.timeout
+                };
+            }
             // The call writes its (large) result here, so that what each poll passes up
             // through the task-local scope and the span is `()`, not the result.
             let mut outcome = None;
@@ -399,19 +509,21 @@ impl Transport {
                 unreachable!("the call completed, so it stored its result")
             };
             let Err(error) = result else { break result };
-            let wait = if attempt <= self.retry.max_retries {
-                self.retry_wait(&error, &state.lock(), replayable, attempt)
-            } else {
-                None
-            };
+            let wait = self.retry_wait(&error, &state.lock(), replayable, &mut budget);
             let Some(wait) = wait else { break Err(error) };
+            // A wait that would end past the deadline is not started: the call ends now with
+            // what it has (a 429 with its Retry-After, a 503, a lost connection).
+            if wait >= deadline.saturating_duration_since(tokio::time::Instant::now()) {
+                break Err(error);
+            }
             if let progenitor_client::Error::UnexpectedResponse(mut response) = error {
                 drain(&mut response).await;
             }
             tracing::debug!(
                 parent: &span,
                 attempt,
-                wait_ms = wait.as_millis() as u64,
+                // Saturates: a wait is at most a day (RETRY_AFTER_CEILING).
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 status = state.lock().status.map(|s| s.as_u16()),
                 "retrying"
             );
@@ -438,51 +550,94 @@ impl Transport {
         }
     }
 
-    /// How long to wait before trying a failed call again, or `None` to give up.
+    /// How long to wait before trying a failed call again, or `None` to give up. Failures
+    /// and rate limits have budgets of their own.
     fn retry_wait<E>(
         &self,
         error: &progenitor_client::Error<E>,
         seen: &Seen,
         replayable: bool,
-        attempt: u32,
+        budget: &mut Budget,
     ) -> Option<Duration> {
         use progenitor_client::Error as P;
         match error {
-            // A failure to connect never reached the server: safe for any method.
-            P::CommunicationError(e) | P::ResponseBodyError(e) => (e.is_connect()
-                || (replayable && e.is_timeout()))
-            .then(|| self.retry.backoff(attempt)),
+            P::CommunicationError(e) | P::ResponseBodyError(e) => {
+                // A failure to connect never reached the server: safe for any method. Any
+                // other loss (a timeout, a reset, a connection closed without an answer, a
+                // body cut short) may have reached it: only for methods that can be replayed.
+                let retry = e.is_connect()
+                    || (replayable && (e.is_timeout() || e.is_request() || e.is_body()));
+                (retry && budget.failure(self.retry.max_retries))
+                    .then(|| self.retry.backoff(budget.failures))
+            }
             P::ErrorResponse(_) | P::UnexpectedResponse(_) | P::InvalidResponsePayload(..) => {
                 let status = seen.status?;
-                if !retry::status_is_retryable(status, replayable) {
+                if seen.body_too_large || !retry::status_is_retryable(status, replayable) {
+                    return None;
+                }
+                let rate_limited = status == StatusCode::TOO_MANY_REQUESTS;
+                let allowed = if rate_limited {
+                    budget.rate_limit(self.retry.max_rate_limit_retries)
+                } else {
+                    budget.failure(self.retry.max_retries)
+                };
+                if !allowed {
                     return None;
                 }
                 match seen.retry_after {
-                    // Longer than we are willing to wait: answer now with RateLimited.
+                    // Longer than we are willing to wait: answer now (RateLimited for a 429).
                     Some(wait) if wait > self.retry.max_retry_after => None,
-                    Some(wait) => Some(wait),
-                    None => Some(self.retry.backoff(attempt)),
+                    Some(wait) => Some(self.retry.honoured(wait)),
+                    None if rate_limited => Some(self.retry.rate_limit_backoff(budget.rate_limits)),
+                    None => Some(self.retry.backoff(budget.failures)),
                 }
             }
             P::InvalidRequest(_) | P::InvalidUpgrade(_) | P::Custom(_) => None,
         }
     }
 
-    /// Every secret this client holds now: its credentials and its current token.
-    fn own_secrets(&self) -> Vec<crate::Secret> {
-        let mut secrets = self.known_secrets.clone();
-        if let Auth::Token(cell) = &self.auth {
-            if let Some((_, token)) = cell.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                secrets.push(token.clone());
+    /// Every secret this client holds now: its credentials, its current token and the few
+    /// before it.
+    fn known(&self) -> Known {
+        let Auth::Token(cell) = &self.auth else {
+            return Known::new(self.known_secrets.iter().map(crate::Secret::expose));
+        };
+        let tokens = cell.read().unwrap_or_else(|p| p.into_inner());
+        let current = tokens.current.iter().map(|(_, t)| t);
+        Known::new(
+            self.known_secrets
+                .iter()
+                .chain(current)
+                .chain(tokens.earlier.iter())
+                .map(crate::Secret::expose),
+        )
+    }
+
+    /// Server-supplied errors or messages made safe to show and log: at most 20, each
+    /// message at most 1 KiB, known secrets and JWTs removed, control characters escaped.
+    pub(crate) fn clean(&self, mut errors: Vec<ApiError>) -> Vec<ApiError> {
+        if errors.is_empty() {
+            return errors;
+        }
+        let known = self.known();
+        let dropped = errors.len().saturating_sub(scrub::MAX_MESSAGES);
+        errors.truncate(scrub::MAX_MESSAGES);
+        for error in &mut errors {
+            error.message = scrub::message(&error.message, &known, scrub::MESSAGE_BYTES);
+            for field in [&mut error.documentation_url, &mut error.pointer] {
+                if let Some(text) = field.as_mut() {
+                    *text = scrub::message(text, &known, scrub::SHORT_BYTES);
+                }
             }
         }
-        secrets
+        if dropped > 0 {
+            errors.push(ApiError::message(format!("… and {dropped} more not shown")));
+        }
+        errors
     }
 
     fn snippet(&self, body: &[u8]) -> String {
-        let secrets = self.own_secrets();
-        let known: Vec<&str> = secrets.iter().map(|s| s.expose()).collect();
-        snippet(body, &known)
+        scrub::snippet(body, &self.known())
     }
 
     /// A failed answer, as the variant its status calls for.
@@ -491,24 +646,18 @@ impl Transport {
         call: CallSite,
         status: u16,
         errors: Vec<ApiError>,
-        request_id: Option<String>,
-        retry_after: Option<Duration>,
+        answer: Answer,
         body: Option<&[u8]>,
     ) -> Error {
-        // An API that echoes the request can quote credentials in its messages.
-        let secrets = self.own_secrets();
-        let known: Vec<&str> = secrets.iter().map(|s| s.expose()).collect();
-        let mut errors = errors;
-        for error in &mut errors {
-            error.message = scrub_message(&error.message, &known);
-        }
         let failure = Box::new(Failure {
             call,
             status,
-            errors,
-            request_id,
-            retry_after,
+            // An API that echoes the request can quote credentials in its messages.
+            errors: self.clean(errors),
+            request_id: answer.request_id,
+            retry_after: answer.retry_after,
             body_snippet: body.map(|b| self.snippet(b)),
+            redirect_host: answer.redirect_host,
         });
         match status {
             401 | 403 => Error::Auth(failure),
@@ -525,14 +674,23 @@ impl Transport {
         op: Op,
     ) -> Error {
         use progenitor_client::Error as P;
-        let (call, status, request_id, retry_after, too_large) = {
+        let (call, status, answer, too_large, limit) = {
             let seen = state.lock();
+            let limit = if seen.deadline_cut {
+                seen.total
+            } else {
+                op.timeout.unwrap_or(self.request_timeout)
+            };
             (
                 seen.call_site(self.provider, op),
                 seen.status.map(|s| s.as_u16()),
-                seen.request_id.clone(),
-                seen.retry_after,
+                Answer {
+                    request_id: seen.request_id.clone(),
+                    retry_after: seen.retry_after,
+                    redirect_host: seen.redirect_host.clone(),
+                },
                 seen.body_too_large,
+                limit,
             )
         };
         if too_large {
@@ -545,32 +703,18 @@ impl Transport {
         match error {
             P::InvalidRequest(message) => Error::InvalidArgument(message),
             P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
-                self.transport_error(call, e, op.timeout.unwrap_or(self.request_timeout))
+                self.transport_error(call, e, limit)
             }
             P::ErrorResponse(value) => {
                 let status = value.status().as_u16();
-                self.failure(
-                    call,
-                    status,
-                    value.into_inner().api_errors(),
-                    request_id,
-                    retry_after,
-                    None,
-                )
+                self.failure(call, status, value.into_inner().api_errors(), answer, None)
             }
             P::InvalidResponsePayload(body, e) => {
                 let status = status.unwrap_or(0);
                 if (200..300).contains(&status) {
                     self.parse_error(call, status, &e.to_string(), &body)
                 } else {
-                    self.failure(
-                        call,
-                        status,
-                        Vec::new(),
-                        request_id,
-                        retry_after,
-                        Some(&body),
-                    )
+                    self.failure(call, status, Vec::new(), answer, Some(&body))
                 }
             }
             P::UnexpectedResponse(response) => {
@@ -580,17 +724,22 @@ impl Transport {
                     let reason = format!("HTTP {status} is not an answer this operation documents");
                     self.parse_error(call, status, &reason, &body)
                 } else {
-                    let errors = serde_json::from_slice::<E>(&body)
-                        .map(ErrorBody::api_errors)
-                        .unwrap_or_default();
+                    // An error envelope is small; a larger body is not parsed as one.
+                    let errors = if body.len() <= scrub::SNIPPET_INPUT_BYTES {
+                        serde_json::from_slice::<E>(&body)
+                            .map(ErrorBody::api_errors)
+                            .unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
                     let snippet_body = errors.is_empty().then_some(&body[..]);
-                    self.failure(call, status, errors, request_id, retry_after, snippet_body)
+                    self.failure(call, status, errors, answer, snippet_body)
                 }
             }
             P::Custom(message) => Error::Transport {
                 call: Box::new(call),
                 source: message.clone().into(),
-                message,
+                message: scrub::message(&message, &self.known(), scrub::MESSAGE_BYTES),
             },
         }
     }
@@ -603,12 +752,13 @@ impl Transport {
         reason: &str,
         body: &[u8],
     ) -> Error {
+        let known = self.known();
         Error::Decode {
             call: Box::new(call),
             status,
-            // serde's messages can quote a value; scrub them like a body.
-            reason: snippet(reason.as_bytes(), &[]),
-            snippet: self.snippet(body),
+            // serde's messages can quote a value from the body.
+            reason: scrub::message(reason, &known, scrub::MESSAGE_BYTES),
+            snippet: scrub::snippet(body, &known),
         }
     }
 
@@ -641,10 +791,57 @@ impl Transport {
         }
         Error::Transport {
             call: Box::new(call),
-            message,
+            message: scrub::message(&message, &self.known(), scrub::MESSAGE_BYTES),
             source: Box::new(error),
         }
     }
+}
+
+/// What an answer's headers said, for an error.
+#[derive(Default)]
+pub(crate) struct Answer {
+    pub(crate) request_id: Option<String>,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) redirect_host: Option<String>,
+}
+
+/// Retries used so far, by kind.
+#[derive(Default)]
+struct Budget {
+    failures: u32,
+    rate_limits: u32,
+}
+
+impl Budget {
+    /// Takes one failure retry, if any is left.
+    fn failure(&mut self, max: u32) -> bool {
+        let left = self.failures < max;
+        self.failures += u32::from(left);
+        left
+    }
+
+    /// Takes one rate-limit retry, if any is left.
+    fn rate_limit(&mut self, max: u32) -> bool {
+        let left = self.rate_limits < max;
+        self.rate_limits += u32::from(left);
+        left
+    }
+}
+
+/// `total` from now, or as far as the clock goes (`Instant + Duration` panics on overflow).
+pub(crate) fn deadline_after(total: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(total)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 60 * 60))
+}
+
+/// The host a redirect's `Location` points to (resolved against the request URL), bounded
+/// and escaped for an error message.
+fn redirect_host(response: &Response) -> Option<String> {
+    let location = response.headers().get(reqwest::header::LOCATION)?;
+    let location = location.to_str().ok()?;
+    let target = response.url().join(location).ok()?;
+    Some(scrub::short(target.host_str()?))
 }
 
 impl Seen {
@@ -676,6 +873,19 @@ fn rebuilt(response: &Response, body: Bytes) -> Response {
         .body(body)
         .expect("status and version come from a valid response");
     Response::from(rebuilt)
+}
+
+/// The first `limit` bytes of a body (all of it if shorter); the rest is never read.
+async fn collect_prefix(response: &mut Response, limit: usize) -> reqwest::Result<Bytes> {
+    let mut body = BytesMut::new();
+    while body.len() < limit {
+        let Some(chunk) = response.chunk().await? else {
+            break;
+        };
+        let take = chunk.len().min(limit - body.len());
+        body.extend_from_slice(&chunk[..take]);
+    }
+    Ok(body.freeze())
 }
 
 /// Reads (a bounded part of) a body we are about to discard, so the connection can be reused.

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::HoverClient;
-use crate::core::transport::Op;
+use crate::core::transport::{handle_limits, Limits, Op};
 use crate::generated::hover::types as gen;
 use crate::{Error, HoverAppId, Secret};
 
@@ -193,8 +193,13 @@ impl AppChanges {
 /// let payload = br#"{"meta": {"secret": "9a62320275d84bb241a0d34d11a1b27a"}, "data": {}}"#;
 /// assert!(verify_webhook(payload, &secret));
 /// assert!(!verify_webhook(br#"{"meta": {"secret": "guess"}}"#, &secret));
+/// // An app without a webhook secret verifies nothing, not even an empty echo.
+/// assert!(!verify_webhook(br#"{"meta": {"secret": ""}}"#, &Secret::new("")));
 /// ```
 pub fn verify_webhook(payload: &[u8], webhook_secret: &Secret) -> bool {
+    if webhook_secret.expose().is_empty() {
+        return false;
+    }
     #[derive(serde::Deserialize)]
     struct Payload {
         meta: Meta,
@@ -213,7 +218,7 @@ pub fn verify_webhook(payload: &[u8], webhook_secret: &Secret) -> bool {
 #[derive(Clone, Debug)]
 pub struct HoverApps<'a> {
     client: &'a HoverClient,
-    timeout: Option<std::time::Duration>,
+    limits: Limits,
 }
 
 impl HoverClient {
@@ -221,18 +226,13 @@ impl HoverClient {
     pub fn apps(&self) -> HoverApps<'_> {
         HoverApps {
             client: self,
-            timeout: None,
+            limits: Limits::default(),
         }
     }
 }
 
 impl HoverApps<'_> {
-    /// Gives the calls made through this handle their own time limit per try, instead of the
-    /// client's `request_timeout`.
-    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
+    handle_limits!();
 
     fn api(&self) -> &crate::generated::hover::Client {
         &self.client.inner.api
@@ -250,7 +250,7 @@ impl HoverApps<'_> {
         let api = self.api();
         let document = self
             .client
-            .call(CREATE.with_timeout(self.timeout), || api.create_app(&body))
+            .call(CREATE.with_limits(self.limits), || api.create_app(&body))
             .await?;
         Ok(document.into())
     }
@@ -260,7 +260,7 @@ impl HoverApps<'_> {
         let (id, api) = (id.segment()?, self.api());
         Ok(self
             .client
-            .call(GET.with_timeout(self.timeout), || api.get_app(id))
+            .call(GET.with_limits(self.limits), || api.get_app(id))
             .await?
             .into())
     }
@@ -286,7 +286,7 @@ impl HoverApps<'_> {
         };
         Ok(self
             .client
-            .call(UPDATE.with_timeout(self.timeout), || {
+            .call(UPDATE.with_limits(self.limits), || {
                 api.update_app(id, &body)
             })
             .await?
@@ -298,7 +298,7 @@ impl HoverApps<'_> {
         let (id, api) = (id.segment()?, self.api());
         let archived = self
             .client
-            .call(ARCHIVE.with_timeout(self.timeout), || api.archive_app(id))
+            .call(ARCHIVE.with_limits(self.limits), || api.archive_app(id))
             .await?;
         Ok(Archived {
             id: archived.id,
@@ -311,7 +311,7 @@ impl HoverApps<'_> {
         let (id, api) = (id.segment()?, self.api());
         Ok(self
             .client
-            .call(RESTORE.with_timeout(self.timeout), || api.restore_app(id))
+            .call(RESTORE.with_limits(self.limits), || api.restore_app(id))
             .await?
             .into())
     }

@@ -2,10 +2,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::core::config::{common_builder_methods, env_var, Options};
-use crate::core::error::Provider;
-use crate::core::transport::{Auth, ErrorBody, Op, Transport};
+use crate::core::error::{CallSite, Provider};
+use crate::core::transport::{deadline_after, Auth, ErrorBody, Op, Transport};
 use crate::generated::hover::types as gen;
 use crate::{ApiError, Error, Secret};
 
@@ -24,6 +27,13 @@ const AUTHENTICATE: Op = Op::new("authenticate", "POST", "/api/authenticate");
 /// Built from a token, it sends that token and returns a 401 as [`Error::Auth`]. Built from
 /// an email and password, it logs in on first use and, when a call answers 401 (the JWT lives
 /// about two hours), logs in once more and retries that call once.
+///
+/// Logins are shared: however many calls need one at the same time, one login request is
+/// sent, and its outcome, success or failure, is every waiting caller's. After a rejected
+/// login (401, 403 or 429) no new login is sent for 5 seconds, doubling with each further
+/// rejection up to 5 minutes; calls in that time get the rejection at once. A wrong or rotated
+/// password therefore cannot turn a burst of calls into a burst of logins that locks the
+/// account.
 ///
 /// Cheap to clone (one `Arc`); clones share one connection pool and one token.
 ///
@@ -44,10 +54,32 @@ struct Inner {
     transport: Arc<Transport>,
     api: crate::generated::hover::Client,
     credentials: Option<(String, Secret)>,
-    /// Serializes logins, so concurrent 401s cause one login, not one each.
-    login: tokio::sync::Mutex<()>,
-    /// Bumped by each login; a caller that saw an older value knows a newer token exists.
-    token_generation: AtomicU64,
+    login_cooldown: Duration,
+    /// Serializes logins and keeps the last one's outcome, so concurrent 401s cause one login,
+    /// not one each, and a failed login is shared rather than repeated.
+    login: tokio::sync::Mutex<LoginState>,
+    /// Bumped by each login attempt (under `login`); a caller that saw an older value knows a
+    /// newer outcome exists.
+    login_generation: AtomicU64,
+}
+
+#[derive(Default)]
+struct LoginState {
+    /// When the last login was sent, and how it failed (`None`: it succeeded).
+    last: Option<(Instant, Option<Error>)>,
+    /// Rejected logins in a row.
+    rejections: u32,
+}
+
+/// How long no login is sent after the first rejected one (it doubles with each further one).
+const LOGIN_COOLDOWN: Duration = Duration::from_secs(5);
+
+/// How long after `rejections` rejected logins in a row no new login is sent.
+fn login_cooldown(first: Duration, rejections: u32) -> Duration {
+    const LONGEST: Duration = Duration::from_secs(5 * 60);
+    first
+        .saturating_mul(2u32.saturating_pow(rejections.saturating_sub(1)))
+        .min(LONGEST.max(first))
 }
 
 impl std::fmt::Debug for HoverClient {
@@ -66,6 +98,7 @@ pub struct HoverClientBuilder {
     pub(crate) options: Options,
     token: Option<Secret>,
     credentials: Option<(String, Secret)>,
+    login_cooldown: Option<Duration>,
 }
 
 impl std::fmt::Debug for HoverClientBuilder {
@@ -90,6 +123,14 @@ impl HoverClientBuilder {
     /// Authenticate with an email and password (logs in on first use and again on a 401).
     pub fn credentials(mut self, email: impl Into<String>, password: impl Into<Secret>) -> Self {
         self.credentials = Some((email.into(), password.into()));
+        self
+    }
+
+    /// How long no login is sent after a rejected one (default 5 s, doubling with each further
+    /// rejection in a row up to 5 minutes). Calls in that time get the rejection at once.
+    /// Lower it only in tests: repeated failed logins can lock a Hover account.
+    pub fn login_cooldown(mut self, first: Duration) -> Self {
+        self.login_cooldown = Some(first);
         self
     }
 
@@ -127,8 +168,9 @@ impl HoverClientBuilder {
                 ),
                 transport,
                 credentials: self.credentials,
-                login: tokio::sync::Mutex::new(()),
-                token_generation: AtomicU64::new(0),
+                login_cooldown: self.login_cooldown.unwrap_or(LOGIN_COOLDOWN),
+                login: tokio::sync::Mutex::new(LoginState::default()),
+                login_generation: AtomicU64::new(0),
             }),
         })
     }
@@ -147,7 +189,7 @@ impl HoverClient {
         password: impl Into<Secret>,
     ) -> Result<Self, Error> {
         let client = Self::builder().credentials(email, password).build()?;
-        client.refresh_token(0).await?;
+        client.authenticate().await?;
         Ok(client)
     }
 
@@ -165,36 +207,74 @@ impl HoverClient {
 
     /// Logs in now (a client built from credentials otherwise logs in on first use).
     pub async fn authenticate(&self) -> Result<(), Error> {
-        self.refresh_token(self.inner.token_generation.load(Ordering::Acquire))
+        let op = AUTHENTICATE.until(deadline_after(self.inner.transport.total_timeout()));
+        self.refresh_token(self.inner.login_generation.load(Ordering::Acquire), op)
             .await
     }
 
-    /// Logs in unless another task already did since `seen` was read.
-    async fn refresh_token(&self, seen: u64) -> Result<(), Error> {
+    /// Logs in, unless another caller's login happened since `seen` was read (its outcome is
+    /// then this caller's too) or the last login was rejected too recently (that rejection is
+    /// then this caller's answer). `limits` carries the calling handle's time limits.
+    async fn refresh_token(&self, seen: u64, limits: Op) -> Result<(), Error> {
         let Some((email, password)) = &self.inner.credentials else {
             return Err(Error::Config(
                 "this Hover client was built from a token; it cannot log in again".into(),
             ));
         };
-        let _one_at_a_time = self.inner.login.lock().await;
-        if self.inner.token_generation.load(Ordering::Acquire) != seen {
-            return Ok(());
+        let login = Op {
+            timeout: limits.timeout,
+            total: limits.total,
+            deadline: limits.deadline,
+            ..AUTHENTICATE
+        };
+        let deadline = login
+            .deadline
+            .unwrap_or_else(|| deadline_after(self.inner.transport.total_timeout()));
+        // Waiting for another caller's login counts against this call's deadline.
+        let Ok(mut state) = tokio::time::timeout_at(deadline, self.inner.login.lock()).await else {
+            return Err(Error::Timeout {
+                call: Box::new(CallSite {
+                    provider: Provider::Hover,
+                    operation: AUTHENTICATE.id,
+                    method: AUTHENTICATE.method,
+                    path: AUTHENTICATE.path.to_string(),
+                }),
+                after: login.total.unwrap_or(self.inner.transport.total_timeout()),
+            });
+        };
+        let shared = |last: &Option<(Instant, Option<Error>)>| match last {
+            Some((_, Some(failure))) => Err(failure.duplicate()),
+            _ => Ok(()),
+        };
+        if self.inner.login_generation.load(Ordering::Acquire) != seen {
+            return shared(&state.last);
+        }
+        if let Some((at, Some(_))) = &state.last {
+            if at.elapsed() < login_cooldown(self.inner.login_cooldown, state.rejections) {
+                tracing::debug!("a login was rejected moments ago; not sending another yet");
+                return shared(&state.last);
+            }
         }
         let body = gen::HoverCredentials {
             email: email.clone(),
             password: password.clone(),
         };
-        let (answer, _) = self
+        let sent = Instant::now();
+        let outcome = self
             .inner
             .transport
-            .run(AUTHENTICATE, None, || self.inner.api.authenticate(&body))
-            .await?;
-        self.inner.transport.set_token(&answer.auth_token)?;
-        self.inner.token_generation.fetch_add(1, Ordering::AcqRel);
-        Ok(())
+            .run(login, None, || self.inner.api.authenticate(&body))
+            .await
+            .and_then(|(answer, _)| self.inner.transport.set_token(&answer.auth_token));
+        let rejected = matches!(outcome, Err(Error::Auth(_) | Error::RateLimited(_)));
+        state.rejections = if rejected { state.rejections + 1 } else { 0 };
+        state.last = Some((sent, outcome.as_ref().err().map(Error::duplicate)));
+        self.inner.login_generation.fetch_add(1, Ordering::AcqRel);
+        outcome
     }
 
-    /// Runs a generated call, logging in first if needed and once more on a 401.
+    /// Runs a generated call, logging in first if needed and once more on a 401. The login,
+    /// the call and its retry share one deadline.
     async fn call<T, F, Fut>(&self, op: Op, make: F) -> Result<T, Error>
     where
         F: Fn() -> Fut,
@@ -205,17 +285,19 @@ impl HoverClient {
             >,
         >,
     {
+        let total = op.total.unwrap_or(self.inner.transport.total_timeout());
+        let op = op.until(deadline_after(total));
         let can_login = self.inner.credentials.is_some();
-        let seen = self.inner.token_generation.load(Ordering::Acquire);
+        let seen = self.inner.login_generation.load(Ordering::Acquire);
         if can_login && !self.inner.transport.has_token() {
             // Boxed: logins are rare, and their future would enlarge every call's.
-            Box::pin(self.refresh_token(seen)).await?;
+            Box::pin(self.refresh_token(seen, op)).await?;
         }
-        let seen = self.inner.token_generation.load(Ordering::Acquire);
+        let seen = self.inner.login_generation.load(Ordering::Acquire);
         match self.inner.transport.run(op, None, &make).await {
             Err(Error::Auth(failure)) if failure.status == 401 && can_login => {
                 tracing::debug!(operation = op.id, "401: logging in again and retrying once");
-                Box::pin(self.refresh_token(seen)).await?;
+                Box::pin(self.refresh_token(seen, op)).await?;
                 Ok(self.inner.transport.run(op, None, &make).await?.0)
             }
             other => Ok(other?.0),
@@ -341,6 +423,31 @@ mod tests {
         .build()
         .unwrap();
         assert!(!format!("{client:?}").contains("pw-secret-value"));
+    }
+
+    /// `HOVER_BASE_URL` gets the builder's checks (no cleartext, no user info, no echo).
+    #[test]
+    fn env_base_url_is_checked_like_the_builders() {
+        for url in [
+            "http://www.usehover.com",
+            "https://me:hunter2@www.usehover.com",
+        ] {
+            let err = from(&[("HOVER_API_TOKEN", "t"), ("HOVER_BASE_URL", url)])
+                .unwrap()
+                .build()
+                .unwrap_err();
+            assert!(
+                matches!(&err, Error::Config(m) if !m.contains("hunter2")),
+                "{err:?}"
+            );
+        }
+        from(&[
+            ("HOVER_API_TOKEN", "t"),
+            ("HOVER_BASE_URL", "http://127.0.0.1:8787"),
+        ])
+        .unwrap()
+        .build()
+        .unwrap();
     }
 
     #[test]

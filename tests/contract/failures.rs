@@ -125,7 +125,7 @@ async fn not_found_for_each_provider() {
     let cf = cf(&server);
     let errors = [
         cf.calls(ACCOUNT)
-            .get(&CallsAppId::new("missing"))
+            .get(&CallsAppId::new("00000000000000000000000000000000"))
             .await
             .unwrap_err(),
         cf.magic(ACCOUNT)

@@ -361,3 +361,215 @@ async fn empty_changes_are_rejected_before_sending() {
         .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
 }
+
+/// Issue 11: 50 callers and a wrong password used to send 50 logins, enough to lock an
+/// account. Now one login is sent, its rejection is every caller's, and no second login
+/// follows within the cooldown.
+#[tokio::test]
+async fn fifty_concurrent_calls_with_a_wrong_password_send_one_login() {
+    let server = MockServer::start_async().await;
+    let login = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/authenticate");
+            then.status(401)
+                .json_body(json!({"error": "Invalid email or password"}));
+        })
+        .await;
+    let apps_mock = server
+        .mock_async(|when, then| {
+            when.path_prefix("/api/apps");
+            then.status(200)
+                .json_body(fixture!("hover-create.response.json"));
+        })
+        .await;
+    let hover = hover_with_password(&server);
+    let id = HoverAppId::new("43120");
+    let apps = hover.apps();
+    let results = futures_util::future::join_all((0..50).map(|_| apps.get(&id))).await;
+    for result in &results {
+        assert!(
+            matches!(result, Err(Error::Auth(f)) if f.call.operation == "authenticate"),
+            "{result:?}"
+        );
+    }
+    login.assert_calls_async(1).await;
+    // A caller arriving after the rejection gets it too, without a new login.
+    let late = hover.apps().get(&id).await.unwrap_err();
+    assert!(matches!(late, Error::Auth(_)), "{late:?}");
+    hover.authenticate().await.unwrap_err();
+    login.assert_calls_async(1).await;
+    apps_mock.assert_calls_async(0).await;
+}
+
+/// The same storm after a password rotation: 50 calls holding a token all get 401, one
+/// re-login is sent and fails, and all 50 get its rejection.
+#[tokio::test]
+async fn fifty_401s_after_a_password_rotation_send_one_login() {
+    let server = MockServer::start_async().await;
+    let hover = client_holding_old_token(&server).await;
+    let rotated = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/authenticate");
+            then.status(401)
+                .json_body(json!({"error": "Invalid email or password"}));
+        })
+        .await;
+    let expired = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/apps/43120");
+            then.status(401)
+                .json_body(json!({"error": "Signature has expired"}));
+        })
+        .await;
+    let id = HoverAppId::new("43120");
+    let apps = hover.apps();
+    let results = futures_util::future::join_all((0..50).map(|_| apps.get(&id))).await;
+    assert!(results
+        .iter()
+        .all(|r| matches!(r, Err(Error::Auth(f)) if f.call.operation == "authenticate")));
+    rotated.assert_calls_async(1).await;
+    expired.assert_calls_async(50).await;
+}
+
+/// A cooldown of zero lets the next call try again: the cooldown, not chance, is what held
+/// the second login back above.
+#[tokio::test]
+async fn without_a_cooldown_the_next_call_logs_in_again() {
+    let server = MockServer::start_async().await;
+    let login = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/authenticate");
+            then.status(401);
+        })
+        .await;
+    let hover = hover_builder(&server)
+        .credentials(HOVER_EMAIL, HOVER_PASSWORD)
+        .login_cooldown(std::time::Duration::ZERO)
+        .build()
+        .unwrap();
+    hover.authenticate().await.unwrap_err();
+    hover.authenticate().await.unwrap_err();
+    login.assert_calls_async(2).await;
+}
+
+/// The login runs under the calling handle's limits: a login that hangs ends with the
+/// handle's timeout, not the client's 60 s.
+#[tokio::test]
+async fn the_login_honours_the_handles_timeout() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/authenticate");
+            then.status(200)
+                .delay(std::time::Duration::from_secs(30))
+                .json_body(json!({"auth_token": "late"}));
+        })
+        .await;
+    let hover = hover_with_password(&server);
+    let started = std::time::Instant::now();
+    let err = hover
+        .apps()
+        .timeout(std::time::Duration::from_millis(300))
+        .get(&HoverAppId::new("43120"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout { call, after } if call.operation == "authenticate"
+            && *after == std::time::Duration::from_millis(300)),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    let started = std::time::Instant::now();
+    let err = hover
+        .apps()
+        .total_timeout(std::time::Duration::from_millis(300))
+        .get(&HoverAppId::new("43120"))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
+
+/// After a re-login, an answer that echoes the earlier token is scrubbed of it too.
+#[tokio::test]
+async fn earlier_tokens_are_scrubbed_after_a_relogin() {
+    let server = MockServer::start_async().await;
+    let old = "eyJold.token-that-was-replaced-0123456789";
+    let login_old = mock_login(&server, old).await;
+    let hover = hover_with_password(&server);
+    hover.authenticate().await.unwrap();
+    login_old.delete_async().await;
+    mock_login(&server, "fresh-token-9876543210").await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/apps/43120")
+                .header("authorization", old);
+            then.status(401);
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path("/api/apps/43120")
+                .header("authorization", "fresh-token-9876543210");
+            then.status(500).body(format!(
+                "debug: previous={old} current=fresh-token-9876543210"
+            ));
+        })
+        .await;
+    let err = hover
+        .apps()
+        .get(&HoverAppId::new("43120"))
+        .await
+        .unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("token-that-was-replaced"), "{shown}");
+    assert!(!shown.contains("fresh-token-9876543210"), "{shown}");
+}
+
+/// A password with `"`, `\` and two spaces, echoed by the server in JSON (escaped), in cut
+/// JSON and in HTML, never reaches an error. Before, the body was re-serialised (or its
+/// whitespace collapsed) before the password was looked for, and such passwords survived.
+#[tokio::test]
+async fn a_password_with_quotes_backslashes_and_spaces_is_scrubbed() {
+    let password = r#"pa"ss\wo  rd<&>"#;
+    let escaped = serde_json::to_string(password).unwrap();
+    let escaped = &escaped[1..escaped.len() - 1];
+    for (status, body) in [
+        (401, format!(r#"{{"error": "wrong password {escaped}"}}"#)),
+        (
+            401,
+            format!(r#"{{"error": "wrong password {escaped} and more"#),
+        ),
+        (502, format!("<p>login failed for password {password}</p>")),
+        (
+            502,
+            format!(
+                "<p>{}</p>",
+                password
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+                    .replace('"', "&quot;")
+            ),
+        ),
+    ] {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path("/api/authenticate");
+                then.status(status).body(body.clone());
+            })
+            .await;
+        let hover = hover_builder(&server)
+            .credentials(HOVER_EMAIL, password)
+            .build()
+            .unwrap();
+        let err = hover.authenticate().await.unwrap_err();
+        let shown = format!("{err} {err:?}");
+        for needle in [password, escaped, "pa\"ss", "wo  rd", "wo rd"] {
+            assert!(!shown.contains(needle), "{needle:?} in {shown}");
+        }
+    }
+}

@@ -8,3 +8,4 @@ mod hover;
 mod magic;
 mod redaction;
 mod resilience;
+mod security;

@@ -1,0 +1,484 @@
+//! Issue 11's hardening, as a hostile server, caller or operator would probe it: redirects,
+//! cleartext and user info in base URLs, lost connections, the overall deadline, and server
+//! text that is huge, forged or full of secrets.
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use apps_api::cloudflare::{CloudflareClient, Credentials};
+use apps_api::hover::HoverClient;
+use apps_api::{CallsAppId, Error, HoverAppId};
+use httpmock::Method::{GET, POST};
+use httpmock::MockServer;
+use serde_json::json;
+
+use crate::support::*;
+
+const APP: &str = "2a95132c15732412d22c1476fa83f27a";
+
+/// Reproduced in issue 11: a `308` to another host received the Cloudflare global key and
+/// email, and the replayed Hover login with the password. Now no redirect is followed, and
+/// the 3xx is an API error naming its status and the `Location` host.
+#[tokio::test]
+async fn redirects_are_not_followed_and_carry_no_credentials() {
+    // On `localhost`: another host name than 127.0.0.1, as in the reproduction.
+    let target = MockServer::start_async().await;
+    let stolen = target
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200).json_body(json!({"auth_token": "stolen"}));
+        })
+        .await;
+    let location = format!(
+        "http://localhost:{}/client/v4/steal",
+        target.address().port()
+    );
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(308).header("location", location.as_str());
+        })
+        .await;
+
+    let cf = CloudflareClient::builder()
+        .credentials(Credentials::api_key(
+            "ops@example.com",
+            "global-key-0123456789",
+        ))
+        .base_url(format!("{}{CF_PREFIX}", server.base_url()))
+        .build()
+        .unwrap();
+    let err = cf.magic(ACCOUNT).list().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Api(f) if f.status == 308 && f.redirect_host.as_deref() == Some("localhost")),
+        "{err:?}"
+    );
+    let shown = err.to_string();
+    assert!(
+        shown.contains("HTTP 308") && shown.contains("redirect to localhost"),
+        "{shown}"
+    );
+    assert!(!err.is_retryable());
+
+    let hover = HoverClient::builder()
+        .base_url(server.base_url())
+        .credentials(HOVER_EMAIL, HOVER_PASSWORD)
+        .build()
+        .unwrap();
+    let err = hover.authenticate().await.unwrap_err();
+    assert!(matches!(&err, Error::Api(f) if f.status == 308), "{err:?}");
+    stolen.assert_calls_async(0).await;
+}
+
+#[test]
+fn plain_http_is_refused_off_loopback_unless_allowed() {
+    let build = |url: &str, allow: bool| {
+        CloudflareClient::builder()
+            .credentials(Credentials::api_token(TOKEN))
+            .base_url(url)
+            .allow_insecure_http(allow)
+            .build()
+    };
+    for url in [
+        "http://api.example.com/client/v4",
+        "http://10.0.0.1/client/v4",
+        "http://localhost.example.com",
+    ] {
+        let err = build(url, false).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains("cleartext")),
+            "{url}: {err:?}"
+        );
+        build(url, true).unwrap();
+    }
+    for url in [
+        "http://localhost:8787/client/v4",
+        "http://127.0.0.1:1",
+        "http://127.1.2.3:1",
+        "http://[::1]:8787",
+        "https://api.example.com/client/v4",
+    ] {
+        build(url, false).unwrap();
+    }
+    let hover = HoverClient::builder()
+        .token("t0ken")
+        .base_url("http://stage.usehover.com")
+        .build()
+        .unwrap_err();
+    assert!(matches!(&hover, Error::Config(m) if m.contains("cleartext")));
+}
+
+#[test]
+fn user_info_in_a_base_url_is_refused_without_echoing_it() {
+    for url in [
+        "https://user:hunter2-password@api.example.com/client/v4",
+        "https://hunter2-password@api.example.com",
+        "http://user:hunter2-password@127.0.0.1:1",
+        // Not even a URL: still not echoed.
+        "https://user:hunter2-password@exa mple.com",
+        "https://user:hunter2-password@[::1",
+    ] {
+        let err = CloudflareClient::builder()
+            .credentials(Credentials::api_token(TOKEN))
+            .base_url(url)
+            .build()
+            .unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(matches!(err, Error::Config(_)), "{url}: {shown}");
+        assert!(!shown.contains("hunter2"), "{url}: {shown}");
+    }
+}
+
+#[test]
+fn a_user_supplied_http_client_is_never_printed() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut headers = reqwest::header::HeaderMap::new();
+    // Not marked sensitive: reqwest's own Debug would print it.
+    headers.insert(
+        "x-proxy-authorization",
+        reqwest::header::HeaderValue::from_static("very-secret-default-header"),
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    assert!(format!("{http:?}").contains("very-secret-default-header"));
+    let builder = CloudflareClient::builder()
+        .credentials(Credentials::api_token(TOKEN))
+        .http_client(http.clone());
+    let shown = format!("{builder:?}");
+    assert!(!shown.contains("very-secret"), "{shown}");
+    let client = builder.build().unwrap();
+    assert!(!format!("{client:?}").contains("very-secret"));
+    let hover = HoverClient::builder().token("t").http_client(http);
+    assert!(!format!("{hover:?}").contains("very-secret"));
+}
+
+/// A server that reads each request and then closes the connection without answering (as a
+/// server does to an idle pooled connection) for the first `lost` connections, with a reset
+/// when `reset`, and answers the later ones with `answer`.
+async fn unanswering_server(
+    lost: usize,
+    reset: bool,
+    answer: &'static str,
+) -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let n = count.fetch_add(1, SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+                    }
+                }
+                if n < lost {
+                    if reset {
+                        let _ = socket.set_zero_linger();
+                    }
+                    drop(socket);
+                    return;
+                }
+                let _ = socket.write_all(&http_200(answer)).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (url, connections)
+}
+
+/// Reproduced in issue 11: a GET, PUT or DELETE whose connection was closed unanswered failed
+/// at once with one try. Idempotent calls now retry it like a connect failure; a POST that
+/// reached the server still is not replayed.
+#[tokio::test]
+async fn an_idempotent_call_whose_connection_is_lost_is_retried() {
+    let get = fixture!("calls-get.response.json").to_string();
+    let get: &'static str = Box::leak(get.into_boxed_str());
+    for reset in [false, true] {
+        let (url, connections) = unanswering_server(1, reset, get).await;
+        let cf = CloudflareClient::builder()
+            .credentials(Credentials::api_token(TOKEN))
+            .base_url(format!("{url}{CF_PREFIX}"))
+            .sleeper(Arc::new(RecordingSleeper::default()))
+            .build()
+            .unwrap();
+        let app = cf.calls(ACCOUNT).get(&CallsAppId::new(APP)).await;
+        assert!(app.is_ok(), "reset={reset}: {app:?}");
+        assert_eq!(connections.load(SeqCst), 2, "reset={reset}");
+        let deleted = cf.calls(ACCOUNT).delete(&CallsAppId::new(APP)).await;
+        assert!(deleted.is_ok(), "reset={reset}: {deleted:?}");
+
+        let (url, connections) = unanswering_server(usize::MAX, reset, get).await;
+        let cf = CloudflareClient::builder()
+            .credentials(Credentials::api_token(TOKEN))
+            .base_url(format!("{url}{CF_PREFIX}"))
+            .sleeper(Arc::new(RecordingSleeper::default()))
+            .build()
+            .unwrap();
+        let err = cf.calls(ACCOUNT).create(Some("x")).await.unwrap_err();
+        assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+        assert_eq!(
+            connections.load(SeqCst),
+            1,
+            "a POST that was sent is not replayed"
+        );
+    }
+}
+
+/// The overall deadline ends a call that keeps stalling, whatever the per-try limit.
+#[tokio::test]
+async fn the_overall_deadline_ends_a_stalling_call() {
+    let server = MockServer::start_async().await;
+    let slow = server
+        .mock_async(|when, then| {
+            when.method(GET).path(cf_path("/calls/apps"));
+            then.status(200).delay(Duration::from_secs(30));
+        })
+        .await;
+    let cf = cf_builder(&server)
+        .request_timeout(Duration::from_secs(60))
+        .total_timeout(Duration::from_millis(700))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = cf.calls(ACCOUNT).list().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout { after, .. } if *after == Duration::from_millis(700)),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    slow.assert_calls_async(1).await;
+
+    // And per handle.
+    let started = Instant::now();
+    let err = cf_builder(&server)
+        .build()
+        .unwrap()
+        .calls(ACCOUNT)
+        .total_timeout(Duration::from_millis(300))
+        .list()
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+/// A server that keeps answering 429 with `Retry-After: 1` cannot hold a call past its
+/// deadline: the wait that would cross it is not started.
+#[tokio::test]
+async fn retry_after_cannot_hold_a_call_past_its_deadline() {
+    let server = MockServer::start_async().await;
+    let limited = server
+        .mock_async(|when, then| {
+            when.method(GET).path(cf_path("/calls/apps"));
+            then.status(429)
+                .header("retry-after", "1")
+                .json_body(cf_failure(971, "Please wait"));
+        })
+        .await;
+    let cf = CloudflareClient::builder()
+        .credentials(Credentials::api_token(TOKEN))
+        .base_url(format!("{}{CF_PREFIX}", server.base_url()))
+        .total_timeout(Duration::from_millis(2_500))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = cf.calls(ACCOUNT).list().await.unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(&err, Error::RateLimited(_)), "{err:?}");
+    assert!(took < Duration::from_millis(2_500), "{took:?}");
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    limited.assert_calls_async(3).await;
+}
+
+/// Reproduced in issue 11: `retry-after-ms: 1e30` on any error answer panicked. Now an absurd
+/// wait is "too long": RateLimited at once, with the ceiling as its wait.
+#[tokio::test]
+async fn an_absurd_retry_after_is_too_long_not_a_panic() {
+    for (status, header, value) in [
+        (429, "retry-after-ms", "1e30"),
+        (503, "retry-after-ms", "1e30"),
+        (429, "retry-after", "99999999999999999999999999"),
+        (429, "retry-after-ms", "inf"),
+    ] {
+        let server = MockServer::start_async().await;
+        let mock = server
+            .mock_async(|when, then| {
+                when.method(GET).path(cf_path("/calls/apps"));
+                then.status(status)
+                    .header(header, value)
+                    .json_body(cf_failure(971, "Please wait"));
+            })
+            .await;
+        let err = cf(&server).calls(ACCOUNT).list().await.unwrap_err();
+        assert_eq!(err.status(), Some(status));
+        assert_eq!(
+            err.retry_after(),
+            Some(Duration::from_secs(24 * 60 * 60)),
+            "{value}"
+        );
+        mock.assert_calls_async(1).await;
+        let _ = err.to_string();
+    }
+}
+
+/// `Retry-After: 0` and a date in the past are a short jittered wait, not a hot loop.
+#[tokio::test]
+async fn a_zero_or_past_retry_after_is_a_short_wait() {
+    for value in ["0", "Thu, 01 Jan 1970 00:00:00 GMT"] {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.method(GET).path(cf_path("/calls/apps"));
+                then.status(429).header("retry-after", value);
+            })
+            .await;
+        let sleeper = RecordingSleeper::default();
+        let cf = cf_builder(&server)
+            .sleeper(Arc::new(sleeper.clone()))
+            .build()
+            .unwrap();
+        cf.calls(ACCOUNT).list().await.unwrap_err();
+        let waits = sleeper.waits();
+        assert_eq!(waits.len(), 10);
+        assert!(
+            waits.iter().all(|w| *w >= Duration::from_millis(100)),
+            "{value}: {waits:?}"
+        );
+    }
+}
+
+/// 25 errors of 2 KiB each with newlines and terminal escapes: at most 20 kept (and a note
+/// of the rest), each at most 1 KiB, no control character in `Display`, a bounded `cf-ray`.
+#[tokio::test]
+async fn server_text_is_bounded_and_cannot_forge_log_lines() {
+    let forged = format!(
+        "bad\nINFO apps_api: all good\r\x1b[31m{}",
+        "x".repeat(2 * 1024)
+    );
+    let long_url = format!("https://example.com/{}", "u".repeat(300));
+    let errors: Vec<_> = (0..25)
+        .map(|i| json!({"code": 1000 + i, "message": forged, "documentation_url": long_url}))
+        .collect();
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(cf_path("/calls/apps"));
+            then.status(400)
+                .header("cf-ray", "r".repeat(4000))
+                .json_body(
+                    json!({"success": false, "errors": errors, "messages": [], "result": null}),
+                );
+        })
+        .await;
+    let err = cf(&server).calls(ACCOUNT).list().await.unwrap_err();
+    let listed = err.api_errors();
+    assert_eq!(listed.len(), 21);
+    assert!(listed[20].message.contains("5 more"), "{:?}", listed[20]);
+    for e in &listed[..20] {
+        assert!(e.message.len() <= 1024 + 3, "{}", e.message.len());
+        assert!(!e.message.contains('\n') && !e.message.contains('\x1b'));
+        assert!(e.documentation_url.as_ref().unwrap().len() <= 128 + 3);
+    }
+    assert!(err.request_id().unwrap().len() <= 128 + 3);
+    let shown = err.to_string();
+    assert!(
+        !shown.chars().any(char::is_control),
+        "control characters in Display"
+    );
+    assert!(shown.len() < 30 * 1024, "{}", shown.len());
+}
+
+/// Cloudflare `messages` reach the handler (and the INFO log) scrubbed, like errors.
+#[tokio::test]
+async fn cloudflare_messages_are_scrubbed_before_anyone_sees_them() {
+    let server = MockServer::start_async().await;
+    let mut body = fixture!("calls-get.response.json");
+    body["messages"] =
+        json!([{"code": 1000, "message": format!("token {TOKEN} used\nfrom eyJa.eyJb.sig")}]);
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(cf_path(&format!("/calls/apps/{APP}")));
+            then.status(200).json_body(body.clone());
+        })
+        .await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let cf = cf_builder(&server)
+        .on_messages(move |_, messages| {
+            sink.lock()
+                .unwrap()
+                .extend(messages.iter().map(|m| m.message.clone()));
+        })
+        .build()
+        .unwrap();
+    cf.calls(ACCOUNT).get(&CallsAppId::new(APP)).await.unwrap();
+    let messages = seen.lock().unwrap().clone();
+    assert_eq!(messages.len(), 1);
+    assert!(
+        !messages[0].contains(TOKEN) && !messages[0].contains("eyJb"),
+        "{messages:?}"
+    );
+    assert!(!messages[0].contains('\n'), "{messages:?}");
+}
+
+/// An error body over 64 KiB is not parsed as an error envelope (only its start is shown).
+#[tokio::test]
+async fn a_huge_error_body_is_not_parsed() {
+    let server = MockServer::start_async().await;
+    let padded = json!({
+        "success": false,
+        "errors": [{"code": 1000, "message": "real error"}],
+        "messages": [],
+        "result": null,
+        "padding": "p".repeat(100 * 1024),
+    });
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path(cf_path("/calls/apps"));
+            then.status(400).json_body(padded.clone());
+        })
+        .await;
+    let err = cf(&server).calls(ACCOUNT).create(None).await.unwrap_err();
+    assert!(err.api_errors().is_empty(), "{err:?}");
+    let snippet = err.failure().unwrap().body_snippet.as_deref().unwrap();
+    assert!(snippet.len() < 1024, "{}", snippet.len());
+}
+
+/// A Hover ID is digits: anything else is refused before sending, for every Hover call.
+#[tokio::test]
+async fn hover_ids_are_digits_only() {
+    let server = MockServer::start_async().await;
+    let any = server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(404);
+        })
+        .await;
+    let hover = hover_with_token(&server);
+    for bad in [
+        "43120/restore",
+        "1e3",
+        "-1",
+        "43120 ",
+        "00000000000000000000",
+    ] {
+        let err = hover.apps().get(&HoverAppId::new(bad)).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{bad}: {err:?}");
+    }
+    any.assert_calls_async(0).await;
+}
