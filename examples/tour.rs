@@ -1,4 +1,5 @@
-//! A tour of the three APIs: each app's whole lifecycle, step by step.
+//! A tour of the three APIs: each app's whole lifecycle, step by step, with the status each
+//! answer actually had.
 //!
 //! ```sh
 //! cargo run --example tour --features fake            # on the embedded fake server
@@ -6,16 +7,17 @@
 //! ```
 //!
 //! With no credentials in the environment it starts the fake server and tours it. With
-//! `CLOUDFLARE_API_TOKEN` (or `CLOUDFLARE_API_KEY` + `CLOUDFLARE_EMAIL`) and
-//! `CLOUDFLARE_ACCOUNT_ID`, and/or `HOVER_API_TOKEN` (or `HOVER_EMAIL` + `HOVER_PASSWORD`), it
-//! tours those services instead (or `CLOUDFLARE_BASE_URL` / `HOVER_BASE_URL`), but only with
-//! `--live`: it creates uniquely named apps, and deletes or archives them at the end even when
-//! a step fails.
+//! `CLOUDFLARE_API_TOKEN` (or `CLOUDFLARE_API_KEY` + `CLOUDFLARE_EMAIL`, which Magic accepts
+//! and Calls does not) and `CLOUDFLARE_ACCOUNT_ID`, and/or `HOVER_API_TOKEN` (or
+//! `HOVER_EMAIL` with `HOVER_PASSWORD`), it tours those services instead (at `CLOUDFLARE_BASE_URL` /
+//! `HOVER_BASE_URL` if set), but only with `--live`: it creates uniquely named apps, and
+//! deletes or archives them at the end even when a step fails.
 
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use apps_api::cloudflare::magic::{MagicAppChanges, MagicListItem, NewMagicApp};
-use apps_api::cloudflare::CloudflareClient;
+use apps_api::cloudflare::{CloudflareClient, Credentials};
 use apps_api::fake::FakeServer;
 use apps_api::hover::{AppChanges, HoverApp, HoverClient, NewHoverApp};
 use apps_api::{AccountId, Error};
@@ -23,10 +25,37 @@ use apps_api::{AccountId, Error};
 const CLOUDFLARE_VARS: [&str; 2] = ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY"];
 const HOVER_VARS: [&str; 3] = ["HOVER_API_TOKEN", "HOVER_EMAIL", "HOVER_PASSWORD"];
 
+fn is_set(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.trim().is_empty())
+}
+
 fn any_set(names: &[&str]) -> bool {
-    names
-        .iter()
-        .any(|n| std::env::var(n).is_ok_and(|v| !v.trim().is_empty()))
+    names.iter().any(|n| is_set(n))
+}
+
+/// The status of every answer the clients received since the last step was printed.
+#[derive(Clone, Default)]
+struct Answers(Arc<Mutex<Vec<u16>>>);
+
+impl Answers {
+    fn hook(&self) -> impl Fn(&apps_api::ResponseInfo<'_>) + Send + Sync + 'static {
+        let answers = self.0.clone();
+        move |answer| answers.lock().unwrap().push(answer.status)
+    }
+
+    /// Prints one step: operation, method, path template and the status the server gave it
+    /// (the last answer, after any retries), then the fields.
+    fn step(&self, operation: &str, method: &str, path: &str, fields: &[(&str, String)]) {
+        let mut answers = self.0.lock().unwrap();
+        let status = answers.last().map_or("-".to_string(), |s| s.to_string());
+        answers.clear();
+        drop(answers);
+        println!("  {operation:<9} {method:<6} {path:<52} {status}");
+        if !fields.is_empty() {
+            let row: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            println!("            {}", row.join("  "));
+        }
+    }
 }
 
 #[tokio::main]
@@ -39,7 +68,7 @@ async fn main() -> ExitCode {
             .iter()
             .chain(HOVER_VARS.iter())
             .copied()
-            .filter(|n| any_set(&[n]))
+            .filter(|n| is_set(n))
             .collect();
         eprintln!(
             "Credentials are set in the environment ({}).\n\
@@ -57,16 +86,23 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
 
+    let answers = Answers::default();
     // Keep the fake alive for the whole tour.
     let mut fake = None;
     let (cloudflare, hover) = if live {
         let cloudflare = cloudflare_env.then(|| {
-            CloudflareClient::from_env().and_then(|c| {
-                let account = c.default_account()?;
-                Ok((c, account))
-            })
+            let builder = CloudflareClient::builder_from_env()?;
+            let tokens_only = is_set("CLOUDFLARE_API_TOKEN");
+            let client = builder.on_response(answers.hook()).build()?;
+            Ok((client.default_account()?, client, tokens_only))
         });
-        let hover = hover_env.then(HoverClient::from_env);
+        let hover = hover_env.then(|| {
+            let can_log_in = is_set("HOVER_EMAIL");
+            let client = HoverClient::builder_from_env()?
+                .on_response(answers.hook())
+                .build()?;
+            Ok((client, can_log_in))
+        });
         (cloudflare, hover)
     } else {
         let server = match FakeServer::start().await {
@@ -82,10 +118,20 @@ async fn main() -> ExitCode {
             server.cloudflare_base_url(),
             server.hover_base_url()
         );
-        let cloudflare = Some(server.cloudflare_client().map(|c| (c, server.account_id())));
-        let hover = Some(server.hover_client());
+        let cloudflare = CloudflareClient::builder()
+            .credentials(Credentials::ApiToken(server.cloudflare_token().clone()))
+            .base_url(server.cloudflare_base_url())
+            .on_response(answers.hook())
+            .build()
+            .map(|c| (server.account_id(), c, true));
+        let hover = HoverClient::builder()
+            .credentials(server.hover_email(), server.hover_password().clone())
+            .base_url(server.hover_base_url())
+            .on_response(answers.hook())
+            .build()
+            .map(|c| (c, true));
         fake = Some(server);
-        (cloudflare, hover)
+        (Some(cloudflare), Some(hover))
     };
 
     let suffix = format!("{:x}", chrono::Utc::now().timestamp_millis());
@@ -98,16 +144,35 @@ async fn main() -> ExitCode {
     };
     if let Some(setup) = cloudflare {
         match setup {
-            Ok((client, account)) => {
-                report("Calls tour", calls_tour(&client, &account, &suffix).await);
-                report("Magic tour", magic_tour(&client, &account, &suffix).await);
+            Ok((account, client, true)) => {
+                report(
+                    "Calls tour",
+                    calls_tour(&client, &account, &suffix, &answers).await,
+                );
+                report(
+                    "Magic tour",
+                    magic_tour(&client, &account, &suffix, &answers).await,
+                );
+            }
+            Ok((account, client, false)) => {
+                println!(
+                    "Cloudflare Calls apps: skipped, Calls accepts only API tokens (set \
+                     CLOUDFLARE_API_TOKEN to tour it)\n"
+                );
+                report(
+                    "Magic tour",
+                    magic_tour(&client, &account, &suffix, &answers).await,
+                );
             }
             Err(e) => report("Cloudflare set-up", Err(e)),
         }
     }
     if let Some(setup) = hover {
         match setup {
-            Ok(client) => report("Hover tour", hover_tour(&client, &suffix).await),
+            Ok((client, can_log_in)) => report(
+                "Hover tour",
+                hover_tour(&client, can_log_in, &suffix, &answers).await,
+            ),
             Err(e) => report("Hover set-up", Err(e)),
         }
     }
@@ -120,20 +185,20 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Prints one step: operation, method and path template, documented status, then the fields.
-fn step(operation: &str, method: &str, path: &str, status: u16, fields: &[(&str, String)]) {
-    println!("  {operation:<9} {method:<6} {path:<52} {status}");
-    if !fields.is_empty() {
-        let row: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!("            {}", row.join("  "));
-    }
-}
-
 fn opt<T: ToString>(value: &Option<T>) -> String {
     value.as_ref().map_or("-".into(), T::to_string)
 }
 
-async fn calls_tour(cf: &CloudflareClient, account: &AccountId, suffix: &str) -> Result<(), Error> {
+fn time(value: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    opt(&value.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+}
+
+async fn calls_tour(
+    cf: &CloudflareClient,
+    account: &AccountId,
+    suffix: &str,
+    answers: &Answers,
+) -> Result<(), Error> {
     println!("Cloudflare Calls apps (account {account})");
     let calls = cf.calls(account);
     let path = "/accounts/{account_id}/calls/apps";
@@ -142,21 +207,15 @@ async fn calls_tour(cf: &CloudflareClient, account: &AccountId, suffix: &str) ->
 
     let created = calls.create(Some(&name)).await?;
     let app = &created.app;
-    step(
+    answers.step(
         "create",
         "POST",
         path,
-        201,
         &[
             ("uid", opt(&app.id)),
             ("name", opt(&app.name)),
             ("secret", created.secret.to_string()),
-            (
-                "created",
-                opt(&app
-                    .created
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
-            ),
+            ("created", time(app.created)),
         ],
     );
     let id = app
@@ -166,35 +225,22 @@ async fn calls_tour(cf: &CloudflareClient, account: &AccountId, suffix: &str) ->
 
     let steps = async {
         let apps = calls.list().await?;
-        step(
-            "list",
-            "GET",
-            path,
-            200,
-            &[("apps", apps.len().to_string())],
-        );
+        answers.step("list", "GET", path, &[("apps", apps.len().to_string())]);
         let found = calls.get(&id).await?;
-        step(
+        answers.step(
             "get",
             "GET",
             item,
-            200,
             &[("uid", opt(&found.id)), ("name", opt(&found.name))],
         );
         let renamed = calls.update(&id, Some(&format!("{name}-renamed"))).await?;
-        step(
+        answers.step(
             "update",
             "PUT",
             item,
-            200,
             &[
                 ("name", opt(&renamed.name)),
-                (
-                    "modified",
-                    opt(&renamed
-                        .modified
-                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
-                ),
+                ("modified", time(renamed.modified)),
             ],
         );
         Ok::<_, Error>(())
@@ -204,12 +250,17 @@ async fn calls_tour(cf: &CloudflareClient, account: &AccountId, suffix: &str) ->
     let deleted = calls.delete(&id).await;
     steps?;
     let deleted = deleted?;
-    step("delete", "DELETE", item, 200, &[("uid", opt(&deleted.id))]);
+    answers.step("delete", "DELETE", item, &[("uid", opt(&deleted.id))]);
     println!();
     Ok(())
 }
 
-async fn magic_tour(cf: &CloudflareClient, account: &AccountId, suffix: &str) -> Result<(), Error> {
+async fn magic_tour(
+    cf: &CloudflareClient,
+    account: &AccountId,
+    suffix: &str,
+    answers: &Answers,
+) -> Result<(), Error> {
     println!("Cloudflare Magic account apps (account {account})");
     let magic = cf.magic(account);
     let path = "/accounts/{account_id}/magic/apps";
@@ -220,11 +271,10 @@ async fn magic_tour(cf: &CloudflareClient, account: &AccountId, suffix: &str) ->
         .hostnames(["tour.example.com"])
         .ip_subnets(["192.0.2.0/24"]);
     let app = magic.create(&new).await?;
-    step(
+    answers.step(
         "create",
         "POST",
         path,
-        201,
         &[
             ("id", app.id.to_string()),
             ("name", opt(&app.name)),
@@ -240,11 +290,10 @@ async fn magic_tour(cf: &CloudflareClient, account: &AccountId, suffix: &str) ->
             .iter()
             .filter_map(MagicListItem::as_account_app)
             .count();
-        step(
+        answers.step(
             "list",
             "GET",
             path,
-            200,
             &[
                 ("account apps", own.to_string()),
                 ("managed apps", (items.len() - own).to_string()),
@@ -259,11 +308,10 @@ async fn magic_tour(cf: &CloudflareClient, account: &AccountId, suffix: &str) ->
                     .hostnames(["tour.example.com", "tour2.example.com"]),
             )
             .await?;
-        step(
+        answers.step(
             "update",
             "PUT",
             item,
-            200,
             &[
                 ("hostnames", list_field(&replaced.hostnames)),
                 ("ip_subnets", list_field(&replaced.ip_subnets)),
@@ -275,11 +323,10 @@ async fn magic_tour(cf: &CloudflareClient, account: &AccountId, suffix: &str) ->
                 &MagicAppChanges::new().source_subnets(["198.51.100.0/24"]),
             )
             .await?;
-        step(
+        answers.step(
             "patch",
             "PATCH",
             item,
-            200,
             &[
                 ("hostnames", list_field(&patched.hostnames)),
                 ("source_subnets", list_field(&patched.source_subnets)),
@@ -291,13 +338,7 @@ async fn magic_tour(cf: &CloudflareClient, account: &AccountId, suffix: &str) ->
     let deleted = magic.delete(&app.id).await;
     steps?;
     let deleted = deleted?;
-    step(
-        "delete",
-        "DELETE",
-        item,
-        200,
-        &[("id", deleted.id.to_string())],
-    );
+    answers.step("delete", "DELETE", item, &[("id", deleted.id.to_string())]);
     println!();
     Ok(())
 }
@@ -310,28 +351,30 @@ fn hover_fields(app: &HoverApp) -> Vec<(&'static str, String)> {
         ("token", opt(&app.token)),
         ("webhook", opt(&app.webhook_url)),
         ("webhook_secret", opt(&app.webhook_secret)),
-        (
-            "archived_at",
-            opt(&app
-                .archived_at
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
-        ),
+        ("archived_at", time(app.archived_at)),
     ]
 }
 
-async fn hover_tour(hover: &HoverClient, suffix: &str) -> Result<(), Error> {
+async fn hover_tour(
+    hover: &HoverClient,
+    can_log_in: bool,
+    suffix: &str,
+    answers: &Answers,
+) -> Result<(), Error> {
     println!("Hover apps");
     let apps = hover.apps();
     let item = "/api/apps/{id}";
 
-    hover.authenticate().await?;
-    step(
-        "login",
-        "POST",
-        "/api/authenticate",
-        200,
-        &[("auth_token", "[redacted]".into())],
-    );
+    // A client built from a token has nothing to log in with.
+    if can_log_in {
+        hover.authenticate().await?;
+        answers.step(
+            "login",
+            "POST",
+            "/api/authenticate",
+            &[("auth_token", "[redacted]".into())],
+        );
+    }
 
     let new = NewHoverApp::new(
         format!("apps-api tour {suffix}"),
@@ -339,15 +382,14 @@ async fn hover_tour(hover: &HoverClient, suffix: &str) -> Result<(), Error> {
     )
     .webhook_url("https://example.com/hover-webhook");
     let app = apps.create(&new).await?;
-    step("create", "POST", "/api/apps", 201, &hover_fields(&app));
+    answers.step("create", "POST", "/api/apps", &hover_fields(&app));
 
     let steps = async {
         let found = apps.get(&app.id).await?;
-        step(
+        answers.step(
             "get",
             "GET",
             item,
-            200,
             &[("id", found.id.to_string()), ("name", found.name)],
         );
         let updated = apps
@@ -358,39 +400,31 @@ async fn hover_tour(hover: &HoverClient, suffix: &str) -> Result<(), Error> {
                     .clear_webhook_url(),
             )
             .await?;
-        step(
+        answers.step(
             "update",
             "PATCH",
             item,
-            200,
             &[
                 ("package", updated.package_name.clone()),
                 ("webhook", opt(&updated.webhook_url)),
             ],
         );
         let archived = apps.archive(&app.id).await?;
-        step(
+        answers.step(
             "archive",
             "DELETE",
             item,
-            200,
             &[
                 ("id", archived.id.to_string()),
                 ("archived", archived.archived.to_string()),
             ],
         );
         let restored = apps.restore(&app.id).await?;
-        step(
+        answers.step(
             "restore",
             "PUT",
             "/api/apps/{id}/restore",
-            200,
-            &[(
-                "archived_at",
-                opt(&restored
-                    .archived_at
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
-            )],
+            &[("archived_at", time(restored.archived_at))],
         );
         Ok::<_, Error>(())
     }
@@ -399,11 +433,10 @@ async fn hover_tour(hover: &HoverClient, suffix: &str) -> Result<(), Error> {
     let archived = apps.archive(&app.id).await;
     steps?;
     archived?;
-    step(
+    answers.step(
         "archive",
         "DELETE",
         item,
-        200,
         &[("id", app.id.to_string()), ("cleanup", "done".into())],
     );
     println!();

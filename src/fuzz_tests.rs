@@ -298,6 +298,80 @@ fn the_harness_decodes_a_real_answer() {
     assert_eq!(apps.unwrap().len(), 1);
 }
 
+// ----- Failure envelopes on HTTP 200 -----
+
+/// A Cloudflare error object: a code, a message, sometimes a pointer or a link.
+fn cloudflare_error() -> impl Strategy<Value = Value> {
+    (
+        1000i64..100_000,
+        "\\PC{0,40}",
+        proptest::option::of("/[a-z_]{1,10}"),
+        any::<bool>(),
+    )
+        .prop_map(|(code, message, pointer, link)| {
+            let mut error = serde_json::json!({"code": code, "message": message});
+            if let Some(pointer) = pointer {
+                error["source"] = serde_json::json!({"pointer": pointer});
+            }
+            if link {
+                error["documentation_url"] =
+                    serde_json::json!("https://developers.cloudflare.com/");
+            }
+            error
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// `success: false` on HTTP 200, as Cloudflare can send it (`result` null or absent), is
+    /// the API error it reports for every Cloudflare operation, never a decode error. (The
+    /// Calls list read a null `result` as a malformed list until its schema allowed null.)
+    #[test]
+    fn success_false_on_200_is_always_an_api_error(
+        errors in proptest::collection::vec(cloudflare_error(), 1..4),
+        messages in proptest::collection::vec(cloudflare_error(), 0..2),
+        result_absent in any::<bool>(),
+    ) {
+        let mut body = serde_json::json!({"success": false, "errors": errors, "messages": messages, "result": null});
+        if result_absent {
+            body.as_object_mut().unwrap().remove("result");
+        }
+        let expected: Vec<i64> = errors.iter().map(|e| e["code"].as_i64().unwrap()).collect();
+        CLIENTS.with(|c| {
+            c.answer(200, body.to_string());
+            let calls = c.cf.calls("acc");
+            let magic = c.cf.magic("acc");
+            let (calls_id, magic_id) = (CallsAppId::new("2a95132c15732412d22c1476fa83f27a"), MagicAppId::new("m"));
+            let changes = MagicAppChanges::new().name("n");
+            let results: Vec<Result<(), crate::Error>> = c.runtime.block_on(async {
+                vec![
+                    calls.list().await.map(drop),
+                    calls.create(None).await.map(drop),
+                    calls.get(&calls_id).await.map(drop),
+                    calls.update(&calls_id, None).await.map(drop),
+                    calls.delete(&calls_id).await.map(drop),
+                    magic.list().await.map(drop),
+                    magic.create(&NewMagicApp::new("n", "t").hostnames(["h"])).await.map(drop),
+                    magic.update(&magic_id, &changes).await.map(drop),
+                    magic.patch(&magic_id, &changes).await.map(drop),
+                    magic.delete(&magic_id).await.map(drop),
+                ]
+            });
+            for (i, result) in results.into_iter().enumerate() {
+                match result {
+                    Err(crate::Error::Api(failure)) => {
+                        assert_eq!(failure.status, 200, "op {i}");
+                        let codes: Vec<i64> = failure.errors.iter().filter_map(|e| e.code).collect();
+                        assert_eq!(codes, expected, "op {i}");
+                    }
+                    other => panic!("op {i}: {other:?} for {body}"),
+                }
+            }
+        });
+    }
+}
+
 // ----- Response headers -----
 
 /// A header value as a server may send it: arbitrary text, numbers of every size and sign,

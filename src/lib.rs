@@ -50,6 +50,7 @@ pub use crate::core::error::{ApiError, CallSite, Error, Failure, Provider};
 pub use crate::core::ids::{AccountId, CallsAppId, HoverAppId, MagicAppId};
 pub use crate::core::retry::{RetryConfig, Sleeper, TokioSleeper};
 pub use crate::core::secret::Secret;
+pub use crate::core::transport::ResponseInfo;
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -75,19 +75,19 @@ async fn nothing_secret_is_ever_logged() {
         ),
         (
             GET,
-            cf_path("/calls/apps/a1"),
+            cf_path("/calls/apps/a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"),
             200,
             fixture!("calls-get.response.json"),
         ),
         (
             PUT,
-            cf_path("/calls/apps/a1"),
+            cf_path("/calls/apps/a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"),
             200,
             fixture!("calls-update.response.json"),
         ),
         (
             DELETE,
-            cf_path("/calls/apps/a1"),
+            cf_path("/calls/apps/a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"),
             200,
             fixture!("calls-delete.response.json"),
         ),
@@ -140,7 +140,7 @@ async fn nothing_secret_is_ever_logged() {
         // Error paths: an envelope, an echoing HTML page, a 401 that triggers a re-login.
         (
             GET,
-            cf_path("/calls/apps/err"),
+            cf_path("/calls/apps/e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0"),
             403,
             cf_failure(10000, "Authentication error"),
         ),
@@ -171,13 +171,16 @@ async fn nothing_secret_is_ever_logged() {
 
     let cf = cf(&server);
     let (calls, magic) = (cf.calls(ACCOUNT), cf.magic(ACCOUNT));
-    let id = CallsAppId::new("a1");
+    let id = CallsAppId::new("a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1");
     calls.list().await.unwrap();
     calls.create(Some("x")).await.unwrap();
     calls.get(&id).await.unwrap();
     calls.update(&id, Some("x")).await.unwrap();
     calls.delete(&id).await.unwrap();
-    calls.get(&CallsAppId::new("err")).await.unwrap_err();
+    calls
+        .get(&CallsAppId::new("e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0"))
+        .await
+        .unwrap_err();
     let mid = MagicAppId::new("m1");
     magic.list().await.unwrap();
     magic

@@ -1,6 +1,12 @@
 //! Cloudflare Calls (Realtime SFU) apps: `/accounts/{account_id}/calls/apps`.
 //!
 //! Reference: <https://developers.cloudflare.com/api/resources/calls/subresources/sfu/>
+//!
+//! A `null` or missing `result` in a successful envelope: a list reads as empty; every method
+//! that returns one app answers [`Error::Decode`](crate::Error::Decode) naming the operation,
+//! since it has no app to return (a create, update, patch or delete may still have taken
+//! effect; the message says so). The schema allows it on Magic's single-app answers; Calls
+//! marks `result` optional.
 
 use chrono::{DateTime, Utc};
 
@@ -108,6 +114,20 @@ impl Calls<'_> {
         &self.client.inner.calls
     }
 
+    /// The account as a path segment, once the client's credentials are known to be accepted
+    /// by Calls: it documents API tokens only, so a client holding the global key refuses
+    /// before sending rather than leak the key to an endpoint that will not take it.
+    fn account(&self) -> Result<&str, Error> {
+        if !self.client.inner.token_auth {
+            return Err(Error::Config(
+                "Calls accepts only API tokens (Authorization: Bearer); this client was built \
+                 with the global API key and email, which Magic accepts but Calls does not"
+                    .into(),
+            ));
+        }
+        self.account.segment()
+    }
+
     /// Lists every app of the account (there is no pagination).
     ///
     /// ```no_run
@@ -116,7 +136,7 @@ impl Calls<'_> {
     /// # Ok(()) }
     /// ```
     pub async fn list(&self) -> Result<Vec<CallsApp>, Error> {
-        let account = self.account.segment()?;
+        let account = self.account()?;
         let apps = self
             .client
             .call(LIST.with_limits(self.limits), account, || {
@@ -135,8 +155,10 @@ impl Calls<'_> {
     /// let secret = created.secret.expose(); // store it now
     /// # Ok(()) }
     /// ```
+    ///
+    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
     pub async fn create(&self, name: Option<&str>) -> Result<NewCallsApp, Error> {
-        let account = self.account.segment()?;
+        let account = self.account()?;
         let body = editable(name);
         self.client
             .call_checked(
@@ -160,8 +182,10 @@ impl Calls<'_> {
     }
 
     /// Fetches one app (without its secret).
+    ///
+    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
     pub async fn get(&self, app: &CallsAppId) -> Result<CallsApp, Error> {
-        let (account, app) = (self.account.segment()?, app.segment()?);
+        let (account, app) = (self.account()?, app.segment()?);
         let found = self
             .client
             .call(GET.with_limits(self.limits), account, || {
@@ -172,8 +196,10 @@ impl Calls<'_> {
     }
 
     /// Replaces the app's editable fields (PUT: send the full intended state).
+    ///
+    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
     pub async fn update(&self, app: &CallsAppId, name: Option<&str>) -> Result<CallsApp, Error> {
-        let (account, app) = (self.account.segment()?, app.segment()?);
+        let (account, app) = (self.account()?, app.segment()?);
         let body = editable(name);
         let updated = self
             .client
@@ -186,8 +212,10 @@ impl Calls<'_> {
     }
 
     /// Deletes the app and returns it as it was.
+    ///
+    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
     pub async fn delete(&self, app: &CallsAppId) -> Result<CallsApp, Error> {
-        let (account, app) = (self.account.segment()?, app.segment()?);
+        let (account, app) = (self.account()?, app.segment()?);
         let deleted = self
             .client
             .call(DELETE.with_limits(self.limits), account, || {

@@ -1,8 +1,14 @@
 //! Cloudflare Magic account apps: `/accounts/{account_id}/magic/apps`.
 //!
 //! Reference: <https://developers.cloudflare.com/api/resources/magic_transit/subresources/apps/>
+//!
+//! A `null` or missing `result` in a successful envelope: a list reads as empty; every method
+//! that returns one app answers [`Error::Decode`](crate::Error::Decode) naming the operation,
+//! since it has no app to return (a create, update, patch or delete may still have taken
+//! effect; the message says so). The schema allows it on Magic's single-app answers; Calls
+//! marks `result` optional.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::CloudflareClient;
 use crate::core::envelope::cloudflare_types;
@@ -258,7 +264,7 @@ impl NewMagicApp {
             type_: self.app_type.clone(),
             hostnames: self.hostnames.clone().map(gen::MagicRequestHostnames),
             ip_subnets: request_subnets("ip_subnets", &self.ip_subnets)?,
-            source_subnets: request_subnets("source_subnets", &self.source_subnets)?,
+            source_subnets: request_source_subnets(&self.source_subnets)?,
         })
     }
 }
@@ -328,40 +334,87 @@ impl MagicAppChanges {
             type_: self.app_type.clone(),
             hostnames: self.hostnames.clone().map(gen::MagicRequestHostnames),
             ip_subnets: request_subnets("ip_subnets", &self.ip_subnets)?,
-            source_subnets: request_subnets("source_subnets", &self.source_subnets)?,
+            source_subnets: request_source_subnets(&self.source_subnets)?,
         })
     }
 }
 
-/// Whether `text` is an IPv4 subnet in CIDR notation (`a.b.c.d/n`, n ≤ 32), as the API requires.
+/// A CIDR prefix length of at most `max`, in digits without a leading zero (as the spec's
+/// pattern has it: `/8`, not `/08`).
+fn is_prefix(prefix: &str, max: u8) -> bool {
+    !prefix.is_empty()
+        && prefix.len() <= 3
+        && prefix.bytes().all(|b| b.is_ascii_digit())
+        && (prefix == "0" || !prefix.starts_with('0'))
+        && prefix.parse::<u8>().is_ok_and(|p| p <= max)
+}
+
+/// Whether `text` is an IPv4 subnet in CIDR notation (`a.b.c.d/n`, n ≤ 32, no leading zeros),
+/// as the API requires of `ip_subnets`. Agrees with `MagicIpv4Cidr`'s pattern in the spec.
 pub(crate) fn is_ipv4_cidr(text: &str) -> bool {
     text.split_once('/').is_some_and(|(addr, prefix)| {
-        addr.parse::<Ipv4Addr>().is_ok()
-            && !prefix.is_empty()
-            && prefix.len() <= 2
-            && prefix.bytes().all(|b| b.is_ascii_digit())
-            && prefix.parse::<u8>().is_ok_and(|p| p <= 32)
+        // std refuses octets with leading zeros, as the pattern does.
+        addr.parse::<Ipv4Addr>().is_ok() && is_prefix(prefix, 32)
     })
 }
 
-/// Checks each subnet is IPv4 CIDR notation, as the API requires.
+/// Whether `text` is an IPv4 or IPv6 subnet in CIDR notation, as `source_subnets` takes them.
+pub(crate) fn is_source_cidr(text: &str) -> bool {
+    is_ipv4_cidr(text)
+        || text.split_once('/').is_some_and(|(addr, prefix)| {
+            addr.parse::<Ipv6Addr>().is_ok() && is_prefix(prefix, 128)
+        })
+}
+
+/// Checks each of `ip_subnets` is IPv4 CIDR notation, as the API requires.
 fn request_subnets(
     field: &str,
     subnets: &Option<Vec<String>>,
 ) -> Result<Option<gen::MagicRequestSubnets>, Error> {
+    checked(
+        field,
+        subnets,
+        is_ipv4_cidr,
+        "an IPv4 subnet in CIDR notation (like 192.0.2.0/24)",
+    )
+    .map(|list| {
+        list.map(|l| gen::MagicRequestSubnets(l.into_iter().map(gen::MagicIpv4Cidr).collect()))
+    })
+}
+
+/// Checks each of `source_subnets` is IPv4 or IPv6 CIDR notation.
+fn request_source_subnets(
+    subnets: &Option<Vec<String>>,
+) -> Result<Option<gen::MagicRequestSourceSubnets>, Error> {
+    checked(
+        "source_subnets",
+        subnets,
+        is_source_cidr,
+        "an IPv4 or IPv6 subnet in CIDR notation (like 192.0.2.0/24 or 2001:db8::/32)",
+    )
+    .map(|list| {
+        list.map(|l| {
+            gen::MagicRequestSourceSubnets(l.into_iter().map(gen::MagicSourceCidr).collect())
+        })
+    })
+}
+
+fn checked(
+    field: &str,
+    subnets: &Option<Vec<String>>,
+    valid: fn(&str) -> bool,
+    what: &str,
+) -> Result<Option<Vec<String>>, Error> {
     let Some(subnets) = subnets else {
         return Ok(None);
     };
-    for subnet in subnets {
-        if !is_ipv4_cidr(subnet) {
-            return Err(Error::InvalidArgument(format!(
-                "{field}: {subnet:?} is not an IPv4 subnet in CIDR notation (like 192.0.2.0/24)"
-            )));
-        }
+    if let Some(bad) = subnets.iter().find(|s| !valid(s)) {
+        let shown: String = bad.chars().take(64).flat_map(char::escape_debug).collect();
+        return Err(Error::InvalidArgument(format!(
+            "{field}: \"{shown}\" is not {what}"
+        )));
     }
-    Ok(Some(gen::MagicRequestSubnets(
-        subnets.iter().cloned().map(gen::MagicIpv4Cidr).collect(),
-    )))
+    Ok(Some(subnets.clone()))
 }
 
 /// Magic account apps of one account: `cloudflare.magic(account)`.
@@ -415,6 +468,8 @@ impl Magic<'_> {
     /// println!("created {}", app.id);
     /// # Ok(()) }
     /// ```
+    ///
+    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
     pub async fn create(&self, app: &NewMagicApp) -> Result<MagicApp, Error> {
         let body = app.to_request()?;
         let account = self.account.segment()?;
@@ -428,6 +483,8 @@ impl Magic<'_> {
     }
 
     /// Replaces the app (PUT): send its complete state, omitted lists may be cleared.
+    ///
+    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
     pub async fn update(
         &self,
         app: &MagicAppId,
@@ -446,6 +503,8 @@ impl Magic<'_> {
     }
 
     /// Changes only the fields set in `changes` (PATCH).
+    ///
+    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
     pub async fn patch(
         &self,
         app: &MagicAppId,
@@ -463,6 +522,8 @@ impl Magic<'_> {
     }
 
     /// Deletes the app and returns it as it was.
+    ///
+    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
     pub async fn delete(&self, app: &MagicAppId) -> Result<MagicApp, Error> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let deleted = self
@@ -552,8 +613,46 @@ mod tests {
             "1.1.1.1/+1",
             " 1.1.1.1/32",
             "1.1.1.1/024",
+            "10.0.0.0/08",
+            "010.0.0.0/8",
+            "2001:db8::/32",
         ] {
             assert!(!ok(bad), "{bad}");
+        }
+        // Source subnets take IPv6 too (an assumption: only ip_subnets is documented IPv4-only).
+        for good in ["2001:db8::/32", "::/0", "192.0.2.0/24", "fe80::1/128"] {
+            assert!(is_source_cidr(good), "{good}");
+        }
+        for bad in ["2001:db8::/129", "2001:db8::/032", "2001:db8::", "zz::/8"] {
+            assert!(!is_source_cidr(bad), "{bad}");
+        }
+    }
+
+    /// The spec's pattern and `is_ipv4_cidr` agree, on the prefixes and octets that tell
+    /// them apart (leading zeros above all).
+    #[test]
+    fn the_ipv4_pattern_and_the_check_agree() {
+        let spec = include_str!("../../spec/cloudflare-magic.yaml");
+        let value: serde_json::Value = yaml_serde::from_str(spec).unwrap();
+        let pattern = value["components"]["schemas"]["MagicIpv4Cidr"]["pattern"]
+            .as_str()
+            .unwrap();
+        let schema = serde_json::json!({"type": "string", "pattern": pattern});
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        for prefix in [
+            "", "0", "00", "01", "08", "8", "9", "10", "29", "30", "32", "33", "99", "100", "+1",
+            "-1", " 8",
+        ] {
+            for octet in [
+                "0", "00", "01", "010", "10", "99", "199", "200", "249", "250", "255", "256",
+            ] {
+                let cidr = format!("{octet}.1.2.3/{prefix}");
+                assert_eq!(
+                    validator.is_valid(&serde_json::json!(cidr)),
+                    is_ipv4_cidr(&cidr),
+                    "{cidr}"
+                );
+            }
         }
     }
 

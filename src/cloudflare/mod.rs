@@ -111,6 +111,8 @@ struct Inner {
     magic: crate::generated::magic::Client,
     default_account: Option<AccountId>,
     on_messages: Option<MessageHandler>,
+    /// Calls documents API tokens only; a client with the global key refuses Calls calls.
+    token_auth: bool,
 }
 
 impl std::fmt::Debug for CloudflareClient {
@@ -197,6 +199,7 @@ impl CloudflareClientBuilder {
             transport,
             default_account: self.default_account,
             on_messages: self.on_messages,
+            token_auth: matches!(credentials, Credentials::ApiToken(_)),
         };
         Ok(CloudflareClient {
             inner: Arc::new(inner),

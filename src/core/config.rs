@@ -26,6 +26,7 @@ pub(crate) struct Options {
     pub(crate) http_client: Option<reqwest::Client>,
     pub(crate) max_body_bytes: usize,
     pub(crate) sleeper: Arc<dyn Sleeper>,
+    pub(crate) on_response: Option<crate::core::transport::ResponseHook>,
     /// Answers requests in-process instead of the network (the decoder fuzz tests).
     #[cfg(test)]
     pub(crate) responder: Option<crate::core::transport::Responder>,
@@ -65,6 +66,7 @@ impl Default for Options {
             http_client: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             sleeper: Arc::new(TokioSleeper),
+            on_response: None,
             #[cfg(test)]
             responder: None,
         }
@@ -125,19 +127,8 @@ impl Options {
         if let Some(client) = &self.http_client {
             return Ok((client.clone(), false));
         }
-        // ring as the rustls provider, passed in rather than installed process-wide: no global
-        // state, and it builds in half the time of aws-lc (see benches/README.md).
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .and_then(|b| {
-                use rustls_platform_verifier::BuilderVerifierExt;
-                b.with_platform_verifier()
-            })
-            .map_err(|e| Error::Config(format!("cannot set up TLS: {e}")))?
-            .with_no_client_auth();
         reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
+            .tls_backend_preconfigured(tls_config()?)
             .connect_timeout(self.connect_timeout)
             // Set here rather than on each request: a per-request limit costs reqwest an
             // allocation per request. A per-call limit still overrides it.
@@ -232,6 +223,26 @@ macro_rules! common_builder_methods {
             self
         }
 
+        /// Called with every answer the client receives (operation, status, try, `cf-ray`),
+        /// retries included: for metrics, or to show what the server said.
+        ///
+        /// ```
+        /// use std::sync::atomic::{AtomicU16, Ordering};
+        /// use std::sync::Arc;
+        /// let last_status = Arc::new(AtomicU16::new(0));
+        /// let seen = last_status.clone();
+        /// let builder = apps_api::hover::HoverClient::builder()
+        ///     .on_response(move |answer| seen.store(answer.status, Ordering::Relaxed));
+        /// # let _ = builder;
+        /// ```
+        pub fn on_response(
+            mut self,
+            hook: impl Fn(&crate::ResponseInfo<'_>) + Send + Sync + 'static,
+        ) -> Self {
+            self.options.on_response = Some(std::sync::Arc::new(hook));
+            self
+        }
+
         /// Replaces how the client waits between retries (tests use it to skip the waits).
         pub fn sleeper(mut self, sleeper: std::sync::Arc<dyn crate::Sleeper>) -> Self {
             self.options.sleeper = sleeper;
@@ -251,6 +262,29 @@ pub(crate) fn env_var(name: &str) -> Result<Option<String>, Error> {
             Err(Error::Config(format!("{name} is not valid UTF-8")))
         }
     }
+}
+
+/// The TLS settings of every client this crate builds: ring as the rustls provider, passed in
+/// rather than installed process-wide (it builds in half the time of aws-lc, see
+/// benches/README.md), and the platform's verifier. Built once per process and shared: it is
+/// immutable, and building it (the verifier and provider set-up) took about 20 ms per client.
+fn tls_config() -> Result<rustls::ClientConfig, Error> {
+    static CONFIG: std::sync::OnceLock<Result<rustls::ClientConfig, String>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .and_then(|b| {
+                    use rustls_platform_verifier::BuilderVerifierExt;
+                    b.with_platform_verifier()
+                })
+                .map(|b| b.with_no_client_auth())
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| Error::Config(format!("cannot set up TLS: {e}")))
 }
 
 /// Whether a base URL's host is this machine (`localhost`, `127.0.0.0/8`, `::1`), where plain

@@ -61,11 +61,16 @@ pub(crate) fn unwrap<B: Envelope, T>(
             handler(&call, &messages);
         }
     }
-    parts
-        .result
-        .ok_or("`success` is true but `result` is missing or null")
-        .and_then(check)
-        .map_err(|reason| transport.decode_error(meta.call(), meta.status, reason, b""))
+    let Some(result) = parts.result else {
+        let call = meta.call();
+        let reason = format!(
+            "`success` is true but `result` is missing or null, so {} has no app to return; \
+             the request may still have taken effect",
+            call.operation
+        );
+        return Err(transport.decode_error(call, meta.status, &reason, b""));
+    };
+    check(result).map_err(|reason| transport.decode_error(meta.call(), meta.status, reason, b""))
 }
 
 /// Implements [`Envelope`] and the error-body conversion for one generated Cloudflare module.
@@ -101,6 +106,10 @@ macro_rules! cloudflare_types {
             impl $crate::core::transport::ErrorBody for generated::CloudflareFailure {
                 fn api_errors(self) -> Vec<ApiError> {
                     self.errors.map(to_api_errors).unwrap_or_default()
+                }
+
+                fn reports_failure(&self) -> bool {
+                    self.success == Some(false)
                 }
             }
 

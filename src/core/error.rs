@@ -113,6 +113,7 @@ pub enum Error {
     /// Cloudflare envelope said `success: false`.
     Api(Box<Failure>),
     /// The credentials were missing, wrong or expired (HTTP 401), or not allowed (HTTP 403).
+    /// A 403 that is an HTML page (an edge or firewall block, not the API) is [`Error::Api`].
     Auth(Box<Failure>),
     /// Nothing exists at that ID (HTTP 404).
     NotFound(Box<Failure>),

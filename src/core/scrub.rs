@@ -126,15 +126,49 @@ pub(crate) fn snippet(body: &[u8], known: &Known) -> String {
         }
         Err(_) => {
             let text = known.remove(&String::from_utf8_lossy(body));
+            let text = if text.trim_start().starts_with('<') {
+                // A web page (an edge error or block page): its words, not its markup.
+                known.remove(&html_text(&text))
+            } else {
+                text
+            };
             mask_token_runs(&mask_jwts(&redact_secret_values(&text)))
         }
     };
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut shown = escape_controls(&collapsed);
+    // Collapsing can join what was apart; look once more.
+    let mut shown = escape_controls(&known.remove(&collapsed));
     if shown.chars().count() > SNIPPET_CHARS {
         shown = shown.chars().take(SNIPPET_CHARS).collect::<String>() + "…";
     }
     shown
+}
+
+/// The text of an HTML page: scripts and styles dropped, tags turned into spaces.
+fn html_text(page: &str) -> String {
+    let lower = page.to_ascii_lowercase();
+    let mut out = String::with_capacity(page.len() / 2);
+    let mut at = 0;
+    while at < page.len() {
+        let Some(open) = lower[at..].find('<').map(|i| at + i) else {
+            out.push_str(&page[at..]);
+            break;
+        };
+        out.push_str(&page[at..open]);
+        out.push(' ');
+        let skip_to = ["script", "style"].iter().find_map(|tag| {
+            lower[open + 1..]
+                .starts_with(tag)
+                .then(|| lower[open..].find(&format!("</{tag}")).map(|i| open + i))
+                .flatten()
+        });
+        let from = skip_to.unwrap_or(open);
+        at = match lower[from..].find('>') {
+            Some(close) => from + close + 1,
+            None => page.len(),
+        };
+    }
+    out
 }
 
 /// A server-supplied message (an API error, a Cloudflare message, a serde reason) made safe:
@@ -181,6 +215,13 @@ pub(crate) fn escape_controls(text: &str) -> String {
         }
     }
     out
+}
+
+/// `value` with the values of secret-named keys replaced (for showing a body that may hold
+/// secrets the client does not know, such as the fake's request log).
+#[cfg(feature = "fake")]
+pub(crate) fn redact_secret_keys(value: &mut serde_json::Value) {
+    redact_json(value, &Known::new([]));
 }
 
 fn redact_json(value: &mut serde_json::Value, known: &Known) {
@@ -327,7 +368,22 @@ mod tests {
 
         let html = b"<html><body>Bad gateway   token=my-own-token</body></html>";
         let s = snippet(html, &Known::new(["my-own-token"]));
-        assert_eq!(s, "<html><body>Bad gateway token=[redacted]</body></html>");
+        assert_eq!(s, "Bad gateway token=[redacted]");
+    }
+
+    #[test]
+    fn html_pages_show_their_words() {
+        let page = b"<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title>\
+            <style>body { color: red }</style><script>var x = '<b>';</script></head>\
+            <body><h1>Sorry, you have been blocked</h1><p>Ray ID: <strong>abc</strong></p>";
+        let s = snippet(page, &none());
+        assert_eq!(
+            s,
+            "Attention Required! | Cloudflare Sorry, you have been blocked Ray ID: abc"
+        );
+        // A secret split by markup is still found once the markup is gone.
+        let s = snippet(b"<p>sec<b>ret-value</b></p>", &Known::new(["secret-value"]));
+        assert!(!s.contains("secret-value"), "{s}");
     }
 
     #[test]

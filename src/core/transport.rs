@@ -101,6 +101,28 @@ macro_rules! handle_limits {
 }
 pub(crate) use handle_limits;
 
+/// One answer the client received, as an [`on_response`] hook sees it: for metrics, logs or a
+/// tool that prints what the server said.
+///
+/// [`on_response`]: crate::cloudflare::CloudflareClientBuilder::on_response
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct ResponseInfo<'a> {
+    /// The spec's operationId.
+    pub operation: &'static str,
+    /// HTTP method.
+    pub method: &'static str,
+    /// The HTTP status the server answered.
+    pub status: u16,
+    /// Which try of the call this was (1 for the first).
+    pub attempt: u32,
+    /// Cloudflare's `cf-ray` (bounded and escaped), if the answer had one.
+    pub request_id: Option<&'a str>,
+}
+
+/// Called with every answer a client receives (see [`ResponseInfo`]).
+pub type ResponseHook = Arc<dyn Fn(&ResponseInfo<'_>) + Send + Sync>;
+
 /// Authentication the `pre` hook adds to every request.
 pub(crate) enum Auth {
     /// Fixed headers (Cloudflare's bearer token, or email + key), marked sensitive.
@@ -131,6 +153,7 @@ pub(crate) struct Transport {
     http_is_ours: bool,
     max_body_bytes: usize,
     sleeper: Arc<dyn Sleeper>,
+    on_response: Option<ResponseHook>,
     /// The client's own secrets, scrubbed from any body snippet.
     known_secrets: Vec<crate::Secret>,
     #[cfg(test)]
@@ -214,6 +237,12 @@ impl Meta {
 /// Turns a generated error body into the errors it lists.
 pub(crate) trait ErrorBody: serde::de::DeserializeOwned {
     fn api_errors(self) -> Vec<ApiError>;
+
+    /// Whether this body, received with a success status, is a failure all the same (a
+    /// Cloudflare envelope with `success: false`).
+    fn reports_failure(&self) -> bool {
+        false
+    }
 }
 
 impl Transport {
@@ -241,6 +270,7 @@ impl Transport {
             total_timeout: options.total_timeout,
             max_body_bytes: options.max_body_bytes,
             sleeper: options.sleeper.clone(),
+            on_response: options.on_response.clone(),
             known_secrets,
             #[cfg(test)]
             responder: options.responder.clone(),
@@ -508,6 +538,18 @@ impl Transport {
             let Some(result) = outcome else {
                 unreachable!("the call completed, so it stored its result")
             };
+            if let Some(hook) = &self.on_response {
+                let seen = state.lock();
+                if let Some(status) = seen.status {
+                    hook(&ResponseInfo {
+                        operation: op.id,
+                        method: op.method,
+                        status: status.as_u16(),
+                        attempt,
+                        request_id: seen.request_id.as_deref(),
+                    });
+                }
+            }
             let Err(error) = result else { break result };
             let wait = self.retry_wait(&error, &state.lock(), replayable, &mut budget);
             let Some(wait) = wait else { break Err(error) };
@@ -561,15 +603,19 @@ impl Transport {
     ) -> Option<Duration> {
         use progenitor_client::Error as P;
         match error {
-            P::CommunicationError(e) | P::ResponseBodyError(e) => {
+            P::CommunicationError(e) => {
                 // A failure to connect never reached the server: safe for any method. Any
-                // other loss (a timeout, a reset, a connection closed without an answer, a
-                // body cut short) may have reached it: only for methods that can be replayed.
+                // other loss (a timeout, a reset, a connection closed without an answer) may
+                // have reached it: only for methods that can be replayed.
                 let retry = e.is_connect()
                     || (replayable && (e.is_timeout() || e.is_request() || e.is_body()));
                 (retry && budget.failure(self.retry.max_retries))
                     .then(|| self.retry.backoff(budget.failures))
             }
+            // The answer's body could not be read to its end (cut short, stalled, reset):
+            // progenitor reports only read failures here (it parses the JSON itself).
+            P::ResponseBodyError(_) => (replayable && budget.failure(self.retry.max_retries))
+                .then(|| self.retry.backoff(budget.failures)),
             P::ErrorResponse(_) | P::UnexpectedResponse(_) | P::InvalidResponsePayload(..) => {
                 let status = seen.status?;
                 if seen.body_too_large || !retry::status_is_retryable(status, replayable) {
@@ -649,6 +695,10 @@ impl Transport {
         answer: Answer,
         body: Option<&[u8]>,
     ) -> Error {
+        // A 401 or 403 that is a web page, not an API answer, comes from something in front
+        // of the API (Cloudflare's edge blocking the request): not a verdict on credentials.
+        let page =
+            errors.is_empty() && body.is_some_and(|b| b.trim_ascii_start().first() == Some(&b'<'));
         let failure = Box::new(Failure {
             call,
             status,
@@ -660,7 +710,7 @@ impl Transport {
             redirect_host: answer.redirect_host,
         });
         match status {
-            401 | 403 => Error::Auth(failure),
+            401 | 403 if !page => Error::Auth(failure),
             404 => Error::NotFound(failure),
             429 => Error::RateLimited(failure),
             _ => Error::Api(failure),
@@ -711,7 +761,9 @@ impl Transport {
             }
             P::InvalidResponsePayload(body, e) => {
                 let status = status.unwrap_or(0);
-                if (200..300).contains(&status) {
+                if let Some(failure) = self.failure_on_success::<E>(&call, status, &answer, &body) {
+                    failure
+                } else if (200..300).contains(&status) {
                     self.parse_error(call, status, &e.to_string(), &body)
                 } else {
                     self.failure(call, status, Vec::new(), answer, Some(&body))
@@ -720,7 +772,9 @@ impl Transport {
             P::UnexpectedResponse(response) => {
                 let status = response.status().as_u16();
                 let body = response.bytes().await.unwrap_or_default();
-                if (200..300).contains(&status) {
+                if let Some(failure) = self.failure_on_success::<E>(&call, status, &answer, &body) {
+                    failure
+                } else if (200..300).contains(&status) {
                     let reason = format!("HTTP {status} is not an answer this operation documents");
                     self.parse_error(call, status, &reason, &body)
                 } else {
@@ -742,6 +796,35 @@ impl Transport {
                 message: scrub::message(&message, &self.known(), scrub::MESSAGE_BYTES),
             },
         }
+    }
+
+    /// A success status whose body says the call failed (`success: false` on a status the
+    /// operation does not document, or with a `result` its type does not allow): the API
+    /// error it reports, not a decode error.
+    fn failure_on_success<E: ErrorBody>(
+        &self,
+        call: &CallSite,
+        status: u16,
+        answer: &Answer,
+        body: &[u8],
+    ) -> Option<Error> {
+        if !(200..300).contains(&status) || body.len() > scrub::SNIPPET_INPUT_BYTES {
+            return None;
+        }
+        let parsed = serde_json::from_slice::<E>(body).ok()?;
+        parsed.reports_failure().then(|| {
+            self.failure(
+                call.clone(),
+                status,
+                parsed.api_errors(),
+                Answer {
+                    request_id: answer.request_id.clone(),
+                    retry_after: answer.retry_after,
+                    redirect_host: answer.redirect_host.clone(),
+                },
+                None,
+            )
+        })
     }
 
     /// A success status whose body could not be used.

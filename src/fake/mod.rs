@@ -1,12 +1,14 @@
 //! An in-memory fake of all three APIs on a real HTTP server (axum), for tests and demos
-//! without credentials or network. Feature `fake`.
+//! without credentials or network, in Rust or any other language. Feature `fake`.
 //!
 //! It behaves as the specs and the providers' documents describe: generated IDs, the Calls
 //! `secret` only in the create answer, PUT replaces and PATCH merges (Magic), Magic's
-//! validation answered with error envelopes, 404 envelopes for unknown IDs, JSON:API bodies,
-//! archive/restore, login issuing JWTs, 401 without valid credentials, and each account seeing
-//! only its own apps. Cloudflare is served under `/client/v4` and Hover under `/api`, as on the
-//! real hosts.
+//! validation answered with error envelopes, 404 envelopes for unknown IDs, Cloudflare's
+//! routing errors (7003/7000) for unknown paths, bearer tokens for Calls and bearer or
+//! email + key for Magic, JSON:API bodies with explicit `null`s, archive/restore, logins that
+//! issue JWTs which expire, and each account seeing only its own apps. Cloudflare is served
+//! under `/client/v4` and Hover under `/api`, as on the real hosts; `/__fake` is its control
+//! API (see "Control API" below).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), apps_api::Error> {
@@ -17,59 +19,42 @@
 //! let apps = cf.calls(fake.account_id()).list().await?; // retried past the 503
 //! # Ok(()) }
 //! ```
+//!
+//! # Control API
+//!
+//! The same controls over HTTP, for test suites in other languages: `POST /__fake/faults`
+//! with `{"operation": "<operationId>", "count": N, "fault": F}` (F: `{"status": 503}`,
+//! `{"rate_limited": {"retry_after_secs": 2}}`, `"malformed_body"`, `{"stall_ms": 2000}`,
+//! `"waf_block"`, `"success_false"`, `"closed_mid_body"`, `{"trickle_ms": 100}`),
+//! `DELETE /__fake/faults`, `POST /__fake/reset`, `POST /__fake/expire-hover-tokens`,
+//! `GET /__fake/state`.
 
-mod handlers;
+// Handlers return an early `Response` as their error, axum's usual shape; its size does not
+// matter in a test server.
+#![allow(clippy::result_large_err)]
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+mod cloudflare;
+mod control;
+mod faults;
+mod hover;
+mod router;
+mod store;
+
+use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+pub use faults::{Fault, OPERATIONS};
 
 use crate::cloudflare::{CloudflareClient, Credentials};
 use crate::hover::HoverClient;
 use crate::{Error, Secret};
 
-/// A failure the fake answers with instead of serving a request, for testing your own error
-/// handling.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Fault {
-    /// Answer with this HTTP status (a provider-shaped error body; 204 has none).
-    Status(u16),
-    /// Answer 429 with this `Retry-After` (whole seconds, rounded up).
-    RateLimited {
-        /// How long the client is asked to wait.
-        retry_after: Duration,
-    },
-    /// Answer 200 with a body that is not valid JSON.
-    MalformedBody,
-    /// Wait this long, then serve the request normally.
-    Stall(Duration),
-}
+/// How long a fake Hover JWT lives unless configured otherwise (as Hover's: about 2 hours).
+pub const DEFAULT_HOVER_TOKEN_TTL: Duration = Duration::from_secs(2 * 60 * 60);
 
-/// The operation IDs the fake serves (the specs' `operationId`s).
-pub const OPERATIONS: [&str; 16] = [
-    "calls-apps-list",
-    "calls-apps-create-a-new-app",
-    "calls-apps-retrieve-app-details",
-    "calls-apps-update-app-details",
-    "calls-apps-delete-app",
-    "magic-account-apps-list-apps",
-    "magic-account-apps-add-app",
-    "magic-account-apps-update-app",
-    "magic-account-apps-patch-app",
-    "magic-account-apps-delete-app",
-    "authenticate",
-    "create-app",
-    "get-app",
-    "update-app",
-    "archive-app",
-    "restore-app",
-];
-
-/// The credentials the fake accepts. Any field left `None` is made up at start.
+/// The fake's settings. Any credential left `None` is made up at start.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct FakeConfig {
@@ -77,10 +62,16 @@ pub struct FakeConfig {
     pub port: Option<u16>,
     /// The Cloudflare API token it accepts (`Authorization: Bearer …`).
     pub cloudflare_token: Option<Secret>,
+    /// The Cloudflare account email it accepts with the global key (`X-Auth-Email`, Magic only).
+    pub cloudflare_email: Option<String>,
+    /// The Cloudflare global API key it accepts (`X-Auth-Key`, Magic only).
+    pub cloudflare_key: Option<Secret>,
     /// The Hover login email it accepts.
     pub hover_email: Option<String>,
     /// The Hover login password it accepts.
     pub hover_password: Option<Secret>,
+    /// How long the Hover JWTs it issues live (default 2 hours).
+    pub hover_token_ttl: Option<Duration>,
 }
 
 impl FakeConfig {
@@ -101,10 +92,23 @@ impl FakeConfig {
         self
     }
 
+    /// Accept this Cloudflare email and global API key (Magic only, as on the real API).
+    pub fn cloudflare_key(mut self, email: impl Into<String>, key: impl Into<Secret>) -> Self {
+        self.cloudflare_email = Some(email.into());
+        self.cloudflare_key = Some(key.into());
+        self
+    }
+
     /// Accept this Hover email and password.
     pub fn hover_login(mut self, email: impl Into<String>, password: impl Into<Secret>) -> Self {
         self.hover_email = Some(email.into());
         self.hover_password = Some(password.into());
+        self
+    }
+
+    /// Issue Hover JWTs that live this long.
+    pub fn hover_token_ttl(mut self, ttl: Duration) -> Self {
+        self.hover_token_ttl = Some(ttl);
         self
     }
 }
@@ -127,62 +131,63 @@ impl std::fmt::Debug for FakeServer {
 /// Shared state: credentials, the store, and queued faults.
 pub(crate) struct State {
     pub(crate) cloudflare_token: Secret,
+    pub(crate) cloudflare_email: String,
+    pub(crate) cloudflare_key: Secret,
     pub(crate) hover_email: String,
     pub(crate) hover_password: Secret,
-    pub(crate) store: Mutex<Store>,
-    pub(crate) faults: Mutex<HashMap<&'static str, VecDeque<Fault>>>,
+    pub(crate) hover_token_ttl: Duration,
+    store: Mutex<store::Store>,
+    faults: Mutex<faults::Faults>,
+    journal: Mutex<VecDeque<Recorded>>,
 }
 
-/// Everything the fake remembers.
-#[derive(Default)]
-pub(crate) struct Store {
-    /// (account, uid) → app.
-    pub(crate) calls: BTreeMap<(String, String), CallsRecord>,
-    /// (account, account_app_id) → app.
-    pub(crate) magic: BTreeMap<(String, String), MagicRecord>,
-    /// id → app.
-    pub(crate) hover: BTreeMap<i64, HoverRecord>,
-    pub(crate) next_hover_id: i64,
-    pub(crate) hover_tokens: HashSet<String>,
+/// How many requests the fake remembers for [`FakeServer::requests`].
+pub const REMEMBERED_REQUESTS: usize = 1_000;
+
+/// A request the fake served (or refused), as [`FakeServer::requests`] returns it: what your
+/// code sent and what it got back. Bodies are as sent, with the fake's own made-up
+/// credentials and secrets in them; `GET /__fake/requests` shows them redacted.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Recorded {
+    /// The operationId the request was for.
+    pub operation: &'static str,
+    /// HTTP method.
+    pub method: String,
+    /// The path as sent.
+    pub path: String,
+    /// The request body, if it was JSON.
+    pub request: Option<serde_json::Value>,
+    /// The status the fake answered (before a fault that reshapes the body).
+    pub status: u16,
+    /// The answer's body, if it was JSON.
+    pub response: Option<serde_json::Value>,
 }
 
-pub(crate) struct CallsRecord {
-    pub(crate) name: String,
-    pub(crate) created: DateTime<Utc>,
-    pub(crate) modified: DateTime<Utc>,
-}
-
-#[derive(Clone)]
-pub(crate) struct MagicRecord {
-    pub(crate) name: String,
-    pub(crate) app_type: String,
-    pub(crate) hostnames: Option<Vec<String>>,
-    pub(crate) ip_subnets: Option<Vec<String>>,
-    pub(crate) source_subnets: Option<Vec<String>>,
-}
-
-pub(crate) struct HoverRecord {
-    pub(crate) name: String,
-    pub(crate) package_name: String,
-    pub(crate) token: String,
-    pub(crate) webhook_url: Option<String>,
-    pub(crate) webhook_secret: Option<String>,
-    pub(crate) created_at: DateTime<Utc>,
-    pub(crate) updated_at: DateTime<Utc>,
-    pub(crate) archived_at: Option<DateTime<Utc>>,
-}
-
-/// The organization every fake Hover app belongs to.
-pub(crate) const ORGANIZATION_ID: i64 = 62;
-
-/// Random lowercase hex of `chars` characters (IDs, tokens; not for real secrets).
-pub(crate) fn hex(chars: usize) -> String {
-    let mut out = String::with_capacity(chars);
-    while out.len() < chars {
-        out.push_str(&format!("{:032x}", fastrand::u128(..)));
+impl State {
+    /// The store, locked. (A panic while it was held cannot leave it half-changed in a way
+    /// that matters to a test server, so a poisoned lock is used as is.)
+    pub(crate) fn store(&self) -> MutexGuard<'_, store::Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
-    out.truncate(chars);
-    out
+
+    pub(crate) fn faults(&self) -> MutexGuard<'_, faults::Faults> {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Remembers a request, forgetting the oldest past [`REMEMBERED_REQUESTS`].
+    pub(crate) fn record(&self, entry: Recorded) {
+        let mut journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        if journal.len() == REMEMBERED_REQUESTS {
+            journal.pop_front();
+        }
+        journal.push_back(entry);
+    }
+
+    pub(crate) fn recorded(&self) -> Vec<Recorded> {
+        let journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        journal.iter().cloned().collect()
+    }
 }
 
 impl FakeServer {
@@ -196,18 +201,23 @@ impl FakeServer {
         let state = Arc::new(State {
             cloudflare_token: config
                 .cloudflare_token
-                .unwrap_or_else(|| Secret::new(format!("fake-cf-token-{}", hex(24)))),
+                .unwrap_or_else(|| Secret::new(format!("fake-cf-token-{}", store::hex(24)))),
+            cloudflare_email: config
+                .cloudflare_email
+                .unwrap_or_else(|| "ops@example.com".into()),
+            cloudflare_key: config
+                .cloudflare_key
+                .unwrap_or_else(|| Secret::new(store::hex(37))),
             hover_email: config
                 .hover_email
                 .unwrap_or_else(|| "developer@example.com".into()),
             hover_password: config
                 .hover_password
-                .unwrap_or_else(|| Secret::new(format!("fake-password-{}", hex(12)))),
-            store: Mutex::new(Store {
-                next_hover_id: 43120,
-                ..Store::default()
-            }),
-            faults: Mutex::new(HashMap::new()),
+                .unwrap_or_else(|| Secret::new(format!("fake-password-{}", store::hex(12)))),
+            hover_token_ttl: config.hover_token_ttl.unwrap_or(DEFAULT_HOVER_TOKEN_TTL),
+            store: Mutex::new(store::Store::new()),
+            faults: Mutex::new(faults::Faults::default()),
+            journal: Mutex::new(VecDeque::new()),
         });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port.unwrap_or(0)))
             .await
@@ -216,7 +226,7 @@ impl FakeServer {
             .local_addr()
             .map_err(|e| Error::Config(format!("the fake server has no address: {e}")))?;
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = handlers::router(state.clone());
+        let app = router::router(state.clone());
         tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stopped.await;
@@ -257,6 +267,16 @@ impl FakeServer {
         &self.state.cloudflare_token
     }
 
+    /// The Cloudflare email the fake accepts with its global key.
+    pub fn cloudflare_email(&self) -> &str {
+        &self.state.cloudflare_email
+    }
+
+    /// The Cloudflare global API key the fake accepts (Magic only).
+    pub fn cloudflare_key(&self) -> &Secret {
+        &self.state.cloudflare_key
+    }
+
     /// The Hover email the fake accepts.
     pub fn hover_email(&self) -> &str {
         &self.state.hover_email
@@ -267,11 +287,23 @@ impl FakeServer {
         &self.state.hover_password
     }
 
-    /// A Cloudflare client pointed at the fake, with [`FakeServer::account_id`] as its default
-    /// account.
+    /// A Cloudflare client pointed at the fake with its API token, with
+    /// [`FakeServer::account_id`] as its default account.
     pub fn cloudflare_client(&self) -> Result<CloudflareClient, Error> {
+        self.cloudflare_client_with(Credentials::ApiToken(self.state.cloudflare_token.clone()))
+    }
+
+    /// A Cloudflare client pointed at the fake with its email and global key (Magic only).
+    pub fn cloudflare_key_client(&self) -> Result<CloudflareClient, Error> {
+        self.cloudflare_client_with(Credentials::api_key(
+            self.state.cloudflare_email.clone(),
+            self.state.cloudflare_key.clone(),
+        ))
+    }
+
+    fn cloudflare_client_with(&self, credentials: Credentials) -> Result<CloudflareClient, Error> {
         CloudflareClient::builder()
-            .credentials(Credentials::ApiToken(self.state.cloudflare_token.clone()))
+            .credentials(credentials)
             .base_url(self.cloudflare_base_url())
             .default_account(self.account_id())
             .build()
@@ -288,26 +320,38 @@ impl FakeServer {
             .build()
     }
 
-    /// Makes the next `count` requests to `operation` (an operationId from [`OPERATIONS`])
-    /// fail with `fault`. Faults queue up in order.
+    /// Makes the next `count` authenticated requests to `operation` (an operationId from
+    /// [`OPERATIONS`]) fail with `fault`. Faults queue up in order; at most 10,000 wait per
+    /// operation.
     pub fn inject_fault(&self, operation: &str, count: usize, fault: Fault) -> Result<(), Error> {
-        let operation = OPERATIONS
-            .iter()
-            .find(|op| **op == operation)
-            .ok_or_else(|| Error::InvalidArgument(format!("unknown operation {operation:?}")))?;
-        let mut faults = self.state.faults.lock().unwrap_or_else(|p| p.into_inner());
-        let queue = faults.entry(operation).or_default();
-        queue.extend(std::iter::repeat_n(fault, count));
-        Ok(())
+        self.state
+            .faults()
+            .inject(operation, count, fault)
+            .map(drop)
+            .map_err(Error::InvalidArgument)
+    }
+
+    /// The last requests the fake received for an operation (at most
+    /// [`REMEMBERED_REQUESTS`]), oldest first: to assert what your code sent.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.recorded()
     }
 
     /// Removes every queued fault.
     pub fn clear_faults(&self) {
-        self.state
-            .faults
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.state.faults().clear();
+    }
+
+    /// Forgets every app and key (the tokens issued stay valid).
+    pub fn reset(&self) {
+        self.state.store().reset();
+    }
+
+    /// Makes every Hover JWT issued so far expire, as Hover's do after about two hours: the
+    /// next call with one answers 401, and a client built from email and password logs in
+    /// again.
+    pub fn expire_hover_tokens(&self) {
+        self.state.store().hover_tokens.expire_all();
     }
 }
 
@@ -316,5 +360,137 @@ impl Drop for FakeServer {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
+    }
+}
+
+const USAGE: &str = "\
+usage: apps-api fake [--port N] [--cloudflare-token T] [--cloudflare-email E --cloudflare-key K]
+                     [--hover-email E] [--hover-password P] [--hover-token-ttl SECONDS]
+
+Serves fake Cloudflare (Calls and Magic apps) and Hover APIs on 127.0.0.1 until Ctrl-C, and
+prints their base URLs and the credentials they accept (made up unless given).
+
+example:
+  apps-api fake --port 8787 --cloudflare-token test-token
+  curl -H 'Authorization: Bearer test-token' \\
+    http://127.0.0.1:8787/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/calls/apps
+  curl -X POST http://127.0.0.1:8787/__fake/faults \\
+    -d '{\"operation\": \"calls-apps-list\", \"count\": 1, \"fault\": {\"status\": 503}}'";
+
+/// The standalone fake: parses `args` (the flags after `fake`), serves until Ctrl-C, and
+/// returns the process's exit code (2 for a usage error). What `apps-api fake` and the
+/// `fake_server` example run.
+pub async fn run_standalone(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
+    let config = match parse_args(args) {
+        Ok(Some(config)) => config,
+        Ok(None) => {
+            println!("{USAGE}");
+            return std::process::ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let fake = match FakeServer::start_with(config).await {
+        Ok(fake) => fake,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    print!("{}", fake.banner());
+    let _ = tokio::signal::ctrl_c().await;
+    std::process::ExitCode::SUCCESS
+}
+
+/// The flags of [`run_standalone`]; `None` for `--help`.
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<FakeConfig>, String> {
+    let mut config = FakeConfig::new();
+    let mut args = args.into_iter();
+    while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            return Ok(None);
+        }
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--port" => {
+                config.port = Some(value.parse().map_err(|_| format!("bad --port {value:?}"))?)
+            }
+            "--cloudflare-token" => config.cloudflare_token = Some(value.into()),
+            "--cloudflare-email" => config.cloudflare_email = Some(value),
+            "--cloudflare-key" => config.cloudflare_key = Some(value.into()),
+            "--hover-email" => config.hover_email = Some(value),
+            "--hover-password" => config.hover_password = Some(value.into()),
+            "--hover-token-ttl" => {
+                let seconds: u64 = value
+                    .parse()
+                    .map_err(|_| format!("bad --hover-token-ttl {value:?} (seconds)"))?;
+                config.hover_token_ttl = Some(Duration::from_secs(seconds));
+            }
+            other => return Err(format!("unknown flag {other:?}")),
+        }
+    }
+    Ok(Some(config))
+}
+
+impl FakeServer {
+    /// What the standalone fake prints at start: base URLs and the credentials it accepts
+    /// (its own, made up or given; printing them is the point).
+    pub fn banner(&self) -> String {
+        format!(
+            "Fake Cloudflare API: {cf}\n\
+             \x20 token:   {token}\n\
+             \x20 email:   {email}   key: {key}   (Magic only, as on the real API)\n\
+             \x20 account: {account} (any account ID works)\n\
+             Fake Hover API:      {hover}/api\n\
+             \x20 email:    {hover_email}\n\
+             \x20 password: {password}\n\
+             Control API:         {hover}/__fake (faults, reset, state)\n\
+             \n\
+             Try:\n\
+             \x20 curl -H 'Authorization: Bearer {token}' {cf}/accounts/{account}/calls/apps\n\
+             \x20 CLOUDFLARE_BASE_URL={cf} CLOUDFLARE_API_TOKEN={token} CLOUDFLARE_ACCOUNT_ID={account} apps-api calls list\n\
+             Ctrl-C stops it.\n",
+            cf = self.cloudflare_base_url(),
+            token = self.state.cloudflare_token.expose(),
+            email = self.state.cloudflare_email,
+            key = self.state.cloudflare_key.expose(),
+            account = self.account_id(),
+            hover = self.hover_base_url(),
+            hover_email = self.state.hover_email,
+            password = self.state.hover_password.expose(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standalone_flags() {
+        let args = |list: &[&str]| parse_args(list.iter().map(|s| s.to_string()));
+        let config = args(&[
+            "--port",
+            "8787",
+            "--cloudflare-token",
+            "t",
+            "--cloudflare-email",
+            "e@x",
+            "--cloudflare-key",
+            "k",
+            "--hover-token-ttl",
+            "60",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(config.port, Some(8787));
+        assert_eq!(config.hover_token_ttl, Some(Duration::from_secs(60)));
+        assert_eq!(config.cloudflare_email.as_deref(), Some("e@x"));
+        assert!(args(&["--help"]).unwrap().is_none());
+        assert!(args(&["--port"]).unwrap_err().contains("needs a value"));
+        assert!(args(&["--port", "x"]).unwrap_err().contains("--port"));
+        assert!(args(&["--nope", "1"]).unwrap_err().contains("--nope"));
     }
 }

@@ -249,7 +249,7 @@ impl HoverClient {
         if self.inner.login_generation.load(Ordering::Acquire) != seen {
             return shared(&state.last);
         }
-        if let Some((at, Some(_))) = &state.last {
+        if let (Some((at, Some(_))), true) = (&state.last, state.rejections > 0) {
             if at.elapsed() < login_cooldown(self.inner.login_cooldown, state.rejections) {
                 tracing::debug!("a login was rejected moments ago; not sending another yet");
                 return shared(&state.last);

@@ -72,3 +72,42 @@ pub fn response_schema<'a>(spec: &'a Value, path: &str, method: &str, status: u1
     };
     &response["content"]["application/json"]["schema"]
 }
+
+/// Where an operation lives in a spec: its path template and method.
+#[allow(dead_code)]
+pub fn find_operation<'a>(spec: &'a Value, operation_id: &str) -> Option<(&'a str, &'a str)> {
+    let paths = spec["paths"].as_object()?;
+    for (template, item) in paths {
+        for (method, operation) in item.as_object()? {
+            if operation.get("operationId").and_then(Value::as_str) == Some(operation_id) {
+                return Some((template.as_str(), method.as_str()));
+            }
+        }
+    }
+    None
+}
+
+/// The schema of an operation's request body, if it has one.
+#[allow(dead_code)]
+pub fn request_schema<'a>(spec: &'a Value, path: &str, method: &str) -> Option<&'a Value> {
+    spec["paths"][path][method.to_lowercase()]["requestBody"]["content"]["application/json"]
+        .get("schema")
+}
+
+/// The schema of a path parameter (written on the path item, by reference or inline).
+#[allow(dead_code)]
+pub fn path_parameter<'a>(spec: &'a Value, path: &str, name: &str) -> &'a Value {
+    let parameters = spec["paths"][path]["parameters"]
+        .as_array()
+        .expect("path parameters");
+    for parameter in parameters {
+        let parameter = match parameter.get("$ref").and_then(Value::as_str) {
+            Some(r) => spec.pointer(&r[1..]).expect("reference resolves"),
+            None => parameter,
+        };
+        if parameter["name"] == name {
+            return &parameter["schema"];
+        }
+    }
+    panic!("{path} has no parameter {name}")
+}

@@ -73,8 +73,8 @@ async fn cloudflare_400_lists_every_error_with_its_pointer() {
 #[tokio::test]
 async fn success_false_on_http_200_is_an_api_error() {
     let server = MockServer::start_async().await;
-    let mut body = cf_failure(7003, "Could not route");
-    body["result"] = json!([]);
+    // As Cloudflare sends it: `result` null (the Calls list read that as a malformed list).
+    let body = cf_failure(7003, "Could not route");
     server
         .mock_async(|when, then| {
             when.method(GET).path(cf_path("/magic/apps"));
@@ -88,9 +88,18 @@ async fn success_false_on_http_200_is_an_api_error() {
         })
         .await;
     let client = cf(&server);
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path(cf_path("/calls/apps"));
+            then.status(200)
+                .json_body(cf_failure(7003, "Could not route"));
+        })
+        .await;
     for err in [
         client.magic(ACCOUNT).list().await.unwrap_err(),
         client.calls(ACCOUNT).list().await.unwrap_err(),
+        // Create documents 201 only: a 200 failure is still the error it reports.
+        client.calls(ACCOUNT).create(None).await.unwrap_err(),
     ] {
         assert!(matches!(err, Error::Api(_)), "{err:?}");
         assert_eq!(err.status(), Some(200));
@@ -198,7 +207,11 @@ async fn html_502_page_is_an_api_error_with_a_snippet_after_retries() {
             snippet.contains("502 Bad Gateway") && snippet.len() <= 210,
             "{snippet}"
         );
-        assert!(err.to_string().contains("HTTP 502, body: <html>"), "{err}");
+        // The page's words, not its markup.
+        assert!(
+            err.to_string().contains("HTTP 502, body: 502 Bad Gateway"),
+            "{err}"
+        );
     }
     // A GET is retried twice on 5xx before the error is returned.
     calls.assert_calls_async(3).await;

@@ -1,9 +1,5 @@
-//! The fake server: lifecycles through the facade, its behaviour (auth, validation, isolation,
-//! PUT vs PATCH, secrets once), fault injection, and its answers checked against the specs.
-#![cfg(feature = "fake")]
-
-#[path = "common/schema.rs"]
-mod schema;
+//! The fake server through the facade: lifecycles, its behaviour (auth, validation,
+//! isolation, PUT vs PATCH, secrets once), fault injection and concurrency.
 
 use std::time::Duration;
 
@@ -12,7 +8,9 @@ use apps_api::cloudflare::{CloudflareClient, Credentials};
 use apps_api::fake::{FakeConfig, FakeServer, Fault};
 use apps_api::hover::{AppChanges, HoverClient, NewHoverApp};
 use apps_api::{AccountId, CallsAppId, Error, HoverAppId, RetryConfig};
-use serde_json::{json, Value};
+use serde_json::json;
+
+use crate::support::raw;
 
 #[tokio::test]
 async fn calls_lifecycle() {
@@ -227,31 +225,6 @@ async fn each_account_sees_only_its_own_apps() {
     assert!(b_items.iter().all(|i| i.as_account_app().is_none()));
 }
 
-/// A plain reqwest client for raw requests (this crate's reqwest has no default TLS provider).
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-/// Raw HTTP, past the client's own checks, to see how the fake answers bad requests.
-async fn raw(
-    fake: &FakeServer,
-    method: reqwest::Method,
-    url: String,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = http().request(method, url).header(
-        "authorization",
-        format!("Bearer {}", fake.cloudflare_token().expose()),
-    );
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn magic_validation_is_answered_with_error_envelopes() {
     let fake = FakeServer::start().await.unwrap();
@@ -264,7 +237,8 @@ async fn magic_validation_is_answered_with_error_envelopes() {
         json!({"type": "t", "hostnames": ["h"]}),
         json!({"name": "n", "type": "t"}),
         json!({"name": "n", "type": "t", "ip_subnets": ["10.0.0.1"]}),
-        json!({"name": "n", "type": "t", "source_subnets": ["2001:db8::/32"]}),
+        json!({"name": "n", "type": "t", "ip_subnets": ["2001:db8::/32"]}),
+        json!({"name": "n", "type": "t", "source_subnets": ["2001:db8::/129"]}),
     ] {
         let (status, body) =
             raw(&fake, reqwest::Method::POST, url.clone(), Some(bad.clone())).await;
@@ -284,6 +258,15 @@ async fn magic_validation_is_answered_with_error_envelopes() {
     )
     .await;
     assert_eq!(status, 201, "an empty list counts as present");
+    // Source subnets may be IPv6 (only ip_subnets is documented IPv4-only).
+    let (status, body) = raw(
+        &fake,
+        reqwest::Method::POST,
+        url.clone(),
+        Some(json!({"name": "n", "type": "t", "source_subnets": ["2001:db8::/32"]})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
 }
 
 #[tokio::test]
@@ -316,7 +299,7 @@ async fn injected_faults() {
         "calls-apps-list",
         1,
         Fault::RateLimited {
-            retry_after: Duration::from_secs(600),
+            retry_after: Some(Duration::from_secs(600)),
         },
     )
     .unwrap();
@@ -325,7 +308,10 @@ async fn injected_faults() {
 
     fake.inject_fault("calls-apps-retrieve-app-details", 1, Fault::MalformedBody)
         .unwrap();
-    let err = calls.get(&CallsAppId::new("x")).await.unwrap_err();
+    let err = calls
+        .get(&CallsAppId::new("00000000000000000000000000000000"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
 
     // Stalls longer than the timeout on every try.
@@ -378,217 +364,4 @@ async fn concurrent_clients() {
             .unwrap()
             .is_empty());
     }
-}
-
-#[tokio::test]
-async fn answers_match_the_specs() {
-    let fake = FakeServer::start().await.unwrap();
-    let load = |file: &str| -> Value {
-        yaml_serde::from_str(&std::fs::read_to_string(file).unwrap()).unwrap()
-    };
-    let (calls_spec, magic_spec, hover_spec) = (
-        load("spec/cloudflare-calls.yaml"),
-        load("spec/cloudflare-magic.yaml"),
-        load("spec/hover.yaml"),
-    );
-    let http = http();
-    let cf_auth = format!("Bearer {}", fake.cloudflare_token().expose());
-    let cf_base = format!(
-        "{}/accounts/{}",
-        fake.cloudflare_base_url(),
-        fake.account_id()
-    );
-    let mut checked = 0;
-
-    // (spec, template, method, url, auth, body)
-    let mut check = |spec: &Value, template: &str, method: &str, status: u16, body: &Value| {
-        let schema = schema::response_schema(spec, template, method, status);
-        checked +=
-            schema::check_example(spec, schema, body, &format!("{method} {template} {status}"));
-    };
-    async fn send(
-        http: &reqwest::Client,
-        method: &str,
-        url: &str,
-        auth: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut request = http
-            .request(method.parse().unwrap(), url)
-            .header("authorization", auth);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
-    }
-
-    // Calls.
-    let calls = "/accounts/{account_id}/calls/apps";
-    let calls_item = "/accounts/{account_id}/calls/apps/{app_id}";
-    let (s, created) = send(
-        &http,
-        "POST",
-        &format!("{cf_base}/calls/apps"),
-        &cf_auth,
-        Some(json!({"name": "n"})),
-    )
-    .await;
-    check(&calls_spec, calls, "POST", s, &created);
-    let uid = created["result"]["uid"].as_str().unwrap().to_string();
-    for (method, url, body, template) in [
-        ("GET", format!("{cf_base}/calls/apps"), None, calls),
-        (
-            "GET",
-            format!("{cf_base}/calls/apps/{uid}"),
-            None,
-            calls_item,
-        ),
-        (
-            "PUT",
-            format!("{cf_base}/calls/apps/{uid}"),
-            Some(json!({"name": "m"})),
-            calls_item,
-        ),
-        (
-            "DELETE",
-            format!("{cf_base}/calls/apps/{uid}"),
-            None,
-            calls_item,
-        ),
-        (
-            "GET",
-            format!("{cf_base}/calls/apps/{uid}"),
-            None,
-            calls_item,
-        ),
-        ("GET", format!("{cf_base}/calls/apps"), None, calls),
-    ] {
-        let (s, answer) = send(&http, method, &url, &cf_auth, body).await;
-        check(&calls_spec, template, method, s, &answer);
-    }
-    let (s, denied) = send(
-        &http,
-        "GET",
-        &format!("{cf_base}/calls/apps"),
-        "Bearer wrong",
-        None,
-    )
-    .await;
-    assert_eq!(s, 403);
-    check(&calls_spec, calls, "GET", s, &denied);
-
-    // Magic.
-    let magic = "/accounts/{account_id}/magic/apps";
-    let magic_item = "/accounts/{account_id}/magic/apps/{account_app_id}";
-    let (s, created) = send(
-        &http,
-        "POST",
-        &format!("{cf_base}/magic/apps"),
-        &cf_auth,
-        Some(json!({"name": "n", "type": "t", "ip_subnets": ["10.0.0.0/8"]})),
-    )
-    .await;
-    check(&magic_spec, magic, "POST", s, &created);
-    let id = created["result"]["account_app_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    for (method, url, body, template) in [
-        ("GET", format!("{cf_base}/magic/apps"), None, magic),
-        (
-            "PUT",
-            format!("{cf_base}/magic/apps/{id}"),
-            Some(json!({"hostnames": ["h"]})),
-            magic_item,
-        ),
-        (
-            "PATCH",
-            format!("{cf_base}/magic/apps/{id}"),
-            Some(json!({"name": "m"})),
-            magic_item,
-        ),
-        (
-            "PATCH",
-            format!("{cf_base}/magic/apps/{id}"),
-            Some(json!({})),
-            magic_item,
-        ),
-        (
-            "DELETE",
-            format!("{cf_base}/magic/apps/{id}"),
-            None,
-            magic_item,
-        ),
-        (
-            "DELETE",
-            format!("{cf_base}/magic/apps/{id}"),
-            None,
-            magic_item,
-        ),
-        (
-            "POST",
-            format!("{cf_base}/magic/apps"),
-            Some(json!({"name": "n"})),
-            magic,
-        ),
-    ] {
-        let (s, answer) = send(&http, method, &url, &cf_auth, body).await;
-        check(&magic_spec, template, method, s, &answer);
-    }
-
-    // Hover.
-    let (s, login) = send(
-        &http,
-        "POST",
-        &format!("{}/api/authenticate", fake.hover_base_url()),
-        "",
-        Some(json!({"email": fake.hover_email(), "password": fake.hover_password().expose()})),
-    )
-    .await;
-    check(&hover_spec, "/api/authenticate", "POST", s, &login);
-    let jwt = login["auth_token"].as_str().unwrap().to_string();
-    let base = format!("{}/api/apps", fake.hover_base_url());
-    let (s, created) = send(
-        &http,
-        "POST",
-        &base,
-        &jwt,
-        Some(json!({"app": {"name": "n", "package_name": "p", "webhook_url": "https://x"}})),
-    )
-    .await;
-    check(&hover_spec, "/api/apps", "POST", s, &created);
-    let id = created["data"]["id"].as_str().unwrap().to_string();
-    let item = "/api/apps/{id}";
-    for (method, url, body, template, auth) in [
-        ("GET", format!("{base}/{id}"), None, item, jwt.as_str()),
-        (
-            "PATCH",
-            format!("{base}/{id}"),
-            Some(json!({"app": {"webhook_url": null}})),
-            item,
-            jwt.as_str(),
-        ),
-        ("DELETE", format!("{base}/{id}"), None, item, jwt.as_str()),
-        (
-            "PUT",
-            format!("{base}/{id}/restore"),
-            None,
-            "/api/apps/{id}/restore",
-            jwt.as_str(),
-        ),
-        ("GET", format!("{base}/999"), None, item, jwt.as_str()),
-        ("GET", format!("{base}/{id}"), None, item, "bad-token"),
-        (
-            "PATCH",
-            format!("{base}/{id}"),
-            Some(json!({"app": {"name": ""}})),
-            item,
-            jwt.as_str(),
-        ),
-    ] {
-        let (s, answer) = send(&http, method, &url, auth, body).await;
-        check(&hover_spec, template, method, s, &answer);
-    }
-    assert!(checked >= 25, "{checked}");
 }

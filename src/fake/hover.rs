@@ -1,0 +1,323 @@
+//! The fake Hover API under `/api`: login with expiring JWTs, and the apps handlers answering
+//! JSON:API documents with every attribute present (`null` where the documents show `null`).
+//!
+//! Hover documents no error format; errors here are Rails-style (`{"error": "..."}`, or
+//! `{"errors": {"field": ["..."]}}` for validation), as the reference notes infer.
+
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::store::{hex, now, HoverRecord, TokenCheck, MAX_ITEMS};
+use super::State;
+use crate::HoverAppId;
+
+/// The organization every fake Hover app belongs to.
+pub(crate) const ORGANIZATION_ID: i64 = 62;
+
+/// A Hover operation with its path parameter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Call {
+    Authenticate,
+    Create,
+    Get { id: String },
+    Update { id: String },
+    Archive { id: String },
+    Restore { id: String },
+}
+
+impl Call {
+    pub(crate) fn operation(&self) -> &'static str {
+        match self {
+            Call::Authenticate => "authenticate",
+            Call::Create => "create-app",
+            Call::Get { .. } => "get-app",
+            Call::Update { .. } => "update-app",
+            Call::Archive { .. } => "archive-app",
+            Call::Restore { .. } => "restore-app",
+        }
+    }
+}
+
+/// The operation for `method` and `path` (starting with `/api/`), if there is one.
+pub(crate) fn route(method: &Method, path: &str) -> Option<Call> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    Some(match (method.as_str(), segments.as_slice()) {
+        ("POST", ["api", "authenticate"]) => Call::Authenticate,
+        ("POST", ["api", "apps"]) => Call::Create,
+        ("GET", ["api", "apps", id]) => Call::Get { id: id.to_string() },
+        ("PATCH", ["api", "apps", id]) => Call::Update { id: id.to_string() },
+        ("DELETE", ["api", "apps", id]) => Call::Archive { id: id.to_string() },
+        ("PUT", ["api", "apps", id, "restore"]) => Call::Restore { id: id.to_string() },
+        _ => return None,
+    })
+}
+
+/// What Rails answers to a route it does not have (ASSUMPTION: as JSON).
+pub(crate) fn no_route(method: &Method, path: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("No route matches [{method}] \"{path}\""),
+    )
+}
+
+/// A Hover error: `{"error": message}`.
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+/// Checks the bare JWT in `Authorization`; `None` when it is valid and unexpired.
+pub(crate) fn authorize(state: &State, headers: &HeaderMap) -> Option<Response> {
+    let token = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let check = token.map_or(TokenCheck::Unknown, |t| state.store().hover_tokens.check(t));
+    match check {
+        TokenCheck::Valid => None,
+        TokenCheck::Expired => Some(error(StatusCode::UNAUTHORIZED, "Signature has expired")),
+        TokenCheck::Unknown => Some(error(StatusCode::UNAUTHORIZED, "Not Authorized")),
+    }
+}
+
+/// Whether a login body carries the fake's email and password.
+pub(crate) fn credentials_match(state: &State, body: &[u8]) -> bool {
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    let email = body.get("email").and_then(Value::as_str);
+    let password = body.get("password").and_then(Value::as_str);
+    matches!((email, password), (Some(e), Some(p)) if e == state.hover_email && state.hover_password.ct_eq(p))
+}
+
+/// Serves `call` (authorized, unless it is the login).
+pub(crate) fn handle(state: &State, call: Call, body: &[u8]) -> Response {
+    match call {
+        Call::Authenticate => authenticate(state, body),
+        Call::Create => create(state, body),
+        Call::Get { id } => with_app(state, &id, |id, record| ok(document(id, record))),
+        Call::Update { id } => update(state, &id, body),
+        Call::Archive { id } => with_app(state, &id, |id, record| {
+            let at = now();
+            record.archived_at = Some(at);
+            record.updated_at = at;
+            ok(json!({"id": id, "archived": true}))
+        }),
+        Call::Restore { id } => with_app(state, &id, |id, record| {
+            record.archived_at = None;
+            record.updated_at = now();
+            ok(document(id, record))
+        }),
+    }
+}
+
+fn ok(body: Value) -> Response {
+    (StatusCode::OK, Json(body)).into_response()
+}
+
+/// An app as Hover writes it: every attribute present, `null` where it has no value.
+fn document(id: i64, record: &HoverRecord) -> Value {
+    json!({
+        "data": {
+            "id": id.to_string(),
+            "type": "app",
+            "attributes": {
+                "id": id,
+                "icon": "noimg.svg",
+                "name": record.name,
+                "package_name": record.package_name,
+                "token": record.token,
+                "webhook_url": record.webhook_url,
+                "webhook_secret": record.webhook_secret,
+                "organization_id": ORGANIZATION_ID,
+                "created_at": record.created_at,
+                "updated_at": record.updated_at,
+                "archived_at": record.archived_at,
+                "transactions_count": 0,
+                "is_tester": false,
+                "apk_url": null,
+            },
+            "relationships": {
+                "organization": {
+                    "data": {"id": ORGANIZATION_ID.to_string(), "type": "organization"}
+                }
+            }
+        }
+    })
+}
+
+/// A JWT-shaped token (`{"alg":"HS256"}.{"user_id":62,"exp":…}.signature`), so that code which
+/// reads its expiry works against the fake too. The signature is random: nothing verifies it.
+fn jwt(ttl: std::time::Duration) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let exp = now()
+        .timestamp()
+        .saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
+    let payload = json!({"user_id": ORGANIZATION_ID, "exp": exp, "jti": hex(16)});
+    format!(
+        "{}.{}.{}",
+        b64.encode(br#"{"alg":"HS256"}"#),
+        b64.encode(payload.to_string()),
+        b64.encode(hex(32))
+    )
+}
+
+fn authenticate(state: &State, body: &[u8]) -> Response {
+    if serde_json::from_slice::<Value>(body).is_err() {
+        return error(StatusCode::BAD_REQUEST, "Malformed JSON in request body");
+    }
+    if !credentials_match(state, body) {
+        return error(StatusCode::UNAUTHORIZED, "Invalid email or password");
+    }
+    let token = jwt(state.hover_token_ttl);
+    state
+        .store()
+        .hover_tokens
+        .issue(token.clone(), state.hover_token_ttl);
+    ok(json!({"auth_token": token}))
+}
+
+/// The `app` object of a request body, or the answer to what is wrong with it.
+fn fields(body: &[u8], create: bool) -> Result<serde_json::Map<String, Value>, Response> {
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "Malformed JSON in request body",
+        ));
+    };
+    let Some(Value::Object(app)) = body.get("app") else {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "param is missing or the value is empty: app",
+        ));
+    };
+    let mut problems = serde_json::Map::new();
+    for field in ["name", "package_name"] {
+        let blank = match app.get(field) {
+            None => create,
+            Some(Value::String(s)) => s.trim().is_empty(),
+            Some(_) => true,
+        };
+        if blank {
+            problems.insert(field.into(), json!(["can't be blank"]));
+        }
+    }
+    if !matches!(
+        app.get("webhook_url"),
+        None | Some(Value::Null) | Some(Value::String(_))
+    ) {
+        problems.insert("webhook_url".into(), json!(["is invalid"]));
+    }
+    if problems.is_empty() {
+        Ok(app.clone())
+    } else {
+        Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"errors": problems})),
+        )
+            .into_response())
+    }
+}
+
+fn create(state: &State, body: &[u8]) -> Response {
+    let app = match fields(body, true) {
+        Ok(app) => app,
+        Err(bad) => return bad,
+    };
+    let text = |field: &str| app.get(field).and_then(Value::as_str).map(str::to_owned);
+    let at = now();
+    let webhook_url = text("webhook_url");
+    let record = HoverRecord {
+        name: text("name").unwrap_or_default(),
+        package_name: text("package_name").unwrap_or_default(),
+        token: hex(32),
+        webhook_secret: webhook_url.as_ref().map(|_| hex(32)),
+        webhook_url,
+        created_at: at,
+        updated_at: at,
+        archived_at: None,
+    };
+    let mut store = state.store();
+    if store.hover.len() >= MAX_ITEMS {
+        return error(
+            StatusCode::INSUFFICIENT_STORAGE,
+            &format!(
+                "the fake server holds at most {MAX_ITEMS} apps; POST /__fake/reset empties it"
+            ),
+        );
+    }
+    let id = store.next_hover_id;
+    store.next_hover_id += 1;
+    let answer = document(id, &record);
+    store.hover.insert(id, record);
+    (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+fn update(state: &State, id: &str, body: &[u8]) -> Response {
+    let app = match fields(body, false) {
+        Ok(app) => app,
+        Err(bad) => return bad,
+    };
+    with_app(state, id, |id, record| {
+        if let Some(name) = app.get("name").and_then(Value::as_str) {
+            record.name = name.into();
+        }
+        if let Some(package) = app.get("package_name").and_then(Value::as_str) {
+            record.package_name = package.into();
+        }
+        match app.get("webhook_url") {
+            Some(Value::Null) => {
+                record.webhook_url = None;
+                record.webhook_secret = None;
+            }
+            Some(Value::String(url)) => {
+                record.webhook_url = Some(url.clone());
+                record.webhook_secret.get_or_insert_with(|| hex(32));
+            }
+            _ => {}
+        }
+        record.updated_at = now();
+        ok(document(id, record))
+    })
+}
+
+/// Runs `change` on an existing app, or answers 404.
+fn with_app(
+    state: &State,
+    id: &str,
+    change: impl FnOnce(i64, &mut HoverRecord) -> Response,
+) -> Response {
+    let missing = || {
+        let shown: String = id.chars().take(32).flat_map(char::escape_debug).collect();
+        error(
+            StatusCode::NOT_FOUND,
+            &format!("Couldn't find App with 'id'={shown}"),
+        )
+    };
+    let Some(numeric) = HoverAppId::RULE
+        .check(id)
+        .ok()
+        .and_then(|id| id.parse::<i64>().ok())
+    else {
+        return missing();
+    };
+    let mut store = state.store();
+    match store.hover.get_mut(&numeric) {
+        Some(record) => change(numeric, record),
+        None => missing(),
+    }
+}
+
+/// The store's Hover apps for `GET /__fake/state`, secrets redacted.
+pub(crate) fn state_json(store: &super::store::Store) -> Value {
+    json!({
+        "apps": store.hover.iter().map(|(id, r)| {
+            let mut app = document(*id, r)["data"].take();
+            app["attributes"]["token"] = json!("[redacted]");
+            if r.webhook_secret.is_some() {
+                app["attributes"]["webhook_secret"] = json!("[redacted]");
+            }
+            app
+        }).collect::<Vec<_>>(),
+        "tokens_issued": store.hover_tokens.len(),
+    })
+}

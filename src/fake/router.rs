@@ -1,0 +1,130 @@
+//! One entry point for every request: read it (bounded), find its operation, check its
+//! credentials, then apply a queued fault or serve it. Routing by hand rather than with axum's
+//! router keeps every answer in the provider's own shape: an unknown path, a wrong method or
+//! an identifier that is not one gets Cloudflare's envelope under `/client/v4` and Hover's
+//! error under `/api`, never a framework's plain-text rejection.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State as Shared};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Router;
+
+use super::faults::{self, Effect};
+use super::{cloudflare, control, hover, State};
+
+/// The largest request body the fake reads (the APIs' bodies are a few KiB at most).
+pub(crate) const BODY_LIMIT: usize = 16 * 1024;
+
+pub(crate) fn router(state: Arc<State>) -> Router {
+    Router::new().fallback(dispatch).with_state(state)
+}
+
+/// An operation of either provider.
+enum Call {
+    Cloudflare(cloudflare::Call),
+    Hover(hover::Call),
+}
+
+impl Call {
+    fn operation(&self) -> &'static str {
+        match self {
+            Call::Cloudflare(call) => call.operation(),
+            Call::Hover(call) => call.operation(),
+        }
+    }
+}
+
+async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_string();
+    let cloudflare = path == "/client/v4" || path.starts_with("/client/v4/");
+    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        let message = format!("the request body is larger than {BODY_LIMIT} bytes");
+        return if cloudflare {
+            cloudflare::failure(StatusCode::PAYLOAD_TOO_LARGE, &[(6004, &message)])
+        } else {
+            hover::error(StatusCode::PAYLOAD_TOO_LARGE, &message)
+        };
+    };
+
+    if path == "/__fake" || path.starts_with("/__fake/") {
+        return control::handle(&state, &parts.method, &path, &body);
+    }
+    let call = if cloudflare {
+        match cloudflare::route(&parts.method, &path["/client/v4".len()..]) {
+            Ok(call) => Call::Cloudflare(call),
+            Err(why) => return cloudflare::no_route(why, &path),
+        }
+    } else if path.starts_with("/api/") {
+        match hover::route(&parts.method, &path) {
+            Some(call) => Call::Hover(call),
+            None => return hover::no_route(&parts.method, &path),
+        }
+    } else {
+        return hover::error(StatusCode::NOT_FOUND, "Not Found");
+    };
+
+    let operation = call.operation();
+    let record = |response: Response| {
+        let state = state.clone();
+        let (method, path, body) = (parts.method.to_string(), path.clone(), body.clone());
+        async move {
+            let (head, answer) = response.into_parts();
+            let answer = axum::body::to_bytes(answer, usize::MAX)
+                .await
+                .unwrap_or_default();
+            state.record(super::Recorded {
+                operation,
+                method,
+                path,
+                request: serde_json::from_slice(&body).ok(),
+                status: head.status.as_u16(),
+                response: serde_json::from_slice(&answer).ok(),
+            });
+            Response::from_parts(head, axum::body::Body::from(answer))
+        }
+    };
+    // Credentials first: a fault is consumed only by a request that would have been served,
+    // so a stray or unauthenticated request cannot use up a test's fault.
+    if let Some(denied) = authorize(&state, &call, &parts.headers, &body) {
+        return record(denied).await;
+    }
+    let fault = state.faults().take(operation);
+    let Some(fault) = fault else {
+        return record(serve(&state, call, &body)).await;
+    };
+    match faults::effect(fault, matches!(call, Call::Cloudflare(_))) {
+        Effect::Replace(response) => record(response).await,
+        Effect::Delay(wait) => {
+            tokio::time::sleep(wait).await;
+            record(serve(&state, call, &body)).await
+        }
+        effect => faults::reshape(record(serve(&state, call, &body)).await, effect).await,
+    }
+}
+
+/// `None` when the request's credentials are accepted for `call`; the answer otherwise. A
+/// login is "authenticated" when it carries the right email and password.
+fn authorize(state: &State, call: &Call, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
+    match call {
+        Call::Cloudflare(call) => cloudflare::authorize(state, call, headers),
+        Call::Hover(hover::Call::Authenticate) => {
+            if hover::credentials_match(state, body) {
+                None
+            } else {
+                // Served as is: it answers 400 or 401, and consumes no fault.
+                Some(hover::handle(state, hover::Call::Authenticate, body))
+            }
+        }
+        Call::Hover(_) => hover::authorize(state, headers),
+    }
+}
+
+fn serve(state: &State, call: Call, body: &[u8]) -> Response {
+    match call {
+        Call::Cloudflare(call) => cloudflare::handle(state, call, body),
+        Call::Hover(call) => hover::handle(state, call, body),
+    }
+}

@@ -1,0 +1,209 @@
+//! The fake as a product other languages drive over HTTP: the `/__fake` control API.
+
+use apps_api::fake::FakeServer;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::{cf_base, raw, send};
+
+fn control(fake: &FakeServer, path: &str) -> String {
+    format!("{}/__fake{path}", fake.hover_base_url())
+}
+
+#[tokio::test]
+async fn faults_injected_over_http_apply_then_clear() {
+    let fake = FakeServer::start().await.unwrap();
+    let (status, body) = send(
+        Method::POST,
+        &control(&fake, "/faults"),
+        &[],
+        Some(json!({"operation": "calls-apps-list", "count": 2, "fault": {"status": 503}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body, json!({"operation": "calls-apps-list", "queued": 2}));
+    let (_, state) = send(Method::GET, &control(&fake, "/state"), &[], None).await;
+    assert_eq!(state["faults"]["calls-apps-list"], 2);
+
+    let url = format!("{}/calls/apps", cf_base(&fake));
+    let (status, body) = raw(&fake, Method::GET, url.clone(), None).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["success"], false);
+
+    let (status, _) = send(Method::DELETE, &control(&fake, "/faults"), &[], None).await;
+    assert_eq!(status, 204);
+    let (status, _) = raw(&fake, Method::GET, url, None).await;
+    assert_eq!(status, 200, "the second fault was cleared");
+}
+
+#[tokio::test]
+async fn every_fault_form_is_accepted_and_bad_ones_say_why() {
+    let fake = FakeServer::start().await.unwrap();
+    for fault in [
+        json!({"status": 503}),
+        json!({"rate_limited": {"retry_after_secs": 2}}),
+        json!({"rate_limited": {}}),
+        json!("malformed_body"),
+        json!({"stall_ms": 2000}),
+        json!("waf_block"),
+        json!("success_false"),
+        json!("closed_mid_body"),
+        json!({"trickle_ms": 100}),
+    ] {
+        let (status, body) = send(
+            Method::POST,
+            &control(&fake, "/faults"),
+            &[],
+            Some(json!({"operation": "magic-account-apps-list-apps", "fault": fault})),
+        )
+        .await;
+        assert_eq!(status, 201, "{fault}: {body}");
+    }
+    for (bad, says) in [
+        (
+            json!({"operation": "nope", "fault": {"status": 503}}),
+            "unknown operation",
+        ),
+        (
+            json!({"operation": "get-app", "fault": "explode"}),
+            "unknown variant",
+        ),
+        (json!({"operation": "get-app"}), "missing field `fault`"),
+        (
+            json!({"operation": "get-app", "count": 100000, "fault": "waf_block"}),
+            "count must be",
+        ),
+        (
+            json!({"operation": "get-app", "fault": {"status": 1000}}),
+            "status must be",
+        ),
+        (
+            json!({"operation": "get-app", "fault": "success_false"}),
+            "Hover operation",
+        ),
+        (
+            json!({"operation": "get-app", "fault": {"stall_ms": 3600000}}),
+            "stall_ms",
+        ),
+    ] {
+        let (status, body) = send(
+            Method::POST,
+            &control(&fake, "/faults"),
+            &[],
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}");
+        let message = body["error"].as_str().unwrap();
+        assert!(message.contains(says), "{bad}: {message}");
+    }
+    let not_json = crate::support::http()
+        .post(control(&fake, "/faults"))
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_json.status(), 400);
+}
+
+#[tokio::test]
+async fn reset_empties_the_store_and_state_shows_it_without_secrets() {
+    let fake = FakeServer::start().await.unwrap();
+    let cf = fake.cloudflare_client().unwrap();
+    let hover = fake.hover_client().unwrap();
+    let created = cf
+        .calls(fake.account_id())
+        .create(Some("kept"))
+        .await
+        .unwrap();
+    let app = hover
+        .apps()
+        .create(&apps_api::hover::NewHoverApp::new("h", "com.x").webhook_url("https://x.example"))
+        .await
+        .unwrap();
+    let (status, state) = send(Method::GET, &control(&fake, "/state"), &[], None).await;
+    assert_eq!(status, 200);
+    assert_eq!(state["cloudflare"]["calls_apps"][0]["name"], "kept");
+    assert_eq!(
+        state["hover"]["apps"][0]["attributes"]["token"],
+        "[redacted]"
+    );
+    let text = state.to_string();
+    assert!(!text.contains(created.secret.expose()));
+    assert!(!text.contains(app.token.as_ref().unwrap().expose()));
+    assert!(!text.contains(app.webhook_secret.as_ref().unwrap().expose()));
+
+    let (status, _) = send(Method::POST, &control(&fake, "/reset"), &[], None).await;
+    assert_eq!(status, 204);
+    let (_, state) = send(Method::GET, &control(&fake, "/state"), &[], None).await;
+    assert_eq!(state["cloudflare"]["calls_apps"], json!([]));
+    assert_eq!(state["hover"]["apps"], json!([]));
+    // Clients stay logged in.
+    assert!(cf.calls(fake.account_id()).list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn requests_are_logged_with_secrets_redacted_over_http() {
+    let fake = FakeServer::start().await.unwrap();
+    let hover = fake.hover_client().unwrap();
+    hover.authenticate().await.unwrap();
+    let local = fake.requests();
+    assert_eq!(local.len(), 1);
+    assert_eq!(local[0].operation, "authenticate");
+    assert_eq!(
+        local[0].request.as_ref().unwrap()["password"],
+        fake.hover_password().expose()
+    );
+    let (_, log) = send(Method::GET, &control(&fake, "/requests"), &[], None).await;
+    let entry = &log["requests"][0];
+    assert_eq!(entry["operation"], "authenticate");
+    assert_eq!(entry["request"]["password"], "[redacted]");
+    assert_eq!(entry["response"]["auth_token"], "[redacted]");
+    assert!(!log.to_string().contains(fake.hover_password().expose()));
+
+    let (status, body) = send(Method::GET, &control(&fake, "/nope"), &[], None).await;
+    assert_eq!(status, 404);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("POST /__fake/faults"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn hover_tokens_expire_over_http() {
+    let fake = FakeServer::start().await.unwrap();
+    let hover = fake.hover_client().unwrap();
+    hover.authenticate().await.unwrap();
+    let (status, _) = send(
+        Method::POST,
+        &control(&fake, "/expire-hover-tokens"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let err = hover
+        .apps()
+        .get(&apps_api::HoverAppId::new("1"))
+        .await
+        .unwrap_err();
+    // Logged in again (a 401, then a new login), then the app is not found.
+    assert!(matches!(err, apps_api::Error::NotFound(_)), "{err:?}");
+    let statuses: Vec<(String, u16)> = fake
+        .requests()
+        .iter()
+        .map(|r| (r.operation.to_string(), r.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("authenticate".to_string(), 200),
+            ("get-app".into(), 401),
+            ("authenticate".into(), 200),
+            ("get-app".into(), 404)
+        ]
+    );
+}

@@ -1,0 +1,14 @@
+//! The fake server as a product: through the facade, as another language's client would see
+//! it over raw HTTP, its HTTP control API, its answers against the specs, and the tour run
+//! against it with every credential form.
+#![cfg(feature = "fake")]
+
+#[path = "../common/schema.rs"]
+mod schema;
+mod support;
+
+mod control;
+mod fidelity;
+mod lifecycle;
+mod spec_check;
+mod tour;

@@ -1,0 +1,179 @@
+//! The tour binary `--live` against the fake, once per credential form the clients accept
+//! (issue 12, point 4): it must finish, touch every operation it prints, and print the
+//! statuses the server actually answered.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use apps_api::fake::{FakeConfig, FakeServer};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::send;
+
+/// The tour example's binary, as `cargo test` builds it beside the test binaries.
+fn tour_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let debug = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let binary = debug
+        .join("examples")
+        .join(format!("tour{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.exists(),
+        "{} is missing: `cargo test --all-features` builds it",
+        binary.display()
+    );
+    binary
+}
+
+/// Runs the tour with exactly these variables (none of the caller's credentials).
+async fn tour(vars: &[(&str, String)]) -> (bool, String, String) {
+    let mut command = tokio::process::Command::new(tour_binary());
+    command.arg("--live");
+    for name in [
+        "CLOUDFLARE_API_TOKEN",
+        "CLOUDFLARE_API_KEY",
+        "CLOUDFLARE_EMAIL",
+        "CLOUDFLARE_ACCOUNT_ID",
+        "CLOUDFLARE_BASE_URL",
+        "CLOUDFLARE_REALTIME_BASE_URL",
+        "HOVER_API_TOKEN",
+        "HOVER_EMAIL",
+        "HOVER_PASSWORD",
+        "HOVER_BASE_URL",
+    ] {
+        command.env_remove(name);
+    }
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let output = command.output().await.unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The statuses the tour printed, per operation line (`  create    POST   /… 201`).
+fn printed_statuses(stdout: &str) -> Vec<u16> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().last()?.parse().ok())
+        .collect()
+}
+
+fn answered_statuses(fake: &FakeServer) -> Vec<u16> {
+    fake.requests().iter().map(|r| r.status).collect()
+}
+
+#[tokio::test]
+async fn the_tour_runs_live_with_every_credential_form() {
+    let fake = FakeServer::start_with(
+        FakeConfig::new()
+            .cloudflare_token("tour-token")
+            .cloudflare_key("ops@example.com", "tour-key")
+            .hover_login("dev@example.com", "tour-password"),
+    )
+    .await
+    .unwrap();
+    let cf = [
+        ("CLOUDFLARE_BASE_URL", fake.cloudflare_base_url()),
+        ("CLOUDFLARE_ACCOUNT_ID", fake.account_id().to_string()),
+    ];
+    let hover_base = ("HOVER_BASE_URL", fake.hover_base_url());
+
+    // Cloudflare with a token: Calls and Magic.
+    let (ok, out, err) = tour(&[
+        cf[0].clone(),
+        cf[1].clone(),
+        ("CLOUDFLARE_API_TOKEN", "tour-token".into()),
+    ])
+    .await;
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains("Cloudflare Calls apps") && out.contains("Cloudflare Magic account apps"),
+        "{out}"
+    );
+    assert_eq!(printed_statuses(&out), answered_statuses(&fake), "{out}");
+    let operations: Vec<&str> = fake.requests().iter().map(|r| r.operation).collect();
+    assert!(
+        operations.contains(&"calls-apps-delete-app")
+            && operations.contains(&"magic-account-apps-patch-app")
+    );
+    fake.reset();
+    let before = fake.requests().len();
+
+    // Cloudflare with email + key: Magic only, and a one-line note for Calls.
+    let (ok, out, err) = tour(&[
+        cf[0].clone(),
+        cf[1].clone(),
+        ("CLOUDFLARE_API_KEY", "tour-key".into()),
+        ("CLOUDFLARE_EMAIL", "ops@example.com".into()),
+    ])
+    .await;
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("Calls accepts only API tokens"), "{out}");
+    let calls_sent = fake.requests()[before..]
+        .iter()
+        .filter(|r| r.operation.starts_with("calls-"))
+        .count();
+    assert_eq!(calls_sent, 0);
+    assert!(out.contains("Cloudflare Magic account apps"), "{out}");
+    assert_eq!(
+        printed_statuses(&out),
+        answered_statuses(&fake)[before..],
+        "{out}"
+    );
+    let before = fake.requests().len();
+
+    // Hover with a token: no login.
+    let (_, login) = send(
+        Method::POST,
+        &format!("{}/api/authenticate", fake.hover_base_url()),
+        &[],
+        Some(json!({"email": "dev@example.com", "password": "tour-password"})),
+    )
+    .await;
+    let before_tour = before + 1;
+    let token = login["auth_token"].as_str().unwrap().to_string();
+    let (ok, out, err) = tour(&[hover_base.clone(), ("HOVER_API_TOKEN", token)]).await;
+    assert!(ok, "{out}\n{err}");
+    let ran: Vec<&str> = fake.requests()[before_tour..]
+        .iter()
+        .map(|r| r.operation)
+        .collect();
+    assert!(!ran.contains(&"authenticate"), "{ran:?}");
+    assert!(ran.contains(&"restore-app"), "{ran:?}");
+    assert_eq!(
+        printed_statuses(&out),
+        answered_statuses(&fake)[before_tour..],
+        "{out}"
+    );
+    let before = fake.requests().len();
+
+    // Hover with email + password: the login is a step.
+    let (ok, out, err) = tour(&[
+        hover_base,
+        ("HOVER_EMAIL", "dev@example.com".into()),
+        ("HOVER_PASSWORD", "tour-password".into()),
+    ])
+    .await;
+    assert!(ok, "{out}\n{err}");
+    assert_eq!(fake.requests()[before].operation, "authenticate");
+    assert_eq!(
+        printed_statuses(&out),
+        answered_statuses(&fake)[before..],
+        "{out}"
+    );
+    let statuses: HashMap<&str, u16> = fake.requests()[before..]
+        .iter()
+        .map(|r| (r.operation, r.status))
+        .collect();
+    assert_eq!(statuses["create-app"], 201);
+    // No secret of the run is printed.
+    assert!(
+        !out.contains("tour-password") && !out.contains("tour-token") && !out.contains("tour-key")
+    );
+}
