@@ -268,3 +268,44 @@ fn validation_only_constraints_are_stripped_before_generation() {
     }
     assert_eq!(spec["components"]["schemas"]["Secret"]["maxLength"], 32);
 }
+
+/// SECURITY.md lists no guarantee without a test: every test it names exists.
+#[test]
+fn security_md_names_only_existing_tests() {
+    let doc = std::fs::read_to_string("SECURITY.md").unwrap();
+    let mut sources = String::new();
+    let mut stack = vec![
+        std::path::PathBuf::from("src"),
+        std::path::PathBuf::from("tests"),
+    ];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                sources.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut named = 0;
+    for quoted in doc.split('`').skip(1).step_by(2) {
+        // A test is named with its module: `module::test_name`.
+        let Some((_, name)) = quoted.rsplit_once("::") else {
+            continue;
+        };
+        let looks_like_a_test = !quoted.contains(' ')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit());
+        if !looks_like_a_test {
+            continue;
+        }
+        named += 1;
+        assert!(
+            sources.contains(&format!("fn {name}(")),
+            "SECURITY.md names `{quoted}`, which is no test"
+        );
+    }
+    assert!(named >= 40, "only {named} tests named");
+}

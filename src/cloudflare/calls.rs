@@ -3,7 +3,7 @@
 //! Reference: <https://developers.cloudflare.com/api/resources/calls/subresources/sfu/>
 //!
 //! A `null` or missing `result` in a successful envelope: a list reads as empty; every method
-//! that returns one app answers [`Error::Decode`](crate::Error::Decode) naming the operation,
+//! that returns one app answers [`Error::Decode`] naming the operation,
 //! since it has no app to return (a create, update, patch or delete may still have taken
 //! effect; the message says so). The schema allows it on Magic's single-app answers; Calls
 //! marks `result` optional.
@@ -156,7 +156,7 @@ impl Calls<'_> {
     /// # Ok(()) }
     /// ```
     ///
-    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
+    /// A success without an app in `result` is [`Error::Decode`].
     pub async fn create(&self, name: Option<&str>) -> Result<NewCallsApp, Error> {
         let account = self.account()?;
         let body = editable(name);
@@ -183,7 +183,7 @@ impl Calls<'_> {
 
     /// Fetches one app (without its secret).
     ///
-    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
+    /// A success without an app in `result` is [`Error::Decode`].
     pub async fn get(&self, app: &CallsAppId) -> Result<CallsApp, Error> {
         let (account, app) = (self.account()?, app.segment()?);
         let found = self
@@ -197,7 +197,7 @@ impl Calls<'_> {
 
     /// Replaces the app's editable fields (PUT: send the full intended state).
     ///
-    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
+    /// A success without an app in `result` is [`Error::Decode`].
     pub async fn update(&self, app: &CallsAppId, name: Option<&str>) -> Result<CallsApp, Error> {
         let (account, app) = (self.account()?, app.segment()?);
         let body = editable(name);
@@ -213,7 +213,7 @@ impl Calls<'_> {
 
     /// Deletes the app and returns it as it was.
     ///
-    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
+    /// A success without an app in `result` is [`Error::Decode`].
     pub async fn delete(&self, app: &CallsAppId) -> Result<CallsApp, Error> {
         let (account, app) = (self.account()?, app.segment()?);
         let deleted = self

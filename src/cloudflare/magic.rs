@@ -3,7 +3,7 @@
 //! Reference: <https://developers.cloudflare.com/api/resources/magic_transit/subresources/apps/>
 //!
 //! A `null` or missing `result` in a successful envelope: a list reads as empty; every method
-//! that returns one app answers [`Error::Decode`](crate::Error::Decode) naming the operation,
+//! that returns one app answers [`Error::Decode`] naming the operation,
 //! since it has no app to return (a create, update, patch or delete may still have taken
 //! effect; the message says so). The schema allows it on Magic's single-app answers; Calls
 //! marks `result` optional.
@@ -469,7 +469,7 @@ impl Magic<'_> {
     /// # Ok(()) }
     /// ```
     ///
-    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
+    /// A success without an app in `result` is [`Error::Decode`].
     pub async fn create(&self, app: &NewMagicApp) -> Result<MagicApp, Error> {
         let body = app.to_request()?;
         let account = self.account.segment()?;
@@ -484,7 +484,7 @@ impl Magic<'_> {
 
     /// Replaces the app (PUT): send its complete state, omitted lists may be cleared.
     ///
-    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
+    /// A success without an app in `result` is [`Error::Decode`].
     pub async fn update(
         &self,
         app: &MagicAppId,
@@ -504,7 +504,7 @@ impl Magic<'_> {
 
     /// Changes only the fields set in `changes` (PATCH).
     ///
-    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
+    /// A success without an app in `result` is [`Error::Decode`].
     pub async fn patch(
         &self,
         app: &MagicAppId,
@@ -523,7 +523,7 @@ impl Magic<'_> {
 
     /// Deletes the app and returns it as it was.
     ///
-    /// A success without an app in `result` is [`Error::Decode`](crate::Error::Decode).
+    /// A success without an app in `result` is [`Error::Decode`].
     pub async fn delete(&self, app: &MagicAppId) -> Result<MagicApp, Error> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let deleted = self

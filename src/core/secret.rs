@@ -8,8 +8,10 @@ use subtle::ConstantTimeEq;
 /// A secret string: an API token or key, a password, a Calls app `secret`, a Hover app `token`
 /// or `webhook_secret`.
 ///
-/// `Debug` and `Display` print `[redacted]`; the value is zeroed on drop. Read it with
-/// [`Secret::expose`], which marks every place a secret leaves this type. Serializing it writes
+/// `Debug` and `Display` print `[redacted]`. The `Secret` itself is zeroed on drop; the
+/// copies made to use it are not (the header value or request body that carries it, and
+/// reqwest's and hyper's buffers), so do not count on a secret leaving memory when dropped.
+/// Read it with [`Secret::expose`], which marks every place a secret leaves this type. Serializing it writes
 /// the real value, because request bodies (a Hover password) need it; never serialize a
 /// model holding one into a log.
 ///

@@ -573,3 +573,58 @@ async fn a_password_with_quotes_backslashes_and_spaces_is_scrubbed() {
         }
     }
 }
+
+/// Hover documents no status codes: every operation takes any 2xx with its body. A 204 can
+/// carry no body (HTTP forbids it, and the client does not read one), so an operation that
+/// returns something answers it with a decode error saying the body is empty.
+#[tokio::test]
+async fn every_operation_accepts_any_2xx() {
+    let document = fixture!("hover-create.response.json");
+    let archived = json!({"id": 43120, "archived": true});
+    for status in [200u16, 201, 202, 204] {
+        let server = MockServer::start_async().await;
+        for (method, path, body) in [
+            (
+                POST,
+                "/api/authenticate",
+                json!({"auth_token": "jwt-from-login"}),
+            ),
+            (POST, "/api/apps", document.clone()),
+            (GET, "/api/apps/43120", document.clone()),
+            (PATCH, "/api/apps/43120", document.clone()),
+            (DELETE, "/api/apps/43120", archived.clone()),
+            (PUT, "/api/apps/43120/restore", document.clone()),
+        ] {
+            server
+                .mock_async(|when, then| {
+                    when.method(method).path(path);
+                    then.status(status).json_body(body);
+                })
+                .await;
+        }
+        let login = hover_with_password(&server);
+        let hover = hover_with_token(&server);
+        let apps = hover.apps();
+        let id = HoverAppId::new("43120");
+        let results = [
+            login.authenticate().await.map(drop),
+            apps.create(&NewHoverApp::new("n", "p")).await.map(drop),
+            apps.get(&id).await.map(drop),
+            apps.update(&id, &AppChanges::new().name("n"))
+                .await
+                .map(drop),
+            apps.archive(&id).await.map(drop),
+            apps.restore(&id).await.map(drop),
+        ];
+        for (i, result) in results.into_iter().enumerate() {
+            if status == 204 {
+                assert!(
+                    matches!(&result, Err(Error::Decode { status: 204, reason, .. }) if reason == "the body is empty"),
+                    "op {i}: {result:?}"
+                );
+            } else {
+                assert!(result.is_ok(), "HTTP {status}, op {i}: {result:?}");
+            }
+        }
+    }
+}

@@ -11,4 +11,5 @@ mod control;
 mod fidelity;
 mod lifecycle;
 mod spec_check;
+mod standalone;
 mod tour;
