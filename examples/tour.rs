@@ -10,13 +10,15 @@
 //! `CLOUDFLARE_API_TOKEN` (or `CLOUDFLARE_API_KEY` + `CLOUDFLARE_EMAIL`, which Magic accepts
 //! and Calls does not) and `CLOUDFLARE_ACCOUNT_ID`, and/or `HOVER_API_TOKEN` (or
 //! `HOVER_EMAIL` with `HOVER_PASSWORD`), it tours those services instead (at `CLOUDFLARE_BASE_URL` /
-//! `HOVER_BASE_URL` if set), but only with `--live`: it creates uniquely named apps, and
-//! deletes or archives them at the end even when a step fails.
+//! `HOVER_BASE_URL` if set, and TURN credentials at `CLOUDFLARE_REALTIME_BASE_URL`), but only
+//! with `--live`: it creates uniquely named apps and a TURN key, and deletes or archives them at
+//! the end even when a step fails.
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use apps_api::cloudflare::magic::{MagicAppChanges, MagicListItem, NewMagicApp};
+use apps_api::cloudflare::turn::TurnCredentials;
 use apps_api::cloudflare::{CloudflareClient, Credentials};
 use apps_api::fake::FakeServer;
 use apps_api::hover::{AppChanges, HoverApp, HoverClient, NewHoverApp};
@@ -89,6 +91,7 @@ async fn main() -> ExitCode {
     let answers = Answers::default();
     // Keep the fake alive for the whole tour.
     let mut fake = None;
+    let mut realtime_base_url = std::env::var("CLOUDFLARE_REALTIME_BASE_URL").ok();
     let (cloudflare, hover) = if live {
         let cloudflare = cloudflare_env.then(|| {
             let builder = CloudflareClient::builder_from_env()?;
@@ -124,6 +127,7 @@ async fn main() -> ExitCode {
             .on_response(answers.hook())
             .build()
             .map(|c| (server.account_id(), c, true));
+        realtime_base_url = Some(server.realtime_base_url());
         let hover = HoverClient::builder()
             .credentials(server.hover_email(), server.hover_password().clone())
             .base_url(server.hover_base_url())
@@ -149,6 +153,11 @@ async fn main() -> ExitCode {
                     "Calls tour",
                     calls_tour(&client, &account, &suffix, &answers).await,
                 );
+                let realtime = realtime_base_url.as_deref();
+                report(
+                    "TURN tour",
+                    turn_tour(&client, &account, realtime, &suffix, &answers).await,
+                );
                 report(
                     "Magic tour",
                     magic_tour(&client, &account, &suffix, &answers).await,
@@ -156,8 +165,8 @@ async fn main() -> ExitCode {
             }
             Ok((account, client, false)) => {
                 println!(
-                    "Cloudflare Calls apps: skipped, Calls accepts only API tokens (set \
-                     CLOUDFLARE_API_TOKEN to tour it)\n"
+                    "Cloudflare Calls apps and TURN keys: skipped, Calls accepts only API tokens \
+                     (set CLOUDFLARE_API_TOKEN to tour them)\n"
                 );
                 report(
                     "Magic tour",
@@ -248,6 +257,86 @@ async fn calls_tour(
     .await;
     // Delete even when a step failed.
     let deleted = calls.delete(&id).await;
+    steps?;
+    let deleted = deleted?;
+    answers.step("delete", "DELETE", item, &[("uid", opt(&deleted.id))]);
+    println!();
+    Ok(())
+}
+
+async fn turn_tour(
+    cf: &CloudflareClient,
+    account: &AccountId,
+    realtime_base_url: Option<&str>,
+    suffix: &str,
+    answers: &Answers,
+) -> Result<(), Error> {
+    println!("Cloudflare Calls TURN keys and credentials (account {account})");
+    let keys = cf.turn_keys(account);
+    let path = "/accounts/{account_id}/calls/turn_keys";
+    let item = "/accounts/{account_id}/calls/turn_keys/{key_id}";
+    let name = format!("apps-api-tour-{suffix}");
+
+    let created = keys.create(Some(&name)).await?;
+    answers.step(
+        "create",
+        "POST",
+        path,
+        &[
+            ("uid", opt(&created.turn_key.id)),
+            ("name", opt(&created.turn_key.name)),
+            ("key", created.key.to_string()),
+        ],
+    );
+    let id = created
+        .turn_key
+        .id
+        .clone()
+        .ok_or_else(|| Error::InvalidArgument("the created TURN key has no uid".into()))?;
+
+    let steps = async {
+        let all = keys.list().await?;
+        answers.step("list", "GET", path, &[("keys", all.len().to_string())]);
+        let renamed = keys.update(&id, Some(&format!("{name}-renamed"))).await?;
+        answers.step("update", "PUT", item, &[("name", opt(&renamed.name))]);
+
+        // Per end user, with the key's own token: credentials for a browser.
+        let mut turn =
+            TurnCredentials::builder(id.clone(), created.key.clone()).on_response(answers.hook());
+        if let Some(url) = realtime_base_url {
+            turn = turn.base_url(url);
+        }
+        let turn = turn.build()?;
+        let ice = turn
+            .ice_servers(std::time::Duration::from_secs(3600))
+            .await?
+            .without_port_53();
+        let urls = ice.ice_servers.iter().map(|s| s.urls.len()).sum::<usize>();
+        answers.step(
+            "mint",
+            "POST",
+            "/turn/keys/{key_id}/credentials/generate-ice-servers",
+            &[
+                ("urls", urls.to_string()),
+                ("username", "[redacted]".into()),
+                ("credential", "[redacted]".into()),
+                ("expires_at", time(Some(ice.expires_at))),
+            ],
+        );
+        if let Some(username) = ice.username() {
+            turn.revoke(&username).await?;
+            answers.step(
+                "revoke",
+                "POST",
+                "/turn/keys/{key_id}/credentials/{username}/revoke",
+                &[],
+            );
+        }
+        Ok::<_, Error>(())
+    }
+    .await;
+    // Delete even when a step failed.
+    let deleted = keys.delete(&id).await;
     steps?;
     let deleted = deleted?;
     answers.step("delete", "DELETE", item, &[("uid", opt(&deleted.id))]);

@@ -119,11 +119,13 @@ type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 struct Clients {
     cf: CloudflareClient,
+    turn: crate::cloudflare::turn::TurnCredentials,
     hover: HoverClient,
     hover_login: HoverClient,
     runtime: tokio::runtime::Runtime,
     answer: Arc<Mutex<Canned>>,
     seen: Seen,
+    responder: Option<Responder>,
 }
 
 /// A sleeper that does not sleep (the header tests retry).
@@ -168,6 +170,14 @@ impl Clients {
             .sleeper(Arc::new(NoWait))
             .retry(retry.clone());
         cf.options.responder = Some(responder.clone());
+        let mut turn = crate::cloudflare::turn::TurnCredentials::builder(
+            "2a95132c15732412d22c1476fa83f27a",
+            "fuzz-turn-key",
+        )
+        .base_url("http://127.0.0.1:9/v1")
+        .sleeper(Arc::new(NoWait))
+        .retry(retry.clone());
+        turn.options.responder = Some(responder.clone());
         let hover = |with_password: bool| {
             let builder = HoverClient::builder()
                 .base_url("http://127.0.0.1:9")
@@ -185,6 +195,7 @@ impl Clients {
         };
         Clients {
             cf: cf.build().unwrap(),
+            turn: turn.build().unwrap(),
             hover: hover(false),
             hover_login: hover(true),
             runtime: tokio::runtime::Builder::new_current_thread()
@@ -193,6 +204,7 @@ impl Clients {
                 .unwrap(),
             answer,
             seen,
+            responder: Some(responder),
         }
     }
 
@@ -237,9 +249,15 @@ fn check<T: std::fmt::Debug>(result: Result<T, crate::Error>) -> usize {
     1
 }
 
+/// How many operations there are.
+const OPERATIONS: usize = 23;
+
 /// Runs every operation once against the canned answer; returns how many ran.
 fn every_operation(c: &Clients) -> usize {
     let calls = c.cf.calls("acc");
+    let turn_keys = c.cf.turn_keys("acc");
+    let turn_key = crate::TurnKeyId::new("2a95132c15732412d22c1476fa83f27a");
+    let username = crate::TurnUsername::new("u5ername");
     let magic = c.cf.magic("acc");
     let hover = c.hover.apps();
     let (calls_id, magic_id, hover_id) = (
@@ -262,6 +280,13 @@ fn every_operation(c: &Clients) -> usize {
             + check(magic.update(&magic_id, &magic_changes).await)
             + check(magic.patch(&magic_id, &magic_changes).await)
             + check(magic.delete(&magic_id).await)
+            + check(turn_keys.list().await)
+            + check(turn_keys.create(Some("n")).await)
+            + check(turn_keys.get(&turn_key).await)
+            + check(turn_keys.update(&turn_key, None).await)
+            + check(turn_keys.delete(&turn_key).await)
+            + check(c.turn.ice_servers(std::time::Duration::from_secs(60)).await)
+            + check(c.turn.revoke(&username).await)
             + check(hover.create(&new_hover).await)
             + check(hover.get(&hover_id).await)
             + check(hover.update(&hover_id, &hover_changes).await)
@@ -277,13 +302,13 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(status in status(), body in proptest::collection::vec(any::<u8>(), 0..256)) {
         let ran = CLIENTS.with(|c| every_operation(c.answer(status, body)));
-        prop_assert_eq!(ran, 16);
+        prop_assert_eq!(ran, OPERATIONS);
     }
 
     #[test]
     fn arbitrary_json_never_panics(status in status(), body in shaped_json()) {
         let ran = CLIENTS.with(|c| every_operation(c.answer(status, body.to_string())));
-        prop_assert_eq!(ran, 16);
+        prop_assert_eq!(ran, OPERATIONS);
     }
 }
 
@@ -356,6 +381,9 @@ proptest! {
                     magic.update(&magic_id, &changes).await.map(drop),
                     magic.patch(&magic_id, &changes).await.map(drop),
                     magic.delete(&magic_id).await.map(drop),
+                    c.cf.turn_keys("acc").list().await.map(drop),
+                    c.cf.turn_keys("acc").create(None).await.map(drop),
+                    c.cf.turn_keys("acc").get(&crate::TurnKeyId::new("2a95132c15732412d22c1476fa83f27a")).await.map(drop),
                 ]
             });
             for (i, result) in results.into_iter().enumerate() {
@@ -423,12 +451,12 @@ proptest! {
         let body = r#"{"success": false, "errors": [{"code": 971, "message": "slow down"}], "messages": [], "result": null}"#;
         let ran = RETRYING.with(|c| {
             let ran = every_operation(c.answer_with(status, headers, body));
-            // 16 operations, each tried at most twice (one retry of its kind).
+            // Every operation, each tried at most twice (one retry of its kind).
             let requests = c.take_seen().len();
-            assert!((16..=32).contains(&requests), "{requests} requests");
+            assert!((OPERATIONS..=2 * OPERATIONS).contains(&requests), "{requests} requests");
             ran
         });
-        prop_assert_eq!(ran, 16);
+        prop_assert_eq!(ran, OPERATIONS);
     }
 }
 
@@ -489,6 +517,8 @@ fn id_reaches_only_its_segment(kind: &str, id: &str) {
             "calls" => CallsAppId::RULE.check(id).is_ok(),
             "magic" => MagicAppId::RULE.check(id).is_ok(),
             "hover" => HoverAppId::RULE.check(id).is_ok(),
+            "turn" => crate::TurnKeyId::RULE.check(id).is_ok(),
+            "username" => crate::TurnUsername::RULE.check(id).is_ok(),
             other => unreachable!("{other}"),
         };
         let calls_ops = |account: &str, app: &str| -> Vec<IdCall<'_>> {
@@ -591,6 +621,61 @@ fn id_reaches_only_its_segment(kind: &str, id: &str) {
                 ),
             ]
         };
+        let turn_ops = |key: &str, username: &str| -> Vec<IdCall<'_>> {
+            let keys = c.cf.turn_keys("023e105f4ecef8ad9ca31a8372d0c353");
+            let id = crate::TurnKeyId::new(key);
+            let (k1, k2, k3) = (keys.clone(), keys.clone(), keys);
+            let (i1, i2, i3) = (id.clone(), id.clone(), id.clone());
+            let mut turn = crate::cloudflare::turn::TurnCredentials::builder(id, "fuzz-turn-key")
+                .base_url("http://127.0.0.1:9/v1")
+                .retry(RetryConfig::disabled());
+            turn.options.responder = c.responder.clone();
+            let username = crate::TurnUsername::new(username);
+            let mut ops: Vec<IdCall<'_>> = vec![
+                (
+                    "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/calls/turn_keys/{turn}",
+                    Box::pin(async move { k1.get(&i1).await.map(drop) }),
+                ),
+                (
+                    "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/calls/turn_keys/{turn}",
+                    Box::pin(async move { k2.update(&i2, None).await.map(drop) }),
+                ),
+                (
+                    "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/calls/turn_keys/{turn}",
+                    Box::pin(async move { k3.delete(&i3).await.map(drop) }),
+                ),
+            ];
+            match turn.build() {
+                Ok(turn) => {
+                    let t2 = turn.clone();
+                    ops.push((
+                        "/v1/turn/keys/{turn}/credentials/generate-ice-servers",
+                        Box::pin(async move {
+                            turn.ice_servers(std::time::Duration::from_secs(60))
+                                .await
+                                .map(drop)
+                        }),
+                    ));
+                    ops.push((
+                        "/v1/turn/keys/{turn}/credentials/{username}/revoke",
+                        Box::pin(async move { t2.revoke(&username).await.map(drop) }),
+                    ));
+                }
+                // An invalid key ID is refused when the client is built.
+                Err(e) => {
+                    let e2 = crate::Error::InvalidArgument(e.to_string());
+                    ops.push((
+                        "/v1/turn/keys/{turn}/credentials/generate-ice-servers",
+                        Box::pin(async move { Err(e) }),
+                    ));
+                    ops.push((
+                        "/v1/turn/keys/{turn}/credentials/{username}/revoke",
+                        Box::pin(async move { Err(e2) }),
+                    ));
+                }
+            }
+            ops
+        };
         let (account, calls_app, magic_app, hover_app) = (
             "023e105f4ecef8ad9ca31a8372d0c353",
             "2a95132c15732412d22c1476fa83f27a",
@@ -605,6 +690,8 @@ fn id_reaches_only_its_segment(kind: &str, id: &str) {
             }
             "calls" => calls_ops(account, id),
             "magic" => magic_ops(account, id),
+            "turn" => turn_ops(id, "u5ername"),
+            "username" => turn_ops(calls_app, id),
             _ => hover_ops(id),
         };
         for (template, call) in ops {
@@ -628,7 +715,12 @@ fn id_reaches_only_its_segment(kind: &str, id: &str) {
                 .replace("{account}", if kind == "account" { id } else { account })
                 .replace("{calls}", if kind == "calls" { id } else { calls_app })
                 .replace("{magic}", if kind == "magic" { id } else { magic_app })
-                .replace("{hover}", if kind == "hover" { id } else { hover_app });
+                .replace("{hover}", if kind == "hover" { id } else { hover_app })
+                .replace("{turn}", if kind == "turn" { id } else { calls_app })
+                .replace(
+                    "{username}",
+                    if kind == "username" { id } else { "u5ername" },
+                );
             assert!(!seen.is_empty(), "{kind} {id:?}: a valid ID sent nothing");
             for (_, path) in seen {
                 assert_eq!(path, expected, "{kind} {id:?}");
@@ -639,7 +731,7 @@ fn id_reaches_only_its_segment(kind: &str, id: &str) {
 
 #[test]
 fn named_hostile_ids_never_leave_their_segment() {
-    for kind in ["account", "calls", "magic", "hover"] {
+    for kind in ["account", "calls", "magic", "hover", "turn", "username"] {
         for id in NAMED_HOSTILE_IDS {
             id_reaches_only_its_segment(kind, id);
         }
@@ -674,5 +766,15 @@ proptest! {
     #[test]
     fn hover_app_ids_never_leave_their_segment(id in hostile_id()) {
         id_reaches_only_its_segment("hover", &id);
+    }
+
+    #[test]
+    fn turn_key_ids_never_leave_their_segment(id in hostile_id()) {
+        id_reaches_only_its_segment("turn", &id);
+    }
+
+    #[test]
+    fn turn_usernames_never_leave_their_segment(id in hostile_id()) {
+        id_reaches_only_its_segment("username", &id);
     }
 }

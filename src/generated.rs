@@ -5,6 +5,10 @@
 pub(crate) mod calls {
     include!(concat!(env!("OUT_DIR"), "/calls.rs"));
 }
+#[cfg(feature = "cloudflare-calls")]
+pub(crate) mod realtime {
+    include!(concat!(env!("OUT_DIR"), "/realtime.rs"));
+}
 #[cfg(feature = "cloudflare-magic")]
 pub(crate) mod magic {
     include!(concat!(env!("OUT_DIR"), "/magic.rs"));

@@ -47,7 +47,9 @@ pub use crate::core::config::DEFAULT_MAX_BODY_BYTES;
 #[cfg(any(feature = "cloudflare-calls", feature = "cloudflare-magic"))]
 pub use crate::core::envelope::MessageHandler;
 pub use crate::core::error::{ApiError, CallSite, Error, Failure, Provider};
-pub use crate::core::ids::{AccountId, CallsAppId, HoverAppId, MagicAppId};
+pub use crate::core::ids::{
+    AccountId, CallsAppId, HoverAppId, MagicAppId, TurnKeyId, TurnUsername,
+};
 pub use crate::core::retry::{RetryConfig, Sleeper, TokioSleeper};
 pub use crate::core::secret::Secret;
 pub use crate::core::transport::ResponseInfo;

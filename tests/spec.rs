@@ -107,7 +107,10 @@ fn every_operation_is_complete() {
             }
         }
     }
-    assert_eq!(count, 16, "5 Calls + 5 Magic + 6 Hover operations");
+    assert_eq!(
+        count, 23,
+        "5 Calls apps + 5 TURN keys + 2 TURN credentials + 5 Magic + 6 Hover operations"
+    );
 }
 
 #[test]

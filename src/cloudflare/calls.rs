@@ -16,9 +16,19 @@ use crate::core::transport::{handle_limits, Limits, Op};
 use crate::generated::calls::types as gen;
 use crate::{AccountId, CallsAppId, Error, Secret};
 
+// Apps and TURN keys share one generated module (spec/cloudflare-calls.yaml), so their
+// envelopes are wired up together, once.
 cloudflare_types!(crate::generated::calls::types {
-    single: [CallsAppEnvelope => CallsApp, CallsAppWithSecretEnvelope => CallsAppWithSecret],
-    list: [CallsAppListEnvelope => gen::CallsApp]
+    single: [
+        CallsAppEnvelope => CallsApp,
+        CallsAppWithSecretEnvelope => CallsAppWithSecret,
+        CallsTurnKeyEnvelope => CallsTurnKey,
+        CallsTurnKeyWithKeyEnvelope => CallsTurnKeyWithKey
+    ],
+    list: [
+        CallsAppListEnvelope => gen::CallsApp,
+        CallsTurnKeyListEnvelope => gen::CallsTurnKey
+    ]
 });
 
 const LIST: Op = Op::new(
@@ -114,18 +124,8 @@ impl Calls<'_> {
         &self.client.inner.calls
     }
 
-    /// The account as a path segment, once the client's credentials are known to be accepted
-    /// by Calls: it documents API tokens only, so a client holding the global key refuses
-    /// before sending rather than leak the key to an endpoint that will not take it.
     fn account(&self) -> Result<&str, Error> {
-        if !self.client.inner.token_auth {
-            return Err(Error::Config(
-                "Calls accepts only API tokens (Authorization: Bearer); this client was built \
-                 with the global API key and email, which Magic accepts but Calls does not"
-                    .into(),
-            ));
-        }
-        self.account.segment()
+        self.client.calls_account(&self.account)
     }
 
     /// Lists every app of the account (there is no pagination).

@@ -14,6 +14,8 @@ use crate::{AccountId, ApiError, CallSite, Error, Secret};
 pub mod calls;
 #[cfg(feature = "cloudflare-magic")]
 pub mod magic;
+#[cfg(feature = "cloudflare-calls")]
+pub mod turn;
 
 /// Cloudflare's production API.
 pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
@@ -236,6 +238,21 @@ impl CloudflareClient {
                     .into(),
             )
         })
+    }
+
+    /// `account` as a path segment, once the client's credentials are known to be accepted by
+    /// Calls (apps and TURN keys): it documents API tokens only, so a client holding the global
+    /// key refuses before sending rather than hand the key to an endpoint that will not take it.
+    #[cfg(feature = "cloudflare-calls")]
+    fn calls_account<'a>(&self, account: &'a AccountId) -> Result<&'a str, Error> {
+        if !self.inner.token_auth {
+            return Err(Error::Config(
+                "Calls accepts only API tokens (Authorization: Bearer); this client was built \
+                 with the global API key and email, which Magic accepts but Calls does not"
+                    .into(),
+            ));
+        }
+        account.segment()
     }
 
     /// Runs a generated call and unwraps its envelope.

@@ -21,12 +21,20 @@ pub struct Api {
     pub replacements: &'static [(&'static str, &'static str)],
 }
 
-/// The three APIs this crate generates.
+/// The APIs this crate generates.
 pub const APIS: &[Api] = &[
     Api {
         spec: "spec/cloudflare-calls.yaml",
         out_file: "calls.rs",
-        replacements: &[("CallsAppSecret", "crate::Secret")],
+        replacements: &[
+            ("CallsAppSecret", "crate::Secret"),
+            ("CallsTurnKeyToken", "crate::Secret"),
+        ],
+    },
+    Api {
+        spec: "spec/cloudflare-realtime.yaml",
+        out_file: "realtime.rs",
+        replacements: &[("TurnCredentialSecret", "crate::Secret")],
     },
     Api {
         spec: "spec/cloudflare-magic.yaml",

@@ -364,3 +364,63 @@ impl std::error::Error for Error {
         }
     }
 }
+
+/// The errors a body of no documented format lists, read leniently: `{"errorCode",
+/// "errorDescription"}`, `{"error": ...}`,
+/// `{"message": ...}`, `{"errors": [...]}` (strings, or objects with `detail`, `title` or
+/// `message`, and a `code` if they have one) and Rails' `{"errors": {"field": [...]}}`.
+pub(crate) fn lenient_api_errors(value: &serde_json::Value) -> Vec<ApiError> {
+    use serde_json::Value;
+    fn text(value: &Value) -> Option<String> {
+        match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Object(o) => o
+                .get("detail")
+                .or_else(|| o.get("title"))
+                .or_else(|| o.get("message"))
+                .and_then(text),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+    let error = |item: &Value| {
+        text(item).map(|message| {
+            let mut error = ApiError::message(message);
+            error.code = item.get("code").and_then(Value::as_i64);
+            error
+        })
+    };
+    let mut out = Vec::new();
+    // Cloudflare Realtime's `{"errorCode", "errorDescription"}`.
+    if let Some(description) = value.get("errorDescription").and_then(text) {
+        let message = match value.get("errorCode").and_then(text) {
+            Some(code) => format!("{code}: {description}"),
+            None => description,
+        };
+        out.push(ApiError::message(message));
+    }
+    for key in ["error", "message"] {
+        if let Some(message) = value.get(key).and_then(text) {
+            out.push(ApiError::message(message));
+        }
+    }
+    match value.get("errors") {
+        Some(Value::Array(items)) => out.extend(items.iter().filter_map(error)),
+        Some(Value::Object(fields)) => {
+            for (field, problems) in fields {
+                let problems = match problems {
+                    Value::Array(list) => list.iter().filter_map(text).collect(),
+                    other => text(other).into_iter().collect::<Vec<_>>(),
+                };
+                for problem in problems {
+                    let mut error = ApiError::message(format!("{field} {problem}"));
+                    error.pointer = Some(format!("/app/{field}"));
+                    out.push(error);
+                }
+            }
+        }
+        Some(other) => out.extend(text(other).map(ApiError::message)),
+        None => {}
+    }
+    out
+}

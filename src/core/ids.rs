@@ -225,6 +225,25 @@ id_type!(
     }
 );
 
+id_type!(
+    /// The identifier of a Cloudflare Calls TURN key: its `uid`, exactly 32 characters
+    /// (`calls_identifier`). Responses call it `uid`, paths `key_id`: they are the same value.
+    TurnKeyId,
+    cloudflare("TURN key ID", 32)
+);
+id_type!(
+    /// The `username` of a TURN credential a key minted (96 hex characters in Cloudflare's
+    /// examples; 1 to 256 ASCII letters, digits, `-` and `_` accepted, as no format is
+    /// documented), which names it for revocation.
+    TurnUsername,
+    IdRule {
+        what: "TURN username",
+        min_len: 1,
+        max_len: 256,
+        alphabet: Alphabet::Safe,
+    }
+);
+
 impl From<i64> for HoverAppId {
     fn from(id: i64) -> Self {
         Self::new(id.to_string())
@@ -243,6 +262,13 @@ pub(crate) const PATH_PARAMETERS: &[(&str, &str, IdRule)] = &[
         MagicAppId::RULE,
     ),
     ("spec/hover.yaml", "id", HoverAppId::RULE),
+    ("spec/cloudflare-calls.yaml", "key_id", TurnKeyId::RULE),
+    ("spec/cloudflare-realtime.yaml", "key_id", TurnKeyId::RULE),
+    (
+        "spec/cloudflare-realtime.yaml",
+        "username",
+        TurnUsername::RULE,
+    ),
 ];
 
 #[cfg(test)]

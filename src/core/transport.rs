@@ -45,6 +45,8 @@ pub(crate) struct Op {
     /// When the call must be over, if a caller running several steps (a Hover login, then the
     /// call) fixed it already.
     pub(crate) deadline: Option<tokio::time::Instant>,
+    /// Safe to send again whatever its method says (a `POST` that creates nothing durable).
+    pub(crate) replayable: bool,
 }
 
 impl Op {
@@ -57,7 +59,14 @@ impl Op {
             timeout: None,
             total: None,
             deadline: None,
+            replayable: false,
         }
+    }
+
+    /// The same operation, marked safe to send again although its method is not idempotent.
+    pub(crate) const fn replayable(mut self) -> Self {
+        self.replayable = true;
+        self
     }
 
     /// The same operation with a handle's own time limits, where it has them.
@@ -489,7 +498,8 @@ impl Transport {
             status = tracing::field::Empty,
             cf_ray = tracing::field::Empty,
         );
-        let replayable = retry::is_idempotent(op.method) || self.retry.retry_non_idempotent;
+        let replayable =
+            op.replayable || retry::is_idempotent(op.method) || self.retry.retry_non_idempotent;
         let per_try = op.timeout.unwrap_or(self.request_timeout);
         let total = op.total.unwrap_or(self.total_timeout);
         let deadline = op.deadline.unwrap_or_else(|| deadline_after(total));
@@ -1010,6 +1020,8 @@ macro_rules! transport_hooks {
 
 #[cfg(feature = "cloudflare-calls")]
 transport_hooks!(crate::generated::calls::Client);
+#[cfg(feature = "cloudflare-calls")]
+transport_hooks!(crate::generated::realtime::Client);
 #[cfg(feature = "cloudflare-magic")]
 transport_hooks!(crate::generated::magic::Client);
 #[cfg(feature = "hover")]

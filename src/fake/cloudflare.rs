@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::store::{hex, now, CallsRecord, MagicRecord, MAX_ITEMS};
+use super::store::{hex, now, CallsRecord, MagicRecord, TurnKeyRecord, MAX_ITEMS};
 use super::State;
 use crate::cloudflare::magic::{is_ipv4_cidr, is_source_cidr};
-use crate::{AccountId, CallsAppId, MagicAppId};
+use crate::{AccountId, CallsAppId, MagicAppId, TurnKeyId};
 
 /// A Cloudflare operation with its path parameters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +27,11 @@ pub(crate) enum Call {
     MagicUpdate { account: String, app: String },
     MagicPatch { account: String, app: String },
     MagicDelete { account: String, app: String },
+    TurnKeyList { account: String },
+    TurnKeyCreate { account: String },
+    TurnKeyGet { account: String, key: String },
+    TurnKeyUpdate { account: String, key: String },
+    TurnKeyDelete { account: String, key: String },
 }
 
 impl Call {
@@ -42,6 +47,11 @@ impl Call {
             Call::MagicUpdate { .. } => "magic-account-apps-update-app",
             Call::MagicPatch { .. } => "magic-account-apps-patch-app",
             Call::MagicDelete { .. } => "magic-account-apps-delete-app",
+            Call::TurnKeyList { .. } => "calls-turn-key-list",
+            Call::TurnKeyCreate { .. } => "calls-turn-key-create",
+            Call::TurnKeyGet { .. } => "calls-retrieve-turn-key-details",
+            Call::TurnKeyUpdate { .. } => "calls-update-turn-key",
+            Call::TurnKeyDelete { .. } => "calls-delete-turn-key",
         }
     }
 
@@ -95,6 +105,33 @@ pub(crate) fn route(method: &Method, rest: &str) -> Result<Call, NoRoute> {
                 "DELETE" => Call::CallsDelete {
                     account: account_s,
                     app,
+                },
+                _ => return Err(NoRoute::Unknown),
+            }
+        }
+        ("GET", ["calls", "turn_keys"]) => Call::TurnKeyList { account: account_s },
+        ("POST", ["calls", "turn_keys"]) => Call::TurnKeyCreate { account: account_s },
+        (m, ["calls", "turn_keys", key]) => {
+            let key = key.to_string();
+            if !account_ok(account) || TurnKeyId::RULE.check(&key).is_err() {
+                return if matches!(m, "GET" | "PUT" | "DELETE") {
+                    Err(NoRoute::BadIdentifier)
+                } else {
+                    Err(NoRoute::Unknown)
+                };
+            }
+            match m {
+                "GET" => Call::TurnKeyGet {
+                    account: account_s,
+                    key,
+                },
+                "PUT" => Call::TurnKeyUpdate {
+                    account: account_s,
+                    key,
+                },
+                "DELETE" => Call::TurnKeyDelete {
+                    account: account_s,
+                    key,
                 },
                 _ => return Err(NoRoute::Unknown),
             }
@@ -277,6 +314,11 @@ pub(crate) fn handle(state: &State, call: Call, body: &[u8]) -> Response {
         Call::MagicUpdate { account, app } => magic_change(state, account, app, body, true),
         Call::MagicPatch { account, app } => magic_change(state, account, app, body, false),
         Call::MagicDelete { account, app } => magic_delete(state, account, app),
+        Call::TurnKeyList { account } => turn_key_list(state, &account),
+        Call::TurnKeyCreate { account } => turn_key_create(state, account, body),
+        Call::TurnKeyGet { account, key } => turn_key_get(state, account, key),
+        Call::TurnKeyUpdate { account, key } => turn_key_update(state, account, key, body),
+        Call::TurnKeyDelete { account, key } => turn_key_delete(state, account, key),
     }
 }
 
@@ -392,6 +434,101 @@ fn calls_delete(state: &State, account: String, app: String) -> Response {
     match store.calls.remove(&(account, app.clone())) {
         Some(record) => success(StatusCode::OK, calls_app(&app, &record)),
         None => calls_not_found(&app),
+    }
+}
+
+// ----- TURN keys -----
+
+fn turn_key(uid: &str, record: &TurnKeyRecord) -> Value {
+    json!({
+        "uid": uid,
+        "name": record.name,
+        "created": record.created,
+        "modified": record.modified,
+    })
+}
+
+fn turn_key_not_found(key: &str) -> Response {
+    failure(
+        StatusCode::NOT_FOUND,
+        &[(10_404, &format!("TURN key {key} not found"))],
+    )
+}
+
+fn turn_key_list(state: &State, account: &str) -> Response {
+    let store = state.store();
+    let keys: Vec<Value> = store
+        .turn_keys
+        .iter()
+        .filter(|((owner, _), _)| owner == account)
+        .map(|((_, uid), record)| turn_key(uid, record))
+        .collect();
+    success(StatusCode::OK, Value::Array(keys))
+}
+
+fn turn_key_create(state: &State, account: String, body: &[u8]) -> Response {
+    let name = match name_of(body) {
+        Ok(name) => name,
+        Err(bad) => return bad,
+    };
+    let mut store = state.store();
+    // Cloudflare allows 1,000 TURN keys per account; the fake's own bound is per kind.
+    let in_account = store
+        .turn_keys
+        .keys()
+        .filter(|(owner, _)| *owner == account)
+        .count();
+    if in_account >= 1_000 {
+        return invalid(1001, "an account can have at most 1000 TURN keys", None);
+    }
+    if store.turn_keys.len() >= MAX_ITEMS {
+        return store_full();
+    }
+    let created = now();
+    let uid = hex(32);
+    let token = hex(64);
+    let record = TurnKeyRecord {
+        name,
+        created,
+        modified: created,
+        key: crate::Secret::new(token.clone()),
+    };
+    let mut key = turn_key(&uid, &record);
+    // The only time the token is ever shown.
+    key["key"] = json!(token);
+    store.turn_keys.insert((account, uid), record);
+    success(StatusCode::CREATED, key)
+}
+
+fn turn_key_get(state: &State, account: String, key: String) -> Response {
+    let store = state.store();
+    match store.turn_keys.get(&(account, key.clone())) {
+        Some(record) => success(StatusCode::OK, turn_key(&key, record)),
+        None => turn_key_not_found(&key),
+    }
+}
+
+fn turn_key_update(state: &State, account: String, key: String, body: &[u8]) -> Response {
+    let name = match name_of(body) {
+        Ok(name) => name,
+        Err(bad) => return bad,
+    };
+    let mut store = state.store();
+    match store.turn_keys.get_mut(&(account, key.clone())) {
+        Some(record) => {
+            record.name = name;
+            record.modified = now();
+            success(StatusCode::OK, turn_key(&key, record))
+        }
+        None => turn_key_not_found(&key),
+    }
+}
+
+fn turn_key_delete(state: &State, account: String, key: String) -> Response {
+    let mut store = state.store();
+    match store.turn_keys.remove(&(account, key.clone())) {
+        Some(record) => success(StatusCode::OK, turn_key(&key, &record)),
+        None => turn_key_not_found(&key),
     }
 }
 
@@ -588,5 +725,14 @@ pub(crate) fn state_json(store: &super::store::Store) -> Value {
             app["account_id"] = json!(account);
             app
         }).collect::<Vec<_>>(),
+        "turn_keys": store.turn_keys.iter().map(|((account, uid), r)| {
+            let mut key = turn_key(uid, r);
+            key["account_id"] = json!(account);
+            key
+        }).collect::<Vec<_>>(),
+        "turn_credentials": {
+            "minted": store.turn_credentials.len(),
+            "revoked": store.turn_credentials.iter().filter(|c| c.revoked).count(),
+        },
     })
 }

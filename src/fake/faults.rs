@@ -34,7 +34,7 @@ pub enum Fault {
     /// A Cloudflare failure envelope (`success: false`) on HTTP 200. Cloudflare operations only.
     SuccessFalse,
     /// Serve the request, but close the connection halfway through the body (its
-    /// `Content-Length` announces the whole).
+    /// `Content-Length` announces the whole). An answer without a body is sent as it is.
     ClosedMidBody,
     /// Serve the request, sending the body one byte at a time, this long apart (at most 10 s).
     Trickle(Duration),
@@ -52,6 +52,13 @@ pub const OPERATIONS: &[&str] = &[
     "magic-account-apps-update-app",
     "magic-account-apps-patch-app",
     "magic-account-apps-delete-app",
+    "calls-turn-key-list",
+    "calls-turn-key-create",
+    "calls-retrieve-turn-key-details",
+    "calls-update-turn-key",
+    "calls-delete-turn-key",
+    "turn-generate-ice-servers",
+    "turn-revoke-credential",
     "authenticate",
     "create-app",
     "get-app",
@@ -141,7 +148,7 @@ fn check(fault: &Fault, operation: &str) -> Result<(), String> {
             Err("retry_after_secs must be at most 86400".into())
         }
         Fault::SuccessFalse if !is_cloudflare(operation) => Err(format!(
-            "success_false is a Cloudflare envelope; {operation} is a Hover operation"
+            "success_false is a Cloudflare API envelope; {operation} has none"
         )),
         _ => Ok(()),
     }
@@ -201,6 +208,17 @@ impl From<FaultSpec> for Fault {
     }
 }
 
+/// How an operation's errors are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Style {
+    /// Cloudflare's API envelope.
+    Cloudflare,
+    /// The Realtime data plane's `{"errorCode", "errorDescription"}`.
+    Realtime,
+    /// Hover's `{"error": ...}`.
+    Hover,
+}
+
 /// How a fault changes an answer: replaces it, or alters how the normal one is sent.
 pub(crate) enum Effect {
     Replace(Response),
@@ -209,14 +227,13 @@ pub(crate) enum Effect {
     Trickle(Duration),
 }
 
-/// What `fault` does to a request of a Cloudflare (`cloudflare`) or Hover operation.
-pub(crate) fn effect(fault: Fault, cloudflare: bool) -> Effect {
-    let error = |status: StatusCode, code: u32, message: &str| {
-        if cloudflare {
-            super::cloudflare::failure(status, &[(code, message)])
-        } else {
-            super::hover::error(status, message)
-        }
+/// What `fault` does to a request of an operation whose errors have this `style`.
+pub(crate) fn effect(fault: Fault, style: Style) -> Effect {
+    let cloudflare = style == Style::Cloudflare;
+    let error = |status: StatusCode, code: u32, message: &str| match style {
+        Style::Cloudflare => super::cloudflare::failure(status, &[(code, message)]),
+        Style::Realtime => super::realtime::error(status, &code.to_string(), message),
+        Style::Hover => super::hover::error(status, message),
     };
     Effect::Replace(match fault {
         Fault::Stall(wait) => return Effect::Delay(wait),
@@ -250,7 +267,7 @@ pub(crate) fn effect(fault: Fault, cloudflare: bool) -> Effect {
                 let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
-            if cloudflare {
+            if style != Style::Hover {
                 headers.insert(
                     "ratelimit",
                     HeaderValue::from_static("\"default\";r=0;t=30"),
@@ -310,6 +327,9 @@ pub(crate) async fn reshape(response: Response, effect: Effect) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, super::router::BODY_LIMIT * 64).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
+    if bytes.is_empty() {
+        return Response::from_parts(parts, Body::empty());
+    }
     parts
         .headers
         .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));

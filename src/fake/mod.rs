@@ -37,6 +37,7 @@ mod cloudflare;
 mod control;
 mod faults;
 mod hover;
+mod realtime;
 mod router;
 mod store;
 
@@ -252,6 +253,22 @@ impl FakeServer {
         format!("http://{}/client/v4", self.address)
     }
 
+    /// The TURN credentials API's base URL on the fake: `http://127.0.0.1:PORT/v1`.
+    pub fn realtime_base_url(&self) -> String {
+        format!("http://{}/v1", self.address)
+    }
+
+    /// A TURN credentials client pointed at the fake, for a key its management API created.
+    pub fn turn_credentials(
+        &self,
+        key_id: impl Into<crate::TurnKeyId>,
+        key: impl Into<Secret>,
+    ) -> Result<crate::cloudflare::turn::TurnCredentials, Error> {
+        crate::cloudflare::turn::TurnCredentials::builder(key_id, key)
+            .base_url(self.realtime_base_url())
+            .build()
+    }
+
     /// Hover's base URL on the fake: `http://127.0.0.1:PORT` (paths start with `/api`).
     pub fn hover_base_url(&self) -> String {
         format!("http://{}", self.address)
@@ -443,6 +460,7 @@ impl FakeServer {
              \x20 token:   {token}\n\
              \x20 email:   {email}   key: {key}   (Magic only, as on the real API)\n\
              \x20 account: {account} (any account ID works)\n\
+             Fake TURN credentials: {hover}/v1 (with the tokens of the TURN keys it creates)\n\
              Fake Hover API:      {hover}/api\n\
              \x20 email:    {hover_email}\n\
              \x20 password: {password}\n\

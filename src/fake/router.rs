@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Router;
 
-use super::faults::{self, Effect};
-use super::{cloudflare, control, hover, State};
+use super::faults::{self, Effect, Style};
+use super::{cloudflare, control, hover, realtime, State};
 
 /// The largest request body the fake reads (the APIs' bodies are a few KiB at most).
 pub(crate) const BODY_LIMIT: usize = 16 * 1024;
@@ -21,9 +21,10 @@ pub(crate) fn router(state: Arc<State>) -> Router {
     Router::new().fallback(dispatch).with_state(state)
 }
 
-/// An operation of either provider.
+/// An operation of any of the APIs.
 enum Call {
     Cloudflare(cloudflare::Call),
+    Realtime(realtime::Call),
     Hover(hover::Call),
 }
 
@@ -31,7 +32,17 @@ impl Call {
     fn operation(&self) -> &'static str {
         match self {
             Call::Cloudflare(call) => call.operation(),
+            Call::Realtime(call) => call.operation(),
             Call::Hover(call) => call.operation(),
+        }
+    }
+
+    /// How its errors are written.
+    fn style(&self) -> Style {
+        match self {
+            Call::Cloudflare(_) => Style::Cloudflare,
+            Call::Realtime(_) => Style::Realtime,
+            Call::Hover(_) => Style::Hover,
         }
     }
 }
@@ -56,6 +67,11 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
         match cloudflare::route(&parts.method, &path["/client/v4".len()..]) {
             Ok(call) => Call::Cloudflare(call),
             Err(why) => return cloudflare::no_route(why, &path),
+        }
+    } else if path.starts_with("/v1/") {
+        match realtime::route(&parts.method, &path) {
+            Some(call) => Call::Realtime(call),
+            None => return realtime::no_route(&parts.method, &path),
         }
     } else if path.starts_with("/api/") {
         match hover::route(&parts.method, &path) {
@@ -95,7 +111,7 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
     let Some(fault) = fault else {
         return record(serve(&state, call, &body)).await;
     };
-    match faults::effect(fault, matches!(call, Call::Cloudflare(_))) {
+    match faults::effect(fault, call.style()) {
         Effect::Replace(response) => record(response).await,
         Effect::Delay(wait) => {
             tokio::time::sleep(wait).await;
@@ -110,6 +126,7 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
 fn authorize(state: &State, call: &Call, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
     match call {
         Call::Cloudflare(call) => cloudflare::authorize(state, call, headers),
+        Call::Realtime(call) => realtime::authorize(state, call, headers),
         Call::Hover(hover::Call::Authenticate) => {
             if hover::credentials_match(state, body) {
                 None
@@ -125,6 +142,7 @@ fn authorize(state: &State, call: &Call, headers: &HeaderMap, body: &[u8]) -> Op
 fn serve(state: &State, call: Call, body: &[u8]) -> Response {
     match call {
         Call::Cloudflare(call) => cloudflare::handle(state, call, body),
+        Call::Realtime(call) => realtime::handle(state, call, body),
         Call::Hover(call) => hover::handle(state, call, body),
     }
 }

@@ -7,12 +7,14 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::time::Instant;
 
-/// The most items of one kind (Calls apps, Magic apps, Hover apps) the fake keeps,
+/// The most items of one kind (Calls apps, Magic apps, Hover apps, TURN keys) the fake keeps,
 /// across all accounts. With request bodies of at most [`super::router::BODY_LIMIT`], this
 /// bounds what the store can hold.
 pub(crate) const MAX_ITEMS: usize = 2_000;
 /// The most Hover tokens kept at once; past it, expired tokens go first, then the oldest.
 pub(crate) const MAX_HOVER_TOKENS: usize = 1_000;
+/// The most TURN credentials remembered (for revocation); past it, the oldest are forgotten.
+pub(crate) const MAX_TURN_CREDENTIALS: usize = 10_000;
 
 /// Now, in whole seconds, as the services write their timestamps.
 pub(crate) fn now() -> DateTime<Utc> {
@@ -36,6 +38,10 @@ pub(crate) struct Store {
     pub(crate) calls: BTreeMap<(String, String), CallsRecord>,
     /// (account, account_app_id) → app.
     pub(crate) magic: BTreeMap<(String, String), MagicRecord>,
+    /// (account, uid) → TURN key.
+    pub(crate) turn_keys: BTreeMap<(String, String), TurnKeyRecord>,
+    /// TURN credentials minted, oldest first.
+    pub(crate) turn_credentials: VecDeque<TurnCredential>,
     /// id → app.
     pub(crate) hover: BTreeMap<i64, HoverRecord>,
     pub(crate) next_hover_id: i64,
@@ -62,6 +68,42 @@ pub(crate) struct CallsRecord {
     pub(crate) name: String,
     pub(crate) created: DateTime<Utc>,
     pub(crate) modified: DateTime<Utc>,
+}
+
+pub(crate) struct TurnKeyRecord {
+    pub(crate) name: String,
+    pub(crate) created: DateTime<Utc>,
+    pub(crate) modified: DateTime<Utc>,
+    /// The key's bearer token for the credentials API (shown only on create).
+    pub(crate) key: crate::Secret,
+}
+
+pub(crate) struct TurnCredential {
+    pub(crate) key_id: String,
+    pub(crate) username: String,
+    pub(crate) revoked: bool,
+}
+
+impl Store {
+    /// The TURN key with this ID, in whichever account it is, and its token.
+    pub(crate) fn turn_key_token(&self, key_id: &str) -> Option<&crate::Secret> {
+        self.turn_keys
+            .iter()
+            .find(|((_, uid), _)| uid == key_id)
+            .map(|(_, record)| &record.key)
+    }
+
+    /// Remembers a minted credential, forgetting the oldest past the limit.
+    pub(crate) fn remember_credential(&mut self, key_id: &str, username: &str) {
+        if self.turn_credentials.len() == MAX_TURN_CREDENTIALS {
+            self.turn_credentials.pop_front();
+        }
+        self.turn_credentials.push_back(TurnCredential {
+            key_id: key_id.to_string(),
+            username: username.to_string(),
+            revoked: false,
+        });
+    }
 }
 
 #[derive(Clone)]

@@ -308,46 +308,7 @@ impl HoverClient {
 impl ErrorBody for gen::HoverError {
     /// Hover documents no error format; Rails-style shapes seen in practice are read.
     fn api_errors(self) -> Vec<ApiError> {
-        fn text(value: &serde_json::Value) -> Option<String> {
-            match value {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Object(o) => o
-                    .get("detail")
-                    .or_else(|| o.get("title"))
-                    .or_else(|| o.get("message"))
-                    .and_then(text),
-                serde_json::Value::Null => None,
-                other => Some(other.to_string()),
-            }
-        }
-        let value = self.0;
-        let mut out = Vec::new();
-        for key in ["error", "message"] {
-            if let Some(message) = value.get(key).and_then(text) {
-                out.push(ApiError::message(message));
-            }
-        }
-        match value.get("errors") {
-            Some(serde_json::Value::Array(items)) => {
-                out.extend(items.iter().filter_map(text).map(ApiError::message));
-            }
-            Some(serde_json::Value::Object(fields)) => {
-                for (field, problems) in fields {
-                    let problems = match problems {
-                        serde_json::Value::Array(list) => list.iter().filter_map(text).collect(),
-                        other => text(other).into_iter().collect::<Vec<_>>(),
-                    };
-                    for problem in problems {
-                        let mut error = ApiError::message(format!("{field} {problem}"));
-                        error.pointer = Some(format!("/app/{field}"));
-                        out.push(error);
-                    }
-                }
-            }
-            Some(other) => out.extend(text(other).map(ApiError::message)),
-            None => {}
-        }
-        out
+        crate::core::error::lenient_api_errors(&self.0)
     }
 }
 

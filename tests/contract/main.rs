@@ -9,3 +9,4 @@ mod magic;
 mod redaction;
 mod resilience;
 mod security;
+mod turn;

@@ -79,7 +79,7 @@ async fn every_fault_form_is_accepted_and_bad_ones_say_why() {
         ),
         (
             json!({"operation": "get-app", "fault": "success_false"}),
-            "Hover operation",
+            "has none",
         ),
         (
             json!({"operation": "get-app", "fault": {"stall_ms": 3600000}}),

@@ -365,3 +365,58 @@ async fn concurrent_clients() {
             .is_empty());
     }
 }
+
+/// A TURN key's whole life on the fake: created with its token once, listed, renamed, minting
+/// credentials with its own token (not the account's), revoking one, and deleted, after which
+/// its token mints nothing.
+#[tokio::test]
+async fn turn_key_lifecycle() {
+    let fake = FakeServer::start().await.unwrap();
+    let cf = fake.cloudflare_client().unwrap();
+    let keys = cf.turn_keys(fake.account_id());
+    let created = keys.create(Some("prod")).await.unwrap();
+    assert_eq!(created.key.expose().len(), 64);
+    let id = created.turn_key.id.clone().unwrap();
+    assert_eq!(
+        keys.list().await.unwrap(),
+        std::slice::from_ref(&created.turn_key)
+    );
+    assert_eq!(keys.get(&id).await.unwrap(), created.turn_key);
+    let renamed = keys.update(&id, Some("staging")).await.unwrap();
+    assert_eq!(renamed.name.as_deref(), Some("staging"));
+
+    let turn = fake
+        .turn_credentials(id.clone(), created.key.clone())
+        .unwrap();
+    let ice = turn.ice_servers(Duration::from_secs(3600)).await.unwrap();
+    let username = ice.username().unwrap();
+    assert_eq!(username.as_str().len(), 96);
+    let urls: Vec<&String> = ice.ice_servers.iter().flat_map(|s| &s.urls).collect();
+    assert!(urls.iter().any(|u| u.starts_with("turns:")));
+    let port_53 = |u: &str| u.ends_with(":53") || u.contains(":53?");
+    assert!(urls.iter().any(|u| port_53(u)));
+    let browser = ice.clone().without_port_53();
+    let kept: Vec<&String> = browser.ice_servers.iter().flat_map(|s| &s.urls).collect();
+    assert!(kept.iter().all(|u| !port_53(u)), "{kept:?}");
+    assert!(kept.iter().any(|u| u.contains(":5349")), "{kept:?}");
+    turn.revoke(&username).await.unwrap();
+    turn.revoke(&username).await.unwrap();
+
+    // The account token is not a TURN key's token.
+    let wrong = fake
+        .turn_credentials(id.clone(), fake.cloudflare_token().clone())
+        .unwrap();
+    let err = wrong
+        .ice_servers(Duration::from_secs(60))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Auth(_)), "{err:?}");
+
+    keys.delete(&id).await.unwrap();
+    assert!(matches!(keys.get(&id).await, Err(Error::NotFound(_))));
+    let err = turn.ice_servers(Duration::from_secs(60)).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Auth(_)),
+        "a deleted key mints nothing: {err:?}"
+    );
+}

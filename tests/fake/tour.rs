@@ -81,6 +81,7 @@ async fn the_tour_runs_live_with_every_credential_form() {
     let cf = [
         ("CLOUDFLARE_BASE_URL", fake.cloudflare_base_url()),
         ("CLOUDFLARE_ACCOUNT_ID", fake.account_id().to_string()),
+        ("CLOUDFLARE_REALTIME_BASE_URL", fake.realtime_base_url()),
     ];
     let hover_base = ("HOVER_BASE_URL", fake.hover_base_url());
 
@@ -88,6 +89,7 @@ async fn the_tour_runs_live_with_every_credential_form() {
     let (ok, out, err) = tour(&[
         cf[0].clone(),
         cf[1].clone(),
+        cf[2].clone(),
         ("CLOUDFLARE_API_TOKEN", "tour-token".into()),
     ])
     .await;
@@ -98,10 +100,20 @@ async fn the_tour_runs_live_with_every_credential_form() {
     );
     assert_eq!(printed_statuses(&out), answered_statuses(&fake), "{out}");
     let operations: Vec<&str> = fake.requests().iter().map(|r| r.operation).collect();
-    assert!(
-        operations.contains(&"calls-apps-delete-app")
-            && operations.contains(&"magic-account-apps-patch-app")
-    );
+    for operation in [
+        "calls-apps-delete-app",
+        "calls-turn-key-create",
+        "calls-update-turn-key",
+        "turn-generate-ice-servers",
+        "turn-revoke-credential",
+        "calls-delete-turn-key",
+        "magic-account-apps-patch-app",
+    ] {
+        assert!(
+            operations.contains(&operation),
+            "{operation}: {operations:?}"
+        );
+    }
     fake.reset();
     let before = fake.requests().len();
 
@@ -117,7 +129,7 @@ async fn the_tour_runs_live_with_every_credential_form() {
     assert!(out.contains("Calls accepts only API tokens"), "{out}");
     let calls_sent = fake.requests()[before..]
         .iter()
-        .filter(|r| r.operation.starts_with("calls-"))
+        .filter(|r| r.operation.starts_with("calls-") || r.operation.starts_with("turn-"))
         .count();
     assert_eq!(calls_sent, 0);
     assert!(out.contains("Cloudflare Magic account apps"), "{out}");

@@ -1,0 +1,683 @@
+//! Cloudflare Calls TURN: keys (management, `/accounts/{account_id}/calls/turn_keys`, with the
+//! account token) and the short-lived credentials a key mints (data plane,
+//! `https://rtc.live.cloudflare.com/v1`, with the key's own token).
+//!
+//! References: <https://developers.cloudflare.com/api/resources/calls/subresources/turn/>,
+//! <https://developers.cloudflare.com/realtime/turn/generate-credentials/>
+//!
+//! ```no_run
+//! # async fn run(cf: apps_api::cloudflare::CloudflareClient) -> Result<(), apps_api::Error> {
+//! use std::time::Duration;
+//! use apps_api::cloudflare::turn::TurnCredentials;
+//! // Once, with the account token: a key, whose token is shown only now.
+//! let created = cf.turn_keys("023e105f4ecef8ad9ca31a8372d0c353").create(Some("prod")).await?;
+//! let key_id = created.turn_key.id.clone().expect("Cloudflare returns the uid");
+//! // Per user, with only the key: ICE servers for the browser.
+//! let turn = TurnCredentials::new(key_id, created.key.clone())?;
+//! let ice = turn.ice_servers(Duration::from_secs(3600)).await?.without_port_53();
+//! let for_the_browser = serde_json::to_string(&ice).unwrap(); // {"iceServers": [...]}
+//! # let _ = for_the_browser;
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderValue, AUTHORIZATION};
+
+use super::CloudflareClient;
+use crate::core::config::{common_builder_methods, env_var, Options};
+use crate::core::error::Provider;
+use crate::core::transport::{handle_limits, Auth, ErrorBody, Limits, Op, Transport};
+use crate::generated::calls::types as gen;
+use crate::generated::realtime::types as rt;
+use crate::{AccountId, ApiError, Error, Secret, TurnKeyId, TurnUsername};
+
+// The envelopes are wired up with the Calls apps' (one generated module): see calls.rs.
+
+const LIST: Op = Op::new(
+    "calls-turn-key-list",
+    "GET",
+    "/accounts/{account_id}/calls/turn_keys",
+);
+const CREATE: Op = Op::new(
+    "calls-turn-key-create",
+    "POST",
+    "/accounts/{account_id}/calls/turn_keys",
+);
+const GET: Op = Op::new(
+    "calls-retrieve-turn-key-details",
+    "GET",
+    "/accounts/{account_id}/calls/turn_keys/{key_id}",
+);
+const UPDATE: Op = Op::new(
+    "calls-update-turn-key",
+    "PUT",
+    "/accounts/{account_id}/calls/turn_keys/{key_id}",
+);
+const DELETE: Op = Op::new(
+    "calls-delete-turn-key",
+    "DELETE",
+    "/accounts/{account_id}/calls/turn_keys/{key_id}",
+);
+/// Minting creates nothing durable: a retry after a lost answer or a 5xx mints another pair and
+/// leaves the first (if it was minted at all) to expire unused. So it is retried like an
+/// idempotent call, although it is a `POST`.
+const GENERATE: Op = Op::new(
+    "turn-generate-ice-servers",
+    "POST",
+    "/turn/keys/{key_id}/credentials/generate-ice-servers",
+)
+.replayable();
+/// Revoking twice leaves the credential revoked: idempotent in effect.
+const REVOKE: Op = Op::new(
+    "turn-revoke-credential",
+    "POST",
+    "/turn/keys/{key_id}/credentials/{username}/revoke",
+)
+.replayable();
+
+/// A TURN key. Cloudflare marks every field optional.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct TurnKey {
+    /// The key's `uid`, which paths call `key_id`.
+    pub id: Option<TurnKeyId>,
+    /// A short description, not shown to end users.
+    pub name: Option<String>,
+    /// When the key was created.
+    pub created: Option<DateTime<Utc>>,
+    /// When the key was last modified.
+    pub modified: Option<DateTime<Utc>>,
+}
+
+/// A TURN key just created, with its token, which Cloudflare returns this once and never again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewTurnKey {
+    /// The key.
+    pub turn_key: TurnKey,
+    /// The key's bearer token for minting credentials ([`TurnCredentials`]). Store it now.
+    pub key: Secret,
+}
+
+impl From<gen::CallsTurnKey> for TurnKey {
+    fn from(key: gen::CallsTurnKey) -> Self {
+        Self {
+            id: key.uid.map(TurnKeyId::new),
+            name: key.name,
+            created: key.created,
+            modified: key.modified,
+        }
+    }
+}
+
+/// TURN keys of one account: `cloudflare.turn_keys(account)`. Like Calls apps, TURN keys take
+/// API tokens only.
+#[derive(Clone, Debug)]
+pub struct TurnKeys<'a> {
+    client: &'a CloudflareClient,
+    account: AccountId,
+    limits: Limits,
+}
+
+impl CloudflareClient {
+    /// The Calls TURN keys of `account`.
+    pub fn turn_keys(&self, account: impl Into<AccountId>) -> TurnKeys<'_> {
+        TurnKeys {
+            client: self,
+            account: account.into(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+fn editable(name: Option<&str>) -> gen::CallsTurnKeyEditableFields {
+    gen::CallsTurnKeyEditableFields {
+        name: name.map(str::to_owned),
+    }
+}
+
+impl TurnKeys<'_> {
+    handle_limits!();
+
+    fn api(&self) -> &crate::generated::calls::Client {
+        &self.client.inner.calls
+    }
+
+    fn account(&self) -> Result<&str, Error> {
+        self.client.calls_account(&self.account)
+    }
+
+    /// Lists every TURN key of the account (without their tokens; no pagination).
+    pub async fn list(&self) -> Result<Vec<TurnKey>, Error> {
+        let account = self.account()?;
+        let keys = self
+            .client
+            .call(LIST.with_limits(self.limits), account, || {
+                self.api().calls_turn_key_list(account)
+            })
+            .await?;
+        Ok(keys.into_iter().map(TurnKey::from).collect())
+    }
+
+    /// Creates a TURN key; the answer carries its token, once (read from `key`, or from
+    /// `secret`, as one report says a live answer names it). Never retried after it was sent:
+    /// a second try would make a second key.
+    ///
+    /// A success without a key and its token in `result` is [`Error::Decode`].
+    pub async fn create(&self, name: Option<&str>) -> Result<NewTurnKey, Error> {
+        let account = self.account()?;
+        let body = editable(name);
+        self.client
+            .call_checked(
+                CREATE.with_limits(self.limits),
+                account,
+                || self.api().calls_turn_key_create(account, &body),
+                |created| {
+                    let key = created
+                        .key
+                        .or(created.secret)
+                        .ok_or("the created TURN key has no `key` (nor `secret`)")?;
+                    Ok(NewTurnKey {
+                        turn_key: TurnKey {
+                            id: created.uid.map(TurnKeyId::new),
+                            name: created.name,
+                            created: created.created,
+                            modified: created.modified,
+                        },
+                        key,
+                    })
+                },
+            )
+            .await
+    }
+
+    /// Fetches one TURN key (without its token).
+    ///
+    /// A success without a key in `result` is [`Error::Decode`].
+    pub async fn get(&self, key: &TurnKeyId) -> Result<TurnKey, Error> {
+        let (account, key) = (self.account()?, key.segment()?);
+        let found = self
+            .client
+            .call(GET.with_limits(self.limits), account, || {
+                self.api().calls_retrieve_turn_key_details(account, key)
+            })
+            .await?;
+        Ok(found.into())
+    }
+
+    /// Renames a TURN key (PUT: send the full intended state).
+    ///
+    /// A success without a key in `result` is [`Error::Decode`].
+    pub async fn update(&self, key: &TurnKeyId, name: Option<&str>) -> Result<TurnKey, Error> {
+        let (account, key) = (self.account()?, key.segment()?);
+        let body = editable(name);
+        let updated = self
+            .client
+            .call(UPDATE.with_limits(self.limits), account, || {
+                self.api().calls_update_turn_key(account, key, &body)
+            })
+            .await?;
+        Ok(updated.into())
+    }
+
+    /// Deletes a TURN key and returns it as it was; the credentials it minted stop working.
+    ///
+    /// A success without a key in `result` is [`Error::Decode`].
+    pub async fn delete(&self, key: &TurnKeyId) -> Result<TurnKey, Error> {
+        let (account, key) = (self.account()?, key.segment()?);
+        let deleted = self
+            .client
+            .call(DELETE.with_limits(self.limits), account, || {
+                self.api().calls_delete_turn_key(account, key)
+            })
+            .await?;
+        Ok(deleted.into())
+    }
+}
+
+// ----- Credentials (data plane) -----
+
+/// The credentials API's production base URL.
+pub const DEFAULT_REALTIME_BASE_URL: &str = "https://rtc.live.cloudflare.com/v1";
+
+/// The longest a credential may live: 48 hours, as Cloudflare's TURN FAQ says.
+pub const MAX_TTL: Duration = Duration::from_secs(48 * 60 * 60);
+
+/// Mints and revokes short-lived TURN credentials with one TURN key: its ID and its token (the
+/// `key` returned when it was created). It needs no account token, so a backend that mints
+/// credentials per user holds only what it needs.
+///
+/// Cheap to clone (one `Arc`); `Send + Sync`.
+#[derive(Clone)]
+pub struct TurnCredentials {
+    inner: Arc<Realtime>,
+}
+
+struct Realtime {
+    transport: Arc<Transport>,
+    api: crate::generated::realtime::Client,
+    key_id: TurnKeyId,
+}
+
+impl std::fmt::Debug for TurnCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnCredentials")
+            .field("key_id", &self.inner.key_id)
+            .field("transport", &self.inner.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`TurnCredentials`].
+#[must_use]
+pub struct TurnCredentialsBuilder {
+    pub(crate) options: Options,
+    key_id: TurnKeyId,
+    key: Secret,
+}
+
+impl std::fmt::Debug for TurnCredentialsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnCredentialsBuilder")
+            .field("options", &self.options)
+            .field("key_id", &self.key_id)
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+impl TurnCredentialsBuilder {
+    common_builder_methods!();
+
+    /// Builds the client. The key ID is checked now; no request is sent.
+    pub fn build(self) -> Result<TurnCredentials, Error> {
+        self.key_id.segment()?;
+        let base_url = self.options.base_url(DEFAULT_REALTIME_BASE_URL)?;
+        let mut bearer = HeaderValue::try_from(format!("Bearer {}", self.key.expose()))
+            .map_err(|_| Error::Config("the TURN key is not a valid header value".into()))?;
+        bearer.set_sensitive(true);
+        let transport = Arc::new(Transport::new(
+            Provider::Cloudflare,
+            &self.options,
+            Auth::Headers(vec![(AUTHORIZATION, bearer)]),
+            vec![self.key.clone()],
+        )?);
+        Ok(TurnCredentials {
+            inner: Arc::new(Realtime {
+                api: crate::generated::realtime::Client::new_with_client(
+                    &base_url,
+                    transport.http.clone(),
+                    transport.clone(),
+                ),
+                transport,
+                key_id: self.key_id,
+            }),
+        })
+    }
+}
+
+impl TurnCredentials {
+    /// A client for this key on Cloudflare's production host.
+    pub fn new(key_id: impl Into<TurnKeyId>, key: impl Into<Secret>) -> Result<Self, Error> {
+        Self::builder(key_id, key).build()
+    }
+
+    /// A builder for this key, to set the base URL, timeouts, retries and the rest.
+    pub fn builder(key_id: impl Into<TurnKeyId>, key: impl Into<Secret>) -> TurnCredentialsBuilder {
+        TurnCredentialsBuilder {
+            options: Options::default(),
+            key_id: key_id.into(),
+            key: key.into(),
+        }
+    }
+
+    /// A client configured from the environment: `CLOUDFLARE_TURN_KEY_ID` and
+    /// `CLOUDFLARE_TURN_KEY`, and optionally `CLOUDFLARE_REALTIME_BASE_URL` (default
+    /// `https://rtc.live.cloudflare.com/v1`). A missing variable is a [`Error::Config`] naming
+    /// it.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::builder_from_env()?.build()
+    }
+
+    /// Like [`TurnCredentials::from_env`], returning the builder for further settings.
+    pub fn builder_from_env() -> Result<TurnCredentialsBuilder, Error> {
+        builder_from(env_var)
+    }
+
+    /// The key this client mints with.
+    pub fn key_id(&self) -> &TurnKeyId {
+        &self.inner.key_id
+    }
+
+    /// Mints a TURN credential valid for `ttl` (whole seconds, rounded up; 1 s to 48 hours,
+    /// checked before sending) and returns the ICE servers to use it with. The expiry is
+    /// computed here, from the moment the request is sent, so it is never later than the
+    /// service's own (the answer carries none).
+    ///
+    /// Retried like an idempotent call (it creates nothing durable; see the module docs).
+    ///
+    /// ```no_run
+    /// # async fn run(turn: apps_api::cloudflare::turn::TurnCredentials) -> Result<(), apps_api::Error> {
+    /// let ice = turn.ice_servers(std::time::Duration::from_secs(3600)).await?;
+    /// println!("valid until {}", ice.expires_at);
+    /// # Ok(()) }
+    /// ```
+    pub async fn ice_servers(&self, ttl: Duration) -> Result<IceServers, Error> {
+        let seconds = ttl_seconds(ttl)?;
+        let key_id = self.inner.key_id.segment()?;
+        let body = rt::TurnCredentialsRequest {
+            // Not zero: checked above.
+            ttl: std::num::NonZeroU64::new(seconds)
+                .ok_or_else(|| Error::InvalidArgument("the TTL must be at least 1 s".into()))?,
+        };
+        let sent = Utc::now();
+        let (answer, _) = self
+            .inner
+            .transport
+            .run(GENERATE, None, || {
+                self.inner.api.turn_generate_ice_servers(key_id, &body)
+            })
+            .await?;
+        // At most 48 hours on from now: neither step can overflow, but neither may panic.
+        let expires_at = i64::try_from(seconds)
+            .ok()
+            .and_then(chrono::TimeDelta::try_seconds)
+            .and_then(|ttl| sent.checked_add_signed(ttl))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        Ok(IceServers {
+            ice_servers: answer
+                .ice_servers
+                .into_iter()
+                .map(IceServer::from)
+                .collect(),
+            expires_at,
+        })
+    }
+
+    /// Revokes the credential minted for `username` (see [`IceServers::username`]); the
+    /// connections using it are cut shortly after. Revoking twice is harmless.
+    pub async fn revoke(&self, username: &TurnUsername) -> Result<(), Error> {
+        let (key_id, username) = (self.inner.key_id.segment()?, username.segment()?);
+        self.inner
+            .transport
+            .run(REVOKE, None, || {
+                self.inner.api.turn_revoke_credential(key_id, username)
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+/// `ttl` in whole seconds (rounded up), if it is between 1 s and [`MAX_TTL`].
+fn ttl_seconds(ttl: Duration) -> Result<u64, Error> {
+    // Compared first: rounding `Duration::MAX` up would overflow.
+    let seconds = (ttl <= MAX_TTL).then(|| ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0));
+    let Some(seconds) = seconds.filter(|s| *s > 0) else {
+        return Err(Error::InvalidArgument(format!(
+            "a TURN credential's TTL must be 1 s to 48 hours (172800 s), not {} s; nothing was \
+             sent",
+            ttl.as_secs_f64()
+        )));
+    };
+    Ok(seconds)
+}
+
+/// ICE servers with a fresh TURN credential. Serialises to exactly the `RTCConfiguration`
+/// `RTCPeerConnection` takes (`{"iceServers": [...]}`), credentials included, so a backend can
+/// hand it to a browser as JSON; `Debug` redacts them.
+///
+/// ```
+/// # fn show(ice: apps_api::cloudflare::turn::IceServers) {
+/// let json = serde_json::to_string(&ice.without_port_53()).unwrap();
+/// // in the browser: new RTCPeerConnection(JSON.parse(json))
+/// # let _ = json; }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct IceServers {
+    /// The servers: STUN, and TURN with the credential.
+    #[serde(rename = "iceServers")]
+    pub ice_servers: Vec<IceServer>,
+    /// When the credential expires, as the client computed it from the TTL (not serialised:
+    /// `RTCConfiguration` has no such member; send it beside if the browser needs it).
+    #[serde(skip)]
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One ICE server, as `RTCIceServer`: its URLs and, for TURN, the credential.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct IceServer {
+    /// `stun:`, `turn:` or `turns:` URLs.
+    pub urls: Vec<String>,
+    /// The TURN username (it names the allocation; redacted in `Debug`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<Secret>,
+    /// The TURN credential (redacted in `Debug`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<Secret>,
+}
+
+impl From<rt::TurnIceServer> for IceServer {
+    fn from(server: rt::TurnIceServer) -> Self {
+        Self {
+            urls: server.urls,
+            username: server.username,
+            credential: server.credential,
+        }
+    }
+}
+
+impl IceServers {
+    /// The same servers without port-53 URLs, which browsers block (Cloudflare's documentation
+    /// suggests leaving them out unless you use trickle ICE); a server left with no URL is
+    /// dropped.
+    pub fn without_port_53(mut self) -> Self {
+        for server in &mut self.ice_servers {
+            server.urls.retain(|url| port_of(url) != Some("53"));
+        }
+        self.ice_servers.retain(|server| !server.urls.is_empty());
+        self
+    }
+
+    /// The TURN username of this credential, to [`TurnCredentials::revoke`] it later.
+    pub fn username(&self) -> Option<TurnUsername> {
+        self.ice_servers
+            .iter()
+            .find_map(|s| s.username.as_ref())
+            .map(|u| TurnUsername::new(u.expose()))
+    }
+}
+
+/// The port of a `stun:`/`turn:`/`turns:` URL (`scheme:host[:port][?query]`), if it has one.
+fn port_of(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once(':')?;
+    let authority = rest.split('?').next().unwrap_or(rest);
+    let port = match authority.rfind(']') {
+        // An IPv6 literal: the port follows the bracket.
+        Some(bracket) => authority[bracket + 1..].strip_prefix(':')?,
+        None => authority.rsplit_once(':')?.1,
+    };
+    Some(port)
+}
+
+impl ErrorBody for rt::TurnError {
+    /// The credentials API documents no error format: read leniently.
+    fn api_errors(self) -> Vec<ApiError> {
+        crate::core::error::lenient_api_errors(&self.0)
+    }
+}
+
+/// [`TurnCredentials::builder_from_env`] with the lookup injected (tests use a map).
+pub(crate) fn builder_from(
+    lookup: impl Fn(&str) -> Result<Option<String>, Error>,
+) -> Result<TurnCredentialsBuilder, Error> {
+    let key_id = lookup("CLOUDFLARE_TURN_KEY_ID")?.ok_or_else(|| {
+        Error::Config("CLOUDFLARE_TURN_KEY_ID is not set (the TURN key's uid)".into())
+    })?;
+    let key = lookup("CLOUDFLARE_TURN_KEY")?.ok_or_else(|| {
+        Error::Config("CLOUDFLARE_TURN_KEY is not set (the key's token, shown on create)".into())
+    })?;
+    let mut builder = TurnCredentials::builder(key_id, key);
+    if let Some(url) = realtime_base_url_from(&lookup)? {
+        builder = builder.base_url(url);
+    }
+    Ok(builder)
+}
+
+/// `CLOUDFLARE_REALTIME_BASE_URL`, if set.
+pub(crate) fn realtime_base_url_from(
+    lookup: &impl Fn(&str) -> Result<Option<String>, Error>,
+) -> Result<Option<String>, Error> {
+    lookup("CLOUDFLARE_REALTIME_BASE_URL")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn servers(json: serde_json::Value) -> IceServers {
+        let answer: rt::TurnIceServers = serde_json::from_value(json).unwrap();
+        IceServers {
+            ice_servers: answer
+                .ice_servers
+                .into_iter()
+                .map(IceServer::from)
+                .collect(),
+            expires_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn documented() -> IceServers {
+        servers(serde_json::json!({"iceServers": [
+            {"urls": ["stun:stun.cloudflare.com:3478", "stun:stun.cloudflare.com:53"]},
+            {"urls": [
+                "turn:turn.cloudflare.com:3478?transport=udp",
+                "turn:turn.cloudflare.com:53?transport=udp",
+                "turns:turn.cloudflare.com:5349?transport=tcp",
+                "turns:turn.cloudflare.com:443?transport=tcp"
+            ], "username": "u5ern4me", "credential": "cr3dent1al"}
+        ]}))
+    }
+
+    #[test]
+    fn serialises_to_exactly_an_rtc_configuration() {
+        let json = serde_json::to_value(documented()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"iceServers": [
+                {"urls": ["stun:stun.cloudflare.com:3478", "stun:stun.cloudflare.com:53"]},
+                {"urls": [
+                    "turn:turn.cloudflare.com:3478?transport=udp",
+                    "turn:turn.cloudflare.com:53?transport=udp",
+                    "turns:turn.cloudflare.com:5349?transport=tcp",
+                    "turns:turn.cloudflare.com:443?transport=tcp"
+                ], "username": "u5ern4me", "credential": "cr3dent1al"}
+            ]})
+        );
+    }
+
+    #[test]
+    fn debug_redacts_username_and_credential() {
+        let shown = format!("{:?}", documented());
+        assert!(
+            !shown.contains("u5ern4me") && !shown.contains("cr3dent1al"),
+            "{shown}"
+        );
+        assert!(shown.contains("turn.cloudflare.com"));
+    }
+
+    #[test]
+    fn port_53_urls_can_be_left_out() {
+        let json = serde_json::to_value(documented().without_port_53()).unwrap();
+        let urls: Vec<&str> = json["iceServers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["urls"].as_array().unwrap())
+            .map(|u| u.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                "stun:stun.cloudflare.com:3478",
+                "turn:turn.cloudflare.com:3478?transport=udp",
+                "turns:turn.cloudflare.com:5349?transport=tcp",
+                "turns:turn.cloudflare.com:443?transport=tcp"
+            ]
+        );
+        let only_53 =
+            servers(serde_json::json!({"iceServers": [{"urls": ["stun:[2001:db8::1]:53"]}]}));
+        assert!(only_53.without_port_53().ice_servers.is_empty());
+        assert_eq!(
+            port_of("turn:[2001:db8::1]:3478?transport=udp"),
+            Some("3478")
+        );
+        assert_eq!(port_of("stun:stun.example.com"), None);
+    }
+
+    #[test]
+    fn the_username_names_the_credential_for_revocation() {
+        assert_eq!(documented().username(), Some(TurnUsername::new("u5ern4me")));
+    }
+
+    #[test]
+    fn ttl_is_checked_before_sending() {
+        assert_eq!(ttl_seconds(Duration::from_secs(1)).unwrap(), 1);
+        assert_eq!(ttl_seconds(Duration::from_millis(1500)).unwrap(), 2);
+        assert_eq!(ttl_seconds(MAX_TTL).unwrap(), 172_800);
+        for bad in [
+            Duration::ZERO,
+            MAX_TTL + Duration::from_millis(1),
+            Duration::MAX,
+        ] {
+            assert!(
+                matches!(ttl_seconds(bad), Err(Error::InvalidArgument(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn env_names_what_is_missing() {
+        let from = |vars: &[(&str, &str)]| {
+            let map: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            builder_from(|name| Ok(map.get(name).cloned()))
+        };
+        let message = |r: Result<TurnCredentialsBuilder, Error>| match r {
+            Err(Error::Config(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert!(message(from(&[])).contains("CLOUDFLARE_TURN_KEY_ID"));
+        assert!(message(from(&[("CLOUDFLARE_TURN_KEY_ID", "k")])).contains("CLOUDFLARE_TURN_KEY "));
+        let key_id = "2a95132c15732412d22c1476fa83f27a";
+        let client = from(&[
+            ("CLOUDFLARE_TURN_KEY_ID", key_id),
+            ("CLOUDFLARE_TURN_KEY", "turn-key-token-value"),
+            ("CLOUDFLARE_REALTIME_BASE_URL", "http://127.0.0.1:1/v1"),
+        ])
+        .unwrap()
+        .build()
+        .unwrap();
+        assert!(!format!("{client:?}").contains("turn-key-token-value"));
+        let insecure = from(&[
+            ("CLOUDFLARE_TURN_KEY_ID", key_id),
+            ("CLOUDFLARE_TURN_KEY", "t"),
+            ("CLOUDFLARE_REALTIME_BASE_URL", "http://rtc.example.com/v1"),
+        ])
+        .unwrap()
+        .build();
+        assert!(matches!(insecure, Err(Error::Config(m)) if m.contains("cleartext")));
+        assert!(matches!(
+            TurnCredentials::new("../x", "t"),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}
