@@ -182,6 +182,7 @@ impl CloudflareClientBuilder {
         let transport = Arc::new(Transport::new(
             Provider::Cloudflare,
             &self.options,
+            &base_url,
             Auth::Headers(credentials.headers()?),
             vec![credentials.secret().clone()],
         )?);

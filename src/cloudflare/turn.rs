@@ -302,6 +302,7 @@ impl TurnCredentialsBuilder {
         let transport = Arc::new(Transport::new(
             Provider::Cloudflare,
             &self.options,
+            &base_url,
             Auth::Headers(vec![(AUTHORIZATION, bearer)]),
             vec![self.key.clone()],
         )?);

@@ -123,11 +123,34 @@ impl Options {
     /// The HTTP client, and whether this crate built it. One it built applies
     /// [`Options::request_timeout`] itself; one the user passed in gets the limit set on each
     /// request instead.
-    pub(crate) fn http_client(&self) -> Result<(reqwest::Client, bool), Error> {
+    pub(crate) fn http_client(&self, base_url: &str) -> Result<(reqwest::Client, bool), Error> {
         if let Some(client) = &self.http_client {
             return Ok((client.clone(), false));
         }
-        reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Ok(url) = reqwest::Url::parse(base_url) {
+            if url.scheme() == "http" {
+                // A proxy (HTTP_PROXY, ALL_PROXY) would receive the credentials in cleartext,
+                // and a loopback service never needs one.
+                builder = builder.no_proxy();
+            }
+            if let (Some(url::Host::Domain(name)), Some(port)) =
+                (url.host(), url.port_or_known_default())
+            {
+                if name.eq_ignore_ascii_case("localhost") {
+                    // Trusted as loopback by name: make it so, whatever DNS or search domains
+                    // say where /etc/hosts does not.
+                    builder = builder.resolve_to_addrs(
+                        name,
+                        &[
+                            (std::net::Ipv4Addr::LOCALHOST, port).into(),
+                            (std::net::Ipv6Addr::LOCALHOST, port).into(),
+                        ],
+                    );
+                }
+            }
+        }
+        builder
             .tls_backend_preconfigured(tls_config()?)
             .connect_timeout(self.connect_timeout)
             // Set here rather than on each request: a per-request limit costs reqwest an
@@ -306,11 +329,11 @@ pub(crate) fn shown_url(raw: &str) -> String {
             let _ = url.set_username("");
             url.to_string()
         }
-        // Not a URL: drop whatever sits between the scheme and an `@` of the authority.
+        // Not a URL: if there is an `@` anywhere, what precedes the last one may be user info
+        // (a password with `/`, `?` or `#` in it ends the authority early for the parser).
         Err(_) => {
             let (scheme, rest) = raw.split_once("://").unwrap_or(("", raw));
-            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            match rest[..authority_end].rfind('@') {
+            match rest.rfind('@') {
                 Some(at) => format!("{scheme}://[redacted]@{}", &rest[at + 1..]),
                 None => raw.to_string(),
             }

@@ -17,18 +17,33 @@ pub(crate) const MAX_MESSAGES: usize = 20;
 /// The longest short server-supplied value kept (a `cf-ray`, a host name), in bytes.
 pub(crate) const SHORT_BYTES: usize = 128;
 
-/// JSON keys whose values are secrets in these APIs' bodies.
-const SECRET_KEYS: &[&str] = &[
-    "secret",
-    "token",
-    "webhook_secret",
-    "auth_token",
-    "password",
-    "key",
-    "api_key",
-    "credential",
-    "authorization",
-];
+/// Whether a JSON key names a secret: anything with `secret`, `token`, `password`, `passwd`,
+/// `credential` or `private` in it (`access_token`, `client_secret`, `webhook_secret`, …), and
+/// `key`, `api_key`, `jwt`, `authorization`, `cookie`, `session`, `signature`.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "secret",
+        "token",
+        "password",
+        "passwd",
+        "credential",
+        "private",
+    ]
+    .iter()
+    .any(|part| key.contains(part))
+        || matches!(
+            key.as_str(),
+            "key"
+                | "api_key"
+                | "apikey"
+                | "jwt"
+                | "authorization"
+                | "cookie"
+                | "session"
+                | "signature"
+        )
+}
 
 /// The secrets a client knows, in every spelling they can take in a body.
 pub(crate) struct Known {
@@ -60,6 +75,159 @@ impl Known {
         }
         text
     }
+
+    /// Whether a known secret is still in `text` once its escapes are undone (HTML entities of
+    /// every form, percent-encoding with `+` for a space, JSON escapes such as `\/`): a
+    /// spelling [`Known::remove`] did not list. Such text is withheld whole.
+    fn hidden_in(&self, text: &str) -> bool {
+        if self.spellings.is_empty() {
+            return false;
+        }
+        [
+            html_unescape(text),
+            percent_decode(text),
+            json_unescape(text),
+        ]
+        .iter()
+        .any(|view| self.spellings.iter().any(|s| view.contains(s.as_str())))
+    }
+
+    /// `text` without a trailing piece (4 characters or more) that begins a known secret: what
+    /// is left of a secret that a cut body ends in.
+    fn remove_cut_tail(&self, text: &str) -> String {
+        for spelling in &self.spellings {
+            let chars: Vec<(usize, char)> = spelling.char_indices().collect();
+            for take in (4..chars.len()).rev() {
+                let prefix = &spelling[..chars[take].0];
+                if let Some(kept) = text.strip_suffix(prefix) {
+                    return format!("{kept}[redacted]");
+                }
+            }
+        }
+        text.to_string()
+    }
+}
+
+/// What a snippet or message becomes when it quotes a secret in a form too odd to cut out.
+const WITHHELD: &str = "[withheld: it quotes a secret of this client]";
+
+/// `text` with HTML entities decoded: named (`&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`) and
+/// numeric (`&#39;`, `&#x27;`).
+fn html_unescape(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let entity = rest
+            .find(';')
+            .filter(|end| *end <= 10)
+            .map(|end| (&rest[1..end], end));
+        let decoded = entity.and_then(|(name, end)| {
+            let c = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                _ => name
+                    .strip_prefix("#x")
+                    .or_else(|| name.strip_prefix("#X"))
+                    .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+                    .or_else(|| name.strip_prefix('#').and_then(|dec| dec.parse().ok()))
+                    .and_then(char::from_u32),
+            };
+            c.map(|c| (c, end))
+        });
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `text` with `%XX` (either case) decoded and `+` read as a space; bytes that do not decode
+/// to UTF-8 are replaced.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        // Two hex digits: at most 255.
+                        out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `text` with JSON string escapes undone (`\"`, `\\`, `\/`, `\n`, `\uXXXX` with surrogate
+/// pairs, …), wherever they are.
+fn json_unescape(text: &str) -> String {
+    if !text.contains('\\') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('u') => {
+                let unit = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+                    let digits: String = chars.by_ref().take(4).collect();
+                    u32::from_str_radix(&digits, 16).ok()
+                };
+                match unit(&mut chars) {
+                    Some(high @ 0xD800..=0xDBFF) => {
+                        let low = (chars.next() == Some('\\') && chars.next() == Some('u'))
+                            .then(|| unit(&mut chars))
+                            .flatten();
+                        let combined = low.map(|low| {
+                            0x10000 + ((high - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF)
+                        });
+                        out.extend(combined.and_then(char::from_u32));
+                    }
+                    Some(unit) => out.extend(char::from_u32(unit)),
+                    None => {}
+                }
+            }
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 /// A secret as it may appear in a body: raw; JSON-escaped (as serde_json writes it, and with
@@ -118,6 +286,7 @@ fn spellings_of(secret: &str) -> Vec<String> {
 /// and every run of 24 or more token-like characters. Then whitespace is collapsed, control
 /// characters are escaped and the result is cut to 200 characters.
 pub(crate) fn snippet(body: &[u8], known: &Known) -> String {
+    let cut = body.len() > SNIPPET_INPUT_BYTES;
     let body = &body[..body.len().min(SNIPPET_INPUT_BYTES)];
     let text = match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(mut value) => {
@@ -132,12 +301,20 @@ pub(crate) fn snippet(body: &[u8], known: &Known) -> String {
             } else {
                 text
             };
+            // A body that ends mid-secret (cut by the server, or here at 64 KiB) ends in a piece
+            // of it: a known secret's start, or an unknown token's.
+            let text = known.remove_cut_tail(text.trim_end());
+            let text = if cut { mask_cut_run(&text) } else { text };
             mask_token_runs(&mask_jwts(&redact_secret_values(&text)))
         }
     };
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
     // Collapsing can join what was apart; look once more.
-    let mut shown = escape_controls(&known.remove(&collapsed));
+    let collapsed = known.remove(&collapsed);
+    if known.hidden_in(&collapsed) {
+        return WITHHELD.to_string();
+    }
+    let mut shown = escape_controls(&collapsed);
     if shown.chars().count() > SNIPPET_CHARS {
         shown = shown.chars().take(SNIPPET_CHARS).collect::<String>() + "…";
     }
@@ -175,7 +352,11 @@ fn html_text(page: &str) -> String {
 /// known secrets and JWT-shaped words removed, control characters escaped, at most `limit`
 /// bytes. Other text is kept as the server wrote it.
 pub(crate) fn message(text: &str, known: &Known, limit: usize) -> String {
-    bound(&escape_controls(&mask_jwts(&known.remove(text))), limit)
+    let text = mask_jwts(&known.remove(text));
+    if known.hidden_in(&text) {
+        return WITHHELD.to_string();
+    }
+    bound(&escape_controls(&text), limit)
 }
 
 /// A short server-supplied value (a `cf-ray`, a host) with controls escaped and at most
@@ -199,10 +380,7 @@ fn bound(text: &str, limit: usize) -> String {
 /// Control characters (and the invisible ones that reorder or hide text) written as escapes,
 /// so that server text cannot start a new log line, move the cursor or disguise itself.
 pub(crate) fn escape_controls(text: &str) -> String {
-    let hidden = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
-    };
+    let hidden = |c: char| c.is_control() || is_invisible(c);
     if !text.chars().any(hidden) {
         return text.to_string();
     }
@@ -224,13 +402,47 @@ pub(crate) fn redact_secret_keys(value: &mut serde_json::Value) {
     redact_json(value, &Known::new([]));
 }
 
+/// Characters that change or hide how text reads without showing themselves: Unicode's format
+/// characters (bidi controls and marks, zero-width ones, the soft hyphen, tags), line and
+/// paragraph separators, and fillers and variation selectors that render as nothing.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
 fn redact_json(value: &mut serde_json::Value, known: &Known) {
     use serde_json::Value;
     match value {
         Value::Object(map) => {
             let entries = std::mem::take(map);
             for (key, mut child) in entries {
-                let secret_key = SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str());
+                let secret_key = is_secret_key(&key);
                 if secret_key && !child.is_null() {
                     child = Value::String("[redacted]".into());
                 } else {
@@ -260,7 +472,7 @@ fn redact_secret_values(text: &str) -> String {
         let key = &rest[..close];
         out.push_str(&rest[..=close]);
         rest = &rest[close + 1..];
-        if !SECRET_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
+        if !is_secret_key(key) {
             continue;
         }
         let after_colon = rest.trim_start();
@@ -319,6 +531,18 @@ fn mask_jwts(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// `text` with its last run of token-like characters (8 or more) masked: the start of
+/// whatever was cut there.
+fn mask_cut_run(text: &str) -> String {
+    let token_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.';
+    let run = text.chars().rev().take_while(|c| token_char(*c)).count();
+    if run < 8 {
+        return text.to_string();
+    }
+    let keep: String = text.chars().take(text.chars().count() - run).collect();
+    keep + "[redacted]"
 }
 
 fn mask_token_runs(text: &str) -> String {
@@ -451,6 +675,72 @@ mod tests {
                 assert!(!m.contains(password), "{body:?} → {m:?}");
             }
         }
+    }
+
+    /// Found in review: spellings the list of spellings missed. Each is now either cut out or
+    /// the whole text withheld.
+    #[test]
+    fn odd_spellings_of_a_secret_are_caught() {
+        let cases = [
+            ("pa/ss/word", r#"{"error":"bad pa\/ss\/word"#),
+            ("it's-a-secret", "<p>it&#x27;s-a-secret</p>"),
+            ("it's-a-secret", "<p>it&#39;s-a-secret</p>"),
+            ("say \"hi\" now", "<p>say &#34;hi&#34; now</p>"),
+            ("pa/ss word", "login?password=pa%2fss+word"),
+            (
+                "pässwörd-1",
+                r#"{"error": "bad \u00e4 p\u00e4ssw\u00f6rd-1"#,
+            ),
+        ];
+        for (secret, body) in cases {
+            let known = Known::new([secret]);
+            let s = snippet(body.as_bytes(), &known);
+            assert!(
+                !s.contains(&secret[..4]) || s == WITHHELD,
+                "{secret:?} in {body:?} → {s:?}"
+            );
+            let m = message(body, &known, MESSAGE_BYTES);
+            assert!(
+                !m.contains(&secret[..4]) || m == WITHHELD,
+                "{secret:?} in {body:?} → {m:?}"
+            );
+        }
+    }
+
+    /// A body cut inside a secret (by the server, or here at 64 KiB) leaves its start: a known
+    /// secret's, or an unknown token's past the cut.
+    #[test]
+    fn a_secret_cut_short_leaves_nothing() {
+        let token = "tok3n-0123456789abcdefghijklmnopqrstuv";
+        let known = Known::new([token]);
+        let s = snippet(
+            format!(r#"{{"error": "token {}"#, &token[..20]).as_bytes(),
+            &known,
+        );
+        assert!(!s.contains(&token[..8]), "{s}");
+        let mut long = vec![b' '; SNIPPET_INPUT_BYTES - 20];
+        long.extend_from_slice(b"unknown0123456789abcdefghijklmnop");
+        let s = snippet(&long, &none());
+        assert!(!s.contains("unknown0123"), "{s}");
+    }
+
+    #[test]
+    fn secret_named_keys_are_recognised() {
+        let body = br#"{"access_token": "opaque-1", "client_secret": "opaque-2", "jwt": "opaque-3",
+            "refresh_token": "opaque-4", "tokens": 2, "keys": ["k"], "name": "kept"}"#;
+        let s = snippet(body, &none());
+        assert!(!s.contains("opaque"), "{s}");
+        assert!(s.contains("kept"), "{s}");
+    }
+
+    #[test]
+    fn invisible_characters_are_escaped() {
+        let m = message(
+            "a\u{61C}b\u{E0041}c\u{AD}d\u{180E}e",
+            &none(),
+            MESSAGE_BYTES,
+        );
+        assert!(m.is_ascii(), "{m}");
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub(crate) struct Op {
     pub(crate) deadline: Option<tokio::time::Instant>,
     /// Safe to send again whatever its method says (a `POST` that creates nothing durable).
     pub(crate) replayable: bool,
+    /// Sent once, whatever happens (a login: a second try is a second password attempt).
+    pub(crate) once: bool,
 }
 
 impl Op {
@@ -60,7 +62,14 @@ impl Op {
             total: None,
             deadline: None,
             replayable: false,
+            once: false,
         }
+    }
+
+    /// The same operation, never sent twice.
+    pub(crate) const fn once(mut self) -> Self {
+        self.once = true;
+        self
     }
 
     /// The same operation, marked safe to send again although its method is not idempotent.
@@ -258,6 +267,7 @@ impl Transport {
     pub(crate) fn new(
         provider: Provider,
         options: &Options,
+        base_url: &str,
         auth: Auth,
         known_secrets: Vec<crate::Secret>,
     ) -> Result<Self, Error> {
@@ -267,7 +277,7 @@ impl Transport {
                 options.user_agent
             ))
         })?;
-        let (http, http_is_ours) = options.http_client()?;
+        let (http, http_is_ours) = options.http_client(base_url)?;
         Ok(Self {
             http,
             http_is_ours,
@@ -307,6 +317,11 @@ impl Transport {
     /// The client's overall time limit per call.
     pub(crate) fn total_timeout(&self) -> Duration {
         self.total_timeout
+    }
+
+    /// The client's time limit per try.
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.request_timeout
     }
 
     pub(crate) fn has_token(&self) -> bool {
@@ -561,7 +576,11 @@ impl Transport {
                 }
             }
             let Err(error) = result else { break result };
-            let wait = self.retry_wait(&error, &state.lock(), replayable, &mut budget);
+            let wait = if op.once {
+                None
+            } else {
+                self.retry_wait(&error, &state.lock(), replayable, &mut budget)
+            };
             let Some(wait) = wait else { break Err(error) };
             // A wait that would end past the deadline is not started: the call ends now with
             // what it has (a 429 with its Retry-After, a 503, a lost connection).
@@ -569,7 +588,13 @@ impl Transport {
                 break Err(error);
             }
             if let progenitor_client::Error::UnexpectedResponse(mut response) = error {
-                drain(&mut response).await;
+                // Read the rest of the body so the connection can be reused, but only for the
+                // time the wait leaves: a body that trickles must not push the wait past the
+                // deadline.
+                let until = deadline
+                    .checked_sub(wait)
+                    .unwrap_or_else(tokio::time::Instant::now);
+                let _ = tokio::time::timeout_at(until, drain(&mut response)).await;
             }
             tracing::debug!(
                 parent: &span,

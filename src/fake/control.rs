@@ -28,6 +28,29 @@ fn bad(message: impl Into<String>) -> Response {
         .into_response()
 }
 
+/// The control API is for test code, not web pages: a request a browser sent on a page's
+/// behalf (it carries an `Origin`), or one for a host name that is not this machine (a DNS
+/// rebinding), is refused, so that a page cannot reset a developer's fake or queue faults.
+pub(crate) fn refuse_browsers(headers: &axum::http::HeaderMap) -> Option<Response> {
+    let refused =
+        |why: &str| Some((StatusCode::FORBIDDEN, Json(json!({"error": why}))).into_response());
+    if headers.contains_key("origin") {
+        return refused("the control API refuses requests from web pages (they carry an Origin)");
+    }
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    if !matches!(name, "127.0.0.1" | "localhost" | "[::1]" | "") {
+        return refused("the control API answers only requests for 127.0.0.1 or localhost");
+    }
+    None
+}
+
 pub(crate) fn handle(state: &State, method: &Method, path: &str, body: &[u8]) -> Response {
     match (method.as_str(), path.trim_end_matches('/')) {
         ("POST", "/__fake/faults") => inject(state, body),

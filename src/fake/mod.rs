@@ -326,7 +326,9 @@ impl FakeServer {
             .build()
     }
 
-    /// A Hover client pointed at the fake that logs in with the fake's email and password.
+    /// A Hover client pointed at the fake that logs in with the fake's email and password,
+    /// with no login cooldown, so that a test can expire the tokens
+    /// ([`FakeServer::expire_hover_tokens`]) and see the client log in again at once.
     pub fn hover_client(&self) -> Result<HoverClient, Error> {
         HoverClient::builder()
             .credentials(
@@ -334,6 +336,7 @@ impl FakeServer {
                 self.state.hover_password.clone(),
             )
             .base_url(self.hover_base_url())
+            .login_cooldown(Duration::ZERO)
             .build()
     }
 
@@ -366,7 +369,8 @@ impl FakeServer {
 
     /// Makes every Hover JWT issued so far expire, as Hover's do after about two hours: the
     /// next call with one answers 401, and a client built from email and password logs in
-    /// again.
+    /// again (unless it logged in less than its login cooldown ago, 5 s by default: then it
+    /// returns the 401; [`FakeServer::hover_client`] has no cooldown).
     pub fn expire_hover_tokens(&self) {
         self.state.store().hover_tokens.expire_all();
     }

@@ -61,6 +61,9 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
     };
 
     if path == "/__fake" || path.starts_with("/__fake/") {
+        if let Some(refused) = control::refuse_browsers(&parts.headers) {
+            return refused;
+        }
         return control::handle(&state, &parts.method, &path, &body);
     }
     let call = if cloudflare {

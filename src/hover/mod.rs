@@ -1,18 +1,16 @@
 //! Hover (usehover.com): apps of an organization, with JWT authentication.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use crate::core::config::{common_builder_methods, env_var, Options};
-use crate::core::error::{CallSite, Provider};
+use crate::core::error::Provider;
 use crate::core::transport::{deadline_after, Auth, ErrorBody, Op, Transport};
 use crate::generated::hover::types as gen;
 use crate::{ApiError, Error, Secret};
 
 pub mod apps;
+mod login;
 pub use apps::{verify_webhook, AppChanges, Archived, HoverApp, HoverApps, NewHoverApp};
 
 /// Hover's production host (paths start with `/api/`).
@@ -20,7 +18,7 @@ pub const DEFAULT_BASE_URL: &str = "https://www.usehover.com";
 /// Hover's staging host.
 pub const STAGING_BASE_URL: &str = "https://stage.usehover.com";
 
-const AUTHENTICATE: Op = Op::new("authenticate", "POST", "/api/authenticate");
+pub(crate) const AUTHENTICATE: Op = Op::new("authenticate", "POST", "/api/authenticate");
 
 /// Client for Hover's apps API.
 ///
@@ -28,12 +26,15 @@ const AUTHENTICATE: Op = Op::new("authenticate", "POST", "/api/authenticate");
 /// an email and password, it logs in on first use and, when a call answers 401 (the JWT lives
 /// about two hours), logs in once more and retries that call once.
 ///
-/// Logins are shared: however many calls need one at the same time, one login request is
-/// sent, and its outcome, success or failure, is every waiting caller's. After a rejected
-/// login (401, 403 or 429) no new login is sent for 5 seconds, doubling with each further
-/// rejection up to 5 minutes; calls in that time get the rejection at once. A wrong or rotated
-/// password therefore cannot turn a burst of calls into a burst of logins that locks the
-/// account.
+/// Logins are shared and spaced: however many calls need one at the same time, one login
+/// request is sent (once, never retried), and its outcome, success or failure, is every waiting
+/// caller's, even if the caller that started it gave up. After a rejected login (401, 403 or
+/// 429) no new login is sent for 5 seconds, doubling with each further rejection up to 5
+/// minutes; calls in that time get the rejection at once. Within 5 seconds of a successful
+/// login none is sent either: a 401 on a token that fresh is returned as it is. A wrong or
+/// rotated password, or a server that rejects every token, therefore cannot turn a burst of
+/// calls into a burst of logins that locks the account. The cooldown is per client
+/// ([`HoverClientBuilder::login_cooldown`]).
 ///
 /// Cheap to clone (one `Arc`); clones share one connection pool and one token.
 ///
@@ -54,32 +55,8 @@ struct Inner {
     transport: Arc<Transport>,
     api: crate::generated::hover::Client,
     credentials: Option<(String, Secret)>,
-    login_cooldown: Duration,
-    /// Serializes logins and keeps the last one's outcome, so concurrent 401s cause one login,
-    /// not one each, and a failed login is shared rather than repeated.
-    login: tokio::sync::Mutex<LoginState>,
-    /// Bumped by each login attempt (under `login`); a caller that saw an older value knows a
-    /// newer outcome exists.
-    login_generation: AtomicU64,
-}
-
-#[derive(Default)]
-struct LoginState {
-    /// When the last login was sent, and how it failed (`None`: it succeeded).
-    last: Option<(Instant, Option<Error>)>,
-    /// Rejected logins in a row.
-    rejections: u32,
-}
-
-/// How long no login is sent after the first rejected one (it doubles with each further one).
-const LOGIN_COOLDOWN: Duration = Duration::from_secs(5);
-
-/// How long after `rejections` rejected logins in a row no new login is sent.
-fn login_cooldown(first: Duration, rejections: u32) -> Duration {
-    const LONGEST: Duration = Duration::from_secs(5 * 60);
-    first
-        .saturating_mul(2u32.saturating_pow(rejections.saturating_sub(1)))
-        .min(LONGEST.max(first))
+    /// One login at a time, shared, spaced (see [`login`]).
+    logins: login::Logins,
 }
 
 impl std::fmt::Debug for HoverClient {
@@ -126,9 +103,11 @@ impl HoverClientBuilder {
         self
     }
 
-    /// How long no login is sent after a rejected one (default 5 s, doubling with each further
-    /// rejection in a row up to 5 minutes). Calls in that time get the rejection at once.
-    /// Lower it only in tests: repeated failed logins can lock a Hover account.
+    /// How long no login is sent after the last one (default 5 s; after a rejection it doubles
+    /// with each further rejection in a row, up to 5 minutes). Calls in that time get the
+    /// rejection at once, or, after a success, their 401. Lower it only in tests (a test that
+    /// expires the fake's tokens right after logging in needs `Duration::ZERO`): repeated
+    /// failed logins can lock a Hover account.
     pub fn login_cooldown(mut self, first: Duration) -> Self {
         self.login_cooldown = Some(first);
         self
@@ -153,6 +132,7 @@ impl HoverClientBuilder {
         let transport = Arc::new(Transport::new(
             Provider::Hover,
             &self.options,
+            &base_url,
             Auth::Token(Default::default()),
             known,
         )?);
@@ -168,9 +148,7 @@ impl HoverClientBuilder {
                 ),
                 transport,
                 credentials: self.credentials,
-                login_cooldown: self.login_cooldown.unwrap_or(LOGIN_COOLDOWN),
-                login: tokio::sync::Mutex::new(LoginState::default()),
-                login_generation: AtomicU64::new(0),
+                logins: login::Logins::new(self.login_cooldown.unwrap_or(login::LOGIN_COOLDOWN)),
             }),
         })
     }
@@ -205,72 +183,13 @@ impl HoverClient {
         builder_from(env_var)
     }
 
-    /// Logs in now (a client built from credentials otherwise logs in on first use).
+    /// Logs in now (a client built from credentials otherwise logs in on first use). Within
+    /// the cooldown after a successful login, the token is fresh and nothing is sent.
     pub async fn authenticate(&self) -> Result<(), Error> {
         let op = AUTHENTICATE.until(deadline_after(self.inner.transport.total_timeout()));
-        self.refresh_token(self.inner.login_generation.load(Ordering::Acquire), op)
+        self.refresh_token(self.inner.logins.generation(), op)
             .await
-    }
-
-    /// Logs in, unless another caller's login happened since `seen` was read (its outcome is
-    /// then this caller's too) or the last login was rejected too recently (that rejection is
-    /// then this caller's answer). `limits` carries the calling handle's time limits.
-    async fn refresh_token(&self, seen: u64, limits: Op) -> Result<(), Error> {
-        let Some((email, password)) = &self.inner.credentials else {
-            return Err(Error::Config(
-                "this Hover client was built from a token; it cannot log in again".into(),
-            ));
-        };
-        let login = Op {
-            timeout: limits.timeout,
-            total: limits.total,
-            deadline: limits.deadline,
-            ..AUTHENTICATE
-        };
-        let deadline = login
-            .deadline
-            .unwrap_or_else(|| deadline_after(self.inner.transport.total_timeout()));
-        // Waiting for another caller's login counts against this call's deadline.
-        let Ok(mut state) = tokio::time::timeout_at(deadline, self.inner.login.lock()).await else {
-            return Err(Error::Timeout {
-                call: Box::new(CallSite {
-                    provider: Provider::Hover,
-                    operation: AUTHENTICATE.id,
-                    method: AUTHENTICATE.method,
-                    path: AUTHENTICATE.path.to_string(),
-                }),
-                after: login.total.unwrap_or(self.inner.transport.total_timeout()),
-            });
-        };
-        let shared = |last: &Option<(Instant, Option<Error>)>| match last {
-            Some((_, Some(failure))) => Err(failure.duplicate()),
-            _ => Ok(()),
-        };
-        if self.inner.login_generation.load(Ordering::Acquire) != seen {
-            return shared(&state.last);
-        }
-        if let (Some((at, Some(_))), true) = (&state.last, state.rejections > 0) {
-            if at.elapsed() < login_cooldown(self.inner.login_cooldown, state.rejections) {
-                tracing::debug!("a login was rejected moments ago; not sending another yet");
-                return shared(&state.last);
-            }
-        }
-        let body = gen::HoverCredentials {
-            email: email.clone(),
-            password: password.clone(),
-        };
-        let sent = Instant::now();
-        let outcome = self
-            .inner
-            .transport
-            .run(login, None, || self.inner.api.authenticate(&body))
-            .await
-            .and_then(|(answer, _)| self.inner.transport.set_token(&answer.auth_token));
-        let rejected = matches!(outcome, Err(Error::Auth(_) | Error::RateLimited(_)));
-        state.rejections = if rejected { state.rejections + 1 } else { 0 };
-        state.last = Some((sent, outcome.as_ref().err().map(Error::duplicate)));
-        self.inner.login_generation.fetch_add(1, Ordering::AcqRel);
-        outcome
+            .map(drop)
     }
 
     /// Runs a generated call, logging in first if needed and once more on a 401. The login,
@@ -288,17 +207,22 @@ impl HoverClient {
         let total = op.total.unwrap_or(self.inner.transport.total_timeout());
         let op = op.until(deadline_after(total));
         let can_login = self.inner.credentials.is_some();
-        let seen = self.inner.login_generation.load(Ordering::Acquire);
+        let seen = self.inner.logins.generation();
         if can_login && !self.inner.transport.has_token() {
             // Boxed: logins are rare, and their future would enlarge every call's.
             Box::pin(self.refresh_token(seen, op)).await?;
         }
-        let seen = self.inner.login_generation.load(Ordering::Acquire);
+        let seen = self.inner.logins.generation();
         match self.inner.transport.run(op, None, &make).await {
             Err(Error::Auth(failure)) if failure.status == 401 && can_login => {
-                tracing::debug!(operation = op.id, "401: logging in again and retrying once");
-                Box::pin(self.refresh_token(seen, op)).await?;
-                Ok(self.inner.transport.run(op, None, &make).await?.0)
+                match Box::pin(self.refresh_token(seen, op)).await? {
+                    login::Refresh::LoggedIn => {
+                        tracing::debug!(operation = op.id, "401: logged in again, retrying once");
+                        Ok(self.inner.transport.run(op, None, &make).await?.0)
+                    }
+                    // The token was minutes old at most: another would not help.
+                    login::Refresh::TooSoon => Err(Error::Auth(failure)),
+                }
             }
             other => Ok(other?.0),
         }

@@ -197,3 +197,19 @@ async fn messages_reach_the_caller() {
         [("calls-apps-list", Some(1000), "message".to_string())]
     );
 }
+
+/// Found in review: a create answered with 200 instead of the documented 201 was a decode
+/// error, and the app's one-time secret was lost with it. Any 2xx is the answer.
+#[tokio::test]
+async fn a_create_answered_with_200_keeps_its_secret() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path(cf_path("/calls/apps"));
+            then.status(200)
+                .json_body(fixture!("calls-create.response.json"));
+        })
+        .await;
+    let created = cf(&server).calls(ACCOUNT).create(None).await.unwrap();
+    assert_eq!(created.secret.expose().len(), 64);
+}

@@ -237,7 +237,13 @@ async fn login_failure_is_an_auth_error() {
 /// Logs in once with an old token, then swaps the login answer to a new token.
 async fn client_holding_old_token(server: &MockServer) -> HoverClient {
     let old = mock_login(server, "jwt-old").await;
-    let hover = hover_with_password(server);
+    // No cooldown: these tests log in and meet a 401 moments later, which a real client
+    // answers with the 401 (a token that fresh would not be helped by another login).
+    let hover = hover_builder(server)
+        .credentials(HOVER_EMAIL, HOVER_PASSWORD)
+        .login_cooldown(std::time::Duration::ZERO)
+        .build()
+        .unwrap();
     hover.authenticate().await.unwrap();
     old.delete_async().await;
     hover
@@ -496,7 +502,11 @@ async fn earlier_tokens_are_scrubbed_after_a_relogin() {
     let server = MockServer::start_async().await;
     let old = "eyJold.token-that-was-replaced-0123456789";
     let login_old = mock_login(&server, old).await;
-    let hover = hover_with_password(&server);
+    let hover = hover_builder(&server)
+        .credentials(HOVER_EMAIL, HOVER_PASSWORD)
+        .login_cooldown(std::time::Duration::ZERO)
+        .build()
+        .unwrap();
     hover.authenticate().await.unwrap();
     login_old.delete_async().await;
     mock_login(&server, "fresh-token-9876543210").await;
@@ -627,4 +637,99 @@ async fn every_operation_accepts_any_2xx() {
             }
         }
     }
+}
+
+/// The review's login storms, each pinned: a login is sent once (a 429 is its answer, not a
+/// reason to send the password again).
+#[tokio::test]
+async fn a_login_is_sent_once_even_on_429() {
+    let server = MockServer::start_async().await;
+    let login = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/authenticate");
+            then.status(429).header("retry-after", "0");
+        })
+        .await;
+    let hover = hover_with_password(&server);
+    let err = hover.apps().get(&HoverAppId::new("1")).await.unwrap_err();
+    assert!(matches!(err, Error::RateLimited(_)), "{err:?}");
+    login.assert_calls_async(1).await;
+}
+
+/// The cooldown runs from when the rejection arrived, not from when the login was sent: a
+/// slow rejection does not use up the cooldown.
+#[tokio::test]
+async fn the_cooldown_counts_from_the_rejection() {
+    let server = MockServer::start_async().await;
+    let login = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/authenticate");
+            then.status(401)
+                .delay(std::time::Duration::from_millis(500));
+        })
+        .await;
+    let hover = hover_builder(&server)
+        .credentials(HOVER_EMAIL, HOVER_PASSWORD)
+        .login_cooldown(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+    hover.authenticate().await.unwrap_err();
+    hover.authenticate().await.unwrap_err();
+    login.assert_calls_async(1).await;
+}
+
+/// Callers that give up (a short timeout, a cancelled future) cannot leave a login
+/// unrecorded: the one login goes on, later callers join it or get its rejection.
+#[tokio::test]
+async fn callers_that_give_up_do_not_cause_more_logins() {
+    let server = MockServer::start_async().await;
+    let login = server
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/authenticate");
+            then.status(401)
+                .delay(std::time::Duration::from_millis(800));
+        })
+        .await;
+    let hover = hover_with_password(&server);
+    let id = HoverAppId::new("1");
+    for _ in 0..4 {
+        let err = hover
+            .apps()
+            .timeout(std::time::Duration::from_millis(100))
+            .get(&id)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    }
+    let _ =
+        tokio::time::timeout(std::time::Duration::from_millis(100), hover.apps().get(&id)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    let err = hover.apps().get(&id).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Auth(_)),
+        "the recorded rejection: {err:?}"
+    );
+    login.assert_calls_async(1).await;
+}
+
+/// A server that rejects every token cannot make each call log in again: a 401 on a token
+/// issued moments ago is returned as it is.
+#[tokio::test]
+async fn a_server_rejecting_every_token_cannot_force_logins() {
+    let server = MockServer::start_async().await;
+    let login = mock_login(&server, "jwt-fresh").await;
+    let rejected = server
+        .mock_async(|when, then| {
+            when.method(GET).path("/api/apps/1");
+            then.status(401)
+                .json_body(json!({"error": "Not Authorized"}));
+        })
+        .await;
+    let hover = hover_with_password(&server);
+    for _ in 0..10 {
+        let err = hover.apps().get(&HoverAppId::new("1")).await.unwrap_err();
+        assert!(matches!(&err, Error::Auth(f) if f.status == 401), "{err:?}");
+    }
+    login.assert_calls_async(1).await;
+    rejected.assert_calls_async(10).await;
 }

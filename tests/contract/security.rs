@@ -119,6 +119,10 @@ fn user_info_in_a_base_url_is_refused_without_echoing_it() {
         // Not even a URL: still not echoed.
         "https://user:hunter2-password@exa mple.com",
         "https://user:hunter2-password@[::1",
+        // A password with `/`, `?` or `#` ends the authority early for the URL parser.
+        "https://ops:hunter2/password@api.example.com/client/v4",
+        "https://ops:hunter2?password@api.example.com",
+        "https://ops:hunter2#password@api.example.com",
     ] {
         let err = CloudflareClient::builder()
             .credentials(Credentials::api_token(TOKEN))
@@ -128,6 +132,8 @@ fn user_info_in_a_base_url_is_refused_without_echoing_it() {
         let shown = format!("{err} {err:?}");
         assert!(matches!(err, Error::Config(_)), "{url}: {shown}");
         assert!(!shown.contains("hunter2"), "{url}: {shown}");
+        let builder = CloudflareClient::builder().base_url(url);
+        assert!(!format!("{builder:?}").contains("hunter2"), "{url}");
     }
 }
 
@@ -481,4 +487,44 @@ async fn hover_ids_are_digits_only() {
         assert!(matches!(err, Error::InvalidArgument(_)), "{bad}: {err:?}");
     }
     any.assert_calls_async(0).await;
+}
+
+/// Found in review: the body of an error answer was read to its end before the retry's wait,
+/// so a server trickling it pushed the wait (and the call) past the deadline. The read now
+/// gets only the time the wait leaves.
+#[tokio::test]
+async fn a_trickling_error_body_cannot_push_a_call_past_its_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let head = "HTTP/1.1 503 Service Unavailable\r\nretry-after-ms: 900\r\n\
+                            content-length: 65536\r\n\r\n";
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                for _ in 0..65536 {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if socket.write_all(b"x").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let cf = CloudflareClient::builder()
+        .credentials(Credentials::api_token(TOKEN))
+        .base_url(format!("{url}{CF_PREFIX}"))
+        .request_timeout(Duration::from_secs(2))
+        .total_timeout(Duration::from_secs(4))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = cf.calls(ACCOUNT).list().await.unwrap_err();
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(4_300), "{took:?}: {err:?}");
 }

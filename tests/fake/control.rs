@@ -207,3 +207,29 @@ async fn hover_tokens_expire_over_http() {
         ]
     );
 }
+
+/// Found in review: any web page could reset a developer's fake or queue faults in it. The
+/// control API refuses what a browser sends on a page's behalf, and DNS rebinding.
+#[tokio::test]
+async fn web_pages_cannot_drive_the_control_api() {
+    let fake = FakeServer::start().await.unwrap();
+    let reset = control(&fake, "/reset");
+    let (status, body) = send(
+        Method::POST,
+        &reset,
+        &[("origin", "https://evil.example")],
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = send(
+        Method::POST,
+        &reset,
+        &[("host", "rebound.evil.example")],
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = send(Method::POST, &reset, &[], None).await;
+    assert_eq!(status, 204);
+}
