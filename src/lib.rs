@@ -52,7 +52,7 @@ pub use crate::core::ids::{
 };
 pub use crate::core::retry::{RetryConfig, Sleeper, TokioSleeper};
 pub use crate::core::secret::Secret;
-pub use crate::core::transport::ResponseInfo;
+pub use crate::core::transport::{PreparedRequest, ResponseInfo};
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

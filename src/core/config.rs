@@ -27,6 +27,7 @@ pub(crate) struct Options {
     pub(crate) max_body_bytes: usize,
     pub(crate) sleeper: Arc<dyn Sleeper>,
     pub(crate) on_response: Option<crate::core::transport::ResponseHook>,
+    pub(crate) dry_run: bool,
     /// Answers requests in-process instead of the network (the decoder fuzz tests).
     #[cfg(test)]
     pub(crate) responder: Option<crate::core::transport::Responder>,
@@ -67,6 +68,7 @@ impl Default for Options {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             sleeper: Arc::new(TokioSleeper),
             on_response: None,
+            dry_run: false,
             #[cfg(test)]
             responder: None,
         }
@@ -263,6 +265,14 @@ macro_rules! common_builder_methods {
             hook: impl Fn(&crate::ResponseInfo<'_>) + Send + Sync + 'static,
         ) -> Self {
             self.options.on_response = Some(std::sync::Arc::new(hook));
+            self
+        }
+
+        /// Sends nothing: every call ends with [`Error::DryRun`](crate::Error::DryRun) carrying
+        /// the request it would have sent (method, URL, headers and body, credentials
+        /// redacted). A Hover client built from a password does not log in first.
+        pub fn dry_run(mut self, dry_run: bool) -> Self {
+            self.options.dry_run = dry_run;
             self
         }
 

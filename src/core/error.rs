@@ -153,6 +153,9 @@ pub enum Error {
     /// The client could not be configured (a missing or contradictory environment variable, a
     /// bad base URL).
     Config(String),
+    /// The client was built with `dry_run(true)`: this is the request it would have sent,
+    /// and nothing was sent.
+    DryRun(Box<crate::core::transport::PreparedRequest>),
 }
 
 impl Error {
@@ -204,7 +207,7 @@ impl Error {
             Error::Timeout { call, .. }
             | Error::Transport { call, .. }
             | Error::Decode { call, .. } => Some(call),
-            Error::InvalidArgument(_) | Error::Config(_) => None,
+            Error::InvalidArgument(_) | Error::Config(_) | Error::DryRun(_) => None,
         }
     }
 
@@ -238,6 +241,7 @@ impl Error {
             },
             Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
             Error::Config(m) => Error::Config(m.clone()),
+            Error::DryRun(request) => Error::DryRun(request.clone()),
         }
     }
 
@@ -352,6 +356,11 @@ impl fmt::Display for Error {
             }
             Error::InvalidArgument(message) => write!(f, "invalid argument: {message}"),
             Error::Config(message) => write!(f, "configuration error: {message}"),
+            Error::DryRun(request) => write!(
+                f,
+                "dry run: {} {} was not sent",
+                request.method, request.url
+            ),
         }
     }
 }

@@ -321,6 +321,18 @@ pub(crate) fn snippet(body: &[u8], known: &Known) -> String {
     shown
 }
 
+/// A request body as a dry run shows it: JSON with secret-named values and known secrets
+/// redacted, other text with known secrets removed; never cut.
+pub(crate) fn redacted_body(body: &[u8], known: &Known) -> String {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut value) => {
+            redact_json(&mut value, known);
+            value.to_string()
+        }
+        Err(_) => known.remove(&String::from_utf8_lossy(body)),
+    }
+}
+
 /// The text of an HTML page: scripts and styles dropped, tags turned into spaces.
 fn html_text(page: &str) -> String {
     let lower = page.to_ascii_lowercase();

@@ -138,6 +138,23 @@ pub struct ResponseInfo<'a> {
     pub request_id: Option<&'a str>,
 }
 
+/// A request as a client would have sent it, when built with `dry_run(true)`: credentials in
+/// headers and known secrets in the body are `[redacted]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PreparedRequest {
+    /// The spec's operationId.
+    pub operation: &'static str,
+    /// HTTP method.
+    pub method: String,
+    /// The full URL.
+    pub url: String,
+    /// The headers, in order, sensitive ones (`Authorization`, `X-Auth-Key`) redacted.
+    pub headers: Vec<(String, String)>,
+    /// The body, if the request has one (UTF-8; known secrets redacted).
+    pub body: Option<String>,
+}
+
 /// Called with every answer a client receives (see [`ResponseInfo`]).
 pub type ResponseHook = Arc<dyn Fn(&ResponseInfo<'_>) + Send + Sync>;
 
@@ -172,6 +189,8 @@ pub(crate) struct Transport {
     max_body_bytes: usize,
     sleeper: Arc<dyn Sleeper>,
     on_response: Option<ResponseHook>,
+    /// Send nothing: record each request and end the call with `Error::DryRun`.
+    dry_run: bool,
     /// The client's own secrets, scrubbed from any body snippet.
     known_secrets: Vec<crate::Secret>,
     #[cfg(test)]
@@ -213,6 +232,8 @@ pub(crate) struct CallState {
 
 #[derive(Default)]
 struct Seen {
+    /// The operation (for a dry run's record).
+    operation: Option<&'static str>,
     status: Option<StatusCode>,
     request_id: Option<String>,
     retry_after: Option<Duration>,
@@ -227,6 +248,8 @@ struct Seen {
     redirect_host: Option<String>,
     /// The body passed the size cap; `exec` cannot say so as a `reqwest::Error`.
     body_too_large: bool,
+    /// What a dry run would have sent.
+    prepared: Option<Box<PreparedRequest>>,
 }
 
 tokio::task_local! {
@@ -290,6 +313,7 @@ impl Transport {
             max_body_bytes: options.max_body_bytes,
             sleeper: options.sleeper.clone(),
             on_response: options.on_response.clone(),
+            dry_run: options.dry_run,
             known_secrets,
             #[cfg(test)]
             responder: options.responder.clone(),
@@ -317,6 +341,11 @@ impl Transport {
     /// The client's overall time limit per call.
     pub(crate) fn total_timeout(&self) -> Duration {
         self.total_timeout
+    }
+
+    /// Whether this client sends nothing (built with `dry_run(true)`).
+    pub(crate) fn is_dry_run(&self) -> bool {
+        self.dry_run
     }
 
     /// The client's time limit per try.
@@ -379,6 +408,12 @@ impl Transport {
             seen.redirect_host = None;
             seen.body_too_large = false;
         });
+        if self.dry_run {
+            let prepared = self.prepared(&request);
+            let _ = CALL.try_with(|state| state.lock().prepared = Some(Box::new(prepared)));
+            // An answer nobody reads: `run` ends the call with what was prepared.
+            return Ok(Response::from(http::Response::new(Bytes::new())));
+        }
         #[cfg(test)]
         let mut response = match &self.responder {
             Some(respond) => Response::from((respond.0)(&request)),
@@ -436,6 +471,42 @@ impl Transport {
                 Some(body) => Ok(rebuilt(&response, body)),
                 None => Ok(self.too_large(&response)),
             },
+        }
+    }
+
+    /// What `request` would send, credentials redacted.
+    fn prepared(&self, request: &Request) -> PreparedRequest {
+        let known = self.known();
+        let headers = request
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let shown = if value.is_sensitive() {
+                    "[redacted]".to_string()
+                } else {
+                    scrub::message(
+                        &String::from_utf8_lossy(value.as_bytes()),
+                        &known,
+                        scrub::MESSAGE_BYTES,
+                    )
+                };
+                (name.as_str().to_string(), shown)
+            })
+            .collect();
+        let body = request
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .map(|bytes| scrub::redacted_body(bytes, &known));
+        PreparedRequest {
+            operation: CALL
+                .try_with(|state| state.lock().operation)
+                .ok()
+                .flatten()
+                .unwrap_or(""),
+            method: request.method().to_string(),
+            url: request.url().to_string(),
+            headers,
+            body,
         }
     }
 
@@ -521,6 +592,7 @@ impl Transport {
         let state = Arc::new(CallState {
             inner: Mutex::new(Seen {
                 total,
+                operation: Some(op.id),
                 ..Seen::default()
             }),
         });
@@ -563,6 +635,9 @@ impl Transport {
             let Some(result) = outcome else {
                 unreachable!("the call completed, so it stored its result")
             };
+            if let Some(prepared) = state.lock().prepared.take() {
+                return Err(Error::DryRun(prepared));
+            }
             if let Some(hook) = &self.on_response {
                 let seen = state.lock();
                 if let Some(status) = seen.status {

@@ -208,7 +208,7 @@ impl HoverClient {
         let op = op.until(deadline_after(total));
         let can_login = self.inner.credentials.is_some();
         let seen = self.inner.logins.generation();
-        if can_login && !self.inner.transport.has_token() {
+        if can_login && !self.inner.transport.has_token() && !self.inner.transport.is_dry_run() {
             // Boxed: logins are rare, and their future would enlarge every call's.
             Box::pin(self.refresh_token(seen, op)).await?;
         }

@@ -528,3 +528,55 @@ async fn a_trickling_error_body_cannot_push_a_call_past_its_deadline() {
     let took = started.elapsed();
     assert!(took < Duration::from_millis(4_300), "{took:?}: {err:?}");
 }
+
+/// A client built with `dry_run(true)` sends nothing and answers with the request it would
+/// have sent, credentials redacted (the CLI's `--dry-run`).
+#[tokio::test]
+async fn a_dry_run_sends_nothing_and_shows_no_credential() {
+    let server = MockServer::start_async().await;
+    let any = server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200);
+        })
+        .await;
+    let cf = cf_builder(&server).dry_run(true).build().unwrap();
+    let err = cf.calls(ACCOUNT).create(Some("x")).await.unwrap_err();
+    let Error::DryRun(request) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (request.method.as_str(), request.operation),
+        ("POST", "calls-apps-create-a-new-app")
+    );
+    assert_eq!(
+        request.url,
+        format!("{}{}", server.base_url(), cf_path("/calls/apps"))
+    );
+    assert!(request
+        .headers
+        .contains(&("authorization".into(), "[redacted]".into())));
+    assert_eq!(request.body.as_deref(), Some(r#"{"name":"x"}"#));
+    assert!(!format!("{err} {err:?}").contains(TOKEN));
+
+    let hover = hover_builder(&server)
+        .credentials(HOVER_EMAIL, HOVER_PASSWORD)
+        .dry_run(true)
+        .build()
+        .unwrap();
+    let err = hover.apps().get(&HoverAppId::new("1")).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::DryRun(r) if r.operation == "get-app"),
+        "no login first: {err:?}"
+    );
+    let err = hover.authenticate().await.unwrap_err();
+    let Error::DryRun(login) = &err else {
+        panic!("{err:?}")
+    };
+    let body = login.body.as_deref().unwrap();
+    assert!(
+        body.contains(HOVER_EMAIL) && !body.contains(HOVER_PASSWORD),
+        "{body}"
+    );
+    any.assert_calls_async(0).await;
+}

@@ -1,8 +1,17 @@
-//! `apps-api`: the command-line tool. Built with feature `fake` it runs the standalone fake
-//! server (`apps-api fake`); with feature `cli` (which includes `fake`) it has every command.
+//! `apps-api`: the command-line tool. With feature `cli` it has every command; with only
+//! feature `fake` it runs the standalone fake server (`apps-api fake`).
+
+#[cfg(feature = "cli")]
+mod cli;
 
 use std::process::ExitCode;
 
+#[cfg(feature = "cli")]
+fn main() -> ExitCode {
+    cli::main()
+}
+
+#[cfg(not(feature = "cli"))]
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -15,7 +24,7 @@ fn main() -> ExitCode {
             eprintln!(
                 "usage: apps-api fake [--help | FLAGS]\n\n\
                  This build has only the fake server. The other commands (calls, magic, hover, \
-                 turn-keys, …) come with the `cli` feature:\n  \
+                 turn-keys, turn) come with the `cli` feature:\n  \
                  cargo install apps-api --features cli"
             );
             ExitCode::from(2)
@@ -24,6 +33,7 @@ fn main() -> ExitCode {
 }
 
 /// Runs the standalone fake until Ctrl-C.
+#[cfg(not(feature = "cli"))]
 fn serve_fake(args: impl Iterator<Item = String>) -> ExitCode {
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,0 +1,296 @@
+//! The command line, as clap parses it. Every command's `--help` ends with an example.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Manage Cloudflare Calls apps, TURN keys and credentials, Cloudflare Magic account apps and
+/// Hover apps from the shell; or serve a fake of all of them.
+#[derive(Parser, Debug)]
+#[command(
+    name = "apps-api",
+    version,
+    after_help = "\
+Configuration comes from the environment, as the library's from_env() reads it:
+  CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_KEY + CLOUDFLARE_EMAIL), CLOUDFLARE_ACCOUNT_ID,
+  CLOUDFLARE_BASE_URL, CLOUDFLARE_REALTIME_BASE_URL, CLOUDFLARE_TURN_KEY,
+  HOVER_API_TOKEN (or HOVER_EMAIL + HOVER_PASSWORD), HOVER_BASE_URL.
+--account and --base-url override them.
+
+Output: a table by default; with --json, one JSON document on stdout and nothing else.
+Errors go to stderr. Exit codes: 0 ok, 1 other API or transport error, 2 usage or
+configuration, 3 authentication, 4 not found, 5 rate limited or timed out.
+
+Examples:
+  apps-api calls list
+  apps-api calls create --name prod --secret-file prod.secret
+  apps-api magic patch APP_ID --hostname a.example --ip-subnet 192.0.2.0/24 --json
+  apps-api turn credentials KEY_ID --ttl 1h
+  apps-api fake --port 8787"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Print one JSON document on stdout instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print the request that would be sent (credentials redacted) and send nothing.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// The Cloudflare account (instead of CLOUDFLARE_ACCOUNT_ID).
+    #[arg(long, global = true, value_name = "ACCOUNT_ID")]
+    pub account: Option<String>,
+    /// The API's base URL (instead of CLOUDFLARE_BASE_URL, CLOUDFLARE_REALTIME_BASE_URL or
+    /// HOVER_BASE_URL, whichever the command uses).
+    #[arg(long, global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Cloudflare Calls (Realtime SFU) apps.
+    #[command(subcommand)]
+    Calls(Calls),
+    /// Cloudflare Magic account apps.
+    #[command(subcommand)]
+    Magic(Magic),
+    /// Hover apps.
+    #[command(subcommand)]
+    Hover(Hover),
+    /// Cloudflare Calls TURN keys (with the account token).
+    #[command(subcommand, name = "turn-keys")]
+    TurnKeys(TurnKeys),
+    /// Short-lived TURN credentials (with a TURN key's own token).
+    #[command(subcommand)]
+    Turn(Turn),
+    /// Serve fake Cloudflare and Hover APIs until Ctrl-C (`apps-api fake --help`).
+    #[command(
+        disable_help_flag = true,
+        after_help = "Example:\n  apps-api fake --port 8787 --cloudflare-token test-token"
+    )]
+    Fake {
+        /// The fake's own flags (see `apps-api fake --help`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  apps-api completions bash > /etc/bash_completion.d/apps-api"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Where a one-time secret goes instead of stdout.
+#[derive(Args, Debug, Clone)]
+pub struct SecretFile {
+    /// Write the one-time secret(s) to this new file (mode 0600; never overwritten) and print
+    /// no secret anywhere.
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Calls {
+    /// List the account's apps.
+    #[command(after_help = "Example:\n  apps-api calls list --json")]
+    List,
+    /// Show one app.
+    #[command(after_help = "Example:\n  apps-api calls get 2a95132c15732412d22c1476fa83f27a")]
+    Get { app_id: String },
+    /// Create an app; its secret is shown this once.
+    #[command(
+        after_help = "Example:\n  apps-api calls create --name prod --secret-file prod.secret"
+    )]
+    Create {
+        /// A short description, not shown to end users.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        secret: SecretFile,
+    },
+    /// Replace an app's editable fields (PUT).
+    #[command(
+        after_help = "Example:\n  apps-api calls update 2a95132c15732412d22c1476fa83f27a --name staging"
+    )]
+    Update {
+        app_id: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Delete an app.
+    #[command(after_help = "Example:\n  apps-api calls delete 2a95132c15732412d22c1476fa83f27a")]
+    Delete { app_id: String },
+}
+
+/// The fields of a Magic app, as flags (repeat the list ones).
+#[derive(Args, Debug, Clone, Default)]
+pub struct MagicFields {
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Category, e.g. "Development".
+    #[arg(long = "type", value_name = "TYPE")]
+    pub app_type: Option<String>,
+    /// An FQDN of the app (repeat for more).
+    #[arg(long = "hostname", value_name = "FQDN")]
+    pub hostnames: Vec<String>,
+    /// An IPv4 subnet of the app, in CIDR notation (repeat for more).
+    #[arg(long = "ip-subnet", value_name = "CIDR")]
+    pub ip_subnets: Vec<String>,
+    /// A source subnet of the app, IPv4 or IPv6 CIDR (repeat for more).
+    #[arg(long = "source-subnet", value_name = "CIDR")]
+    pub source_subnets: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Magic {
+    /// List the account's apps and the apps Cloudflare manages.
+    #[command(after_help = "Example:\n  apps-api magic list")]
+    List,
+    /// Create an account app (name, type and at least one list).
+    #[command(
+        after_help = "Example:\n  apps-api magic create --name Dashboard --type Development --hostname dash.example.com"
+    )]
+    Create(MagicFields),
+    /// Replace an app (PUT): lists not given are cleared.
+    #[command(
+        after_help = "Example:\n  apps-api magic update APP_ID --name Dashboard --type Development --hostname dash.example.com"
+    )]
+    Update {
+        app_id: String,
+        #[command(flatten)]
+        fields: MagicFields,
+    },
+    /// Change only the fields given (PATCH).
+    #[command(
+        after_help = "Example:\n  apps-api magic patch APP_ID --hostname a.example --ip-subnet 192.0.2.0/24"
+    )]
+    Patch {
+        app_id: String,
+        #[command(flatten)]
+        fields: MagicFields,
+    },
+    /// Delete an account app.
+    #[command(after_help = "Example:\n  apps-api magic delete APP_ID")]
+    Delete { app_id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Hover {
+    /// Create an app; its token (and webhook secret) are shown this once.
+    #[command(
+        after_help = "Example:\n  apps-api hover create --name 'Example App' --package com.example.app"
+    )]
+    Create {
+        #[arg(long)]
+        name: String,
+        /// The Android package name.
+        #[arg(long = "package")]
+        package_name: String,
+        #[arg(long)]
+        webhook_url: Option<String>,
+        #[command(flatten)]
+        secret: SecretFile,
+    },
+    /// Show one app (without its secrets).
+    #[command(after_help = "Example:\n  apps-api hover get 43120")]
+    Get { id: String },
+    /// Change the fields given (PATCH).
+    #[command(after_help = "Example:\n  apps-api hover update 43120 --clear-webhook-url")]
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long = "package")]
+        package_name: Option<String>,
+        #[arg(long, conflicts_with = "clear_webhook_url")]
+        webhook_url: Option<String>,
+        /// Remove the webhook URL.
+        #[arg(long)]
+        clear_webhook_url: bool,
+    },
+    /// Archive an app (undo with restore).
+    #[command(after_help = "Example:\n  apps-api hover archive 43120")]
+    Archive { id: String },
+    /// Restore an archived app.
+    #[command(after_help = "Example:\n  apps-api hover restore 43120")]
+    Restore { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TurnKeys {
+    /// List the account's TURN keys.
+    #[command(after_help = "Example:\n  apps-api turn-keys list")]
+    List,
+    /// Show one TURN key.
+    #[command(after_help = "Example:\n  apps-api turn-keys get 2a95132c15732412d22c1476fa83f27a")]
+    Get { key_id: String },
+    /// Create a TURN key; its token is shown this once.
+    #[command(
+        after_help = "Example:\n  apps-api turn-keys create --name prod --secret-file turn.key"
+    )]
+    Create {
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        secret: SecretFile,
+    },
+    /// Rename a TURN key (PUT).
+    #[command(
+        after_help = "Example:\n  apps-api turn-keys update 2a95132c15732412d22c1476fa83f27a --name staging"
+    )]
+    Update {
+        key_id: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Delete a TURN key (the credentials it minted stop working).
+    #[command(
+        after_help = "Example:\n  apps-api turn-keys delete 2a95132c15732412d22c1476fa83f27a"
+    )]
+    Delete { key_id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Turn {
+    /// Mint ICE servers with a TURN credential (the key's token from CLOUDFLARE_TURN_KEY or
+    /// --key-file; the account token is not used).
+    #[command(
+        after_help = "Example:\n  CLOUDFLARE_TURN_KEY=… apps-api turn credentials 2a95132c15732412d22c1476fa83f27a --ttl 1h --json"
+    )]
+    Credentials {
+        key_id: String,
+        /// How long the credential lives: 1s to 48h (e.g. 90s, 30m, 1h).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        ttl: std::time::Duration,
+        /// Read the key's token from this file instead of CLOUDFLARE_TURN_KEY.
+        #[arg(long, value_name = "PATH")]
+        key_file: Option<PathBuf>,
+        /// Keep the port-53 URLs (browsers block them).
+        #[arg(long)]
+        keep_port_53: bool,
+        #[command(flatten)]
+        secret: SecretFile,
+    },
+    /// Revoke a credential by its username.
+    #[command(
+        after_help = "Example:\n  CLOUDFLARE_TURN_KEY=… apps-api turn revoke 2a95132c15732412d22c1476fa83f27a USERNAME"
+    )]
+    Revoke {
+        key_id: String,
+        username: String,
+        /// Read the key's token from this file instead of CLOUDFLARE_TURN_KEY.
+        #[arg(long, value_name = "PATH")]
+        key_file: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,533 @@
+//! The `apps-api` command-line tool over the library's facade: every operation, the library's
+//! errors, retries and redaction, tables or JSON, and exit codes a script can act on.
+
+mod args;
+mod output;
+
+use std::process::ExitCode;
+
+use apps_api::cloudflare::magic::{MagicAppChanges, NewMagicApp};
+use apps_api::cloudflare::turn::TurnCredentials;
+use apps_api::cloudflare::CloudflareClient;
+use apps_api::hover::{AppChanges, HoverClient, NewHoverApp};
+use apps_api::{
+    AccountId, CallsAppId, Error, HoverAppId, MagicAppId, Secret, TurnKeyId, TurnUsername,
+};
+use clap::{CommandFactory, Parser};
+use serde_json::{json, Value};
+
+use args::{Calls, Cli, Command, Global, Hover, Magic, MagicFields, Turn, TurnKeys};
+use output::SecretSink;
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version are not errors; everything else is a usage error (2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                output::USAGE
+            } else {
+                output::OK
+            });
+        }
+    };
+    if let Command::Completions { shell } = &cli.command {
+        clap_complete::generate(
+            *shell,
+            &mut Cli::command(),
+            "apps-api",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Command::Fake { args } = cli.command {
+        return runtime.block_on(apps_api::fake::run_standalone(args));
+    }
+    let global = cli.global.clone();
+    match runtime.block_on(run(cli.command, &global)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Error::DryRun(request)) => {
+            output::dry_run(&request, global.json);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            output::report(&error);
+            ExitCode::from(output::exit_code(&error))
+        }
+    }
+}
+
+async fn run(command: Command, global: &Global) -> Result<(), Error> {
+    match command {
+        Command::Calls(command) => calls(command, global).await,
+        Command::Magic(command) => magic(command, global).await,
+        Command::Hover(command) => hover(command, global).await,
+        Command::TurnKeys(command) => turn_keys(command, global).await,
+        Command::Turn(command) => turn(command, global).await,
+        Command::Fake { .. } | Command::Completions { .. } => Ok(()),
+    }
+}
+
+/// The Cloudflare client and account, from the environment with the flags' overrides.
+fn cloudflare(global: &Global) -> Result<(CloudflareClient, AccountId), Error> {
+    let mut builder = CloudflareClient::builder_from_env()?.dry_run(global.dry_run);
+    if let Some(url) = &global.base_url {
+        builder = builder.base_url(url);
+    }
+    if let Some(account) = &global.account {
+        builder = builder.default_account(account.as_str());
+    }
+    let client = builder.build()?;
+    let account = client.default_account().map_err(|_| {
+        Error::Config("CLOUDFLARE_ACCOUNT_ID is not set (or pass --account)".into())
+    })?;
+    Ok((client, account))
+}
+
+fn hover_client(global: &Global) -> Result<HoverClient, Error> {
+    let mut builder = HoverClient::builder_from_env()?.dry_run(global.dry_run);
+    if let Some(url) = &global.base_url {
+        builder = builder.base_url(url);
+    }
+    builder.build()
+}
+
+/// Runs a command whose answer may carry one-time secrets: the secret file (if any) is made
+/// before the request is sent and removed if the command fails.
+async fn with_secrets<F, Fut>(path: Option<&std::path::Path>, run: F) -> Result<(), Error>
+where
+    F: FnOnce(SecretSink) -> Fut,
+    Fut: std::future::Future<Output = (SecretSink, Result<(), Error>)>,
+{
+    let sink = SecretSink::open(path)?;
+    let (sink, outcome) = run(sink).await;
+    if outcome.is_err() {
+        sink.discard();
+    }
+    outcome
+}
+
+async fn calls(command: Calls, global: &Global) -> Result<(), Error> {
+    let (cf, account) = cloudflare(global)?;
+    let calls = cf.calls(account);
+    let single = |app: &apps_api::cloudflare::calls::CallsApp| {
+        if global.json {
+            output::json(&output::calls_json(app));
+        } else {
+            output::table(output::CALLS_HEADERS, &[output::calls_row(app)]);
+        }
+    };
+    match command {
+        Calls::List => {
+            let apps = calls.list().await?;
+            if global.json {
+                output::json(&Value::Array(apps.iter().map(output::calls_json).collect()));
+            } else {
+                let rows: Vec<_> = apps.iter().map(output::calls_row).collect();
+                output::table(output::CALLS_HEADERS, &rows);
+            }
+        }
+        Calls::Get { app_id } => single(&calls.get(&CallsAppId::parse(app_id)?).await?),
+        Calls::Update { app_id, name } => single(
+            &calls
+                .update(&CallsAppId::parse(app_id)?, name.as_deref())
+                .await?,
+        ),
+        Calls::Delete { app_id } => single(&calls.delete(&CallsAppId::parse(app_id)?).await?),
+        Calls::Create { name, secret } => {
+            return with_secrets(secret.secret_file.as_deref(), |mut sink| async move {
+                let outcome = async {
+                    let created = calls.create(name.as_deref()).await?;
+                    sink.write(&json!({"secret": created.secret.expose()}))?;
+                    let secret = (!sink.to_file()).then_some(&created.secret);
+                    print_created(
+                        global,
+                        output::calls_json(&created.app),
+                        "app",
+                        &[("secret", secret)],
+                        || output::table(output::CALLS_HEADERS, &[output::calls_row(&created.app)]),
+                    );
+                    Ok(())
+                }
+                .await;
+                (sink, outcome)
+            })
+            .await;
+        }
+    }
+    Ok(())
+}
+
+/// Prints what a create returned: the item under `key` and each secret beside it (JSON), or
+/// the table and each secret labelled (text). Secrets that went to a file are `None` here.
+fn print_created(
+    global: &Global,
+    item: Value,
+    key: &str,
+    secrets: &[(&str, Option<&Secret>)],
+    table: impl FnOnce(),
+) {
+    if global.json {
+        let mut document = json!({ key: item });
+        for (name, secret) in secrets {
+            if let Some(secret) = secret {
+                document[*name] = json!(secret.expose());
+            }
+        }
+        output::json(&document);
+    } else {
+        table();
+        for (name, secret) in secrets {
+            if let Some(secret) = secret {
+                output::labelled_secret(name, secret.expose());
+            }
+        }
+    }
+}
+
+fn magic_body(fields: &MagicFields) -> MagicAppChanges {
+    let mut changes = MagicAppChanges::new();
+    if let Some(name) = &fields.name {
+        changes = changes.name(name);
+    }
+    if let Some(app_type) = &fields.app_type {
+        changes = changes.app_type(app_type);
+    }
+    if !fields.hostnames.is_empty() {
+        changes = changes.hostnames(fields.hostnames.clone());
+    }
+    if !fields.ip_subnets.is_empty() {
+        changes = changes.ip_subnets(fields.ip_subnets.clone());
+    }
+    if !fields.source_subnets.is_empty() {
+        changes = changes.source_subnets(fields.source_subnets.clone());
+    }
+    changes
+}
+
+async fn magic(command: Magic, global: &Global) -> Result<(), Error> {
+    let (cf, account) = cloudflare(global)?;
+    let magic = cf.magic(account);
+    let single = |app: &apps_api::cloudflare::magic::MagicApp| {
+        if global.json {
+            output::json(&output::magic_json(app));
+        } else {
+            output::table(output::MAGIC_HEADERS, &[output::magic_row(app)]);
+        }
+    };
+    match command {
+        Magic::List => {
+            let items = magic.list().await?;
+            if global.json {
+                output::json(&Value::Array(
+                    items.iter().map(output::magic_item_json).collect(),
+                ));
+            } else {
+                let rows: Vec<_> = items.iter().map(output::magic_item_row).collect();
+                output::table(output::MAGIC_HEADERS, &rows);
+            }
+        }
+        Magic::Create(fields) => {
+            let (Some(name), Some(app_type)) = (&fields.name, &fields.app_type) else {
+                return Err(Error::InvalidArgument(
+                    "magic create needs --name and --type".into(),
+                ));
+            };
+            let mut new = NewMagicApp::new(name, app_type);
+            if !fields.hostnames.is_empty() {
+                new = new.hostnames(fields.hostnames.clone());
+            }
+            if !fields.ip_subnets.is_empty() {
+                new = new.ip_subnets(fields.ip_subnets.clone());
+            }
+            if !fields.source_subnets.is_empty() {
+                new = new.source_subnets(fields.source_subnets.clone());
+            }
+            single(&magic.create(&new).await?);
+        }
+        Magic::Update { app_id, fields } => single(
+            &magic
+                .update(&MagicAppId::parse(app_id)?, &magic_body(&fields))
+                .await?,
+        ),
+        Magic::Patch { app_id, fields } => single(
+            &magic
+                .patch(&MagicAppId::parse(app_id)?, &magic_body(&fields))
+                .await?,
+        ),
+        Magic::Delete { app_id } => single(&magic.delete(&MagicAppId::parse(app_id)?).await?),
+    }
+    Ok(())
+}
+
+async fn hover(command: Hover, global: &Global) -> Result<(), Error> {
+    let hover = hover_client(global)?;
+    let apps = hover.apps();
+    let single = |app: &apps_api::hover::HoverApp| {
+        if global.json {
+            output::json(&output::hover_json(app));
+        } else {
+            output::table(output::HOVER_HEADERS, &[output::hover_row(app)]);
+        }
+    };
+    match command {
+        Hover::Create {
+            name,
+            package_name,
+            webhook_url,
+            secret,
+        } => {
+            return with_secrets(secret.secret_file.as_deref(), |mut sink| async move {
+                let outcome = async {
+                    let mut new = NewHoverApp::new(name, package_name);
+                    if let Some(url) = webhook_url {
+                        new = new.webhook_url(url);
+                    }
+                    let app = apps.create(&new).await?;
+                    sink.write(&json!({
+                        "token": app.token.as_ref().map(Secret::expose),
+                        "webhook_secret": app.webhook_secret.as_ref().map(Secret::expose),
+                    }))?;
+                    let shown = |secret: &Option<Secret>| {
+                        if sink.to_file() {
+                            None
+                        } else {
+                            secret.clone()
+                        }
+                    };
+                    let (token, webhook_secret) = (shown(&app.token), shown(&app.webhook_secret));
+                    print_created(
+                        global,
+                        output::hover_json(&app),
+                        "app",
+                        &[
+                            ("token", token.as_ref()),
+                            ("webhook_secret", webhook_secret.as_ref()),
+                        ],
+                        || output::table(output::HOVER_HEADERS, &[output::hover_row(&app)]),
+                    );
+                    Ok(())
+                }
+                .await;
+                (sink, outcome)
+            })
+            .await;
+        }
+        Hover::Get { id } => single(&apps.get(&HoverAppId::parse(id)?).await?),
+        Hover::Update {
+            id,
+            name,
+            package_name,
+            webhook_url,
+            clear_webhook_url,
+        } => {
+            let mut changes = AppChanges::new();
+            if let Some(name) = name {
+                changes = changes.name(name);
+            }
+            if let Some(package) = package_name {
+                changes = changes.package_name(package);
+            }
+            if let Some(url) = webhook_url {
+                changes = changes.webhook_url(url);
+            }
+            if clear_webhook_url {
+                changes = changes.clear_webhook_url();
+            }
+            single(&apps.update(&HoverAppId::parse(id)?, &changes).await?)
+        }
+        Hover::Archive { id } => {
+            let archived = apps.archive(&HoverAppId::parse(id)?).await?;
+            if global.json {
+                output::json(&output::archived_json(&archived));
+            } else {
+                output::table(
+                    &["ID", "ARCHIVED"],
+                    &[vec![archived.id.to_string(), archived.archived.to_string()]],
+                );
+            }
+        }
+        Hover::Restore { id } => single(&apps.restore(&HoverAppId::parse(id)?).await?),
+    }
+    Ok(())
+}
+
+async fn turn_keys(command: TurnKeys, global: &Global) -> Result<(), Error> {
+    let (cf, account) = cloudflare(global)?;
+    let keys = cf.turn_keys(account);
+    let single = |key: &apps_api::cloudflare::turn::TurnKey| {
+        if global.json {
+            output::json(&output::turn_key_json(key));
+        } else {
+            output::table(output::TURN_KEY_HEADERS, &[output::turn_key_row(key)]);
+        }
+    };
+    match command {
+        TurnKeys::List => {
+            let all = keys.list().await?;
+            if global.json {
+                output::json(&Value::Array(
+                    all.iter().map(output::turn_key_json).collect(),
+                ));
+            } else {
+                let rows: Vec<_> = all.iter().map(output::turn_key_row).collect();
+                output::table(output::TURN_KEY_HEADERS, &rows);
+            }
+        }
+        TurnKeys::Get { key_id } => single(&keys.get(&TurnKeyId::parse(key_id)?).await?),
+        TurnKeys::Update { key_id, name } => single(
+            &keys
+                .update(&TurnKeyId::parse(key_id)?, name.as_deref())
+                .await?,
+        ),
+        TurnKeys::Delete { key_id } => single(&keys.delete(&TurnKeyId::parse(key_id)?).await?),
+        TurnKeys::Create { name, secret } => {
+            return with_secrets(secret.secret_file.as_deref(), |mut sink| async move {
+                let outcome = async {
+                    let created = keys.create(name.as_deref()).await?;
+                    sink.write(&json!({"key": created.key.expose()}))?;
+                    let key = (!sink.to_file()).then_some(&created.key);
+                    print_created(
+                        global,
+                        output::turn_key_json(&created.turn_key),
+                        "turn_key",
+                        &[("key", key)],
+                        || {
+                            output::table(
+                                output::TURN_KEY_HEADERS,
+                                &[output::turn_key_row(&created.turn_key)],
+                            )
+                        },
+                    );
+                    Ok(())
+                }
+                .await;
+                (sink, outcome)
+            })
+            .await;
+        }
+    }
+    Ok(())
+}
+
+/// The TURN key's token: from `--key-file`, else `CLOUDFLARE_TURN_KEY` (never a flag's value,
+/// which other users of the machine could read in the process list).
+fn turn_key_token(key_file: Option<&std::path::Path>) -> Result<Secret, Error> {
+    if let Some(path) = key_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!("cannot read the key file {}: {e}", path.display()))
+        })?;
+        // The file `turn-keys create --secret-file` writes, or the bare token.
+        let token = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("key").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| text.trim().to_string());
+        return Ok(Secret::new(token));
+    }
+    match std::env::var("CLOUDFLARE_TURN_KEY") {
+        Ok(token) if !token.trim().is_empty() => Ok(Secret::new(token)),
+        _ => Err(Error::Config(
+            "CLOUDFLARE_TURN_KEY is not set (or pass --key-file)".into(),
+        )),
+    }
+}
+
+fn turn_client(
+    key_id: String,
+    key_file: Option<&std::path::Path>,
+    global: &Global,
+) -> Result<TurnCredentials, Error> {
+    let key_id = TurnKeyId::parse(key_id)?;
+    let mut builder =
+        TurnCredentials::builder(key_id, turn_key_token(key_file)?).dry_run(global.dry_run);
+    let base_url = global.base_url.clone().or_else(|| {
+        std::env::var("CLOUDFLARE_REALTIME_BASE_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+    });
+    if let Some(url) = base_url {
+        builder = builder.base_url(url);
+    }
+    builder.build()
+}
+
+async fn turn(command: Turn, global: &Global) -> Result<(), Error> {
+    match command {
+        Turn::Credentials {
+            key_id,
+            ttl,
+            key_file,
+            keep_port_53,
+            secret,
+        } => {
+            let turn = turn_client(key_id, key_file.as_deref(), global)?;
+            with_secrets(secret.secret_file.as_deref(), |mut sink| async move {
+                let outcome = async {
+                    let mut ice = turn.ice_servers(ttl).await?;
+                    if !keep_port_53 {
+                        ice = ice.without_port_53();
+                    }
+                    sink.write(&output::ice_json(&ice))?;
+                    if sink.to_file() {
+                        if global.json {
+                            output::json(&json!({"expires_at": ice.expires_at}));
+                        } else {
+                            println!("expires at {}", ice.expires_at);
+                        }
+                    } else if global.json {
+                        // The credential is what this command is for: it is the output.
+                        output::json(&output::ice_json(&ice));
+                    } else {
+                        for server in &ice.ice_servers {
+                            for url in &server.urls {
+                                println!("{url}");
+                            }
+                        }
+                        if let Some(server) = ice.ice_servers.iter().find(|s| s.username.is_some())
+                        {
+                            for (label, value) in [
+                                ("username", &server.username),
+                                ("credential", &server.credential),
+                            ] {
+                                if let Some(value) = value {
+                                    output::labelled_secret(label, value.expose());
+                                }
+                            }
+                        }
+                        println!("\nexpires at {}", ice.expires_at);
+                    }
+                    Ok(())
+                }
+                .await;
+                (sink, outcome)
+            })
+            .await
+        }
+        Turn::Revoke {
+            key_id,
+            username,
+            key_file,
+        } => {
+            let turn = turn_client(key_id, key_file.as_deref(), global)?;
+            turn.revoke(&TurnUsername::parse(username)?).await?;
+            if global.json {
+                output::json(&json!({"revoked": true}));
+            } else {
+                println!("revoked");
+            }
+            Ok(())
+        }
+    }
+}

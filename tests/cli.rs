@@ -1,0 +1,636 @@
+//! The `apps-api` binary against the embedded fake: every command's happy path and JSON shape,
+//! exit codes, secrets shown only where promised, `--secret-file`, `--dry-run`, help and
+//! completions.
+#![cfg(feature = "cli")]
+
+use std::collections::HashMap;
+
+use apps_api::fake::{FakeConfig, FakeServer, Fault};
+use serde_json::Value;
+
+const ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+const VARIABLES: &[&str] = &[
+    "CLOUDFLARE_API_TOKEN",
+    "CLOUDFLARE_API_KEY",
+    "CLOUDFLARE_EMAIL",
+    "CLOUDFLARE_ACCOUNT_ID",
+    "CLOUDFLARE_BASE_URL",
+    "CLOUDFLARE_REALTIME_BASE_URL",
+    "CLOUDFLARE_TURN_KEY",
+    "HOVER_API_TOKEN",
+    "HOVER_EMAIL",
+    "HOVER_PASSWORD",
+    "HOVER_BASE_URL",
+];
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", self.stdout))
+    }
+}
+
+/// The fake, and the environment that points the tool at it.
+async fn fake() -> (FakeServer, HashMap<&'static str, String>) {
+    let fake = FakeServer::start_with(
+        FakeConfig::new()
+            .cloudflare_token("cli-test-token-0123456789")
+            .hover_login("dev@example.com", "cli-test-password"),
+    )
+    .await
+    .unwrap();
+    let env = HashMap::from([
+        (
+            "CLOUDFLARE_API_TOKEN",
+            "cli-test-token-0123456789".to_string(),
+        ),
+        ("CLOUDFLARE_ACCOUNT_ID", ACCOUNT.to_string()),
+        ("CLOUDFLARE_BASE_URL", fake.cloudflare_base_url()),
+        ("CLOUDFLARE_REALTIME_BASE_URL", fake.realtime_base_url()),
+        ("HOVER_EMAIL", "dev@example.com".to_string()),
+        ("HOVER_PASSWORD", "cli-test-password".to_string()),
+        ("HOVER_BASE_URL", fake.hover_base_url()),
+    ]);
+    (fake, env)
+}
+
+async fn run(env: &HashMap<&'static str, String>, args: &[&str]) -> Run {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_apps-api"));
+    command.args(args);
+    for name in VARIABLES {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let output = command.output().await.unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+#[tokio::test]
+async fn calls_commands_and_their_json() {
+    let (fake, env) = fake().await;
+    let created = run(&env, &["calls", "create", "--name", "prod", "--json"]).await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let document = created.json();
+    assert_eq!(keys(&document), ["app", "secret"]);
+    assert_eq!(
+        keys(&document["app"]),
+        ["created", "id", "modified", "name"]
+    );
+    let id = document["app"]["id"].as_str().unwrap().to_string();
+    let secret = document["secret"].as_str().unwrap().to_string();
+    assert_eq!(secret.len(), 64);
+
+    let listed = run(&env, &["calls", "list", "--json"]).await;
+    assert_eq!(listed.json()[0]["id"], id.as_str());
+    let table = run(&env, &["calls", "list"]).await;
+    assert!(
+        table.stdout.starts_with("ID") && table.stdout.contains(&id),
+        "{}",
+        table.stdout
+    );
+    let got = run(&env, &["calls", "get", &id, "--json"]).await;
+    assert_eq!(got.json()["name"], "prod");
+    let updated = run(
+        &env,
+        &["calls", "update", &id, "--name", "staging", "--json"],
+    )
+    .await;
+    assert_eq!(updated.json()["name"], "staging");
+    let deleted = run(&env, &["calls", "delete", &id]).await;
+    assert_eq!(deleted.code, 0);
+    for output in [&listed, &table, &got, &updated, &deleted] {
+        assert!(!output.stdout.contains(&secret) && !output.stderr.contains(&secret));
+    }
+    let gone = run(&env, &["calls", "get", &id]).await;
+    assert_eq!(gone.code, 4, "{}", gone.stderr);
+    assert!(gone.stdout.is_empty());
+    assert!(
+        gone.stderr.contains("cf-ray") && gone.stderr.contains("HTTP 404"),
+        "{}",
+        gone.stderr
+    );
+    assert!(fake
+        .requests()
+        .iter()
+        .any(|r| r.operation == "calls-apps-delete-app"));
+}
+
+#[tokio::test]
+async fn magic_commands_and_their_json() {
+    let (_fake, env) = fake().await;
+    let created = run(
+        &env,
+        &[
+            "magic",
+            "create",
+            "--name",
+            "Dash",
+            "--type",
+            "Development",
+            "--hostname",
+            "a.example",
+            "--ip-subnet",
+            "192.0.2.0/24",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let app = created.json();
+    assert_eq!(
+        keys(&app),
+        [
+            "hostnames",
+            "id",
+            "ip_subnets",
+            "kind",
+            "name",
+            "source_subnets",
+            "type"
+        ]
+    );
+    let id = app["id"].as_str().unwrap().to_string();
+    let patched = run(
+        &env,
+        &[
+            "magic",
+            "patch",
+            &id,
+            "--source-subnet",
+            "2001:db8::/32",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(patched.json()["hostnames"][0], "a.example");
+    assert_eq!(patched.json()["source_subnets"][0], "2001:db8::/32");
+    let replaced = run(
+        &env,
+        &[
+            "magic",
+            "update",
+            &id,
+            "--name",
+            "Dash2",
+            "--type",
+            "Dev",
+            "--hostname",
+            "b.example",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(replaced.json()["ip_subnets"], Value::Array(vec![]));
+    let listed = run(&env, &["magic", "list", "--json"]).await;
+    let items = listed.json();
+    let kinds: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"account") && kinds.contains(&"managed"),
+        "{kinds:?}"
+    );
+    assert_eq!(run(&env, &["magic", "delete", &id]).await.code, 0);
+    let bad = run(
+        &env,
+        &[
+            "magic",
+            "create",
+            "--name",
+            "x",
+            "--type",
+            "t",
+            "--ip-subnet",
+            "10.0.0.0/08",
+        ],
+    )
+    .await;
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}
+
+#[tokio::test]
+async fn hover_commands_show_secrets_only_on_create() {
+    let (_fake, env) = fake().await;
+    let created = run(
+        &env,
+        &[
+            "hover",
+            "create",
+            "--name",
+            "App",
+            "--package",
+            "com.example.app",
+            "--webhook-url",
+            "https://x.example",
+        ],
+    )
+    .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let labelled: Vec<&str> = created
+        .stdout
+        .lines()
+        .filter(|l| l.contains("(shown only this once"))
+        .collect();
+    assert_eq!(labelled.len(), 2, "{}", created.stdout);
+    let token = labelled[0].rsplit(": ").next().unwrap().to_string();
+    let webhook_secret = labelled[1].rsplit(": ").next().unwrap().to_string();
+    let id = created
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+
+    let got = run(&env, &["hover", "get", &id, "--json"]).await;
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    let app = got.json();
+    assert!(
+        app.get("token").is_none() && app.get("webhook_secret").is_none(),
+        "{app}"
+    );
+    let updated = run(
+        &env,
+        &["hover", "update", &id, "--clear-webhook-url", "--json"],
+    )
+    .await;
+    assert_eq!(updated.json()["webhook_url"], Value::Null);
+    let archived = run(&env, &["hover", "archive", &id, "--json"]).await;
+    assert_eq!(
+        archived.json(),
+        serde_json::json!({"id": id.parse::<i64>().unwrap(), "archived": true})
+    );
+    let restored = run(&env, &["hover", "restore", &id, "--json"]).await;
+    assert_eq!(restored.json()["archived_at"], Value::Null);
+    for output in [&got, &updated, &archived, &restored] {
+        let all = format!("{}{}", output.stdout, output.stderr);
+        assert!(
+            !all.contains(&token)
+                && !all.contains(&webhook_secret)
+                && !all.contains("cli-test-password")
+        );
+    }
+    let missing = run(&env, &["hover", "get", "999999"]).await;
+    assert_eq!(missing.code, 4);
+}
+
+#[tokio::test]
+async fn turn_keys_and_credentials() {
+    let (fake, env) = fake().await;
+    let dir = tempdir();
+    let key_file = dir.join("turn.key");
+    let created = run(
+        &env,
+        &[
+            "turn-keys",
+            "create",
+            "--name",
+            "k",
+            "--secret-file",
+            key_file.to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let document = created.json();
+    assert_eq!(
+        keys(&document),
+        ["turn_key"],
+        "the key went to the file, not stdout"
+    );
+    let id = document["turn_key"]["id"].as_str().unwrap().to_string();
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(&key_file).unwrap()).unwrap();
+    let key = stored["key"].as_str().unwrap().to_string();
+    assert_eq!(key.len(), 64);
+    assert!(!created.stderr.contains(&key));
+
+    let listed = run(&env, &["turn-keys", "list", "--json"]).await;
+    assert_eq!(listed.json()[0]["id"], id.as_str());
+    let renamed = run(
+        &env,
+        &["turn-keys", "update", &id, "--name", "renamed", "--json"],
+    )
+    .await;
+    assert_eq!(renamed.json()["name"], "renamed");
+
+    let minted = run(
+        &env,
+        &[
+            "turn",
+            "credentials",
+            &id,
+            "--ttl",
+            "1h",
+            "--key-file",
+            key_file.to_str().unwrap(),
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(minted.code, 0, "{}", minted.stderr);
+    let ice = minted.json();
+    assert_eq!(keys(&ice), ["expires_at", "iceServers"]);
+    let urls: Vec<&str> = ice["iceServers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["urls"].as_array().unwrap())
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    assert!(
+        urls.iter()
+            .all(|u| !u.ends_with(":53") && !u.contains(":53?")),
+        "{urls:?}"
+    );
+    let username = ice["iceServers"][1]["username"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut env_with_key = env.clone();
+    env_with_key.insert("CLOUDFLARE_TURN_KEY", key.clone());
+    let revoked = run(&env_with_key, &["turn", "revoke", &id, &username, "--json"]).await;
+    assert_eq!(
+        (revoked.code, revoked.json()),
+        (0, serde_json::json!({"revoked": true}))
+    );
+    let too_long = run(&env_with_key, &["turn", "credentials", &id, "--ttl", "49h"]).await;
+    assert_eq!(too_long.code, 2, "{}", too_long.stderr);
+    let no_key = run(&env, &["turn", "credentials", &id, "--ttl", "1h"]).await;
+    assert_eq!(no_key.code, 2);
+    assert!(
+        no_key.stderr.contains("CLOUDFLARE_TURN_KEY"),
+        "{}",
+        no_key.stderr
+    );
+    assert_eq!(run(&env, &["turn-keys", "delete", &id]).await.code, 0);
+    assert!(fake
+        .requests()
+        .iter()
+        .any(|r| r.operation == "turn-revoke-credential"));
+}
+
+/// A temporary directory of this test run, removed by nobody (under target/).
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-{}", fastrand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn fastrand_suffix() -> String {
+    format!(
+        "{:x}{:x}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+#[tokio::test]
+async fn secret_files_are_private_new_and_the_only_place_the_secret_goes() {
+    let (fake, env) = fake().await;
+    let dir = tempdir();
+    let file = dir.join("calls.secret");
+    let created = run(
+        &env,
+        &[
+            "calls",
+            "create",
+            "--name",
+            "p",
+            "--secret-file",
+            file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let secret = stored["secret"].as_str().unwrap();
+    assert_eq!(secret.len(), 64);
+    assert!(!created.stdout.contains(secret) && !created.stderr.contains(secret));
+    assert!(!created.stdout.contains("shown only this once"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // Never overwritten, and nothing is created when the file cannot be made.
+    let before = fake.requests().len();
+    let again = run(
+        &env,
+        &["calls", "create", "--secret-file", file.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(again.code, 2, "{}", again.stderr);
+    assert_eq!(fake.requests().len(), before, "no request was sent");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        serde_json::to_string_pretty(&stored).unwrap() + "\n"
+    );
+    // A create that fails leaves no file behind.
+    fake.inject_fault("calls-apps-create-a-new-app", 1, Fault::Status(500))
+        .unwrap();
+    let failed_file = dir.join("failed.secret");
+    let failed = run(
+        &env,
+        &[
+            "calls",
+            "create",
+            "--secret-file",
+            failed_file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(!failed_file.exists());
+}
+
+#[tokio::test]
+async fn dry_run_sends_nothing() {
+    let (fake, env) = fake().await;
+    for args in [
+        &["calls", "create", "--name", "x", "--dry-run"][..],
+        &[
+            "magic",
+            "delete",
+            "ac60d3d0435248289d446cedd870bcf4",
+            "--dry-run",
+            "--json",
+        ],
+        &[
+            "hover",
+            "create",
+            "--name",
+            "n",
+            "--package",
+            "p",
+            "--dry-run",
+        ],
+        &["turn-keys", "list", "--dry-run"],
+    ] {
+        let output = run(&env, args).await;
+        assert_eq!(output.code, 0, "{args:?}: {}", output.stderr);
+        let all = format!("{}{}", output.stdout, output.stderr);
+        assert!(
+            !all.contains("cli-test-token") && !all.contains("cli-test-password"),
+            "{all}"
+        );
+        assert!(output.stdout.contains("http://127.0.0.1:"), "{all}");
+    }
+    let json = run(
+        &env,
+        &[
+            "calls",
+            "get",
+            "2a95132c15732412d22c1476fa83f27a",
+            "--dry-run",
+            "--json",
+        ],
+    )
+    .await;
+    let request = &json.json()["dry_run"];
+    assert_eq!(request["method"], "GET");
+    assert_eq!(request["headers"]["authorization"], "[redacted]");
+    assert!(
+        fake.requests().is_empty(),
+        "the fake received {:?}",
+        fake.requests()
+    );
+}
+
+#[tokio::test]
+async fn exit_codes() {
+    let (fake, env) = fake().await;
+    let mut wrong = env.clone();
+    wrong.insert("CLOUDFLARE_API_TOKEN", "wrong-token".into());
+    assert_eq!(run(&wrong, &["calls", "list"]).await.code, 3);
+    let mut wrong_hover = env.clone();
+    wrong_hover.insert("HOVER_PASSWORD", "wrong".into());
+    let denied = run(&wrong_hover, &["hover", "get", "1"]).await;
+    assert_eq!(denied.code, 3, "{}", denied.stderr);
+    assert!(
+        !denied.stderr.contains("cli-test-password"),
+        "{}",
+        denied.stderr
+    );
+
+    let mut missing = env.clone();
+    missing.remove("CLOUDFLARE_API_TOKEN");
+    let output = run(&missing, &["calls", "list"]).await;
+    assert_eq!(output.code, 2);
+    assert_eq!(output.stderr.lines().count(), 1, "{}", output.stderr);
+    assert!(output.stderr.contains("CLOUDFLARE_API_TOKEN"));
+    let mut no_account = env.clone();
+    no_account.remove("CLOUDFLARE_ACCOUNT_ID");
+    let output = run(&no_account, &["calls", "list"]).await;
+    assert_eq!(output.code, 2);
+    assert!(output.stderr.contains("CLOUDFLARE_ACCOUNT_ID") && output.stderr.contains("--account"));
+    assert_eq!(
+        run(&no_account, &["calls", "list", "--account", ACCOUNT])
+            .await
+            .code,
+        0
+    );
+
+    fake.inject_fault(
+        "calls-apps-list",
+        1,
+        Fault::RateLimited {
+            retry_after: Some(std::time::Duration::from_secs(600)),
+        },
+    )
+    .unwrap();
+    assert_eq!(run(&env, &["calls", "list"]).await.code, 5);
+    fake.inject_fault("magic-account-apps-list-apps", 3, Fault::Status(500))
+        .unwrap();
+    assert_eq!(run(&env, &["magic", "list"]).await.code, 1);
+    assert_eq!(run(&env, &["calls", "get", "../../zones"]).await.code, 2);
+    assert_eq!(run(&env, &["calls", "nope"]).await.code, 2);
+    assert_eq!(
+        run(
+            &env,
+            &["calls", "list", "--base-url", "http://api.example.com"]
+        )
+        .await
+        .code,
+        2
+    );
+}
+
+#[tokio::test]
+async fn every_command_has_help_with_an_example_and_completions_exist() {
+    let env = HashMap::new();
+    for command in [
+        &["calls", "list"][..],
+        &["calls", "get"],
+        &["calls", "create"],
+        &["calls", "update"],
+        &["calls", "delete"],
+        &["magic", "list"],
+        &["magic", "create"],
+        &["magic", "update"],
+        &["magic", "patch"],
+        &["magic", "delete"],
+        &["hover", "create"],
+        &["hover", "get"],
+        &["hover", "update"],
+        &["hover", "archive"],
+        &["hover", "restore"],
+        &["turn-keys", "list"],
+        &["turn-keys", "get"],
+        &["turn-keys", "create"],
+        &["turn-keys", "update"],
+        &["turn-keys", "delete"],
+        &["turn", "credentials"],
+        &["turn", "revoke"],
+        &["completions"],
+        &[],
+    ] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let output = run(&env, &args).await;
+        assert_eq!(output.code, 0, "{command:?}: {}", output.stderr);
+        assert!(
+            output.stdout.contains("Example"),
+            "{command:?}: {}",
+            output.stdout
+        );
+    }
+    let fake_help = run(&env, &["fake", "--help"]).await;
+    assert_eq!(fake_help.code, 0);
+    assert!(fake_help.stdout.contains("example"), "{}", fake_help.stdout);
+    let bash = run(&env, &["completions", "bash"]).await;
+    assert!(
+        bash.code == 0 && bash.stdout.contains("apps-api") && bash.stdout.contains("turn-keys")
+    );
+}
