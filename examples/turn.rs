@@ -75,7 +75,7 @@ async fn for_browser() -> Result<(), Error> {
     let ice = turn.ice_servers(SESSION).await?.without_port_53();
     // Keep the username to revoke the credential when the user logs out.
     if let Some(username) = ice.username() {
-        eprintln!("username (for revoke): {username}");
+        eprintln!("username (for revoke): {}", username.as_str());
     }
     eprintln!("expires at: {}", ice.expires_at);
     // The body of your endpoint's answer: {"iceServers": [...]}.

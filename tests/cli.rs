@@ -634,3 +634,110 @@ async fn every_command_has_help_with_an_example_and_completions_exist() {
         bash.code == 0 && bash.stdout.contains("apps-api") && bash.stdout.contains("turn-keys")
     );
 }
+
+/// Found in review: server text (a name anyone on the account can set) went to the terminal
+/// raw, escape sequences included.
+#[tokio::test]
+async fn server_text_cannot_drive_the_terminal() {
+    let (_fake, env) = fake().await;
+    let dir = tempdir();
+    let hostile = "\u{1b}]52;c;cHduZWQ=\u{7}\u{1b}[2J\u{202e}evil";
+    let created = run(
+        &env,
+        &[
+            "turn-keys",
+            "create",
+            "--name",
+            hostile,
+            "--secret-file",
+            dir.join("k").to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    for args in [&["turn-keys", "list"][..], &["calls", "list"]] {
+        let listed = run(&env, args).await;
+        assert!(
+            !listed.stdout.contains('\u{1b}')
+                && !listed.stdout.contains('\u{7}')
+                && !listed.stdout.contains('\u{202e}'),
+            "{args:?}: {:?}",
+            listed.stdout
+        );
+    }
+    let listed = run(&env, &["turn-keys", "list"]).await;
+    assert!(listed.stdout.contains("\\u{1b}]52"), "{}", listed.stdout);
+}
+
+/// Found in review: a secret file that could not be written after the create succeeded lost
+/// the secret for good and exited 2. Now the secret goes to stderr, labelled, and the exit code
+/// is 1.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_secret_file_that_cannot_be_written_does_not_lose_the_secret() {
+    let (fake, env) = fake().await;
+    let dir = tempdir();
+    let file = dir.join("full.secret");
+    // A file-size limit of zero (and SIGXFSZ ignored) makes every write fail with EFBIG.
+    let mut command = tokio::process::Command::new("sh");
+    command.args([
+        "-c",
+        "trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_apps-api"),
+        "calls",
+        "create",
+        "--secret-file",
+        file.to_str().unwrap(),
+    ]);
+    for name in VARIABLES {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let output = command.output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let secret = fake
+        .requests()
+        .iter()
+        .find(|r| r.operation == "calls-apps-create-a-new-app")
+        .and_then(|r| {
+            r.response.as_ref()?["result"]["secret"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .expect("the create happened");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&secret), "{stderr}");
+    assert!(!file.exists());
+}
+
+/// Found in review: a closed stdout made the tool panic after the create, and the secret was
+/// lost with exit code 101. Now what stdout cannot take goes to stderr.
+#[tokio::test]
+async fn a_closed_stdout_does_not_lose_the_secret() {
+    let (fake, env) = fake().await;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_apps-api"));
+    command.args(["calls", "create", "--json"]);
+    for name in VARIABLES {
+        command.env_remove(name);
+    }
+    command
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let secret = fake
+        .requests()
+        .iter()
+        .find(|r| r.operation == "calls-apps-create-a-new-app")
+        .and_then(|r| {
+            r.response.as_ref()?["result"]["secret"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .expect("the create happened");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&secret), "{stderr}");
+}

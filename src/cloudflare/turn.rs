@@ -70,13 +70,15 @@ const GENERATE: Op = Op::new(
     "/turn/keys/{key_id}/credentials/generate-ice-servers",
 )
 .replayable();
-/// Revoking twice leaves the credential revoked: idempotent in effect.
+/// Revoking twice leaves the credential revoked: idempotent in effect. Its path holds the
+/// username, so errors and logs show the template.
 const REVOKE: Op = Op::new(
     "turn-revoke-credential",
     "POST",
     "/turn/keys/{key_id}/credentials/{username}/revoke",
 )
-.replayable();
+.replayable()
+.secret_path();
 
 /// A TURN key. Cloudflare marks every field optional.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -623,7 +625,13 @@ mod tests {
 
     #[test]
     fn the_username_names_the_credential_for_revocation() {
-        assert_eq!(documented().username(), Some(TurnUsername::new("u5ern4me")));
+        let username = documented().username().unwrap();
+        assert_eq!(username.as_str(), "u5ern4me");
+        // It identifies the allocation: shown only through `as_str`.
+        assert_eq!(
+            format!("{username} {username:?}"),
+            "[redacted] TurnUsername([redacted])"
+        );
     }
 
     #[test]

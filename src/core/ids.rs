@@ -106,13 +106,44 @@ fn quote(value: &str) -> String {
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $rule:expr) => {
+        id_type!(@define $(#[$doc])* $name, $rule);
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_tuple(stringify!($name)).field(&self.0).finish()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+    // An identifier that is itself sensitive: `Debug` and `Display` print `[redacted]`.
+    (secret $(#[$doc:meta])* $name:ident, $rule:expr) => {
+        id_type!(@define $(#[$doc])* $name, $rule);
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("[redacted]")
+            }
+        }
+    };
+    (@define $(#[$doc:meta])* $name:ident, $rule:expr) => {
         $(#[$doc])*
         ///
         /// [`new`](Self::new) and `From<&str>` accept any string, so an ID read from anywhere
         /// can be carried around; every call checks it before anything is sent and answers an
         /// invalid one with [`Error::InvalidArgument`]. [`parse`](Self::parse) (and `FromStr`)
         /// check it at once.
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -144,12 +175,6 @@ macro_rules! id_type {
             /// The identifier as one URL path segment, or why it cannot be one.
             pub(crate) fn segment(&self) -> Result<&str, Error> {
                 Self::RULE.check(&self.0)
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
             }
         }
 
@@ -232,9 +257,11 @@ id_type!(
     cloudflare("TURN key ID", 32)
 );
 id_type!(
+    secret
     /// The `username` of a TURN credential a key minted (96 hex characters in Cloudflare's
     /// examples; 1 to 256 ASCII letters, digits, `-` and `_` accepted, as no format is
-    /// documented), which names it for revocation.
+    /// documented), which names it for revocation. It identifies the allocation, so `Debug`
+    /// and `Display` print `[redacted]`; [`as_str`](Self::as_str) reads it.
     TurnUsername,
     IdRule {
         what: "TURN username",

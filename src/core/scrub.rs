@@ -19,7 +19,7 @@ pub(crate) const SHORT_BYTES: usize = 128;
 
 /// Whether a JSON key names a secret: anything with `secret`, `token`, `password`, `passwd`,
 /// `credential` or `private` in it (`access_token`, `client_secret`, `webhook_secret`, …), and
-/// `key`, `api_key`, `jwt`, `authorization`, `cookie`, `session`, `signature`.
+/// `key`, `api_key`, `jwt`, `authorization`, `cookie`, `session`, `signature`, `username`.
 fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     [
@@ -42,6 +42,7 @@ fn is_secret_key(key: &str) -> bool {
                 | "cookie"
                 | "session"
                 | "signature"
+                | "username"
         )
 }
 

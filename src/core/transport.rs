@@ -49,6 +49,9 @@ pub(crate) struct Op {
     pub(crate) replayable: bool,
     /// Sent once, whatever happens (a login: a second try is a second password attempt).
     pub(crate) once: bool,
+    /// Its path carries something sensitive (a TURN username): errors, spans and dry runs
+    /// show the path template instead.
+    pub(crate) secret_path: bool,
 }
 
 impl Op {
@@ -63,7 +66,14 @@ impl Op {
             deadline: None,
             replayable: false,
             once: false,
+            secret_path: false,
         }
+    }
+
+    /// The same operation, its path shown only as its template.
+    pub(crate) const fn secret_path(mut self) -> Self {
+        self.secret_path = true;
+        self
     }
 
     /// The same operation, never sent twice.
@@ -234,6 +244,8 @@ pub(crate) struct CallState {
 struct Seen {
     /// The operation (for a dry run's record).
     operation: Option<&'static str>,
+    /// Its path template, when the path sent must not be shown.
+    secret_path: Option<&'static str>,
     status: Option<StatusCode>,
     request_id: Option<String>,
     retry_after: Option<Duration>,
@@ -399,7 +411,7 @@ impl Transport {
                 None if !self.http_is_ours => *request.timeout_mut() = Some(self.request_timeout),
                 None => {}
             }
-            if seen.path.is_none() {
+            if seen.path.is_none() && seen.secret_path.is_none() {
                 seen.path = Some(request.url().path().to_string());
             }
             seen.status = None;
@@ -497,14 +509,30 @@ impl Transport {
             .body()
             .and_then(reqwest::Body::as_bytes)
             .map(|bytes| scrub::redacted_body(bytes, &known));
+        let (operation, secret_path) = CALL
+            .try_with(|state| {
+                let seen = state.lock();
+                (seen.operation, seen.secret_path)
+            })
+            .unwrap_or_default();
+        let url = request.url();
+        let shown_url = match secret_path {
+            // The base URL's own path, then the template in place of what was filled in.
+            Some(template) => {
+                let parts: Vec<&str> = url.path().split('/').collect();
+                let keep = parts.len().saturating_sub(template.matches('/').count());
+                format!(
+                    "{}{}{template}",
+                    url.origin().ascii_serialization(),
+                    parts[..keep].join("/")
+                )
+            }
+            None => url.to_string(),
+        };
         PreparedRequest {
-            operation: CALL
-                .try_with(|state| state.lock().operation)
-                .ok()
-                .flatten()
-                .unwrap_or(""),
+            operation: operation.unwrap_or(""),
             method: request.method().to_string(),
-            url: request.url().to_string(),
+            url: shown_url,
             headers,
             body,
         }
@@ -593,6 +621,7 @@ impl Transport {
             inner: Mutex::new(Seen {
                 total,
                 operation: Some(op.id),
+                secret_path: op.secret_path.then_some(op.path),
                 ..Seen::default()
             }),
         });

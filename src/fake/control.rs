@@ -80,10 +80,16 @@ pub(crate) fn handle(state: &State, method: &Method, path: &str, body: &[u8]) ->
                 .recorded()
                 .into_iter()
                 .map(|r| {
+                    // A revoke's path holds the TURN username.
+                    let path = if r.operation == "turn-revoke-credential" {
+                        "/v1/turn/keys/{key_id}/credentials/[redacted]/revoke".to_string()
+                    } else {
+                        r.path
+                    };
                     let mut entry = json!({
                         "operation": r.operation,
                         "method": r.method,
-                        "path": r.path,
+                        "path": path,
                         "request": r.request,
                         "status": r.status,
                         "response": r.response,

@@ -157,11 +157,11 @@ pub struct Recorded {
     pub method: String,
     /// The path as sent.
     pub path: String,
-    /// The request body, if it was JSON.
+    /// The request body, if it was JSON (and at most 64 KiB).
     pub request: Option<serde_json::Value>,
     /// The status the fake answered (before a fault that reshapes the body).
     pub status: u16,
-    /// The answer's body, if it was JSON.
+    /// The answer's body, if it was JSON (and at most 64 KiB).
     pub response: Option<serde_json::Value>,
 }
 

@@ -17,6 +17,9 @@ use super::{cloudflare, control, hover, realtime, State};
 /// The largest request body the fake reads (the APIs' bodies are a few KiB at most).
 pub(crate) const BODY_LIMIT: usize = 16 * 1024;
 
+/// The largest body the request log keeps (a longer one is logged without its body).
+pub(crate) const RECORDED_BODY_BYTES: usize = 64 * 1024;
+
 pub(crate) fn router(state: Arc<State>) -> Router {
     Router::new().fallback(dispatch).with_state(state)
 }
@@ -94,13 +97,19 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
             let answer = axum::body::to_bytes(answer, usize::MAX)
                 .await
                 .unwrap_or_default();
+            // The log keeps bodies up to 64 KiB: a thousand big lists must not fill memory.
+            let kept = |bytes: &[u8]| {
+                (bytes.len() <= RECORDED_BODY_BYTES)
+                    .then(|| serde_json::from_slice(bytes).ok())
+                    .flatten()
+            };
             state.record(super::Recorded {
                 operation,
                 method,
                 path,
-                request: serde_json::from_slice(&body).ok(),
+                request: kept(&body),
                 status: head.status.as_u16(),
-                response: serde_json::from_slice(&answer).ok(),
+                response: kept(&answer),
             });
             Response::from_parts(head, axum::body::Body::from(answer))
         }

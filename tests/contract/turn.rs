@@ -359,3 +359,53 @@ async fn minting_is_retried_and_errors_are_read_leniently() {
         "{shown}"
     );
 }
+
+/// Found in review: a revoke answered with 200 (not the documented 204) was a decode error.
+/// And the username, which identifies the allocation, is in no error, `Debug` or dry run.
+#[tokio::test]
+async fn revoke_takes_any_2xx_and_never_shows_the_username() {
+    let server = MockServer::start_async().await;
+    let ok = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path(format!("/v1/turn/keys/{KEY}/credentials/{USERNAME}/revoke"));
+            then.status(200).json_body(json!({}));
+        })
+        .await;
+    let username = TurnUsername::new(USERNAME);
+    turn(&server).revoke(&username).await.unwrap();
+    ok.assert_async().await;
+    assert!(!format!("{username} {username:?}").contains(USERNAME));
+
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST);
+            then.status(500).body("upstream failed");
+        })
+        .await;
+    let err = turn(&server).revoke(&username).await.unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(
+        shown.contains("{username}") && !shown.contains(USERNAME),
+        "{shown}"
+    );
+
+    let dry = TurnCredentials::builder(KEY, KEY_TOKEN)
+        .base_url(format!("{}/v1", server.base_url()))
+        .dry_run(true)
+        .build()
+        .unwrap();
+    let err = dry.revoke(&username).await.unwrap_err();
+    let Error::DryRun(request) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        request
+            .url
+            .ends_with("/v1/turn/keys/{key_id}/credentials/{username}/revoke"),
+        "{}",
+        request.url
+    );
+    assert!(!format!("{err:?}").contains(USERNAME) && !format!("{err:?}").contains(KEY_TOKEN));
+}

@@ -233,3 +233,24 @@ async fn web_pages_cannot_drive_the_control_api() {
     let (status, _) = send(Method::POST, &reset, &[], None).await;
     assert_eq!(status, 204);
 }
+
+/// The log over HTTP hides a revoke's TURN username, which its path carries.
+#[tokio::test]
+async fn the_request_log_hides_turn_usernames() {
+    let fake = FakeServer::start().await.unwrap();
+    let cf = fake.cloudflare_client().unwrap();
+    let key = cf.turn_keys(fake.account_id()).create(None).await.unwrap();
+    let turn = fake
+        .turn_credentials(key.turn_key.id.clone().unwrap(), key.key.clone())
+        .unwrap();
+    let ice = turn
+        .ice_servers(std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    let username = ice.username().unwrap();
+    turn.revoke(&username).await.unwrap();
+    let (_, log) = send(Method::GET, &control(&fake, "/requests"), &[], None).await;
+    let text = log.to_string();
+    assert!(!text.contains(username.as_str()), "{text}");
+    assert!(text.contains("credentials/[redacted]/revoke"), "{text}");
+}

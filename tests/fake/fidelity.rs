@@ -432,3 +432,29 @@ async fn fault_kinds_reach_the_client_as_the_edge_sends_them() {
         .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)));
 }
+
+/// Found in review: the request log kept every answer whole, so big lists asked for again and
+/// again could fill memory. Bodies over 64 KiB are logged without their body.
+#[tokio::test]
+async fn the_request_log_keeps_only_small_bodies() {
+    let fake = FakeServer::start().await.unwrap();
+    let url = format!("{}/calls/apps", cf_base(&fake));
+    for i in 0..6 {
+        let (status, _) = raw(
+            &fake,
+            Method::POST,
+            url.clone(),
+            Some(json!({"name": format!("{i}{}", "x".repeat(15_000))})),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let (status, body) = raw(&fake, Method::GET, url, None).await;
+    assert_eq!((status, body["result"].as_array().unwrap().len()), (200, 6));
+    let last = fake.requests().pop().unwrap();
+    assert_eq!((last.operation, last.status), ("calls-apps-list", 200));
+    assert!(
+        last.response.is_none(),
+        "a 90 KiB answer is logged without its body"
+    );
+}

@@ -58,18 +58,33 @@ pub fn main() -> ExitCode {
     let global = cli.global.clone();
     match runtime.block_on(run(cli.command, &global)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Error::DryRun(request)) => {
+        Err(Failure::Api(Error::DryRun(request))) => {
             output::dry_run(&request, global.json);
             ExitCode::SUCCESS
         }
-        Err(error) => {
+        Err(Failure::Api(error)) => {
             output::report(&error);
             ExitCode::from(output::exit_code(&error))
         }
+        // Already said on stderr, with the secret.
+        Err(Failure::SecretNotStored) => ExitCode::from(output::OTHER),
     }
 }
 
-async fn run(command: Command, global: &Global) -> Result<(), Error> {
+/// How a command failed: as the library said, or after a create whose secret file could not
+/// be written.
+enum Failure {
+    Api(Error),
+    SecretNotStored,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Api(error)
+    }
+}
+
+async fn run(command: Command, global: &Global) -> Result<(), Failure> {
     match command {
         Command::Calls(command) => calls(command, global).await,
         Command::Magic(command) => magic(command, global).await,
@@ -106,20 +121,24 @@ fn hover_client(global: &Global) -> Result<HoverClient, Error> {
 
 /// Runs a command whose answer may carry one-time secrets: the secret file (if any) is made
 /// before the request is sent and removed if the command fails.
-async fn with_secrets<F, Fut>(path: Option<&std::path::Path>, run: F) -> Result<(), Error>
+async fn with_secrets<F, Fut>(path: Option<&std::path::Path>, run: F) -> Result<(), Failure>
 where
     F: FnOnce(SecretSink) -> Fut,
     Fut: std::future::Future<Output = (SecretSink, Result<(), Error>)>,
 {
     let sink = SecretSink::open(path)?;
     let (sink, outcome) = run(sink).await;
-    if outcome.is_err() {
-        sink.discard();
+    match outcome {
+        Err(error) => {
+            sink.discard();
+            Err(Failure::Api(error))
+        }
+        Ok(()) if sink.failure().is_some() => Err(Failure::SecretNotStored),
+        Ok(()) => Ok(()),
     }
-    outcome
 }
 
-async fn calls(command: Calls, global: &Global) -> Result<(), Error> {
+async fn calls(command: Calls, global: &Global) -> Result<(), Failure> {
     let (cf, account) = cloudflare(global)?;
     let calls = cf.calls(account);
     let single = |app: &apps_api::cloudflare::calls::CallsApp| {
@@ -150,7 +169,7 @@ async fn calls(command: Calls, global: &Global) -> Result<(), Error> {
             return with_secrets(secret.secret_file.as_deref(), |mut sink| async move {
                 let outcome = async {
                     let created = calls.create(name.as_deref()).await?;
-                    sink.write(&json!({"secret": created.secret.expose()}))?;
+                    sink.write(&json!({"secret": created.secret.expose()}));
                     let secret = (!sink.to_file()).then_some(&created.secret);
                     print_created(
                         global,
@@ -217,7 +236,7 @@ fn magic_body(fields: &MagicFields) -> MagicAppChanges {
     changes
 }
 
-async fn magic(command: Magic, global: &Global) -> Result<(), Error> {
+async fn magic(command: Magic, global: &Global) -> Result<(), Failure> {
     let (cf, account) = cloudflare(global)?;
     let magic = cf.magic(account);
     let single = |app: &apps_api::cloudflare::magic::MagicApp| {
@@ -241,9 +260,9 @@ async fn magic(command: Magic, global: &Global) -> Result<(), Error> {
         }
         Magic::Create(fields) => {
             let (Some(name), Some(app_type)) = (&fields.name, &fields.app_type) else {
-                return Err(Error::InvalidArgument(
-                    "magic create needs --name and --type".into(),
-                ));
+                return Err(
+                    Error::InvalidArgument("magic create needs --name and --type".into()).into(),
+                );
             };
             let mut new = NewMagicApp::new(name, app_type);
             if !fields.hostnames.is_empty() {
@@ -272,7 +291,7 @@ async fn magic(command: Magic, global: &Global) -> Result<(), Error> {
     Ok(())
 }
 
-async fn hover(command: Hover, global: &Global) -> Result<(), Error> {
+async fn hover(command: Hover, global: &Global) -> Result<(), Failure> {
     let hover = hover_client(global)?;
     let apps = hover.apps();
     let single = |app: &apps_api::hover::HoverApp| {
@@ -299,7 +318,7 @@ async fn hover(command: Hover, global: &Global) -> Result<(), Error> {
                     sink.write(&json!({
                         "token": app.token.as_ref().map(Secret::expose),
                         "webhook_secret": app.webhook_secret.as_ref().map(Secret::expose),
-                    }))?;
+                    }));
                     let shown = |secret: &Option<Secret>| {
                         if sink.to_file() {
                             None
@@ -364,7 +383,7 @@ async fn hover(command: Hover, global: &Global) -> Result<(), Error> {
     Ok(())
 }
 
-async fn turn_keys(command: TurnKeys, global: &Global) -> Result<(), Error> {
+async fn turn_keys(command: TurnKeys, global: &Global) -> Result<(), Failure> {
     let (cf, account) = cloudflare(global)?;
     let keys = cf.turn_keys(account);
     let single = |key: &apps_api::cloudflare::turn::TurnKey| {
@@ -397,7 +416,7 @@ async fn turn_keys(command: TurnKeys, global: &Global) -> Result<(), Error> {
             return with_secrets(secret.secret_file.as_deref(), |mut sink| async move {
                 let outcome = async {
                     let created = keys.create(name.as_deref()).await?;
-                    sink.write(&json!({"key": created.key.expose()}))?;
+                    sink.write(&json!({"key": created.key.expose()}));
                     let key = (!sink.to_file()).then_some(&created.key);
                     print_created(
                         global,
@@ -437,7 +456,7 @@ fn turn_key_token(key_file: Option<&std::path::Path>) -> Result<Secret, Error> {
         return Ok(Secret::new(token));
     }
     match std::env::var("CLOUDFLARE_TURN_KEY") {
-        Ok(token) if !token.trim().is_empty() => Ok(Secret::new(token)),
+        Ok(token) if !token.trim().is_empty() => Ok(Secret::new(token.trim())),
         _ => Err(Error::Config(
             "CLOUDFLARE_TURN_KEY is not set (or pass --key-file)".into(),
         )),
@@ -463,7 +482,7 @@ fn turn_client(
     builder.build()
 }
 
-async fn turn(command: Turn, global: &Global) -> Result<(), Error> {
+async fn turn(command: Turn, global: &Global) -> Result<(), Failure> {
     match command {
         Turn::Credentials {
             key_id,
@@ -479,12 +498,12 @@ async fn turn(command: Turn, global: &Global) -> Result<(), Error> {
                     if !keep_port_53 {
                         ice = ice.without_port_53();
                     }
-                    sink.write(&output::ice_json(&ice))?;
+                    sink.write(&output::ice_json(&ice));
                     if sink.to_file() {
                         if global.json {
                             output::json(&json!({"expires_at": ice.expires_at}));
                         } else {
-                            println!("expires at {}", ice.expires_at);
+                            output::line(&format!("expires at {}", ice.expires_at));
                         }
                     } else if global.json {
                         // The credential is what this command is for: it is the output.
@@ -492,7 +511,7 @@ async fn turn(command: Turn, global: &Global) -> Result<(), Error> {
                     } else {
                         for server in &ice.ice_servers {
                             for url in &server.urls {
-                                println!("{url}");
+                                output::line(url);
                             }
                         }
                         if let Some(server) = ice.ice_servers.iter().find(|s| s.username.is_some())
@@ -506,7 +525,8 @@ async fn turn(command: Turn, global: &Global) -> Result<(), Error> {
                                 }
                             }
                         }
-                        println!("\nexpires at {}", ice.expires_at);
+                        output::line("");
+                        output::line(&format!("expires at {}", ice.expires_at));
                     }
                     Ok(())
                 }
@@ -525,7 +545,7 @@ async fn turn(command: Turn, global: &Global) -> Result<(), Error> {
             if global.json {
                 output::json(&json!({"revoked": true}));
             } else {
-                println!("revoked");
+                output::line("revoked");
             }
             Ok(())
         }

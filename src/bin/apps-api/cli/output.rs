@@ -37,29 +37,73 @@ pub fn report(error: &Error) {
     eprintln!("error: {error}");
 }
 
-/// A table with aligned columns (elastic tabstops), printed on stdout.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) {
-    let mut out = tabwriter::TabWriter::new(std::io::stdout().lock()).padding(2);
-    let line = |cells: &[String]| cells.join("\t") + "\n";
-    let _ =
-        out.write_all(line(&headers.iter().map(|h| h.to_string()).collect::<Vec<_>>()).as_bytes());
-    for row in rows {
-        // A tab or newline in server text would break the columns.
-        let clean: Vec<String> = row
-            .iter()
-            .map(|c| c.replace(['\t', '\n', '\r'], " "))
-            .collect();
-        let _ = out.write_all(line(&clean).as_bytes());
+/// Server text made safe for a terminal: control characters (escape sequences that move the
+/// cursor, set the title or write the clipboard) and invisible ones (bidi overrides, zero-width
+/// characters) written as escapes. The library does this for error text; table cells and
+/// printed values come from models, so the tool does it for them.
+pub fn safe(text: &str) -> String {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{00AD}'
+                    | '\u{061C}'
+                    | '\u{180E}'
+                    | '\u{200B}'..='\u{200F}'
+                    | '\u{2028}'..='\u{202E}'
+                    | '\u{2060}'..='\u{206F}'
+                    | '\u{FEFF}'
+                    | '\u{FFF9}'..='\u{FFFB}'
+                    | '\u{E0000}'..='\u{E0FFF}'
+            )
+    };
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if hidden(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
     }
-    let _ = out.flush();
+    out
 }
 
-/// A JSON document on stdout.
+/// Writes `text` to stdout; if stdout is closed (a pipe whose reader left), to stderr, so
+/// that nothing, least of all a one-time secret, is lost to a panic on a broken pipe.
+pub fn emit(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        let _ = std::io::stderr().write_all(text.as_bytes());
+    }
+}
+
+/// A line of text on stdout, made safe for a terminal.
+pub fn line(text: &str) {
+    emit(&(safe(text) + "\n"));
+}
+
+/// A table with aligned columns (elastic tabstops), printed on stdout. Cells are made safe
+/// (which also keeps a tab or newline from breaking the columns).
+pub fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut out = tabwriter::TabWriter::new(Vec::new()).padding(2);
+    let line = |cells: Vec<String>| cells.join("\t") + "\n";
+    let _ = out.write_all(line(headers.iter().map(|h| h.to_string()).collect()).as_bytes());
+    for row in rows {
+        let _ = out.write_all(line(row.iter().map(|c| safe(c)).collect()).as_bytes());
+    }
+    if let Ok(bytes) = out.into_inner() {
+        emit(&String::from_utf8_lossy(&bytes));
+    }
+}
+
+/// A JSON document on stdout (serde escapes every control character).
 pub fn json(value: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-    );
+    let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+    emit(&(text + "\n"));
 }
 
 fn time(value: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -262,12 +306,13 @@ pub fn dry_run(request: &PreparedRequest, as_json: bool) {
         }}));
         return;
     }
-    println!("{} {}", request.method, request.url);
+    line(&format!("{} {}", request.method, request.url));
     for (name, value) in &request.headers {
-        println!("{name}: {value}");
+        line(&format!("{name}: {value}"));
     }
     if let Some(body) = &request.body {
-        println!("\n{body}");
+        line("");
+        line(body);
     }
     eprintln!("(dry run: nothing was sent)");
 }
@@ -279,13 +324,18 @@ pub fn dry_run(request: &PreparedRequest, as_json: bool) {
 /// created and its secret lost), or the labelled output.
 pub struct SecretSink {
     file: Option<(PathBuf, std::fs::File)>,
+    /// Why the secrets could not be written after all (they went to stderr instead).
+    failed: Option<String>,
 }
 
 impl SecretSink {
     /// Opens `path` for the secrets, refusing to overwrite anything.
     pub fn open(path: Option<&Path>) -> Result<Self, Error> {
         let Some(path) = path else {
-            return Ok(Self { file: None });
+            return Ok(Self {
+                file: None,
+                failed: None,
+            });
         };
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
@@ -302,6 +352,7 @@ impl SecretSink {
         })?;
         Ok(Self {
             file: Some((path.to_path_buf(), file)),
+            failed: None,
         })
     }
 
@@ -310,22 +361,40 @@ impl SecretSink {
         self.file.is_some()
     }
 
-    /// Writes `secrets` (a JSON object) to the file, or does nothing without one.
-    pub fn write(&mut self, secrets: &Value) -> Result<(), Error> {
+    /// Writes `secrets` (a JSON object) to the file, or does nothing without one. The create
+    /// has happened: if the file cannot be written (a full disk), the secrets go to stderr,
+    /// labelled, rather than be lost, the half-written file is removed, and the command ends
+    /// with exit code 1.
+    pub fn write(&mut self, secrets: &Value) {
         let Some((path, file)) = &mut self.file else {
-            return Ok(());
+            return;
         };
         let text = serde_json::to_string_pretty(secrets).unwrap_or_default() + "\n";
-        file.write_all(text.as_bytes())
+        match file
+            .write_all(text.as_bytes())
             .and_then(|()| file.sync_all())
-            .map_err(|e| {
-                Error::Config(format!(
-                    "cannot write the secret file {}: {e}",
+        {
+            Ok(()) => eprintln!("secret written to {} (mode 0600)", path.display()),
+            Err(e) => {
+                let _ = std::fs::remove_file(&*path);
+                eprintln!(
+                    "error: the secret file {} could not be written ({e}); the request \
+                     succeeded, so here is what it returned, shown only this once, store it \
+                     now:\n{}",
+                    path.display(),
+                    safe(&text)
+                );
+                self.failed = Some(format!(
+                    "the secret file {} could not be written",
                     path.display()
-                ))
-            })?;
-        eprintln!("secret written to {} (mode 0600)", path.display());
-        Ok(())
+                ));
+            }
+        }
+    }
+
+    /// Why the secrets could not be written, if they could not.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.as_deref()
     }
 
     /// After a failed command: the file holds nothing, so it is removed.
@@ -339,5 +408,8 @@ impl SecretSink {
 
 /// Prints a one-time secret for people: once, labelled, on stdout after the table.
 pub fn labelled_secret(label: &str, value: &str) {
-    println!("\n{label} (shown only this once, store it now): {value}");
+    line("");
+    line(&format!(
+        "{label} (shown only this once, store it now): {value}"
+    ));
 }
