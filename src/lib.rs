@@ -43,6 +43,16 @@ pub mod __bench;
 #[cfg_attr(docsrs, doc(cfg(feature = "hover")))]
 pub mod hover;
 
+/// What the `apps-api` binary needs from inside the library. Not part of the API.
+#[doc(hidden)]
+#[cfg(feature = "cli")]
+pub mod __cli {
+    /// Server text with control and invisible characters escaped, as errors have it.
+    pub fn escape_controls(text: &str) -> String {
+        crate::core::scrub::escape_controls(text)
+    }
+}
+
 pub use crate::core::config::DEFAULT_MAX_BODY_BYTES;
 #[cfg(any(feature = "cloudflare-calls", feature = "cloudflare-magic"))]
 pub use crate::core::envelope::MessageHandler;

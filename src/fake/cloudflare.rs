@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use super::store::{hex, now, CallsRecord, MagicRecord, TurnKeyRecord, MAX_ITEMS};
 use super::State;
 use crate::cloudflare::magic::{is_ipv4_cidr, is_source_cidr};
+use crate::core::ids::IdRule;
 use crate::{AccountId, CallsAppId, MagicAppId, TurnKeyId};
 
 /// A Cloudflare operation with its path parameters.
@@ -84,91 +85,74 @@ pub(crate) fn route(method: &Method, rest: &str) -> Result<Call, NoRoute> {
     let call = match (method.as_str(), tail) {
         ("GET", ["calls", "apps"]) => Call::CallsList { account: account_s },
         ("POST", ["calls", "apps"]) => Call::CallsCreate { account: account_s },
-        (m, ["calls", "apps", app]) => {
-            let app = app.to_string();
-            if !account_ok(account) || CallsAppId::RULE.check(&app).is_err() {
-                return if matches!(m, "GET" | "PUT" | "DELETE") {
-                    Err(NoRoute::BadIdentifier)
-                } else {
-                    Err(NoRoute::Unknown)
-                };
-            }
-            match m {
-                "GET" => Call::CallsGet {
-                    account: account_s,
-                    app,
-                },
-                "PUT" => Call::CallsUpdate {
-                    account: account_s,
-                    app,
-                },
-                "DELETE" => Call::CallsDelete {
-                    account: account_s,
-                    app,
-                },
-                _ => return Err(NoRoute::Unknown),
-            }
-        }
+        (m, ["calls", "apps", app]) => item(
+            m,
+            account,
+            app,
+            CallsAppId::RULE,
+            &[
+                ("GET", |account, app| Call::CallsGet { account, app }),
+                ("PUT", |account, app| Call::CallsUpdate { account, app }),
+                ("DELETE", |account, app| Call::CallsDelete { account, app }),
+            ],
+        )?,
         ("GET", ["calls", "turn_keys"]) => Call::TurnKeyList { account: account_s },
         ("POST", ["calls", "turn_keys"]) => Call::TurnKeyCreate { account: account_s },
-        (m, ["calls", "turn_keys", key]) => {
-            let key = key.to_string();
-            if !account_ok(account) || TurnKeyId::RULE.check(&key).is_err() {
-                return if matches!(m, "GET" | "PUT" | "DELETE") {
-                    Err(NoRoute::BadIdentifier)
-                } else {
-                    Err(NoRoute::Unknown)
-                };
-            }
-            match m {
-                "GET" => Call::TurnKeyGet {
-                    account: account_s,
+        (m, ["calls", "turn_keys", key]) => item(
+            m,
+            account,
+            key,
+            TurnKeyId::RULE,
+            &[
+                ("GET", |account, key| Call::TurnKeyGet { account, key }),
+                ("PUT", |account, key| Call::TurnKeyUpdate { account, key }),
+                ("DELETE", |account, key| Call::TurnKeyDelete {
+                    account,
                     key,
-                },
-                "PUT" => Call::TurnKeyUpdate {
-                    account: account_s,
-                    key,
-                },
-                "DELETE" => Call::TurnKeyDelete {
-                    account: account_s,
-                    key,
-                },
-                _ => return Err(NoRoute::Unknown),
-            }
-        }
+                }),
+            ],
+        )?,
         ("GET", ["magic", "apps"]) => Call::MagicList { account: account_s },
         ("POST", ["magic", "apps"]) => Call::MagicCreate { account: account_s },
-        (m, ["magic", "apps", app]) => {
-            let app = app.to_string();
-            if !account_ok(account) || MagicAppId::RULE.check(&app).is_err() {
-                return if matches!(m, "PUT" | "PATCH" | "DELETE") {
-                    Err(NoRoute::BadIdentifier)
-                } else {
-                    Err(NoRoute::Unknown)
-                };
-            }
-            match m {
-                "PUT" => Call::MagicUpdate {
-                    account: account_s,
-                    app,
-                },
-                "PATCH" => Call::MagicPatch {
-                    account: account_s,
-                    app,
-                },
-                "DELETE" => Call::MagicDelete {
-                    account: account_s,
-                    app,
-                },
-                _ => return Err(NoRoute::Unknown),
-            }
-        }
+        (m, ["magic", "apps", app]) => item(
+            m,
+            account,
+            app,
+            MagicAppId::RULE,
+            &[
+                ("PUT", |account, app| Call::MagicUpdate { account, app }),
+                ("PATCH", |account, app| Call::MagicPatch { account, app }),
+                ("DELETE", |account, app| Call::MagicDelete { account, app }),
+            ],
+        )?,
         _ => return Err(NoRoute::Unknown),
     };
     if !account_ok(account) {
         return Err(NoRoute::BadIdentifier);
     }
     Ok(call)
+}
+
+/// The call a method makes on one item (`…/{id}`): an unknown method is no route; a known one
+/// with an identifier that is not one is a bad identifier, as Cloudflare tells them apart.
+type MakeCall = fn(String, String) -> Call;
+
+fn item(
+    method: &str,
+    account: &str,
+    id: &str,
+    rule: IdRule,
+    calls: &[(&str, MakeCall)],
+) -> Result<Call, NoRoute> {
+    let make = calls
+        .iter()
+        .find(|(m, _)| *m == method)
+        .map(|(_, make)| make)
+        .ok_or(NoRoute::Unknown)?;
+    if AccountId::RULE.check(account).is_err() || rule.check(id).is_err() {
+        return Err(NoRoute::BadIdentifier);
+    }
+    Ok(make(account.to_string(), id.to_string()))
 }
 
 /// The answer to a request that reaches no operation, as Cloudflare gives it. Sources: an

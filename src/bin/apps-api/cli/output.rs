@@ -42,30 +42,8 @@ pub fn report(error: &Error) {
 /// characters) written as escapes. The library does this for error text; table cells and
 /// printed values come from models, so the tool does it for them.
 pub fn safe(text: &str) -> String {
-    let hidden = |c: char| {
-        c.is_control()
-            || matches!(
-                c,
-                '\u{00AD}'
-                    | '\u{061C}'
-                    | '\u{180E}'
-                    | '\u{200B}'..='\u{200F}'
-                    | '\u{2028}'..='\u{202E}'
-                    | '\u{2060}'..='\u{206F}'
-                    | '\u{FEFF}'
-                    | '\u{FFF9}'..='\u{FFFB}'
-                    | '\u{E0000}'..='\u{E0FFF}'
-            )
-    };
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if hidden(c) {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    // The same escapes as the library's error text: one list of what to escape.
+    apps_api::__cli::escape_controls(text)
 }
 
 /// Writes `text` to stdout; if stdout is closed (a pipe whose reader left), to stderr, so
