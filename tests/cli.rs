@@ -60,14 +60,22 @@ async fn fake() -> (FakeServer, HashMap<&'static str, String>) {
     (fake, env)
 }
 
-async fn run(env: &HashMap<&'static str, String>, args: &[&str]) -> Run {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_apps-api"));
-    command.args(args);
+/// `program` with exactly these variables of ours (none of the caller's credentials).
+fn command(env: &HashMap<&'static str, String>, program: &str) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
     for name in VARIABLES {
         command.env_remove(name);
     }
     command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
-    let output = command.output().await.unwrap();
+    command
+}
+
+async fn run(env: &HashMap<&'static str, String>, args: &[&str]) -> Run {
+    let output = command(env, env!("CARGO_BIN_EXE_apps-api"))
+        .args(args)
+        .output()
+        .await
+        .unwrap();
     Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -679,7 +687,7 @@ async fn a_secret_file_that_cannot_be_written_does_not_lose_the_secret() {
     let dir = tempdir();
     let file = dir.join("full.secret");
     // A file-size limit of zero (and SIGXFSZ ignored) makes every write fail with EFBIG.
-    let mut command = tokio::process::Command::new("sh");
+    let mut command = command(&env, "sh");
     command.args([
         "-c",
         "trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\"",
@@ -689,10 +697,6 @@ async fn a_secret_file_that_cannot_be_written_does_not_lose_the_secret() {
         "--secret-file",
         file.to_str().unwrap(),
     ]);
-    for name in VARIABLES {
-        command.env_remove(name);
-    }
-    command.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
     let output = command.output().await.unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     let secret = fake
@@ -715,13 +719,9 @@ async fn a_secret_file_that_cannot_be_written_does_not_lose_the_secret() {
 #[tokio::test]
 async fn a_closed_stdout_does_not_lose_the_secret() {
     let (fake, env) = fake().await;
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_apps-api"));
-    command.args(["calls", "create", "--json"]);
-    for name in VARIABLES {
-        command.env_remove(name);
-    }
+    let mut command = command(&env, env!("CARGO_BIN_EXE_apps-api"));
     command
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .args(["calls", "create", "--json"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = command.spawn().unwrap();
