@@ -630,8 +630,15 @@ impl Transport {
         let result = loop {
             attempt += 1;
             {
-                // A try may take what is left of the deadline, and no more.
+                // A try may take what is left of the deadline, and no more; with nothing left
+                // it is not started (a zero timer can fire after a fast answer, not before).
                 let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                if left.is_zero() {
+                    return Err(Error::Timeout {
+                        call: Box::new(state.lock().call_site(self.provider, op)),
+                        after: total,
+                    });
+                }
                 let mut seen = state.lock();
                 seen.deadline_cut = left < per_try;
                 seen.timeout = if seen.deadline_cut {

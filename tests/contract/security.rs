@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use apps_api::cloudflare::{CloudflareClient, Credentials};
 use apps_api::hover::HoverClient;
-use apps_api::{CallsAppId, Error, HoverAppId};
+use apps_api::{CallsAppId, Error, HoverAppId, RetryConfig};
 use httpmock::Method::{GET, POST};
 use httpmock::MockServer;
 use serde_json::json;
@@ -579,4 +579,135 @@ async fn a_dry_run_sends_nothing_and_shows_no_credential() {
         "{body}"
     );
     any.assert_calls_async(0).await;
+}
+
+/// Hostile redirects: a relative `Location` names the request's own host, and one with user
+/// info shows only its host (a server cannot make the client print a password it planted).
+#[tokio::test]
+async fn a_redirect_is_reported_by_its_host_only() {
+    for (location, host) in [
+        ("/client/v4/elsewhere", "127.0.0.1"),
+        (
+            "https://ops:planted-password@evil.example:8443/x?token=planted",
+            "evil.example",
+        ),
+        ("//evil.example/x", "evil.example"),
+    ] {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.any_request();
+                then.status(301).header("location", location);
+            })
+            .await;
+        let err = cf(&server).calls(ACCOUNT).list().await.unwrap_err();
+        assert_eq!(
+            err.failure().unwrap().redirect_host.as_deref(),
+            Some(host),
+            "{location}"
+        );
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("planted"), "{shown}");
+    }
+    // No Location at all.
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(308);
+        })
+        .await;
+    let err = cf(&server).calls(ACCOUNT).list().await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("HTTP 308, a redirect (not followed"),
+        "{err}"
+    );
+}
+
+/// Untrusted text as a credential: a line break would inject a header. Every credential is
+/// refused before anything is sent, and the error does not echo it.
+#[tokio::test]
+async fn credentials_with_line_breaks_are_refused_without_echo() {
+    let evil = "tok3n\r\nX-Injected: yes";
+    let errors = [
+        CloudflareClient::builder()
+            .credentials(Credentials::api_token(evil))
+            .build()
+            .unwrap_err(),
+        CloudflareClient::builder()
+            .credentials(Credentials::api_key("ops@example.com", evil))
+            .build()
+            .unwrap_err(),
+        CloudflareClient::builder()
+            .credentials(Credentials::api_key(evil, "key"))
+            .build()
+            .unwrap_err(),
+        apps_api::cloudflare::turn::TurnCredentials::new(APP, evil).unwrap_err(),
+        HoverClient::builder().token(evil).build().unwrap_err(),
+    ];
+    for err in errors {
+        let shown = format!("{err} {err:?}");
+        assert!(matches!(err, Error::Config(_)), "{shown}");
+        assert!(
+            !shown.contains("X-Injected") && !shown.contains("tok3n"),
+            "{shown}"
+        );
+    }
+}
+
+/// An operator's extreme settings: limits of `Duration::MAX` work (no overflow in deadline
+/// or timer arithmetic), a total of zero ends the call at once, and a base URL pasted with
+/// surrounding whitespace is read as the URL it is.
+#[tokio::test]
+async fn extreme_settings_neither_panic_nor_hang() {
+    let server = MockServer::start_async().await;
+    let list = server
+        .mock_async(|when, then| {
+            when.method(GET).path(cf_path("/calls/apps"));
+            then.status(200)
+                .json_body(fixture!("calls-list.response.json"));
+        })
+        .await;
+    let unlimited = CloudflareClient::builder()
+        .credentials(Credentials::api_token(TOKEN))
+        .base_url(format!("  {}{CF_PREFIX}\n", server.base_url()))
+        .connect_timeout(Duration::MAX)
+        .request_timeout(Duration::MAX)
+        .total_timeout(Duration::MAX)
+        .retry(
+            RetryConfig::default()
+                .cap(Duration::MAX)
+                .max_retry_after(Duration::MAX)
+                .max_retries(u32::MAX),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(unlimited.calls(ACCOUNT).list().await.unwrap().len(), 1);
+    list.assert_calls_async(1).await;
+
+    let started = Instant::now();
+    let err = cf_builder(&server)
+        .total_timeout(Duration::ZERO)
+        .build()
+        .unwrap()
+        .calls(ACCOUNT)
+        .list()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    let hover = HoverClient::builder()
+        .base_url(server.base_url())
+        .credentials(HOVER_EMAIL, HOVER_PASSWORD)
+        .request_timeout(Duration::MAX)
+        .total_timeout(Duration::MAX)
+        .login_cooldown(Duration::MAX)
+        .build()
+        .unwrap();
+    // No login route on this server: the login fails (404), and the cooldown of MAX after a
+    // rejection is not reached (404 is no rejection), so nothing overflows either.
+    let err = hover.apps().get(&HoverAppId::new("1")).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
 }
