@@ -525,17 +525,10 @@ pub(crate) fn builder_from(
         Error::Config("CLOUDFLARE_TURN_KEY is not set (the key's token, shown on create)".into())
     })?;
     let mut builder = TurnCredentials::builder(key_id, key);
-    if let Some(url) = realtime_base_url_from(&lookup)? {
+    if let Some(url) = lookup("CLOUDFLARE_REALTIME_BASE_URL")? {
         builder = builder.base_url(url);
     }
     Ok(builder)
-}
-
-/// `CLOUDFLARE_REALTIME_BASE_URL`, if set.
-pub(crate) fn realtime_base_url_from(
-    lookup: &impl Fn(&str) -> Result<Option<String>, Error>,
-) -> Result<Option<String>, Error> {
-    lookup("CLOUDFLARE_REALTIME_BASE_URL")
 }
 
 #[cfg(test)]

@@ -963,11 +963,7 @@ impl Transport {
                 call.clone(),
                 status,
                 parsed.api_errors(),
-                Answer {
-                    request_id: answer.request_id.clone(),
-                    retry_after: answer.retry_after,
-                    redirect_host: answer.redirect_host.clone(),
-                },
+                answer.clone(),
                 None,
             )
         })
@@ -1027,7 +1023,7 @@ impl Transport {
 }
 
 /// What an answer's headers said, for an error.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Answer {
     pub(crate) request_id: Option<String>,
     pub(crate) retry_after: Option<Duration>,
