@@ -51,6 +51,12 @@ pub mod __cli {
     pub fn escape_controls(text: &str) -> String {
         crate::core::scrub::escape_controls(text)
     }
+
+    /// Whether a terminal would act on a character or not show it (what `escape_controls`
+    /// escapes).
+    pub fn is_hidden(c: char) -> bool {
+        crate::core::scrub::is_hidden(c)
+    }
 }
 
 pub use crate::core::config::DEFAULT_MAX_BODY_BYTES;

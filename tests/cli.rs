@@ -83,6 +83,26 @@ async fn run(env: &HashMap<&'static str, String>, args: &[&str]) -> Run {
     }
 }
 
+async fn run_with_stdin(env: &HashMap<&'static str, String>, args: &[&str], input: &str) -> Run {
+    use tokio::io::AsyncWriteExt;
+    let mut child = command(env, env!("CARGO_BIN_EXE_apps-api"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().await.unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
 fn keys(value: &Value) -> Vec<&str> {
     let mut keys: Vec<&str> = value
         .as_object()
@@ -383,11 +403,42 @@ async fn turn_keys_and_credentials() {
         .to_string();
     let mut env_with_key = env.clone();
     env_with_key.insert("CLOUDFLARE_TURN_KEY", key.clone());
-    let revoked = run(&env_with_key, &["turn", "revoke", &id, &username, "--json"]).await;
+    // The username comes from stdin or a file, never argv (which `ps` shows everyone).
+    let revoked = run_with_stdin(
+        &env_with_key,
+        &["turn", "revoke", &id, "--json"],
+        &format!("{username}\n"),
+    )
+    .await;
     assert_eq!(
         (revoked.code, revoked.json()),
-        (0, serde_json::json!({"revoked": true}))
+        (0, serde_json::json!({"revoked": true})),
+        "{}",
+        revoked.stderr
     );
+    let creds_file = dir.join("creds.json");
+    std::fs::write(&creds_file, minted.stdout.as_bytes()).unwrap();
+    let revoked = run(
+        &env_with_key,
+        &[
+            "turn",
+            "revoke",
+            &id,
+            "--username-file",
+            creds_file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(revoked.code, 0, "{}", revoked.stderr);
+    let as_argument = run(&env_with_key, &["turn", "revoke", &id, &username]).await;
+    assert_eq!(as_argument.code, 2, "{}", as_argument.stderr);
+    let revokes: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.operation == "turn-revoke-credential")
+        .collect();
+    assert_eq!(revokes.len(), 2);
+    assert!(revokes.iter().all(|r| r.path.contains(&username)));
     let too_long = run(&env_with_key, &["turn", "credentials", &id, "--ttl", "49h"]).await;
     assert_eq!(too_long.code, 2, "{}", too_long.stderr);
     let no_key = run(&env, &["turn", "credentials", &id, "--ttl", "1h"]).await;
@@ -677,20 +728,20 @@ async fn server_text_cannot_drive_the_terminal() {
     assert!(listed.stdout.contains("\\u{1b}]52"), "{}", listed.stdout);
 }
 
-/// Found in review: a secret file that could not be written after the create succeeded lost
-/// the secret for good and exited 2. Now the secret goes to stderr, labelled, and the exit code
-/// is 1.
+/// A secret file that cannot be written after the create succeeded: the secret goes to stderr,
+/// labelled, the file is removed, and the exit code is 1. The tool ignores SIGXFSZ itself (a
+/// file-size limit used to kill it, exit 153, with an empty file and the secret lost).
 #[cfg(unix)]
 #[tokio::test]
 async fn a_secret_file_that_cannot_be_written_does_not_lose_the_secret() {
     let (fake, env) = fake().await;
     let dir = tempdir();
     let file = dir.join("full.secret");
-    // A file-size limit of zero (and SIGXFSZ ignored) makes every write fail with EFBIG.
+    // A file-size limit of zero makes every write to a file fail (EFBIG, or SIGXFSZ).
     let mut command = command(&env, "sh");
     command.args([
         "-c",
-        "trap '' XFSZ; ulimit -f 0; exec \"$0\" \"$@\"",
+        "ulimit -f 0; exec \"$0\" \"$@\"",
         env!("CARGO_BIN_EXE_apps-api"),
         "calls",
         "create",
@@ -699,37 +750,20 @@ async fn a_secret_file_that_cannot_be_written_does_not_lose_the_secret() {
     ]);
     let output = command.output().await.unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let secret = fake
-        .requests()
-        .iter()
-        .find(|r| r.operation == "calls-apps-create-a-new-app")
-        .and_then(|r| {
-            r.response.as_ref()?["result"]["secret"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .expect("the create happened");
+    let secret = created_secret(&fake).expect("the create happened");
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains(&secret), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "secret (shown only this once, store it now): {secret}"
+        )),
+        "{stderr}"
+    );
     assert!(!file.exists());
 }
 
-/// Found in review: a closed stdout made the tool panic after the create, and the secret was
-/// lost with exit code 101. Now what stdout cannot take goes to stderr.
-#[tokio::test]
-async fn a_closed_stdout_does_not_lose_the_secret() {
-    let (fake, env) = fake().await;
-    let mut command = command(&env, env!("CARGO_BIN_EXE_apps-api"));
-    command
-        .args(["calls", "create", "--json"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    drop(child.stdout.take());
-    let output = child.wait_with_output().await.unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let secret = fake
-        .requests()
+/// The secret the fake's Calls create answered with, if it answered one.
+fn created_secret(fake: &FakeServer) -> Option<String> {
+    fake.requests()
         .iter()
         .find(|r| r.operation == "calls-apps-create-a-new-app")
         .and_then(|r| {
@@ -737,7 +771,271 @@ async fn a_closed_stdout_does_not_lose_the_secret() {
                 .as_str()
                 .map(str::to_owned)
         })
-        .expect("the create happened");
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains(&secret), "{stderr}");
+}
+
+/// Waits until the fake has taken the fault queued for `operation`: the request reached it.
+async fn until_fault_taken(fake: &FakeServer, operation: &str) {
+    for _ in 0..2_000 {
+        if fake.pending_faults(operation) == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("the request never reached the fake");
+}
+
+/// A stdout that closes after the create was sent (the reader of a pipe left): the write
+/// fails, so the exit code is 1, and the secret, and only it, goes to stderr, labelled.
+#[tokio::test]
+async fn a_stdout_closed_after_the_create_does_not_lose_the_secret() {
+    let (fake, env) = fake().await;
+    fake.inject_fault(
+        "calls-apps-create-a-new-app",
+        1,
+        Fault::Stall(std::time::Duration::from_millis(300)),
+    )
+    .unwrap();
+    let mut child = command(&env, env!("CARGO_BIN_EXE_apps-api"))
+        .args(["calls", "create", "--name", "t", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    until_fault_taken(&fake, "calls-apps-create-a-new-app").await;
+    drop(child.stdout.take());
+    let output = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let secret = created_secret(&fake).expect("the create happened");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches(&secret).count(), 1, "{stderr}");
+    assert!(
+        !stderr.contains("\"app\"") && !stderr.contains("\"name\""),
+        "only the secret goes to stderr: {stderr}"
+    );
+}
+
+/// `> /dev/full`: every failed write of the result is exit code 1, for every command; a
+/// create's secret goes to stderr, labelled, and nothing else of the output does.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_full_stdout_is_an_error_and_keeps_only_the_secret() {
+    let (fake, env) = fake().await;
+    let full = |args: &[&str]| {
+        let mut command = command(&env, "sh");
+        command
+            .args(["-c", "exec \"$0\" \"$@\" > /dev/full"])
+            .arg(env!("CARGO_BIN_EXE_apps-api"))
+            .args(args);
+        command
+    };
+    let output = full(&["calls", "create", "--name", "t", "--json"])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let secret = created_secret(&fake).expect("the create happened");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches(&secret).count(), 1, "{stderr}");
+    assert!(!stderr.contains("\"app\""), "{stderr}");
+    for args in [&["calls", "list"][..], &["calls", "list", "--json"]] {
+        let output = full(args).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("could not write the output"), "{stderr}");
+    }
+}
+
+/// A closed stdout (`>&-`, which the Rust runtime reopens as `/dev/null`) or `> /dev/null`
+/// would swallow a one-time secret: the create is refused before anything is sent (exit 2).
+#[cfg(unix)]
+#[tokio::test]
+async fn a_stdout_that_discards_is_refused_before_a_create() {
+    let (fake, env) = fake().await;
+    for redirect in [">&-", "> /dev/null"] {
+        for create in [&["calls", "create"][..], &["turn-keys", "create", "--json"]] {
+            let output = command(&env, "sh")
+                .args(["-c", &format!("exec \"$0\" \"$@\" {redirect}")])
+                .arg(env!("CARGO_BIN_EXE_apps-api"))
+                .args(create)
+                .output()
+                .await
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{redirect} {create:?}: {stderr}"
+            );
+            assert!(stderr.contains("--secret-file"), "{stderr}");
+        }
+    }
+    assert!(fake.requests().is_empty(), "nothing was sent");
+    // With a secret file, stdout may go anywhere.
+    let dir = tempdir();
+    let output = command(&env, "sh")
+        .args(["-c", "exec \"$0\" \"$@\" > /dev/null"])
+        .arg(env!("CARGO_BIN_EXE_apps-api"))
+        .args(["calls", "create", "--secret-file"])
+        .arg(dir.join("s"))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+}
+
+fn signal(child: &tokio::process::Child, name: &str) {
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Ctrl-C or SIGTERM after a create was sent: the tool finishes writing what the create
+/// returned (here to the secret file), then exits with the signal's code. A second one forces
+/// it out, saying what was lost, and leaves no empty secret file.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_signal_after_a_create_was_sent_does_not_lose_the_secret() {
+    let (fake, env) = fake().await;
+    let dir = tempdir();
+    // The create stalls long enough for the signals to arrive while it is in flight, even on a
+    // loaded machine (they are sent as soon as it reaches the fake); the last case abandons it.
+    for (signals, code, stall) in [
+        (&["TERM"][..], 143, 4),
+        (&["INT"], 130, 4),
+        (&["INT", "INT"], 130, 60),
+    ] {
+        fake.inject_fault(
+            "calls-apps-create-a-new-app",
+            1,
+            Fault::Stall(std::time::Duration::from_secs(stall)),
+        )
+        .unwrap();
+        let file = dir.join(format!("{}.secret", signals.join("-")));
+        let mut child = command(&env, env!("CARGO_BIN_EXE_apps-api"))
+            .args(["calls", "create", "--secret-file"])
+            .arg(&file)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        until_fault_taken(&fake, "calls-apps-create-a-new-app").await;
+        let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap());
+        for name in signals {
+            signal(&child, name);
+            // The next signal only once this one was seen: it says so on a line of its own.
+            use tokio::io::AsyncBufReadExt;
+            let mut said = String::new();
+            stderr.read_line(&mut said).await.unwrap();
+            assert!(said.contains("interrupted"), "{signals:?}: {said}");
+        }
+        let status = child.wait().await.unwrap();
+        assert_eq!(status.code(), Some(code), "{signals:?}");
+        if signals.len() == 1 {
+            let stored: Value =
+                serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            assert_eq!(stored["secret"].as_str().unwrap().len(), 64);
+        } else {
+            assert!(!file.exists(), "no empty secret file is left behind");
+        }
+    }
+    // Before anything is sent, the first signal ends the command at once.
+    fake.inject_fault(
+        "calls-apps-list",
+        1,
+        Fault::Stall(std::time::Duration::from_secs(30)),
+    )
+    .unwrap();
+    let child = command(&env, env!("CARGO_BIN_EXE_apps-api"))
+        .args(["calls", "list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    until_fault_taken(&fake, "calls-apps-list").await;
+    signal(&child, "INT");
+    let output = child.wait_with_output().await.unwrap();
+    assert_eq!(output.status.code(), Some(130));
+}
+
+/// `--json` escapes what serde leaves raw (DEL, C1 controls such as CSI, bidi overrides,
+/// invisible characters) as `\uXXXX`: valid JSON with the same value, nothing a terminal acts
+/// on. Table cells are cut to a readable width; `--json` keeps the whole value.
+#[tokio::test]
+async fn json_output_escapes_terminal_controls_and_tables_cut_long_cells() {
+    let (_fake, env) = fake().await;
+    let hostile = "a\u{9b}2Jb\u{7f}c\u{202e}d\u{200b}e\u{e0041}f";
+    let long = "n".repeat(5_000);
+    for name in [hostile, long.as_str()] {
+        let created = run(&env, &["turn-keys", "create", "--name", name, "--json"]).await;
+        assert_eq!(created.code, 0, "{}", created.stderr);
+    }
+    let listed = run(&env, &["turn-keys", "list", "--json"]).await;
+    assert!(listed.stdout.is_ascii(), "{:?}", listed.stdout);
+    for escaped in ["\\u009b", "\\u007f", "\\u202e", "\\u200b", "\\udb40\\udc41"] {
+        assert!(
+            listed.stdout.contains(escaped),
+            "{escaped}: {}",
+            listed.stdout
+        );
+    }
+    let names: Vec<String> = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names.contains(&hostile.to_string()) && names.contains(&long));
+    let table = run(&env, &["turn-keys", "list"]).await;
+    assert!(
+        table.stdout.lines().all(|l| l.chars().count() < 300),
+        "{}",
+        table.stdout
+    );
+    assert!(table.stdout.contains('…'));
+    assert!(!table.stdout.contains('\u{9b}') && !table.stdout.contains('\u{202e}'));
+}
+
+/// A one-time secret holding control characters is printed exactly: in a table as a JSON
+/// string that says so (not escaped silently into something that is not the secret).
+#[tokio::test]
+async fn a_secret_with_control_characters_is_shown_exactly() {
+    let server = httpmock::MockServer::start_async().await;
+    let secret = "se\u{1b}[2Jcr\u{9b}et";
+    server
+        .mock_async(|when, then| {
+            when.method(httpmock::Method::POST);
+            then.status(201).json_body(serde_json::json!({
+                "success": true, "errors": [], "messages": [],
+                "result": {"uid": "2a95132c15732412d22c1476fa83f27a", "name": "t", "secret": secret}
+            }));
+        })
+        .await;
+    let env = HashMap::from([
+        (
+            "CLOUDFLARE_API_TOKEN",
+            "cli-test-token-0123456789".to_string(),
+        ),
+        ("CLOUDFLARE_ACCOUNT_ID", ACCOUNT.to_string()),
+        (
+            "CLOUDFLARE_BASE_URL",
+            format!("{}/client/v4", server.base_url()),
+        ),
+    ]);
+    let table = run(&env, &["calls", "create"]).await;
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(!table.stdout.contains('\u{1b}') && !table.stdout.contains('\u{9b}'));
+    let line = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("secret"))
+        .unwrap();
+    assert!(line.contains("JSON string"), "{line}");
+    let quoted = &line[line.find('"').unwrap()..];
+    assert_eq!(serde_json::from_str::<String>(quoted).unwrap(), secret);
+    let json = run(&env, &["calls", "create", "--json"]).await;
+    assert_eq!(json.json()["secret"], secret);
 }

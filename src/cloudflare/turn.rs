@@ -391,11 +391,7 @@ impl TurnCredentials {
             .and_then(|ttl| sent.checked_add_signed(ttl))
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         Ok(IceServers {
-            ice_servers: answer
-                .ice_servers
-                .into_iter()
-                .map(IceServer::from)
-                .collect(),
+            ice_servers: ice_servers(answer),
             expires_at,
         })
     }
@@ -450,11 +446,14 @@ pub struct IceServers {
     pub expires_at: DateTime<Utc>,
 }
 
-/// One ICE server, as `RTCIceServer`: its URLs and, for TURN, the credential.
+/// One ICE server, as `RTCIceServer`: its URLs and, for TURN, the credential. Only `stun:`,
+/// `stuns:`, `turn:` and `turns:` URLs are kept from the answer (it goes to a browser; anything
+/// else is dropped, and a server left without a URL too), and `urls` given as one string is
+/// read as a list of one.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct IceServer {
-    /// `stun:`, `turn:` or `turns:` URLs.
+    /// `stun:`, `stuns:`, `turn:` or `turns:` URLs.
     pub urls: Vec<String>,
     /// The TURN username (it names the allocation; redacted in `Debug`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -465,13 +464,39 @@ pub struct IceServer {
 }
 
 impl From<rt::TurnIceServer> for IceServer {
+    /// Keeps only `stun:`, `stuns:`, `turn:` and `turns:` URLs: the answer goes to a browser,
+    /// and a server that lies must not hand it a `javascript:` or `http:` URL.
     fn from(server: rt::TurnIceServer) -> Self {
+        let urls = match server.urls {
+            rt::TurnIceUrls::String(url) => vec![url],
+            rt::TurnIceUrls::Array(urls) => urls,
+        };
         Self {
-            urls: server.urls,
+            urls: urls.into_iter().filter(|url| is_ice_url(url)).collect(),
             username: server.username,
             credential: server.credential,
         }
     }
+}
+
+/// Whether `url` is a STUN or TURN URL (RFC 7064, RFC 7065), by its scheme.
+fn is_ice_url(url: &str) -> bool {
+    url.split_once(':').is_some_and(|(scheme, _)| {
+        ["stun", "stuns", "turn", "turns"]
+            .iter()
+            .any(|s| scheme.eq_ignore_ascii_case(s))
+    })
+}
+
+/// The servers of an answer, each with its STUN and TURN URLs only; a server left with none is
+/// dropped.
+fn ice_servers(answer: rt::TurnIceServers) -> Vec<IceServer> {
+    answer
+        .ice_servers
+        .into_iter()
+        .map(IceServer::from)
+        .filter(|server| !server.urls.is_empty())
+        .collect()
 }
 
 impl IceServers {
@@ -539,11 +564,7 @@ mod tests {
     fn servers(json: serde_json::Value) -> IceServers {
         let answer: rt::TurnIceServers = serde_json::from_value(json).unwrap();
         IceServers {
-            ice_servers: answer
-                .ice_servers
-                .into_iter()
-                .map(IceServer::from)
-                .collect(),
+            ice_servers: ice_servers(answer),
             expires_at: DateTime::UNIX_EPOCH,
         }
     }
@@ -614,6 +635,35 @@ mod tests {
             Some("3478")
         );
         assert_eq!(port_of("stun:stun.example.com"), None);
+    }
+
+    /// A server that lies hands the browser only STUN and TURN URLs; `urls` as one string
+    /// (which `RTCIceServer` allows) is a list of one.
+    #[test]
+    fn only_stun_and_turn_urls_reach_the_browser() {
+        let ice = servers(serde_json::json!({"iceServers": [
+            {"urls": ["javascript:alert(1)", "http://evil/", "STUN:stun.example.com:3478",
+                      "data:text/html,x", "turns:turn.example.com:443", "stuns:s.example"]},
+            {"urls": "turn:turn.example.com:3478", "username": "u", "credential": "c"},
+            {"urls": "https://evil.example/"},
+            {"urls": []},
+        ]}));
+        let urls: Vec<Vec<&str>> = ice
+            .ice_servers
+            .iter()
+            .map(|s| s.urls.iter().map(String::as_str).collect())
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                vec![
+                    "STUN:stun.example.com:3478",
+                    "turns:turn.example.com:443",
+                    "stuns:s.example"
+                ],
+                vec!["turn:turn.example.com:3478"],
+            ]
+        );
     }
 
     #[test]

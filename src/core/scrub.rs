@@ -50,6 +50,8 @@ fn is_secret_key(key: &str) -> bool {
 pub(crate) struct Known {
     /// Each secret as itself, and as JSON, HTML and URLs escape it.
     spellings: Vec<String>,
+    /// The same, ASCII-lowercased: for header values, which URL parsing may have lowercased.
+    lowered: Vec<String>,
 }
 
 impl Known {
@@ -63,7 +65,40 @@ impl Known {
         // Longest first, so that a secret containing another is removed whole.
         spellings.sort_by_key(|s| std::cmp::Reverse(s.len()));
         spellings.dedup();
-        Self { spellings }
+        let mut lowered: Vec<String> = spellings.iter().map(|s| s.to_ascii_lowercase()).collect();
+        lowered.dedup();
+        Self { spellings, lowered }
+    }
+
+    /// `text` with every spelling of every known secret replaced, whatever its ASCII case.
+    fn remove_ignoring_case(&self, text: &str) -> String {
+        let lower = text.to_ascii_lowercase();
+        // ASCII lowercasing keeps every byte where it was, so ranges found in `lower` are
+        // ranges of `text`.
+        let mut ranges: Vec<(usize, usize)> = self
+            .lowered
+            .iter()
+            .flat_map(|s| {
+                lower
+                    .match_indices(s.as_str())
+                    .map(|(at, s)| (at, at + s.len()))
+            })
+            .collect();
+        if ranges.is_empty() {
+            return text.to_string();
+        }
+        ranges.sort_unstable();
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (start, end) in ranges {
+            if start >= at {
+                out.push_str(&text[at..start]);
+                out.push_str("[redacted]");
+            }
+            at = at.max(end);
+        }
+        out.push_str(&text[at..]);
+        out
     }
 
     /// `text` with every spelling of every known secret replaced.
@@ -93,6 +128,21 @@ impl Known {
         .any(|view| self.spellings.iter().any(|s| view.contains(s.as_str())))
     }
 
+    /// [`Known::hidden_in`], whatever the ASCII case of the text.
+    fn hidden_in_ignoring_case(&self, text: &str) -> bool {
+        if self.lowered.is_empty() {
+            return false;
+        }
+        [
+            html_unescape(text),
+            percent_decode(text),
+            json_unescape(text),
+        ]
+        .iter()
+        .map(|view| view.to_ascii_lowercase())
+        .any(|view| self.lowered.iter().any(|s| view.contains(s.as_str())))
+    }
+
     /// `text` without a trailing piece (4 characters or more) that begins a known secret: what
     /// is left of a secret that a cut body ends in.
     fn remove_cut_tail(&self, text: &str) -> String {
@@ -110,7 +160,7 @@ impl Known {
 }
 
 /// What a snippet or message becomes when it quotes a secret in a form too odd to cut out.
-const WITHHELD: &str = "[withheld: it quotes a secret of this client]";
+pub(crate) const WITHHELD: &str = "[withheld: it quotes a secret of this client]";
 
 /// `text` with HTML entities decoded: named (`&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`) and
 /// numeric (`&#39;`, `&#x27;`).
@@ -372,10 +422,39 @@ pub(crate) fn message(text: &str, known: &Known, limit: usize) -> String {
     bound(&escape_controls(&text), limit)
 }
 
-/// A short server-supplied value (a `cf-ray`, a host) with controls escaped and at most
-/// [`SHORT_BYTES`] kept.
+/// Whether `text` contains `lowered` (ASCII-lowercase), whatever the ASCII case of `text`.
+fn contains_ignoring_case(text: &str, lowered: &str) -> bool {
+    text.len() >= lowered.len()
+        && text
+            .as_bytes()
+            .windows(lowered.len())
+            .any(|w| w.eq_ignore_ascii_case(lowered.as_bytes()))
+}
+
+/// A short server-supplied value with controls escaped and at most [`SHORT_BYTES`] kept.
 pub(crate) fn short(text: &str) -> String {
     bound(&escape_controls(text), SHORT_BYTES)
+}
+
+/// A value from an answer's headers (a `cf-ray`, a redirect's host) made safe as [`message`]
+/// makes server text safe, with the known secrets found whatever their ASCII case (URL
+/// parsing lowercases a host), and at most [`SHORT_BYTES`] kept.
+pub(crate) fn header_value(text: &str, known: &Known) -> String {
+    // The common case (a `cf-ray` on every answer): nothing that could hide a secret.
+    let plain = !text.contains(['&', '%', '\\', '+']) && !text.contains("eyJ");
+    if plain
+        && !known
+            .lowered
+            .iter()
+            .any(|s| contains_ignoring_case(text, s))
+    {
+        return short(text);
+    }
+    let text = mask_jwts(&known.remove_ignoring_case(text));
+    if known.hidden_in_ignoring_case(&text) {
+        return WITHHELD.to_string();
+    }
+    short(&text)
 }
 
 /// `text` cut to at most `limit` bytes at a character boundary, with `…` when cut.
@@ -393,7 +472,7 @@ fn bound(text: &str, limit: usize) -> String {
 /// Control characters (and the invisible ones that reorder or hide text) written as escapes,
 /// so that server text cannot start a new log line, move the cursor or disguise itself.
 pub(crate) fn escape_controls(text: &str) -> String {
-    let hidden = |c: char| c.is_control() || is_invisible(c);
+    let hidden = is_hidden;
     if !text.chars().any(hidden) {
         return text.to_string();
     }
@@ -406,6 +485,12 @@ pub(crate) fn escape_controls(text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether a terminal would act on `c` or not show it: a control character (C0, DEL, C1) or
+/// an invisible one ([`is_invisible`]).
+pub(crate) fn is_hidden(c: char) -> bool {
+    c.is_control() || is_invisible(c)
 }
 
 /// `value` with the values of secret-named keys replaced (for showing a body that may hold

@@ -203,6 +203,8 @@ pub(crate) struct Transport {
     dry_run: bool,
     /// The client's own secrets, scrubbed from any body snippet.
     known_secrets: Vec<crate::Secret>,
+    /// Every spelling of them and of the current and earlier tokens, built once per change.
+    known: RwLock<Arc<Known>>,
     #[cfg(test)]
     responder: Option<Responder>,
 }
@@ -326,6 +328,9 @@ impl Transport {
             sleeper: options.sleeper.clone(),
             on_response: options.on_response.clone(),
             dry_run: options.dry_run,
+            known: RwLock::new(Arc::new(Known::new(
+                known_secrets.iter().map(crate::Secret::expose),
+            ))),
             known_secrets,
             #[cfg(test)]
             responder: options.responder.clone(),
@@ -347,6 +352,14 @@ impl Transport {
             }
             tokens.earlier.push_back(earlier);
         }
+        let known = Known::new(
+            self.known_secrets
+                .iter()
+                .chain(tokens.current.iter().map(|(_, t)| t))
+                .chain(tokens.earlier.iter())
+                .map(crate::Secret::expose),
+        );
+        *self.known.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(known);
         Ok(())
     }
 
@@ -434,11 +447,12 @@ impl Transport {
         #[cfg(not(test))]
         let mut response = self.http.execute(request).await?;
         let status = response.status();
+        // Header values are server text: a server can echo the credentials it received.
         let request_id = response
             .headers()
             .get(CF_RAY)
             .and_then(|v| v.to_str().ok())
-            .map(scrub::short);
+            .map(|v| scrub::header_value(v, &self.known()));
         // Only error answers carry a wait worth reading.
         let retry_after = if status.as_u16() >= 400 {
             retry::retry_after(response.headers())
@@ -447,7 +461,7 @@ impl Transport {
         };
         let redirect_host = status
             .is_redirection()
-            .then(|| redirect_host(&response))
+            .then(|| redirect_host(&response, &self.known()))
             .flatten();
         let _ = CALL.try_with(|state| {
             let mut seen = state.lock();
@@ -790,19 +804,8 @@ impl Transport {
 
     /// Every secret this client holds now: its credentials, its current token and the few
     /// before it.
-    fn known(&self) -> Known {
-        let Auth::Token(cell) = &self.auth else {
-            return Known::new(self.known_secrets.iter().map(crate::Secret::expose));
-        };
-        let tokens = cell.read().unwrap_or_else(|p| p.into_inner());
-        let current = tokens.current.iter().map(|(_, t)| t);
-        Known::new(
-            self.known_secrets
-                .iter()
-                .chain(current)
-                .chain(tokens.earlier.iter())
-                .map(crate::Secret::expose),
-        )
+    fn known(&self) -> Arc<Known> {
+        self.known.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Server-supplied errors or messages made safe to show and log: at most 20, each
@@ -1060,13 +1063,22 @@ pub(crate) fn deadline_after(total: Duration) -> tokio::time::Instant {
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 60 * 60))
 }
 
-/// The host a redirect's `Location` points to (resolved against the request URL), bounded
-/// and escaped for an error message.
-fn redirect_host(response: &Response) -> Option<String> {
+/// The host a redirect's `Location` points to (resolved against the request URL), bounded,
+/// escaped and without the client's secrets, for an error message. URL parsing lowercases a
+/// host and writes a non-ASCII one in punycode: both forms are checked.
+fn redirect_host(response: &Response, known: &Known) -> Option<String> {
     let location = response.headers().get(reqwest::header::LOCATION)?;
     let location = location.to_str().ok()?;
     let target = response.url().join(location).ok()?;
-    Some(scrub::short(target.host_str()?))
+    let host = target.host_str()?;
+    let shown = scrub::header_value(host, known);
+    if host.contains("xn--") {
+        let (unicode, _) = idna::domain_to_unicode(host);
+        if scrub::header_value(&unicode, known) != scrub::short(&unicode) {
+            return Some(scrub::WITHHELD.to_string());
+        }
+    }
+    Some(shown)
 }
 
 impl Seen {

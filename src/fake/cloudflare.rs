@@ -9,7 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::store::{hex, now, CallsRecord, MagicRecord, TurnKeyRecord, MAX_ITEMS};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::store::{hex, now, CallsRecord, MagicRecord, Refused, TurnKeyRecord, Weight};
 use super::State;
 use crate::cloudflare::magic::{is_ipv4_cidr, is_source_cidr};
 use crate::core::ids::IdRule;
@@ -211,16 +214,29 @@ fn invalid(code: u32, message: &str, field: Option<&str>) -> Response {
     )
 }
 
-/// A success envelope holding `result`.
-fn success(status: StatusCode, result: Value) -> Response {
+/// A success envelope holding `result`, serialised straight from the store's items (a list
+/// answer is never built as a tree of JSON values first).
+fn success(status: StatusCode, result: impl Serialize) -> Response {
+    #[derive(Serialize)]
+    struct Success<R> {
+        success: bool,
+        errors: [(); 0],
+        messages: [(); 0],
+        result: R,
+    }
     envelope(
         status,
-        json!({"success": true, "errors": [], "messages": [], "result": result}),
+        Success {
+            success: true,
+            errors: [],
+            messages: [],
+            result,
+        },
     )
 }
 
 /// A Cloudflare answer, with a `cf-ray` as the real edge adds to every one.
-fn envelope(status: StatusCode, body: Value) -> Response {
+fn envelope(status: StatusCode, body: impl Serialize) -> Response {
     let mut response = (status, Json(body)).into_response();
     if let Ok(ray) = HeaderValue::from_str(&format!("{}-FAKE", hex(16))) {
         response.headers_mut().insert("cf-ray", ray);
@@ -314,28 +330,48 @@ fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Response> 
     }
 }
 
-fn store_full() -> Response {
-    failure(
-        StatusCode::INSUFFICIENT_STORAGE,
-        &[(
-            10_507,
-            &format!(
-                "the fake server holds at most {MAX_ITEMS} items of a kind; POST /__fake/reset \
-                 empties it"
-            ),
-        )],
-    )
+/// The answer to an item the store does not take.
+fn refused(why: Refused) -> Response {
+    match why {
+        Refused::TooLarge => invalid(1003, &why.message(), None),
+        Refused::Full => failure(
+            StatusCode::INSUFFICIENT_STORAGE,
+            &[(10_507, &why.message())],
+        ),
+    }
+}
+
+/// The weight of an item of weight `old` once its name is `new` instead of `name`.
+fn renamed(old: usize, name: &str, new: &str) -> usize {
+    old - name.len().min(old) + new.len()
+}
+
+/// A Calls app or a TURN key as the API writes it (the two have the same fields).
+#[derive(Serialize)]
+struct NamedItem<'a> {
+    uid: &'a str,
+    name: &'a str,
+    created: DateTime<Utc>,
+    modified: DateTime<Utc>,
+}
+
+/// An item with the account it belongs to, as `GET /__fake/state` shows it.
+#[derive(Serialize)]
+struct Owned<'a, T> {
+    account_id: &'a str,
+    #[serde(flatten)]
+    item: T,
 }
 
 // ----- Calls apps -----
 
-fn calls_app(uid: &str, record: &CallsRecord) -> Value {
-    json!({
-        "uid": uid,
-        "name": record.name,
-        "created": record.created,
-        "modified": record.modified,
-    })
+fn calls_app<'a>(uid: &'a str, record: &'a CallsRecord) -> NamedItem<'a> {
+    NamedItem {
+        uid,
+        name: &record.name,
+        created: record.created,
+        modified: record.modified,
+    }
 }
 
 fn calls_not_found(app: &str) -> Response {
@@ -357,13 +393,13 @@ pub(crate) fn name_of(body: &[u8]) -> Result<String, Response> {
 
 fn calls_list(state: &State, account: &str) -> Response {
     let store = state.store();
-    let apps: Vec<Value> = store
+    let apps: Vec<NamedItem<'_>> = store
         .calls
         .iter()
         .filter(|((owner, _), _)| owner == account)
         .map(|((_, uid), record)| calls_app(uid, record))
         .collect();
-    success(StatusCode::OK, Value::Array(apps))
+    success(StatusCode::OK, apps)
 }
 
 fn calls_create(state: &State, account: String, body: &[u8]) -> Response {
@@ -372,9 +408,6 @@ fn calls_create(state: &State, account: String, body: &[u8]) -> Response {
         Err(bad) => return bad,
     };
     let mut store = state.store();
-    if store.calls.len() >= MAX_ITEMS {
-        return store_full();
-    }
     let created = now();
     let uid = hex(32);
     let record = CallsRecord {
@@ -382,7 +415,10 @@ fn calls_create(state: &State, account: String, body: &[u8]) -> Response {
         created,
         modified: created,
     };
-    let mut app = calls_app(&uid, &record);
+    if let Err(why) = store.admit(record.weight(), 0, store.calls.len()) {
+        return refused(why);
+    }
+    let mut app = json!(calls_app(&uid, &record));
     // The only time the secret is ever shown; the fake does not keep it.
     app["secret"] = json!(hex(64));
     store.calls.insert((account, uid), record);
@@ -403,14 +439,18 @@ fn calls_update(state: &State, account: String, app: String, body: &[u8]) -> Res
         Err(bad) => return bad,
     };
     let mut store = state.store();
-    match store.calls.get_mut(&(account, app.clone())) {
-        Some(record) => {
-            record.name = name;
-            record.modified = now();
-            success(StatusCode::OK, calls_app(&app, record))
-        }
-        None => calls_not_found(&app),
+    let key = (account, app);
+    let Some(old) = store.calls.get(&key).map(Weight::weight) else {
+        return calls_not_found(&key.1);
+    };
+    let new = renamed(old, &store.calls[&key].name, &name);
+    if let Err(why) = store.admit(new, old, store.calls.len()) {
+        return refused(why);
     }
+    let record = store.calls.get_mut(&key).expect("found above");
+    record.name = name;
+    record.modified = now();
+    success(StatusCode::OK, calls_app(&key.1, record))
 }
 
 fn calls_delete(state: &State, account: String, app: String) -> Response {
@@ -423,13 +463,13 @@ fn calls_delete(state: &State, account: String, app: String) -> Response {
 
 // ----- TURN keys -----
 
-fn turn_key(uid: &str, record: &TurnKeyRecord) -> Value {
-    json!({
-        "uid": uid,
-        "name": record.name,
-        "created": record.created,
-        "modified": record.modified,
-    })
+fn turn_key<'a>(uid: &'a str, record: &'a TurnKeyRecord) -> NamedItem<'a> {
+    NamedItem {
+        uid,
+        name: &record.name,
+        created: record.created,
+        modified: record.modified,
+    }
 }
 
 fn turn_key_not_found(key: &str) -> Response {
@@ -441,13 +481,13 @@ fn turn_key_not_found(key: &str) -> Response {
 
 fn turn_key_list(state: &State, account: &str) -> Response {
     let store = state.store();
-    let keys: Vec<Value> = store
+    let keys: Vec<NamedItem<'_>> = store
         .turn_keys
         .iter()
         .filter(|((owner, _), _)| owner == account)
         .map(|((_, uid), record)| turn_key(uid, record))
         .collect();
-    success(StatusCode::OK, Value::Array(keys))
+    success(StatusCode::OK, keys)
 }
 
 fn turn_key_create(state: &State, account: String, body: &[u8]) -> Response {
@@ -465,9 +505,6 @@ fn turn_key_create(state: &State, account: String, body: &[u8]) -> Response {
     if in_account >= 1_000 {
         return invalid(1001, "an account can have at most 1000 TURN keys", None);
     }
-    if store.turn_keys.len() >= MAX_ITEMS {
-        return store_full();
-    }
     let created = now();
     let uid = hex(32);
     let token = hex(64);
@@ -477,7 +514,10 @@ fn turn_key_create(state: &State, account: String, body: &[u8]) -> Response {
         modified: created,
         key: crate::Secret::new(token.clone()),
     };
-    let mut key = turn_key(&uid, &record);
+    if let Err(why) = store.admit(record.weight(), 0, store.turn_keys.len()) {
+        return refused(why);
+    }
+    let mut key = json!(turn_key(&uid, &record));
     // The only time the token is ever shown.
     key["key"] = json!(token);
     store.turn_keys.insert((account, uid), record);
@@ -498,14 +538,18 @@ fn turn_key_update(state: &State, account: String, key: String, body: &[u8]) -> 
         Err(bad) => return bad,
     };
     let mut store = state.store();
-    match store.turn_keys.get_mut(&(account, key.clone())) {
-        Some(record) => {
-            record.name = name;
-            record.modified = now();
-            success(StatusCode::OK, turn_key(&key, record))
-        }
-        None => turn_key_not_found(&key),
+    let id = (account, key);
+    let Some(old) = store.turn_keys.get(&id).map(Weight::weight) else {
+        return turn_key_not_found(&id.1);
+    };
+    let new = renamed(old, &store.turn_keys[&id].name, &name);
+    if let Err(why) = store.admit(new, old, store.turn_keys.len()) {
+        return refused(why);
     }
+    let record = store.turn_keys.get_mut(&id).expect("found above");
+    record.name = name;
+    record.modified = now();
+    success(StatusCode::OK, turn_key(&id.1, record))
 }
 
 fn turn_key_delete(state: &State, account: String, key: String) -> Response {
@@ -518,15 +562,27 @@ fn turn_key_delete(state: &State, account: String, key: String) -> Response {
 
 // ----- Magic account apps -----
 
-fn magic_app(id: &str, record: &MagicRecord) -> Value {
-    json!({
-        "account_app_id": id,
-        "name": record.name,
-        "type": record.app_type,
-        "hostnames": record.hostnames,
-        "ip_subnets": record.ip_subnets,
-        "source_subnets": record.source_subnets,
-    })
+/// A Magic account app as the API writes it.
+#[derive(Serialize)]
+struct MagicApp<'a> {
+    account_app_id: &'a str,
+    name: &'a str,
+    #[serde(rename = "type")]
+    app_type: &'a str,
+    hostnames: &'a Option<Vec<String>>,
+    ip_subnets: &'a Option<Vec<String>>,
+    source_subnets: &'a Option<Vec<String>>,
+}
+
+fn magic_app<'a>(id: &'a str, record: &'a MagicRecord) -> MagicApp<'a> {
+    MagicApp {
+        account_app_id: id,
+        name: &record.name,
+        app_type: &record.app_type,
+        hostnames: &record.hostnames,
+        ip_subnets: &record.ip_subnets,
+        source_subnets: &record.source_subnets,
+    }
 }
 
 fn magic_not_found(app: &str) -> Response {
@@ -608,15 +664,22 @@ fn managed_apps() -> Value {
 }
 
 fn magic_list(state: &State, account: &str) -> Response {
+    /// An item of the list: the account's own app, or one Cloudflare manages.
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum Item<'a> {
+        Account(MagicApp<'a>),
+        Managed(Value),
+    }
     let store = state.store();
-    let mut items: Vec<Value> = store
+    let mut items: Vec<Item<'_>> = store
         .magic
         .iter()
         .filter(|((owner, _), _)| owner == account)
-        .map(|((_, id), record)| magic_app(id, record))
+        .map(|((_, id), record)| Item::Account(magic_app(id, record)))
         .collect();
-    items.push(managed_apps());
-    success(StatusCode::OK, Value::Array(items))
+    items.push(Item::Managed(managed_apps()));
+    success(StatusCode::OK, items)
 }
 
 fn magic_create(state: &State, account: String, body: &[u8]) -> Response {
@@ -642,13 +705,13 @@ fn magic_create(state: &State, account: String, body: &[u8]) -> Response {
         source_subnets: fields.source_subnets,
     };
     let mut store = state.store();
-    if store.magic.len() >= MAX_ITEMS {
-        return store_full();
+    if let Err(why) = store.admit(record.weight(), 0, store.magic.len()) {
+        return refused(why);
     }
     let id = hex(32);
-    let app = magic_app(&id, &record);
+    let answer = success(StatusCode::CREATED, magic_app(&id, &record));
     store.magic.insert((account, id), record);
-    success(StatusCode::CREATED, app)
+    answer
 }
 
 /// PUT replaces (omitted lists are cleared), PATCH merges.
@@ -667,9 +730,11 @@ fn magic_change(
         return invalid(1001, "at least one field is required", None);
     }
     let mut store = state.store();
-    let Some(record) = store.magic.get_mut(&(account, app.clone())) else {
-        return magic_not_found(&app);
+    let key = (account, app);
+    let Some(old) = store.magic.get(&key) else {
+        return magic_not_found(&key.1);
     };
+    let mut record = old.clone();
     if let Some(name) = fields.name {
         record.name = name;
     }
@@ -685,7 +750,12 @@ fn magic_change(
         record.ip_subnets = fields.ip_subnets.or(record.ip_subnets.take());
         record.source_subnets = fields.source_subnets.or(record.source_subnets.take());
     }
-    success(StatusCode::OK, magic_app(&app, record))
+    if let Err(why) = store.admit(record.weight(), old.weight(), store.magic.len()) {
+        return refused(why);
+    }
+    let answer = success(StatusCode::OK, magic_app(&key.1, &record));
+    store.magic.insert(key, record);
+    answer
 }
 
 fn magic_delete(state: &State, account: String, app: String) -> Response {
@@ -696,27 +766,49 @@ fn magic_delete(state: &State, account: String, app: String) -> Response {
     }
 }
 
-/// The store's Cloudflare items for `GET /__fake/state`, secrets redacted.
-pub(crate) fn state_json(store: &super::store::Store) -> Value {
-    json!({
-        "calls_apps": store.calls.iter().map(|((account, uid), r)| {
-            let mut app = calls_app(uid, r);
-            app["account_id"] = json!(account);
-            app
-        }).collect::<Vec<_>>(),
-        "magic_apps": store.magic.iter().map(|((account, id), r)| {
-            let mut app = magic_app(id, r);
-            app["account_id"] = json!(account);
-            app
-        }).collect::<Vec<_>>(),
-        "turn_keys": store.turn_keys.iter().map(|((account, uid), r)| {
-            let mut key = turn_key(uid, r);
-            key["account_id"] = json!(account);
-            key
-        }).collect::<Vec<_>>(),
-        "turn_credentials": {
-            "minted": store.turn_credentials.len(),
-            "revoked": store.turn_credentials.iter().filter(|c| c.revoked).count(),
+/// The store's Cloudflare items for `GET /__fake/state` (which hold no secret), serialised
+/// straight from the store.
+pub(crate) fn state(store: &super::store::Store) -> impl Serialize + '_ {
+    #[derive(Serialize)]
+    struct Credentials {
+        minted: usize,
+        revoked: usize,
+    }
+    #[derive(Serialize)]
+    struct CloudflareState<'a> {
+        calls_apps: Vec<Owned<'a, NamedItem<'a>>>,
+        magic_apps: Vec<Owned<'a, MagicApp<'a>>>,
+        turn_keys: Vec<Owned<'a, NamedItem<'a>>>,
+        turn_credentials: Credentials,
+    }
+    CloudflareState {
+        calls_apps: store
+            .calls
+            .iter()
+            .map(|((account, uid), r)| Owned {
+                account_id: account,
+                item: calls_app(uid, r),
+            })
+            .collect(),
+        magic_apps: store
+            .magic
+            .iter()
+            .map(|((account, id), r)| Owned {
+                account_id: account,
+                item: magic_app(id, r),
+            })
+            .collect(),
+        turn_keys: store
+            .turn_keys
+            .iter()
+            .map(|((account, uid), r)| Owned {
+                account_id: account,
+                item: turn_key(uid, r),
+            })
+            .collect(),
+        turn_credentials: Credentials {
+            minted: store.turn_credentials.len(),
+            revoked: store.turn_credentials.iter().filter(|c| c.revoked).count(),
         },
-    })
+    }
 }

@@ -30,25 +30,58 @@ fn bad(message: impl Into<String>) -> Response {
 
 /// The control API is for test code, not web pages: a request a browser sent on a page's
 /// behalf (it carries an `Origin`), or one for a host name that is not this machine (a DNS
-/// rebinding), is refused, so that a page cannot reset a developer's fake or queue faults.
-pub(crate) fn refuse_browsers(headers: &axum::http::HeaderMap) -> Option<Response> {
+/// rebinding), is refused, so that a page cannot reset a developer's fake or queue faults. The
+/// host is read from every place a request names it: exactly one `Host` header, and the
+/// request target when it is in absolute form (`POST http://evil.example/__fake/reset`).
+pub(crate) fn refuse_browsers(parts: &axum::http::request::Parts) -> Option<Response> {
     let refused =
         |why: &str| Some((StatusCode::FORBIDDEN, Json(json!({"error": why}))).into_response());
-    if headers.contains_key("origin") {
+    if parts.headers.contains_key("origin") {
         return refused("the control API refuses requests from web pages (they carry an Origin)");
     }
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
+    let hosts: Vec<&str> = parts
+        .headers
+        .get_all("host")
+        .iter()
+        .map(|h| h.to_str().unwrap_or("\u{fffd}"))
+        .collect();
+    let [host] = hosts.as_slice() else {
+        return refused("the control API needs exactly one Host header");
     };
-    if !matches!(name, "127.0.0.1" | "localhost" | "[::1]" | "") {
+    let target = parts.uri.authority().map(|a| a.as_str());
+    if !is_loopback_authority(host) || target.is_some_and(|t| !is_loopback_authority(t)) {
         return refused("the control API answers only requests for 127.0.0.1 or localhost");
     }
     None
+}
+
+/// Whether `authority` (`host[:port]`) names this machine.
+fn is_loopback_authority(authority: &str) -> bool {
+    let name = match authority.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => authority,
+    };
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "127.0.0.1" | "localhost" | "[::1]"
+    )
+}
+
+/// A 200 with JSON serialised beforehand.
+fn json_bytes(body: Result<Vec<u8>, serde_json::Error>) -> Response {
+    match body {
+        Ok(body) => (
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"error": e.to_string()})),
+        )
+            .into_response(),
+    }
 }
 
 pub(crate) fn handle(state: &State, method: &Method, path: &str, body: &[u8]) -> Response {
@@ -67,39 +100,24 @@ pub(crate) fn handle(state: &State, method: &Method, path: &str, body: &[u8]) ->
             StatusCode::NO_CONTENT.into_response()
         }
         ("GET", "/__fake/state") => {
+            #[derive(serde::Serialize)]
+            struct Everything<C, H> {
+                cloudflare: C,
+                hover: H,
+                faults: serde_json::Map<String, serde_json::Value>,
+            }
+            let faults = state.faults().waiting();
             let store = state.store();
-            let body = json!({
-                "cloudflare": cloudflare::state_json(&store),
-                "hover": hover::state_json(&store),
-                "faults": state.faults().waiting(),
+            // Written while the store is locked, from its items: one copy of the answer.
+            let body = serde_json::to_vec(&Everything {
+                cloudflare: cloudflare::state(&store),
+                hover: hover::state(&store),
+                faults,
             });
-            (StatusCode::OK, Json(body)).into_response()
+            drop(store);
+            json_bytes(body)
         }
-        ("GET", "/__fake/requests") => {
-            let requests: Vec<_> = state
-                .recorded()
-                .into_iter()
-                .map(|r| {
-                    // A revoke's path holds the TURN username.
-                    let path = if r.operation == "turn-revoke-credential" {
-                        "/v1/turn/keys/{key_id}/credentials/[redacted]/revoke".to_string()
-                    } else {
-                        r.path
-                    };
-                    let mut entry = json!({
-                        "operation": r.operation,
-                        "method": r.method,
-                        "path": path,
-                        "request": r.request,
-                        "status": r.status,
-                        "response": r.response,
-                    });
-                    crate::core::scrub::redact_secret_keys(&mut entry);
-                    entry
-                })
-                .collect();
-            (StatusCode::OK, Json(json!({"requests": requests}))).into_response()
-        }
+        ("GET", "/__fake/requests") => json_bytes(requests(state)),
         _ => (
             StatusCode::NOT_FOUND,
             Json(json!({"error": format!(
@@ -110,6 +128,40 @@ pub(crate) fn handle(state: &State, method: &Method, path: &str, body: &[u8]) ->
         )
             .into_response(),
     }
+}
+
+/// The request log as `{"requests": [...]}`, secret-named values redacted, written one entry
+/// at a time: each body is parsed only while it is written, so a reader holds the answer and
+/// one parsed body, never the whole log as JSON values.
+fn requests(state: &State) -> Result<Vec<u8>, serde_json::Error> {
+    let parsed = |body: &Option<axum::body::Bytes>| {
+        body.as_ref()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+    };
+    let mut out = b"{\"requests\":[".to_vec();
+    for (i, r) in state.recorded().iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // A revoke's path holds the TURN username.
+        let path = if r.operation == "turn-revoke-credential" {
+            "/v1/turn/keys/{key_id}/credentials/[redacted]/revoke"
+        } else {
+            r.path.as_str()
+        };
+        let mut entry = json!({
+            "operation": r.operation,
+            "method": r.method,
+            "path": path,
+            "request": parsed(&r.request),
+            "status": r.status,
+            "response": parsed(&r.response),
+        });
+        crate::core::scrub::redact_secret_keys(&mut entry);
+        serde_json::to_writer(&mut out, &entry)?;
+    }
+    out.extend_from_slice(b"]}");
+    Ok(out)
 }
 
 fn inject(state: &State, body: &[u8]) -> Response {

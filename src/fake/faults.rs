@@ -115,6 +115,10 @@ impl Faults {
         self.queues.get_mut(operation)?.pop_front()
     }
 
+    pub(crate) fn pending(&self, operation: &str) -> usize {
+        self.queues.get(operation).map_or(0, VecDeque::len)
+    }
+
     pub(crate) fn clear(&mut self) {
         self.queues.clear();
     }
@@ -132,8 +136,9 @@ impl Faults {
 /// Whether `fault` makes sense for `operation`, and is within the fake's limits.
 fn check(fault: &Fault, operation: &str) -> Result<(), String> {
     match fault {
-        Fault::Status(code) if !(100..=599).contains(code) => {
-            Err(format!("status must be 100 to 599, not {code}"))
+        // A 1xx is not an answer: hyper would send a 500 while the log said otherwise.
+        Fault::Status(code) if !(200..=599).contains(code) => {
+            Err(format!("status must be 200 to 599, not {code}"))
         }
         Fault::Stall(wait) if *wait > LONGEST_STALL => {
             Err("stall_ms must be at most 600000".into())
@@ -436,7 +441,15 @@ mod tests {
             .inject("nope", 1, Fault::MalformedBody)
             .unwrap_err()
             .contains("calls-apps-list"));
-        assert!(faults.inject("get-app", 1, Fault::Status(1000)).is_err());
+        for status in [0, 100, 101, 103, 199, 600, 1000] {
+            assert!(
+                faults.inject("get-app", 1, Fault::Status(status)).is_err(),
+                "{status}"
+            );
+        }
+        assert!(faults.inject("get-app", 1, Fault::Status(200)).is_ok());
+        assert!(faults.inject("get-app", 1, Fault::Status(599)).is_ok());
+        faults.clear();
         assert!(faults
             .inject("get-app", 1, Fault::Stall(Duration::from_secs(3600)))
             .is_err());

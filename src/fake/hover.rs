@@ -10,7 +10,7 @@ use axum::Json;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::store::{hex, now, HoverRecord, TokenCheck, MAX_ITEMS};
+use super::store::{hex, now, HoverRecord, Refused, TokenCheck, Weight};
 use super::State;
 use crate::HoverAppId;
 
@@ -116,33 +116,62 @@ fn ok(body: Value) -> Response {
 
 /// An app as Hover writes it: every attribute present, `null` where it has no value.
 fn document(id: i64, record: &HoverRecord) -> Value {
-    json!({
-        "data": {
-            "id": id.to_string(),
-            "type": "app",
-            "attributes": {
-                "id": id,
-                "icon": "noimg.svg",
-                "name": record.name,
-                "package_name": record.package_name,
-                "token": record.token,
-                "webhook_url": record.webhook_url,
-                "webhook_secret": record.webhook_secret,
-                "organization_id": ORGANIZATION_ID,
-                "created_at": record.created_at,
-                "updated_at": record.updated_at,
-                "archived_at": record.archived_at,
-                "transactions_count": 0,
-                "is_tester": false,
-                "apk_url": null,
-            },
-            "relationships": {
-                "organization": {
-                    "data": {"id": ORGANIZATION_ID.to_string(), "type": "organization"}
-                }
+    json!({ "data": data(id, record, false) })
+}
+
+/// The `data` of an app's document, its token and webhook secret `[redacted]` when `redacted`.
+fn data<'a>(id: i64, record: &'a HoverRecord, redacted: bool) -> impl serde::Serialize + 'a {
+    #[derive(serde::Serialize)]
+    struct Data<'a> {
+        id: String,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        attributes: Attributes<'a>,
+        relationships: Value,
+    }
+    #[derive(serde::Serialize)]
+    struct Attributes<'a> {
+        id: i64,
+        icon: &'static str,
+        name: &'a str,
+        package_name: &'a str,
+        token: &'a str,
+        webhook_url: Option<&'a str>,
+        webhook_secret: Option<&'a str>,
+        organization_id: i64,
+        created_at: chrono::DateTime<chrono::Utc>,
+        updated_at: chrono::DateTime<chrono::Utc>,
+        archived_at: Option<chrono::DateTime<chrono::Utc>>,
+        transactions_count: i64,
+        is_tester: bool,
+        apk_url: Option<&'a str>,
+    }
+    let secret = move |value: &'a str| if redacted { "[redacted]" } else { value };
+    Data {
+        id: id.to_string(),
+        kind: "app",
+        attributes: Attributes {
+            id,
+            icon: "noimg.svg",
+            name: &record.name,
+            package_name: &record.package_name,
+            token: secret(&record.token),
+            webhook_url: record.webhook_url.as_deref(),
+            webhook_secret: record.webhook_secret.as_deref().map(secret),
+            organization_id: ORGANIZATION_ID,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            archived_at: record.archived_at,
+            transactions_count: 0,
+            is_tester: false,
+            apk_url: None,
+        },
+        relationships: json!({
+            "organization": {
+                "data": {"id": ORGANIZATION_ID.to_string(), "type": "organization"}
             }
-        }
-    })
+        }),
+    }
 }
 
 /// A JWT-shaped token (`{"alg":"HS256"}.{"user_id":62,"exp":…}.signature`), so that code which
@@ -237,13 +266,8 @@ fn create(state: &State, body: &[u8]) -> Response {
         archived_at: None,
     };
     let mut store = state.store();
-    if store.hover.len() >= MAX_ITEMS {
-        return error(
-            StatusCode::INSUFFICIENT_STORAGE,
-            &format!(
-                "the fake server holds at most {MAX_ITEMS} apps; POST /__fake/reset empties it"
-            ),
-        );
+    if let Err(why) = store.admit(record.weight(), 0, store.hover.len()) {
+        return refused(why);
     }
     let id = store.next_hover_id;
     store.next_hover_id += 1;
@@ -257,27 +281,61 @@ fn update(state: &State, id: &str, body: &[u8]) -> Response {
         Ok(app) => app,
         Err(bad) => return bad,
     };
-    with_app(state, id, |id, record| {
-        if let Some(name) = app.get("name").and_then(Value::as_str) {
-            record.name = name.into();
+    let Some(numeric) = numeric_id(id) else {
+        return missing(id);
+    };
+    let mut store = state.store();
+    let Some(old) = store.hover.get(&numeric) else {
+        return missing(id);
+    };
+    let mut record = old.clone();
+    if let Some(name) = app.get("name").and_then(Value::as_str) {
+        record.name = name.into();
+    }
+    if let Some(package) = app.get("package_name").and_then(Value::as_str) {
+        record.package_name = package.into();
+    }
+    match app.get("webhook_url") {
+        Some(Value::Null) => {
+            record.webhook_url = None;
+            record.webhook_secret = None;
         }
-        if let Some(package) = app.get("package_name").and_then(Value::as_str) {
-            record.package_name = package.into();
+        Some(Value::String(url)) => {
+            record.webhook_url = Some(url.clone());
+            record.webhook_secret.get_or_insert_with(|| hex(32));
         }
-        match app.get("webhook_url") {
-            Some(Value::Null) => {
-                record.webhook_url = None;
-                record.webhook_secret = None;
-            }
-            Some(Value::String(url)) => {
-                record.webhook_url = Some(url.clone());
-                record.webhook_secret.get_or_insert_with(|| hex(32));
-            }
-            _ => {}
-        }
-        record.updated_at = now();
-        ok(document(id, record))
-    })
+        _ => {}
+    }
+    record.updated_at = now();
+    if let Err(why) = store.admit(record.weight(), old.weight(), store.hover.len()) {
+        return refused(why);
+    }
+    let answer = ok(document(numeric, &record));
+    store.hover.insert(numeric, record);
+    answer
+}
+
+/// The answer to an app the store does not take.
+fn refused(why: Refused) -> Response {
+    let status = match why {
+        Refused::TooLarge => StatusCode::UNPROCESSABLE_ENTITY,
+        Refused::Full => StatusCode::INSUFFICIENT_STORAGE,
+    };
+    error(status, &why.message())
+}
+
+/// Hover's 404 for an app that is not there.
+fn missing(id: &str) -> Response {
+    let shown: String = id.chars().take(32).flat_map(char::escape_debug).collect();
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("Couldn't find App with 'id'={shown}"),
+    )
+}
+
+/// An app ID as the store keys it, if it is one.
+fn numeric_id(id: &str) -> Option<i64> {
+    HoverAppId::RULE.check(id).ok()?.parse().ok()
 }
 
 /// Runs `change` on an existing app, or answers 404.
@@ -286,38 +344,30 @@ fn with_app(
     id: &str,
     change: impl FnOnce(i64, &mut HoverRecord) -> Response,
 ) -> Response {
-    let missing = || {
-        let shown: String = id.chars().take(32).flat_map(char::escape_debug).collect();
-        error(
-            StatusCode::NOT_FOUND,
-            &format!("Couldn't find App with 'id'={shown}"),
-        )
-    };
-    let Some(numeric) = HoverAppId::RULE
-        .check(id)
-        .ok()
-        .and_then(|id| id.parse::<i64>().ok())
-    else {
-        return missing();
+    let Some(numeric) = numeric_id(id) else {
+        return missing(id);
     };
     let mut store = state.store();
     match store.hover.get_mut(&numeric) {
         Some(record) => change(numeric, record),
-        None => missing(),
+        None => missing(id),
     }
 }
 
-/// The store's Hover apps for `GET /__fake/state`, secrets redacted.
-pub(crate) fn state_json(store: &super::store::Store) -> Value {
-    json!({
-        "apps": store.hover.iter().map(|(id, r)| {
-            let mut app = document(*id, r)["data"].take();
-            app["attributes"]["token"] = json!("[redacted]");
-            if r.webhook_secret.is_some() {
-                app["attributes"]["webhook_secret"] = json!("[redacted]");
-            }
-            app
-        }).collect::<Vec<_>>(),
-        "tokens_issued": store.hover_tokens.len(),
-    })
+/// The store's Hover apps for `GET /__fake/state`, secrets redacted, serialised straight
+/// from the store.
+pub(crate) fn state(store: &super::store::Store) -> impl serde::Serialize + '_ {
+    #[derive(serde::Serialize)]
+    struct HoverState<T> {
+        apps: Vec<T>,
+        tokens_issued: usize,
+    }
+    HoverState {
+        apps: store
+            .hover
+            .iter()
+            .map(|(id, r)| data(*id, r, true))
+            .collect(),
+        tokens_issued: store.hover_tokens.len(),
+    }
 }

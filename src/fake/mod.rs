@@ -139,11 +139,40 @@ pub(crate) struct State {
     pub(crate) hover_token_ttl: Duration,
     store: Mutex<store::Store>,
     faults: Mutex<faults::Faults>,
-    journal: Mutex<VecDeque<Recorded>>,
+    journal: Mutex<Journal>,
 }
 
 /// How many requests the fake remembers for [`FakeServer::requests`].
 pub const REMEMBERED_REQUESTS: usize = 1_000;
+/// How many bytes of bodies the request log holds at most; past it, the oldest requests are
+/// forgotten.
+pub const REMEMBERED_BYTES: usize = 8 * 1024 * 1024;
+
+/// The request log: the last requests, as the bytes they carried (not parsed: a parsed body
+/// takes many times its size), bounded in entries and in bytes.
+#[derive(Default)]
+struct Journal {
+    entries: VecDeque<Arc<Entry>>,
+    bytes: usize,
+}
+
+/// A request in the log.
+pub(crate) struct Entry {
+    pub(crate) operation: &'static str,
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) status: u16,
+    /// The bodies, when at most [`router::RECORDED_BODY_BYTES`].
+    pub(crate) request: Option<bytes::Bytes>,
+    pub(crate) response: Option<bytes::Bytes>,
+}
+
+impl Entry {
+    fn bytes(&self) -> usize {
+        let body = |b: &Option<bytes::Bytes>| b.as_ref().map_or(0, bytes::Bytes::len);
+        self.path.len() + body(&self.request) + body(&self.response) + 64
+    }
+}
 
 /// A request the fake served (or refused), as [`FakeServer::requests`] returns it: what your
 /// code sent and what it got back. Bodies are as sent, with the fake's own made-up
@@ -176,18 +205,24 @@ impl State {
         self.faults.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Remembers a request, forgetting the oldest past [`REMEMBERED_REQUESTS`].
-    pub(crate) fn record(&self, entry: Recorded) {
+    /// Remembers a request, forgetting the oldest past [`REMEMBERED_REQUESTS`] or
+    /// [`REMEMBERED_BYTES`].
+    pub(crate) fn record(&self, entry: Entry) {
         let mut journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
-        if journal.len() == REMEMBERED_REQUESTS {
-            journal.pop_front();
+        journal.bytes += entry.bytes();
+        journal.entries.push_back(Arc::new(entry));
+        while journal.entries.len() > REMEMBERED_REQUESTS || journal.bytes > REMEMBERED_BYTES {
+            let Some(oldest) = journal.entries.pop_front() else {
+                break;
+            };
+            journal.bytes -= oldest.bytes();
         }
-        journal.push_back(entry);
     }
 
-    pub(crate) fn recorded(&self) -> Vec<Recorded> {
+    /// The log as it is now (shared entries: nothing is copied).
+    pub(crate) fn recorded(&self) -> Vec<Arc<Entry>> {
         let journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
-        journal.iter().cloned().collect()
+        journal.entries.iter().cloned().collect()
     }
 }
 
@@ -218,7 +253,7 @@ impl FakeServer {
             hover_token_ttl: config.hover_token_ttl.unwrap_or(DEFAULT_HOVER_TOKEN_TTL),
             store: Mutex::new(store::Store::new()),
             faults: Mutex::new(faults::Faults::default()),
-            journal: Mutex::new(VecDeque::new()),
+            journal: Mutex::new(Journal::default()),
         });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port.unwrap_or(0)))
             .await
@@ -351,10 +386,30 @@ impl FakeServer {
             .map_err(Error::InvalidArgument)
     }
 
-    /// The last requests the fake received for an operation (at most
-    /// [`REMEMBERED_REQUESTS`]), oldest first: to assert what your code sent.
+    /// The last requests the fake received (at most [`REMEMBERED_REQUESTS`], and
+    /// [`REMEMBERED_BYTES`] of bodies), oldest first: to assert what your code sent.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.state.recorded()
+        let json = |body: &Option<bytes::Bytes>| {
+            body.as_ref()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        };
+        self.state
+            .recorded()
+            .iter()
+            .map(|entry| Recorded {
+                operation: entry.operation,
+                method: entry.method.clone(),
+                path: entry.path.clone(),
+                request: json(&entry.request),
+                status: entry.status,
+                response: json(&entry.response),
+            })
+            .collect()
+    }
+
+    /// How many faults wait for `operation` (a request that reaches the fake takes one).
+    pub fn pending_faults(&self, operation: &str) -> usize {
+        self.state.faults().pending(operation)
     }
 
     /// Removes every queued fault.

@@ -64,7 +64,7 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
     };
 
     if path == "/__fake" || path.starts_with("/__fake/") {
-        if let Some(refused) = control::refuse_browsers(&parts.headers) {
+        if let Some(refused) = control::refuse_browsers(&parts) {
             return refused;
         }
         return control::handle(&state, &parts.method, &path, &body);
@@ -97,13 +97,12 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
             let answer = axum::body::to_bytes(answer, usize::MAX)
                 .await
                 .unwrap_or_default();
-            // The log keeps bodies up to 64 KiB: a thousand big lists must not fill memory.
-            let kept = |bytes: &[u8]| {
-                (bytes.len() <= RECORDED_BODY_BYTES)
-                    .then(|| serde_json::from_slice(bytes).ok())
-                    .flatten()
+            // The log keeps bodies up to 64 KiB, as bytes: a thousand big lists must not fill
+            // memory.
+            let kept = |bytes: &axum::body::Bytes| {
+                (bytes.len() <= RECORDED_BODY_BYTES && !bytes.is_empty()).then(|| bytes.clone())
             };
-            state.record(super::Recorded {
+            state.record(super::Entry {
                 operation,
                 method,
                 path,

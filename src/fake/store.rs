@@ -8,9 +8,47 @@ use chrono::{DateTime, SubsecRound, Utc};
 use tokio::time::Instant;
 
 /// The most items of one kind (Calls apps, Magic apps, Hover apps, TURN keys) the fake keeps,
-/// across all accounts. With request bodies of at most [`super::router::BODY_LIMIT`], this
-/// bounds what the store can hold.
+/// across all accounts.
 pub(crate) const MAX_ITEMS: usize = 2_000;
+/// The most one stored item may hold, about as its JSON: a limit of the fake (the real APIs
+/// document none), so that no list or `GET /__fake/state` answer grows large.
+pub(crate) const MAX_ITEM_BYTES: usize = 8 * 1024;
+/// The most all stored items may hold together, about as their JSON: the largest a list or
+/// `GET /__fake/state` answer can be.
+pub(crate) const MAX_STORE_BYTES: usize = 8 * 1024 * 1024;
+
+/// About how many bytes an item takes as JSON (its text and a fixed allowance for the rest).
+pub(crate) trait Weight {
+    fn weight(&self) -> usize;
+}
+
+/// Why the store does not take an item.
+pub(crate) enum Refused {
+    /// The item is over [`MAX_ITEM_BYTES`].
+    TooLarge,
+    /// The store would pass [`MAX_STORE_BYTES`] or [`MAX_ITEMS`].
+    Full,
+}
+
+impl Refused {
+    /// What the fake says about it.
+    pub(crate) fn message(&self) -> String {
+        match self {
+            Refused::TooLarge => format!(
+                "the item is larger than the fake keeps ({MAX_ITEM_BYTES} bytes per item; a \
+                 limit of the fake, not of the API)"
+            ),
+            Refused::Full => format!(
+                "the fake server holds at most {MAX_ITEMS} items of a kind and {MAX_STORE_BYTES} \
+                 bytes in all; POST /__fake/reset empties it"
+            ),
+        }
+    }
+}
+
+fn text_weight<'a>(texts: impl IntoIterator<Item = &'a String>) -> usize {
+    texts.into_iter().map(|t| t.len() + 4).sum()
+}
 /// The most Hover tokens kept at once; past it, expired tokens go first, then the oldest.
 pub(crate) const MAX_HOVER_TOKENS: usize = 1_000;
 /// The most TURN credentials remembered (for revocation); past it, the oldest are forgotten.
@@ -54,6 +92,28 @@ impl Store {
             next_hover_id: 43120,
             ..Self::default()
         }
+    }
+
+    /// The weight of everything stored.
+    pub(crate) fn weight(&self) -> usize {
+        self.calls.values().map(Weight::weight).sum::<usize>()
+            + self.magic.values().map(Weight::weight).sum::<usize>()
+            + self.turn_keys.values().map(Weight::weight).sum::<usize>()
+            + self.hover.values().map(Weight::weight).sum::<usize>()
+    }
+
+    /// Whether an item of weight `new` may be stored in a collection of `count` items, in place
+    /// of one of weight `replacing` (0 for a new item).
+    pub(crate) fn admit(&self, new: usize, replacing: usize, count: usize) -> Result<(), Refused> {
+        if new > MAX_ITEM_BYTES {
+            return Err(Refused::TooLarge);
+        }
+        let full = (replacing == 0 && count >= MAX_ITEMS)
+            || self.weight() - replacing.min(self.weight()) + new > MAX_STORE_BYTES;
+        if full {
+            return Err(Refused::Full);
+        }
+        Ok(())
     }
 
     /// Forgets every app and key (not the tokens issued: clients stay logged in).
@@ -106,6 +166,42 @@ impl Store {
     }
 }
 
+impl Weight for CallsRecord {
+    fn weight(&self) -> usize {
+        text_weight([&self.name]) + 128
+    }
+}
+
+impl Weight for TurnKeyRecord {
+    fn weight(&self) -> usize {
+        text_weight([&self.name]) + 192
+    }
+}
+
+impl Weight for MagicRecord {
+    fn weight(&self) -> usize {
+        let lists = [&self.hostnames, &self.ip_subnets, &self.source_subnets];
+        text_weight([&self.name, &self.app_type])
+            + lists
+                .into_iter()
+                .flatten()
+                .map(text_weight)
+                .sum::<usize>()
+            + 160
+    }
+}
+
+impl Weight for HoverRecord {
+    fn weight(&self) -> usize {
+        text_weight(
+            [&self.name, &self.package_name, &self.token]
+                .into_iter()
+                .chain(&self.webhook_url)
+                .chain(&self.webhook_secret),
+        ) + 512
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct MagicRecord {
     pub(crate) name: String,
@@ -115,6 +211,7 @@ pub(crate) struct MagicRecord {
     pub(crate) source_subnets: Option<Vec<String>>,
 }
 
+#[derive(Clone)]
 pub(crate) struct HoverRecord {
     pub(crate) name: String,
     pub(crate) package_name: String,

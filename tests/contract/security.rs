@@ -711,3 +711,133 @@ async fn extreme_settings_neither_panic_nor_hang() {
     let err = hover.apps().get(&HoverAppId::new("1")).await.unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
 }
+
+/// Header values are server text: a `cf-ray` that echoes the credential the server received,
+/// or a redirect to a host named after it (which URL parsing lowercases, or writes in
+/// punycode), never shows the credential in `Display`, `Debug`, `request_id`, the
+/// `on_response` hook or `redirect_host`.
+#[tokio::test]
+async fn headers_that_echo_a_credential_are_scrubbed() {
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let hook = |seen: &Arc<Mutex<Vec<String>>>| {
+        let seen = seen.clone();
+        move |answer: &apps_api::ResponseInfo<'_>| {
+            seen.lock()
+                .unwrap()
+                .extend(answer.request_id.map(str::to_string))
+        }
+    };
+    let check = |err: &Error, secret: &str| {
+        let shown = format!(
+            "{err} {err:?} {:?} {:?}",
+            err.request_id(),
+            err.failure().and_then(|f| f.redirect_host.clone())
+        )
+        .to_ascii_lowercase();
+        assert!(!shown.contains(&secret.to_ascii_lowercase()), "{shown}");
+    };
+
+    // A Hover password (short, not token-shaped) echoed in the login answer's `cf-ray`, as
+    // sent and in another case.
+    let password = "hunter2-pass";
+    for echoed in [password.to_string(), password.to_ascii_uppercase()] {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path("/api/authenticate");
+                then.status(400)
+                    .header("cf-ray", echoed.as_str())
+                    .json_body(json!({"error": "x"}));
+            })
+            .await;
+        let hover = hover_builder(&server)
+            .credentials(HOVER_EMAIL, password)
+            .on_response(hook(&seen))
+            .build()
+            .unwrap();
+        let err = hover
+            .apps()
+            .get(&HoverAppId::new("43120"))
+            .await
+            .unwrap_err();
+        check(&err, password);
+    }
+
+    // A Cloudflare token echoed in `cf-ray`, and as the host of a redirect.
+    let token = "Mixed-Case-Token-77";
+    let client = |server: &MockServer| {
+        CloudflareClient::builder()
+            .credentials(Credentials::api_token(token))
+            .base_url(format!("{}{CF_PREFIX}", server.base_url()))
+            .retry(RetryConfig::disabled())
+            .on_response(hook(&seen))
+            .build()
+            .unwrap()
+    };
+    for (status, header, value) in [
+        (400, "cf-ray", format!("{token}-DFW")),
+        (400, "cf-ray", format!("ray {}", token.to_ascii_lowercase())),
+        (301, "location", format!("https://{token}.evil.example/")),
+        (302, "location", format!("https://x:443@{token}/")),
+    ] {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.any_request();
+                then.status(status)
+                    .header(header, value.as_str())
+                    .json_body(cf_failure(1000, "x"));
+            })
+            .await;
+        let err = client(&server).calls(ACCOUNT).list().await.unwrap_err();
+        check(&err, token);
+        if (300..400).contains(&status) {
+            // The host is still reported, without the secret.
+            assert!(
+                err.failure().unwrap().redirect_host.is_some(),
+                "{value}: {err}"
+            );
+        }
+    }
+    // A punycoded host whose Unicode form holds a non-ASCII password.
+    let password = "pässwort-9";
+    let server = MockServer::start_async().await;
+    let host = idna_host(password);
+    server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(301)
+                .header("location", format!("https://{host}.evil.example/"));
+        })
+        .await;
+    let hover = hover_builder(&server)
+        .credentials(HOVER_EMAIL, password)
+        .build()
+        .unwrap();
+    let err = hover
+        .apps()
+        .get(&HoverAppId::new("43120"))
+        .await
+        .unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(
+        !shown.contains(&host) && !shown.contains(password),
+        "{shown}"
+    );
+
+    let seen = seen.lock().unwrap().join(" ").to_ascii_lowercase();
+    assert!(
+        !seen.contains("hunter2-pass") && !seen.contains(&token.to_ascii_lowercase()),
+        "{seen}"
+    );
+}
+
+/// `label` as a URL host label writes it (punycode for non-ASCII).
+fn idna_host(label: &str) -> String {
+    url::Url::parse(&format!("https://{label}.example/"))
+        .unwrap()
+        .host_str()
+        .unwrap()
+        .trim_end_matches(".example")
+        .to_string()
+}

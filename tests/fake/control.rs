@@ -77,6 +77,11 @@ async fn every_fault_form_is_accepted_and_bad_ones_say_why() {
             json!({"operation": "get-app", "fault": {"status": 1000}}),
             "status must be",
         ),
+        // A 1xx is no answer: hyper would send a 500 while the log said 100.
+        (
+            json!({"operation": "get-app", "fault": {"status": 100}}),
+            "status must be 200 to 599",
+        ),
         (
             json!({"operation": "get-app", "fault": "success_false"}),
             "has none",
@@ -213,6 +218,11 @@ async fn hover_tokens_expire_over_http() {
 #[tokio::test]
 async fn web_pages_cannot_drive_the_control_api() {
     let fake = FakeServer::start().await.unwrap();
+    let cf = fake.cloudflare_client().unwrap();
+    cf.calls(fake.account_id())
+        .create(Some("kept"))
+        .await
+        .unwrap();
     let reset = control(&fake, "/reset");
     let (status, body) = send(
         Method::POST,
@@ -230,8 +240,45 @@ async fn web_pages_cannot_drive_the_control_api() {
     )
     .await;
     assert_eq!(status, 403);
+    // Every place a request names its host: two Host headers, an absolute-form target, none.
+    let port = fake.address().port();
+    for request in [
+        format!("POST /__fake/reset HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\nContent-Length: 0\r\n\r\n"),
+        format!("POST /__fake/reset HTTP/1.1\r\nHost: evil.example\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\r\n"),
+        format!("POST http://evil.example/__fake/reset HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\r\n"),
+        "POST /__fake/reset HTTP/1.1\r\nContent-Length: 0\r\n\r\n".to_string(),
+        "POST /__fake/reset HTTP/1.0\r\nContent-Length: 0\r\n\r\n".to_string(),
+    ] {
+        let status = raw_status(&fake, &request).await;
+        assert!(status == 403 || status == 400, "{status}: {request:?}");
+    }
+    // None of them reset anything.
+    assert_eq!(cf.calls(fake.account_id()).list().await.unwrap().len(), 1);
     let (status, _) = send(Method::POST, &reset, &[], None).await;
     assert_eq!(status, 204);
+    assert!(cf.calls(fake.account_id()).list().await.unwrap().is_empty());
+}
+
+/// Sends `request` as it is over a new connection and returns the status of the answer.
+async fn raw_status(fake: &FakeServer, request: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(fake.address())
+        .await
+        .unwrap();
+    socket.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = [0u8; 64];
+    let mut read = 0;
+    while read < 12 {
+        match socket.read(&mut answer[read..]).await.unwrap() {
+            0 => break,
+            n => read += n,
+        }
+    }
+    let head = String::from_utf8_lossy(&answer[..read]);
+    head.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"))
 }
 
 /// The log over HTTP hides a revoke's TURN username, which its path carries.

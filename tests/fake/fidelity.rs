@@ -290,6 +290,22 @@ async fn oversized_bodies_and_a_full_store_are_refused() {
     .await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["success"], false);
+    // Within the request limit but over what the fake keeps of one item.
+    let (status, body) = raw(
+        &fake,
+        Method::POST,
+        url.clone(),
+        Some(json!({"name": "x".repeat(9 * 1024)})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a limit of the fake"),
+        "{body}"
+    );
     let mut refused = None;
     for i in 0..2_001 {
         let (status, body) = raw(
@@ -433,24 +449,78 @@ async fn fault_kinds_reach_the_client_as_the_edge_sends_them() {
     assert!(matches!(err, Error::NotFound(_)));
 }
 
+/// The store holds at most 8 MiB in all (about as JSON), whatever mix of items fills it, so no
+/// list or state answer grows past it; a full store answers 507 until reset.
+#[tokio::test]
+async fn the_store_is_bounded_in_bytes() {
+    let fake = FakeServer::start().await.unwrap();
+    let url = format!("{}/magic/apps", cf_base(&fake));
+    let app = |i: usize| json!({"name": format!("{i}{}", "n".repeat(7_000)), "type": "Development", "hostnames": []});
+    let mut created = 0;
+    let refused = loop {
+        let (status, body) = raw(&fake, Method::POST, url.clone(), Some(app(created))).await;
+        if status != 201 {
+            break (status, body);
+        }
+        created += 1;
+        assert!(created <= 2_000, "the store is bounded in bytes");
+    };
+    assert_eq!(refused.0, 507, "{}", refused.1);
+    // About 8 MiB of 7 KiB apps.
+    assert!((1_000..1_300).contains(&created), "{created}");
+    let (_, state) = send(
+        Method::GET,
+        &format!("{}/__fake/state", fake.hover_base_url()),
+        &[],
+        None,
+    )
+    .await;
+    assert!(state.to_string().len() < 9 * 1024 * 1024);
+}
+
+/// The request log keeps bodies as bytes and at most 8 MiB of them: a flood of large requests
+/// pushes the oldest out.
+#[tokio::test]
+async fn the_request_log_is_bounded_in_bytes() {
+    let fake = FakeServer::start().await.unwrap();
+    let url = format!("{}/magic/apps", cf_base(&fake));
+    let body = json!(vec!["x".repeat(14); 950]);
+    let client = crate::support::http();
+    for _ in 0..700 {
+        // Unauthenticated: refused, but logged.
+        let status = client.post(&url).json(&body).send().await.unwrap().status();
+        assert_eq!(status, 400);
+    }
+    let log = fake.requests();
+    let kept: usize = log
+        .iter()
+        .map(|r| r.request.as_ref().map_or(0, |b| b.to_string().len()))
+        .sum();
+    assert!(log.len() < 700, "{}", log.len());
+    assert!(kept <= apps_api::fake::REMEMBERED_BYTES, "{kept}");
+}
+
 /// Found in review: the request log kept every answer whole, so big lists asked for again and
 /// again could fill memory. Bodies over 64 KiB are logged without their body.
 #[tokio::test]
 async fn the_request_log_keeps_only_small_bodies() {
     let fake = FakeServer::start().await.unwrap();
     let url = format!("{}/calls/apps", cf_base(&fake));
-    for i in 0..6 {
+    for i in 0..12 {
         let (status, _) = raw(
             &fake,
             Method::POST,
             url.clone(),
-            Some(json!({"name": format!("{i}{}", "x".repeat(15_000))})),
+            Some(json!({"name": format!("{i}{}", "x".repeat(7_500))})),
         )
         .await;
         assert_eq!(status, 201);
     }
     let (status, body) = raw(&fake, Method::GET, url, None).await;
-    assert_eq!((status, body["result"].as_array().unwrap().len()), (200, 6));
+    assert_eq!(
+        (status, body["result"].as_array().unwrap().len()),
+        (200, 12)
+    );
     let last = fake.requests().pop().unwrap();
     assert_eq!((last.operation, last.status), ("calls-apps-list", 200));
     assert!(

@@ -282,13 +282,17 @@ pub enum Turn {
         #[command(flatten)]
         secret: SecretFile,
     },
-    /// Revoke a credential by its username.
+    /// Revoke a credential by its username, read from stdin or --username-file (never an
+    /// argument: the process list shows arguments to every user of the machine).
     #[command(
-        after_help = "Example:\n  CLOUDFLARE_TURN_KEY=… apps-api turn revoke 2a95132c15732412d22c1476fa83f27a USERNAME"
+        after_help = "Examples:\n  CLOUDFLARE_TURN_KEY=… apps-api turn revoke 2a95132c15732412d22c1476fa83f27a --username-file creds.json\n  printf '%s\\n' \"$USERNAME\" | apps-api turn revoke 2a95132c15732412d22c1476fa83f27a"
     )]
     Revoke {
         key_id: String,
-        username: String,
+        /// Read the username from this file (the JSON `turn credentials --secret-file` writes,
+        /// or the bare username) instead of stdin.
+        #[arg(long, value_name = "PATH")]
+        username_file: Option<PathBuf>,
         /// Read the key's token from this file instead of CLOUDFLARE_TURN_KEY.
         #[arg(long, value_name = "PATH")]
         key_file: Option<PathBuf>,

@@ -5,6 +5,7 @@ mod args;
 mod output;
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use apps_api::cloudflare::magic::{MagicAppChanges, NewMagicApp};
 use apps_api::cloudflare::turn::TurnCredentials;
@@ -33,14 +34,12 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    ignore_file_size_signal();
     if let Command::Completions { shell } = &cli.command {
-        clap_complete::generate(
-            *shell,
-            &mut Cli::command(),
-            "apps-api",
-            &mut std::io::stdout(),
-        );
-        return ExitCode::SUCCESS;
+        let mut script = Vec::new();
+        clap_complete::generate(*shell, &mut Cli::command(), "apps-api", &mut script);
+        output::emit(&String::from_utf8_lossy(&script));
+        return exit(output::OK);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -56,18 +55,102 @@ pub fn main() -> ExitCode {
         return runtime.block_on(apps_api::fake::run_standalone(args));
     }
     let global = cli.global.clone();
-    match runtime.block_on(run(cli.command, &global)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Api(Error::DryRun(request))) => {
-            output::dry_run(&request, global.json);
-            ExitCode::SUCCESS
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = run(cli.command, &global) => Ok(outcome),
+            code = interrupted() => Err(code),
         }
-        Err(Failure::Api(error)) => {
+    });
+    let code = match outcome {
+        Ok(Ok(())) => output::OK,
+        Ok(Err(Failure::Api(Error::DryRun(request)))) => {
+            output::dry_run(&request, global.json);
+            output::OK
+        }
+        Ok(Err(Failure::Api(error))) => {
             output::report(&error);
-            ExitCode::from(output::exit_code(&error))
+            output::exit_code(&error)
         }
         // Already said on stderr, with the secret.
-        Err(Failure::SecretNotStored) => ExitCode::from(output::OTHER),
+        Ok(Err(Failure::SecretNotStored)) => output::OTHER,
+        Err(code) => return ExitCode::from(code),
+    };
+    // A signal that arrived while a create was in flight is honoured now, its result written.
+    match INTERRUPTED.load(Ordering::SeqCst) {
+        0 => exit(code),
+        signal_code => {
+            output::flush();
+            ExitCode::from(signal_code)
+        }
+    }
+}
+
+/// Writes what the command printed; a failed write turns success into exit code 1.
+fn exit(code: u8) -> ExitCode {
+    match (output::flush(), code) {
+        (false, output::OK) => ExitCode::from(output::OTHER),
+        (_, code) => ExitCode::from(code),
+    }
+}
+
+/// Set once a request that returns a one-time secret may have been sent: from then on the
+/// first Ctrl-C or SIGTERM waits for its result to be written.
+static SECRET_IN_FLIGHT: AtomicBool = AtomicBool::new(false);
+
+/// The exit code of a signal that arrived while a one-time secret was in flight (0: none).
+static INTERRUPTED: AtomicU8 = AtomicU8::new(0);
+
+/// Ends when the command must stop: at the first Ctrl-C (exit code 130) or SIGTERM (143), or,
+/// once a one-time secret may be in flight, at the second. The first then only says that the
+/// command finishes writing what the create returned.
+async fn interrupted() -> u8 {
+    // Streams made once: a signal between two `ctrl_c()` futures would be missed.
+    #[cfg(unix)]
+    let mut streams = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
+    loop {
+        #[cfg(unix)]
+        let code = tokio::select! {
+            Some(()) = async { streams.0.as_mut()?.recv().await } => 130,
+            Some(()) = async { streams.1.as_mut()?.recv().await } => 143,
+            // No signal handling to be had: nothing interrupts the command but the default.
+            else => std::future::pending::<u8>().await,
+        };
+        #[cfg(not(unix))]
+        let code = {
+            let _ = tokio::signal::ctrl_c().await;
+            130
+        };
+        if !SECRET_IN_FLIGHT.load(Ordering::SeqCst) {
+            return code;
+        }
+        if INTERRUPTED.swap(code, Ordering::SeqCst) != 0 {
+            eprintln!(
+                "error: interrupted again: the create was abandoned; it may have taken effect, \
+                 and the one-time secret it returned is lost (list the apps to check)"
+            );
+            return code;
+        }
+        eprintln!(
+            "interrupted: finishing the create first, so that its one-time secret is not lost \
+             (interrupt again to abandon it)"
+        );
+    }
+}
+
+/// A write past a file-size limit (`ulimit -f`) kills the process with SIGXFSZ by default,
+/// after the create and before its secret is stored; ignored, the write fails with an error
+/// and the secret goes to stderr instead.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    // SAFETY: setting a standard signal's disposition to "ignore" before any other thread runs.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 
@@ -121,18 +204,22 @@ fn hover_client(global: &Global) -> Result<HoverClient, Error> {
 
 /// Runs a command whose answer may carry one-time secrets: the secret file (if any) is made
 /// before the request is sent and removed if the command fails.
-async fn with_secrets<F, Fut>(path: Option<&std::path::Path>, run: F) -> Result<(), Failure>
+async fn with_secrets<F, Fut>(
+    path: Option<&std::path::Path>,
+    global: &Global,
+    run: F,
+) -> Result<(), Failure>
 where
     F: FnOnce(SecretSink) -> Fut,
     Fut: std::future::Future<Output = (SecretSink, Result<(), Error>)>,
 {
-    let sink = SecretSink::open(path)?;
+    // A dry run sends nothing, so no secret can come back.
+    let sink = SecretSink::open(path, !global.dry_run)?;
+    SECRET_IN_FLIGHT.store(true, Ordering::SeqCst);
     let (sink, outcome) = run(sink).await;
     match outcome {
-        Err(error) => {
-            sink.discard();
-            Err(Failure::Api(error))
-        }
+        // The sink, dropped, removes a file that received nothing.
+        Err(error) => Err(Failure::Api(error)),
         Ok(()) if sink.failure().is_some() => Err(Failure::SecretNotStored),
         Ok(()) => Ok(()),
     }
@@ -166,23 +253,32 @@ async fn calls(command: Calls, global: &Global) -> Result<(), Failure> {
         ),
         Calls::Delete { app_id } => single(&calls.delete(&CallsAppId::parse(app_id)?).await?),
         Calls::Create { name, secret } => {
-            return with_secrets(secret.secret_file.as_deref(), |mut sink| async move {
-                let outcome = async {
-                    let created = calls.create(name.as_deref()).await?;
-                    sink.write(&json!({"secret": created.secret.expose()}));
-                    let secret = (!sink.to_file()).then_some(&created.secret);
-                    print_created(
-                        global,
-                        output::calls_json(&created.app),
-                        "app",
-                        &[("secret", secret)],
-                        || output::table(output::CALLS_HEADERS, &[output::calls_row(&created.app)]),
-                    );
-                    Ok(())
-                }
-                .await;
-                (sink, outcome)
-            })
+            return with_secrets(
+                secret.secret_file.as_deref(),
+                global,
+                |mut sink| async move {
+                    let outcome = async {
+                        let created = calls.create(name.as_deref()).await?;
+                        sink.write(&json!({"secret": created.secret.expose()}));
+                        let secret = (!sink.to_file()).then_some(&created.secret);
+                        print_created(
+                            global,
+                            output::calls_json(&created.app),
+                            "app",
+                            &[("secret", secret)],
+                            || {
+                                output::table(
+                                    output::CALLS_HEADERS,
+                                    &[output::calls_row(&created.app)],
+                                )
+                            },
+                        );
+                        Ok(())
+                    }
+                    .await;
+                    (sink, outcome)
+                },
+            )
             .await;
         }
     }
@@ -203,6 +299,7 @@ fn print_created(
         for (name, secret) in secrets {
             if let Some(secret) = secret {
                 document[*name] = json!(secret.expose());
+                output::holds_secret(name, secret.expose());
             }
         }
         output::json(&document);
@@ -308,40 +405,45 @@ async fn hover(command: Hover, global: &Global) -> Result<(), Failure> {
             webhook_url,
             secret,
         } => {
-            return with_secrets(secret.secret_file.as_deref(), |mut sink| async move {
-                let outcome = async {
-                    let mut new = NewHoverApp::new(name, package_name);
-                    if let Some(url) = webhook_url {
-                        new = new.webhook_url(url);
-                    }
-                    let app = apps.create(&new).await?;
-                    sink.write(&json!({
-                        "token": app.token.as_ref().map(Secret::expose),
-                        "webhook_secret": app.webhook_secret.as_ref().map(Secret::expose),
-                    }));
-                    let shown = |secret: &Option<Secret>| {
-                        if sink.to_file() {
-                            None
-                        } else {
-                            secret.clone()
+            return with_secrets(
+                secret.secret_file.as_deref(),
+                global,
+                |mut sink| async move {
+                    let outcome = async {
+                        let mut new = NewHoverApp::new(name, package_name);
+                        if let Some(url) = webhook_url {
+                            new = new.webhook_url(url);
                         }
-                    };
-                    let (token, webhook_secret) = (shown(&app.token), shown(&app.webhook_secret));
-                    print_created(
-                        global,
-                        output::hover_json(&app),
-                        "app",
-                        &[
-                            ("token", token.as_ref()),
-                            ("webhook_secret", webhook_secret.as_ref()),
-                        ],
-                        || output::table(output::HOVER_HEADERS, &[output::hover_row(&app)]),
-                    );
-                    Ok(())
-                }
-                .await;
-                (sink, outcome)
-            })
+                        let app = apps.create(&new).await?;
+                        sink.write(&json!({
+                            "token": app.token.as_ref().map(Secret::expose),
+                            "webhook_secret": app.webhook_secret.as_ref().map(Secret::expose),
+                        }));
+                        let shown = |secret: &Option<Secret>| {
+                            if sink.to_file() {
+                                None
+                            } else {
+                                secret.clone()
+                            }
+                        };
+                        let (token, webhook_secret) =
+                            (shown(&app.token), shown(&app.webhook_secret));
+                        print_created(
+                            global,
+                            output::hover_json(&app),
+                            "app",
+                            &[
+                                ("token", token.as_ref()),
+                                ("webhook_secret", webhook_secret.as_ref()),
+                            ],
+                            || output::table(output::HOVER_HEADERS, &[output::hover_row(&app)]),
+                        );
+                        Ok(())
+                    }
+                    .await;
+                    (sink, outcome)
+                },
+            )
             .await;
         }
         Hover::Get { id } => single(&apps.get(&HoverAppId::parse(id)?).await?),
@@ -413,28 +515,32 @@ async fn turn_keys(command: TurnKeys, global: &Global) -> Result<(), Failure> {
         ),
         TurnKeys::Delete { key_id } => single(&keys.delete(&TurnKeyId::parse(key_id)?).await?),
         TurnKeys::Create { name, secret } => {
-            return with_secrets(secret.secret_file.as_deref(), |mut sink| async move {
-                let outcome = async {
-                    let created = keys.create(name.as_deref()).await?;
-                    sink.write(&json!({"key": created.key.expose()}));
-                    let key = (!sink.to_file()).then_some(&created.key);
-                    print_created(
-                        global,
-                        output::turn_key_json(&created.turn_key),
-                        "turn_key",
-                        &[("key", key)],
-                        || {
-                            output::table(
-                                output::TURN_KEY_HEADERS,
-                                &[output::turn_key_row(&created.turn_key)],
-                            )
-                        },
-                    );
-                    Ok(())
-                }
-                .await;
-                (sink, outcome)
-            })
+            return with_secrets(
+                secret.secret_file.as_deref(),
+                global,
+                |mut sink| async move {
+                    let outcome = async {
+                        let created = keys.create(name.as_deref()).await?;
+                        sink.write(&json!({"key": created.key.expose()}));
+                        let key = (!sink.to_file()).then_some(&created.key);
+                        print_created(
+                            global,
+                            output::turn_key_json(&created.turn_key),
+                            "turn_key",
+                            &[("key", key)],
+                            || {
+                                output::table(
+                                    output::TURN_KEY_HEADERS,
+                                    &[output::turn_key_row(&created.turn_key)],
+                                )
+                            },
+                        );
+                        Ok(())
+                    }
+                    .await;
+                    (sink, outcome)
+                },
+            )
             .await;
         }
     }
@@ -461,6 +567,46 @@ fn turn_key_token(key_file: Option<&std::path::Path>) -> Result<Secret, Error> {
             "CLOUDFLARE_TURN_KEY is not set (or pass --key-file)".into(),
         )),
     }
+}
+
+/// The TURN username to revoke: from `--username-file` (the file `turn credentials
+/// --secret-file` writes, or the bare username), else the first line of stdin. Never an
+/// argument: the username names the allocation, and argv is readable by every user of the
+/// machine (`ps`, `/proc/*/cmdline`).
+fn turn_username(file: Option<&std::path::Path>) -> Result<String, Error> {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!(
+                "cannot read the username file {}: {e}",
+                path.display()
+            ))
+        })?,
+        None => {
+            use std::io::{BufRead, IsTerminal};
+            if std::io::stdin().is_terminal() {
+                eprint!("TURN username: ");
+            }
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| Error::Config(format!("cannot read the username from stdin: {e}")))?;
+            line
+        }
+    };
+    let from_json = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
+        v["iceServers"]
+            .as_array()?
+            .iter()
+            .find_map(|s| s["username"].as_str().map(str::to_owned))
+    });
+    let username = from_json.unwrap_or_else(|| text.trim().to_string());
+    if username.is_empty() {
+        return Err(Error::InvalidArgument(
+            "no TURN username: give it on stdin or with --username-file".into(),
+        ));
+    }
+    Ok(username)
 }
 
 fn turn_client(
@@ -492,55 +638,73 @@ async fn turn(command: Turn, global: &Global) -> Result<(), Failure> {
             secret,
         } => {
             let turn = turn_client(key_id, key_file.as_deref(), global)?;
-            with_secrets(secret.secret_file.as_deref(), |mut sink| async move {
-                let outcome = async {
-                    let mut ice = turn.ice_servers(ttl).await?;
-                    if !keep_port_53 {
-                        ice = ice.without_port_53();
-                    }
-                    sink.write(&output::ice_json(&ice));
-                    if sink.to_file() {
-                        if global.json {
-                            output::json(&json!({"expires_at": ice.expires_at}));
-                        } else {
-                            output::line(&format!("expires at {}", ice.expires_at));
+            with_secrets(
+                secret.secret_file.as_deref(),
+                global,
+                |mut sink| async move {
+                    let outcome = async {
+                        let mut ice = turn.ice_servers(ttl).await?;
+                        if !keep_port_53 {
+                            ice = ice.without_port_53();
                         }
-                    } else if global.json {
-                        // The credential is what this command is for: it is the output.
-                        output::json(&output::ice_json(&ice));
-                    } else {
-                        for server in &ice.ice_servers {
-                            for url in &server.urls {
-                                output::line(url);
+                        sink.write(&output::ice_json(&ice));
+                        if sink.to_file() {
+                            if global.json {
+                                output::json(&json!({"expires_at": ice.expires_at}));
+                            } else {
+                                output::line(&format!("expires at {}", ice.expires_at));
                             }
-                        }
-                        if let Some(server) = ice.ice_servers.iter().find(|s| s.username.is_some())
-                        {
-                            for (label, value) in [
-                                ("username", &server.username),
-                                ("credential", &server.credential),
-                            ] {
-                                if let Some(value) = value {
-                                    output::labelled_secret(label, value.expose());
+                        } else if global.json {
+                            // The credential is what this command is for: it is the output.
+                            if let Some(server) =
+                                ice.ice_servers.iter().find(|s| s.username.is_some())
+                            {
+                                for (label, value) in [
+                                    ("username", &server.username),
+                                    ("credential", &server.credential),
+                                ] {
+                                    if let Some(value) = value {
+                                        output::holds_secret(label, value.expose());
+                                    }
                                 }
                             }
+                            output::json(&output::ice_json(&ice));
+                        } else {
+                            for server in &ice.ice_servers {
+                                for url in &server.urls {
+                                    output::line(url);
+                                }
+                            }
+                            if let Some(server) =
+                                ice.ice_servers.iter().find(|s| s.username.is_some())
+                            {
+                                for (label, value) in [
+                                    ("username", &server.username),
+                                    ("credential", &server.credential),
+                                ] {
+                                    if let Some(value) = value {
+                                        output::labelled_secret(label, value.expose());
+                                    }
+                                }
+                            }
+                            output::line("");
+                            output::line(&format!("expires at {}", ice.expires_at));
                         }
-                        output::line("");
-                        output::line(&format!("expires at {}", ice.expires_at));
+                        Ok(())
                     }
-                    Ok(())
-                }
-                .await;
-                (sink, outcome)
-            })
+                    .await;
+                    (sink, outcome)
+                },
+            )
             .await
         }
         Turn::Revoke {
             key_id,
-            username,
+            username_file,
             key_file,
         } => {
             let turn = turn_client(key_id, key_file.as_deref(), global)?;
+            let username = turn_username(username_file.as_deref())?;
             turn.revoke(&TurnUsername::parse(username)?).await?;
             if global.json {
                 output::json(&json!({"revoked": true}));

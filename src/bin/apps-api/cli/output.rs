@@ -46,16 +46,123 @@ pub fn safe(text: &str) -> String {
     apps_api::__cli::escape_controls(text)
 }
 
-/// Writes `text` to stdout; if stdout is closed (a pipe whose reader left), to stderr, so
-/// that nothing, least of all a one-time secret, is lost to a panic on a broken pipe.
+/// The widest a table cell is shown, in characters (`--json` has the full value).
+pub const CELL_CHARS: usize = 64;
+
+/// What a command prints on stdout, kept until the command is over and written once by
+/// [`flush`]: so that a write that fails is known (and reported, exit code 1) and the
+/// one-time secrets in it can still be shown on stderr, and only they.
+#[derive(Default)]
+struct Pending {
+    text: String,
+    secrets: Vec<(String, String)>,
+}
+
+static PENDING: std::sync::Mutex<Pending> = std::sync::Mutex::new(Pending {
+    text: String::new(),
+    secrets: Vec::new(),
+});
+
+fn pending() -> std::sync::MutexGuard<'static, Pending> {
+    PENDING.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Adds `text` to what goes to stdout.
 pub fn emit(text: &str) {
+    pending().text.push_str(text);
+}
+
+/// Records that what goes to stdout holds this one-time secret: if stdout cannot take it, it
+/// goes to stderr instead, labelled.
+pub fn holds_secret(label: &str, value: &str) {
+    pending()
+        .secrets
+        .push((label.to_string(), value.to_string()));
+}
+
+/// Writes what the command printed to stdout. If that fails (a closed pipe, a full disk), says
+/// so on stderr with the one-time secrets the output held (and nothing else of it), and returns
+/// `false`: the command then ends with exit code 1.
+pub fn flush() -> bool {
+    let Pending { text, secrets } = std::mem::take(&mut *pending());
     let mut stdout = std::io::stdout().lock();
-    if stdout
+    let Err(error) = stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        .is_err()
-    {
-        let _ = std::io::stderr().write_all(text.as_bytes());
+    else {
+        return true;
+    };
+    let mut report = format!("error: could not write the output to stdout: {error}\n");
+    if !secrets.is_empty() {
+        report.push_str(
+            "the request succeeded; its one-time secrets, shown only this once, store them now:\n",
+        );
+        for (label, value) in &secrets {
+            report.push_str(&secret_line(label, value));
+        }
+    }
+    let _ = std::io::stderr().write_all(report.as_bytes());
+    false
+}
+
+/// Fails when stdout is closed or `/dev/null` (the Rust runtime reopens a closed stdout as
+/// `/dev/null`, so a write there "succeeds"): a one-time secret printed there is lost. Checked
+/// before a create is sent.
+pub fn check_stdout_keeps_secrets() -> Result<(), Error> {
+    if stdout_discards() {
+        return Err(Error::InvalidArgument(
+            "stdout is closed or /dev/null, so the one-time secret this create returns would \
+             be lost; nothing was sent (give --secret-file PATH, or send stdout to a file or a \
+             pipe)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn stdout_discards() -> bool {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let fd = std::io::stdout().as_raw_fd();
+    // A pipe whose reader is gone reports an error condition.
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, a timeout of zero.
+    let polled = unsafe { libc::poll(&mut poll, 1, 0) };
+    if polled < 0 || poll.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+        return true;
+    }
+    let Ok(stdout) = std::io::stdout()
+        .as_fd_owned()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata())
+    else {
+        return true;
+    };
+    let null = std::fs::metadata("/dev/null");
+    stdout.file_type().is_char_device() && null.is_ok_and(|null| null.rdev() == stdout.rdev())
+}
+
+#[cfg(not(unix))]
+fn stdout_discards() -> bool {
+    false
+}
+
+/// A duplicate of stdout's descriptor, to look at its file without closing it.
+#[cfg(unix)]
+trait AsFdOwned {
+    fn as_fd_owned(&self) -> std::io::Result<std::os::fd::OwnedFd>;
+}
+
+#[cfg(unix)]
+impl AsFdOwned for std::io::Stdout {
+    fn as_fd_owned(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        self.as_fd().try_clone_to_owned()
     }
 }
 
@@ -64,24 +171,53 @@ pub fn line(text: &str) {
     emit(&(safe(text) + "\n"));
 }
 
+/// `text` cut to [`CELL_CHARS`] characters, with `…` when cut.
+fn cell(text: &str) -> String {
+    if text.chars().count() <= CELL_CHARS {
+        return text.to_string();
+    }
+    text.chars().take(CELL_CHARS - 1).collect::<String>() + "…"
+}
+
 /// A table with aligned columns (elastic tabstops), printed on stdout. Cells are made safe
-/// (which also keeps a tab or newline from breaking the columns).
+/// (which also keeps a tab or newline from breaking the columns) and cut to [`CELL_CHARS`].
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut out = tabwriter::TabWriter::new(Vec::new()).padding(2);
     let line = |cells: Vec<String>| cells.join("\t") + "\n";
     let _ = out.write_all(line(headers.iter().map(|h| h.to_string()).collect()).as_bytes());
     for row in rows {
-        let _ = out.write_all(line(row.iter().map(|c| safe(c)).collect()).as_bytes());
+        let _ = out.write_all(line(row.iter().map(|c| cell(&safe(c))).collect()).as_bytes());
     }
     if let Ok(bytes) = out.into_inner() {
         emit(&String::from_utf8_lossy(&bytes));
     }
 }
 
-/// A JSON document on stdout (serde escapes every control character).
+/// A JSON document on stdout. serde escapes only U+0000 to U+001F; every other character a
+/// terminal would act on or hide (DEL, C1 controls such as CSI, bidi overrides, zero-width and
+/// tag characters) is written as `\uXXXX` too: still valid JSON, the same value once parsed.
 pub fn json(value: &Value) {
     let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
-    emit(&(text + "\n"));
+    emit(&(escape_json_text(&text) + "\n"));
+}
+
+/// Serialised JSON with the characters [`json`] names escaped. They can only be inside
+/// strings (JSON's own syntax is ASCII), where `\uXXXX` means the same character.
+pub fn escape_json_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        // C0 controls are serde's to escape (inside strings); outside them, `\n` and `\t` are
+        // the layout of pretty JSON.
+        if c > '\u{1f}' && apps_api::__cli::is_hidden(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn time(value: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -299,19 +435,27 @@ pub fn dry_run(request: &PreparedRequest, as_json: bool) {
 
 /// Where a command's one-time secrets go: a new file of mode 0600, opened before the request
 /// is sent (so a file that exists, or cannot be made, stops the command before anything is
-/// created and its secret lost), or the labelled output.
+/// created and its secret lost), or the labelled output. A file that never received its
+/// secrets (the command failed or was interrupted) is removed when the sink is dropped.
 pub struct SecretSink {
     file: Option<(PathBuf, std::fs::File)>,
+    /// The file holds the secrets.
+    written: bool,
     /// Why the secrets could not be written after all (they went to stderr instead).
     failed: Option<String>,
 }
 
 impl SecretSink {
-    /// Opens `path` for the secrets, refusing to overwrite anything.
-    pub fn open(path: Option<&Path>) -> Result<Self, Error> {
+    /// Opens `path` for the secrets, refusing to overwrite anything; without a path, checks
+    /// that stdout can hold them (when `check_stdout`).
+    pub fn open(path: Option<&Path>, check_stdout: bool) -> Result<Self, Error> {
         let Some(path) = path else {
+            if check_stdout {
+                check_stdout_keeps_secrets()?;
+            }
             return Ok(Self {
                 file: None,
+                written: false,
                 failed: None,
             });
         };
@@ -330,6 +474,7 @@ impl SecretSink {
         })?;
         Ok(Self {
             file: Some((path.to_path_buf(), file)),
+            written: false,
             failed: None,
         })
     }
@@ -340,9 +485,9 @@ impl SecretSink {
     }
 
     /// Writes `secrets` (a JSON object) to the file, or does nothing without one. The create
-    /// has happened: if the file cannot be written (a full disk), the secrets go to stderr,
-    /// labelled, rather than be lost, the half-written file is removed, and the command ends
-    /// with exit code 1.
+    /// has happened: if the file cannot be written (a full disk, a file-size limit), the
+    /// secrets go to stderr, labelled, rather than be lost, the half-written file is removed,
+    /// and the command ends with exit code 1.
     pub fn write(&mut self, secrets: &Value) {
         let Some((path, file)) = &mut self.file else {
             return;
@@ -352,16 +497,26 @@ impl SecretSink {
             .write_all(text.as_bytes())
             .and_then(|()| file.sync_all())
         {
-            Ok(()) => eprintln!("secret written to {} (mode 0600)", path.display()),
+            Ok(()) => {
+                self.written = true;
+                eprintln!("secret written to {} (mode 0600)", path.display());
+            }
             Err(e) => {
                 let _ = std::fs::remove_file(&*path);
-                eprintln!(
+                let mut report = format!(
                     "error: the secret file {} could not be written ({e}); the request \
                      succeeded, so here is what it returned, shown only this once, store it \
-                     now:\n{}",
+                     now:\n",
                     path.display(),
-                    safe(&text)
                 );
+                for (label, value) in secrets.as_object().into_iter().flatten() {
+                    if let Some(value) = value.as_str() {
+                        report.push_str(&secret_line(label, value));
+                    } else if !value.is_null() {
+                        report.push_str(&secret_line(label, &value.to_string()));
+                    }
+                }
+                let _ = std::io::stderr().write_all(report.as_bytes());
                 self.failed = Some(format!(
                     "the secret file {} could not be written",
                     path.display()
@@ -374,11 +529,11 @@ impl SecretSink {
     pub fn failure(&self) -> Option<&str> {
         self.failed.as_deref()
     }
+}
 
-    /// After a failed command: the file holds nothing, so it is removed.
-    pub fn discard(self) {
-        if let Some((path, file)) = self.file {
-            drop(file);
+impl Drop for SecretSink {
+    fn drop(&mut self) {
+        if let (Some((path, _)), false) = (&self.file, self.written) {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -386,8 +541,21 @@ impl SecretSink {
 
 /// Prints a one-time secret for people: once, labelled, on stdout after the table.
 pub fn labelled_secret(label: &str, value: &str) {
-    line("");
-    line(&format!(
-        "{label} (shown only this once, store it now): {value}"
-    ));
+    holds_secret(label, value);
+    emit("\n");
+    emit(&secret_line(label, value));
+}
+
+/// A one-time secret, labelled, exactly as it is: as itself, or, when it holds characters a
+/// terminal would act on or hide, as a JSON string that says so (never altered silently).
+pub fn secret_line(label: &str, value: &str) -> String {
+    if value.chars().any(apps_api::__cli::is_hidden) {
+        let quoted = escape_json_text(&serde_json::to_string(value).unwrap_or_default());
+        format!(
+            "{label} (shown only this once, store it now; written as a JSON string because it \
+             holds control characters): {quoted}\n"
+        )
+    } else {
+        format!("{label} (shown only this once, store it now): {value}\n")
+    }
 }
