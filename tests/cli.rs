@@ -416,6 +416,12 @@ async fn turn_keys_and_credentials() {
         "{}",
         revoked.stderr
     );
+    let piped = run_with_stdin(&env_with_key, &["turn", "revoke", &id], &minted.stdout).await;
+    assert_eq!(
+        piped.code, 0,
+        "the JSON of `turn credentials` piped in: {}",
+        piped.stderr
+    );
     let creds_file = dir.join("creds.json");
     std::fs::write(&creds_file, minted.stdout.as_bytes()).unwrap();
     let revoked = run(
@@ -437,7 +443,7 @@ async fn turn_keys_and_credentials() {
         .into_iter()
         .filter(|r| r.operation == "turn-revoke-credential")
         .collect();
-    assert_eq!(revokes.len(), 2);
+    assert_eq!(revokes.len(), 3);
     assert!(revokes.iter().all(|r| r.path.contains(&username)));
     let too_long = run(&env_with_key, &["turn", "credentials", &id, "--ttl", "49h"]).await;
     assert_eq!(too_long.code, 2, "{}", too_long.stderr);
@@ -580,6 +586,26 @@ async fn dry_run_sends_nothing() {
     let request = &json.json()["dry_run"];
     assert_eq!(request["method"], "GET");
     assert_eq!(request["headers"]["authorization"], "[redacted]");
+    // A dry run makes no secret file (one that exists is no obstacle, and is left alone).
+    let dir = tempdir();
+    let existing = dir.join("existing.secret");
+    std::fs::write(&existing, "kept").unwrap();
+    for file in [&existing, &dir.join("new.secret")] {
+        let output = run(
+            &env,
+            &[
+                "calls",
+                "create",
+                "--dry-run",
+                "--secret-file",
+                file.to_str().unwrap(),
+            ],
+        )
+        .await;
+        assert_eq!(output.code, 0, "{}", output.stderr);
+    }
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "kept");
+    assert!(!dir.join("new.secret").exists());
     assert!(
         fake.requests().is_empty(),
         "the fake received {:?}",
@@ -812,13 +838,25 @@ async fn a_stdout_closed_after_the_create_does_not_lose_the_secret() {
         !stderr.contains("\"app\"") && !stderr.contains("\"name\""),
         "only the secret goes to stderr: {stderr}"
     );
+    // With the ID of what it belongs to.
+    let id = fake
+        .requests()
+        .iter()
+        .find(|r| r.operation == "calls-apps-create-a-new-app")
+        .and_then(|r| {
+            r.response.as_ref()?["result"]["uid"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .unwrap();
+    assert!(stderr.contains(&format!("(id {id})")), "{stderr}");
 }
 
-/// `> /dev/full`: every failed write of the result is exit code 1, for every command; a
-/// create's secret goes to stderr, labelled, and nothing else of the output does.
+/// `> /dev/full`: every failed write of the result is exit code 1, for every command; a create
+/// is refused before it is sent, as /dev/full would lose its secret.
 #[cfg(target_os = "linux")]
 #[tokio::test]
-async fn a_full_stdout_is_an_error_and_keeps_only_the_secret() {
+async fn a_full_stdout_is_an_error() {
     let (fake, env) = fake().await;
     let full = |args: &[&str]| {
         let mut command = command(&env, "sh");
@@ -832,11 +870,8 @@ async fn a_full_stdout_is_an_error_and_keeps_only_the_secret() {
         .output()
         .await
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let secret = created_secret(&fake).expect("the create happened");
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.matches(&secret).count(), 1, "{stderr}");
-    assert!(!stderr.contains("\"app\""), "{stderr}");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(created_secret(&fake).is_none(), "nothing was sent");
     for args in [&["calls", "list"][..], &["calls", "list", "--json"]] {
         let output = full(args).output().await.unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -851,7 +886,7 @@ async fn a_full_stdout_is_an_error_and_keeps_only_the_secret() {
 #[tokio::test]
 async fn a_stdout_that_discards_is_refused_before_a_create() {
     let (fake, env) = fake().await;
-    for redirect in [">&-", "> /dev/null"] {
+    for redirect in [">&-", "> /dev/null", "> /dev/zero"] {
         for create in [&["calls", "create"][..], &["turn-keys", "create", "--json"]] {
             let output = command(&env, "sh")
                 .args(["-c", &format!("exec \"$0\" \"$@\" {redirect}")])
@@ -904,6 +939,7 @@ async fn a_signal_after_a_create_was_sent_does_not_lose_the_secret() {
     // loaded machine (they are sent as soon as it reaches the fake); the last case abandons it.
     for (signals, code, stall) in [
         (&["TERM"][..], 143, 4),
+        (&["HUP"], 129, 4),
         (&["INT"], 130, 4),
         (&["INT", "INT"], 130, 60),
     ] {

@@ -272,11 +272,37 @@ fn validation_only_constraints_are_stripped_before_generation() {
     assert_eq!(spec["components"]["schemas"]["Secret"]["maxLength"], 32);
 }
 
-/// SECURITY.md lists no guarantee without a test: every test it names exists.
+/// SECURITY.md lists no guarantee without a test: every test it names is a test (`#[test]`,
+/// `#[tokio::test]`, a proptest case, which carries `#[test]` too) in the module it is named
+/// with (`file::name`, or `file::inner_module::name`), and is not ignored.
 #[test]
 fn security_md_names_only_existing_tests() {
     let doc = std::fs::read_to_string("SECURITY.md").unwrap();
-    let mut sources = String::new();
+    let mut named = 0;
+    for quoted in doc.split('`').skip(1).step_by(2) {
+        let segments: Vec<&str> = quoted.split("::").collect();
+        let looks_like_a_test = segments.len() >= 2
+            && !quoted.contains(' ')
+            && segments.iter().all(|s| {
+                !s.is_empty()
+                    && s.chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())
+            });
+        if !looks_like_a_test {
+            continue;
+        }
+        named += 1;
+        if let Err(why) = find_test(&segments) {
+            panic!("SECURITY.md names `{quoted}`: {why}");
+        }
+    }
+    assert!(named >= 40, "only {named} tests named");
+}
+
+/// Every `.rs` file under `src/` and `tests/`, with the module name it defines (its stem, or
+/// its folder's name for `mod.rs` and `main.rs`).
+fn source_files() -> Vec<(String, std::path::PathBuf)> {
+    let mut files = Vec::new();
     let mut stack = vec![
         std::path::PathBuf::from("src"),
         std::path::PathBuf::from("tests"),
@@ -287,28 +313,76 @@ fn security_md_names_only_existing_tests() {
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                sources.push_str(&std::fs::read_to_string(&path).unwrap());
+                let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+                let module = if stem == "mod" || stem == "main" {
+                    dir.file_name().unwrap().to_string_lossy().to_string()
+                } else {
+                    stem
+                };
+                files.push((module, path));
             }
         }
     }
-    let mut named = 0;
-    for quoted in doc.split('`').skip(1).step_by(2) {
-        // A test is named with its module: `module::test_name`.
-        let Some((_, name)) = quoted.rsplit_once("::") else {
-            continue;
-        };
-        let looks_like_a_test = !quoted.contains(' ')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit());
-        if !looks_like_a_test {
+    files
+}
+
+/// Finds `file_module::(inner_module::)*name` as a test that is not ignored, or says why not.
+fn find_test(segments: &[&str]) -> Result<(), String> {
+    let (name, modules) = segments.split_last().unwrap();
+    let (file_module, inner) = modules.split_first().unwrap();
+    let mut why = format!("no file defines module `{file_module}`");
+    for (module, path) in source_files() {
+        if module != *file_module {
             continue;
         }
-        named += 1;
-        assert!(
-            sources.contains(&format!("fn {name}(")),
-            "SECURITY.md names `{quoted}`, which is no test"
-        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        // The inner modules, each opened after the one before it.
+        let mut from = 0;
+        let mut inside = true;
+        for module in inner {
+            match text[from..].find(&format!("mod {module} {{")) {
+                Some(at) => from += at,
+                None => inside = false,
+            }
+        }
+        if !inside {
+            why = format!("{} has no module `{}`", path.display(), inner.join("::"));
+            continue;
+        }
+        let Some(at) = text[from..].find(&format!("fn {name}(")).map(|at| from + at) else {
+            why = format!("{} has no `fn {name}(` in that module", path.display());
+            continue;
+        };
+        // The attributes and comments right above the function.
+        let above: Vec<&str> = text[..at]
+            .lines()
+            .rev()
+            .skip(1)
+            .map(str::trim)
+            .take_while(|line| {
+                line.starts_with("#[")
+                    || line.starts_with("//")
+                    || line.starts_with(")]")
+                    || line.starts_with("async")
+            })
+            .collect();
+        let line_of_fn = text[..at].lines().last().unwrap_or("").trim();
+        let attributes: Vec<&str> = above
+            .iter()
+            .copied()
+            .chain([line_of_fn])
+            .filter(|l| l.starts_with("#["))
+            .collect();
+        if attributes.iter().any(|a| a.starts_with("#[ignore")) {
+            return Err(format!("it is ignored in {}", path.display()));
+        }
+        if attributes
+            .iter()
+            .any(|a| *a == "#[test]" || a.starts_with("#[tokio::test"))
+        {
+            return Ok(());
+        }
+        why = format!("`fn {name}` in {} is not a test", path.display());
     }
-    assert!(named >= 40, "only {named} tests named");
+    Err(why)
 }

@@ -479,23 +479,93 @@ impl From<rt::TurnIceServer> for IceServer {
     }
 }
 
-/// Whether `url` is a STUN or TURN URL (RFC 7064, RFC 7065), by its scheme.
+/// Whether `url` is a STUN or TURN URL as RFC 7064 and RFC 7065 write them:
+/// `stun:`/`stuns:` host, optional `:port`; `turn:`/`turns:` also an optional
+/// `?transport=udp|tcp`; the host a name of letters, digits, `.` and `-`, or a bracketed IPv6
+/// address; at most 256 characters. The answer goes to a browser (and often into a page), so
+/// a server that lies cannot hand it a `javascript:` URL, markup or a malformed URL that makes
+/// `RTCPeerConnection` throw.
 fn is_ice_url(url: &str) -> bool {
-    url.split_once(':').is_some_and(|(scheme, _)| {
-        ["stun", "stuns", "turn", "turns"]
-            .iter()
-            .any(|s| scheme.eq_ignore_ascii_case(s))
-    })
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return false;
+    };
+    let turn = ["turn", "turns"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s));
+    let stun = ["stun", "stuns"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s));
+    if url.len() > 256 || !(turn || stun) {
+        return false;
+    }
+    let (authority, query) = match rest.split_once('?') {
+        Some((authority, query)) => (authority, Some(query)),
+        None => (rest, None),
+    };
+    let query_ok = match query {
+        None => true,
+        Some(query) => {
+            turn && query
+                .strip_prefix("transport=")
+                .is_some_and(|t| t.eq_ignore_ascii_case("udp") || t.eq_ignore_ascii_case("tcp"))
+        }
+    };
+    let (host, port) = match authority.rfind(']') {
+        Some(end) => match authority.split_at(end + 1) {
+            (host, "") => (host, None),
+            (host, after) => match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None => return false,
+            },
+        },
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(ipv6) => ipv6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        }
+    };
+    let port_ok = match port {
+        None => true,
+        Some(port) => {
+            (1..=5).contains(&port.len())
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && port.parse::<u16>().is_ok()
+        }
+    };
+    query_ok && host_ok && port_ok
 }
 
-/// The servers of an answer, each with its STUN and TURN URLs only; a server left with none is
-/// dropped.
+/// Whether a TURN username or credential is printable ASCII without the characters that mean
+/// something in HTML or a script (`<`, `>`, `&`, quotes, `\`, backquote), at most 512 long.
+fn is_plain_credential(value: &Secret) -> bool {
+    let value = value.expose();
+    value.len() <= 512
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"<>&\"'\\`".contains(&b))
+}
+
+/// The servers of an answer, each with its STUN and TURN URLs only; a server left with none,
+/// or with a username or credential that is not plain text, is dropped.
 fn ice_servers(answer: rt::TurnIceServers) -> Vec<IceServer> {
     answer
         .ice_servers
         .into_iter()
         .map(IceServer::from)
-        .filter(|server| !server.urls.is_empty())
+        .filter(|server| {
+            !server.urls.is_empty()
+                && [&server.username, &server.credential]
+                    .iter()
+                    .all(|value| value.as_ref().is_none_or(is_plain_credential))
+        })
         .collect()
 }
 
@@ -647,6 +717,14 @@ mod tests {
             {"urls": "turn:turn.example.com:3478", "username": "u", "credential": "c"},
             {"urls": "https://evil.example/"},
             {"urls": []},
+            {"urls": ["turn:x</script><script>alert(1)</script>", "turn:", "stun:a b",
+                      "turn:h:99999", "turn:h:1:2", "stun:h?transport=udp",
+                      "turn:h?transport=sctp", "turn:[::1", "turn:[zz::1]:3478",
+                      "turn:h\u{2028}x", &format!("turn:{}", "a".repeat(300))]},
+            {"urls": ["turn:[2001:db8::1]:3478?transport=UDP", "turns:h.example:443?transport=tcp"],
+             "username": "u", "credential": "c"},
+            {"urls": ["turn:ok.example"], "username": "</script>", "credential": "c"},
+            {"urls": ["turn:ok.example"], "username": "u", "credential": "c\nd"},
         ]}));
         let urls: Vec<Vec<&str>> = ice
             .ice_servers
@@ -662,6 +740,10 @@ mod tests {
                     "stuns:s.example"
                 ],
                 vec!["turn:turn.example.com:3478"],
+                vec![
+                    "turn:[2001:db8::1]:3478?transport=UDP",
+                    "turns:h.example:443?transport=tcp"
+                ],
             ]
         );
     }

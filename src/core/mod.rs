@@ -10,3 +10,12 @@ pub(crate) mod retry;
 pub(crate) mod scrub;
 pub(crate) mod secret;
 pub(crate) mod transport;
+
+/// Cases per property test: `PROPTEST_CASES`, or 10,000.
+#[cfg(test)]
+pub(crate) fn proptest_cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}

@@ -1063,22 +1063,19 @@ pub(crate) fn deadline_after(total: Duration) -> tokio::time::Instant {
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 60 * 60))
 }
 
-/// The host a redirect's `Location` points to (resolved against the request URL), bounded,
-/// escaped and without the client's secrets, for an error message. URL parsing lowercases a
-/// host and writes a non-ASCII one in punycode: both forms are checked.
+/// The host a redirect's `Location` points to (resolved against the request URL), bounded and
+/// escaped for an error message; withheld if it has a piece of one of the client's secrets in
+/// it (URL parsing lowercases a host, maps it as UTS 46 does and writes a non-ASCII one in
+/// punycode, so it is compared as loosely).
 fn redirect_host(response: &Response, known: &Known) -> Option<String> {
     let location = response.headers().get(reqwest::header::LOCATION)?;
     let location = location.to_str().ok()?;
     let target = response.url().join(location).ok()?;
     let host = target.host_str()?;
-    let shown = scrub::header_value(host, known);
-    if host.contains("xn--") {
-        let (unicode, _) = idna::domain_to_unicode(host);
-        if scrub::header_value(&unicode, known) != scrub::short(&unicode) {
-            return Some(scrub::WITHHELD.to_string());
-        }
+    if known.shares_a_run_with(host) {
+        return Some(scrub::WITHHELD.to_string());
     }
-    Some(shown)
+    Some(scrub::header_value(host, known))
 }
 
 impl Seen {

@@ -59,6 +59,14 @@ impl Call {
         }
     }
 
+    /// Whether it lists a collection (its answer grows with the store).
+    pub(crate) fn is_list(&self) -> bool {
+        matches!(
+            self,
+            Call::CallsList { .. } | Call::MagicList { .. } | Call::TurnKeyList { .. }
+        )
+    }
+
     fn is_calls(&self) -> bool {
         self.operation().starts_with("calls-")
     }
@@ -341,11 +349,6 @@ fn refused(why: Refused) -> Response {
     }
 }
 
-/// The weight of an item of weight `old` once its name is `new` instead of `name`.
-fn renamed(old: usize, name: &str, new: &str) -> usize {
-    old - name.len().min(old) + new.len()
-}
-
 /// A Calls app or a TURN key as the API writes it (the two have the same fields).
 #[derive(Serialize)]
 struct NamedItem<'a> {
@@ -421,7 +424,7 @@ fn calls_create(state: &State, account: String, body: &[u8]) -> Response {
     let mut app = json!(calls_app(&uid, &record));
     // The only time the secret is ever shown; the fake does not keep it.
     app["secret"] = json!(hex(64));
-    store.calls.insert((account, uid), record);
+    store.calls.put((account, uid), record);
     success(StatusCode::CREATED, app)
 }
 
@@ -440,17 +443,20 @@ fn calls_update(state: &State, account: String, app: String, body: &[u8]) -> Res
     };
     let mut store = state.store();
     let key = (account, app);
-    let Some(old) = store.calls.get(&key).map(Weight::weight) else {
+    let Some(old) = store.calls.get(&key) else {
         return calls_not_found(&key.1);
     };
-    let new = renamed(old, &store.calls[&key].name, &name);
-    if let Err(why) = store.admit(new, old, store.calls.len()) {
+    let record = CallsRecord {
+        name,
+        modified: now(),
+        ..old.clone()
+    };
+    if let Err(why) = store.admit(record.weight(), old.weight(), store.calls.len()) {
         return refused(why);
     }
-    let record = store.calls.get_mut(&key).expect("found above");
-    record.name = name;
-    record.modified = now();
-    success(StatusCode::OK, calls_app(&key.1, record))
+    let answer = success(StatusCode::OK, calls_app(&key.1, &record));
+    store.calls.put(key, record);
+    answer
 }
 
 fn calls_delete(state: &State, account: String, app: String) -> Response {
@@ -520,7 +526,7 @@ fn turn_key_create(state: &State, account: String, body: &[u8]) -> Response {
     let mut key = json!(turn_key(&uid, &record));
     // The only time the token is ever shown.
     key["key"] = json!(token);
-    store.turn_keys.insert((account, uid), record);
+    store.turn_keys.put((account, uid), record);
     success(StatusCode::CREATED, key)
 }
 
@@ -539,17 +545,20 @@ fn turn_key_update(state: &State, account: String, key: String, body: &[u8]) -> 
     };
     let mut store = state.store();
     let id = (account, key);
-    let Some(old) = store.turn_keys.get(&id).map(Weight::weight) else {
+    let Some(old) = store.turn_keys.get(&id) else {
         return turn_key_not_found(&id.1);
     };
-    let new = renamed(old, &store.turn_keys[&id].name, &name);
-    if let Err(why) = store.admit(new, old, store.turn_keys.len()) {
+    let record = TurnKeyRecord {
+        name,
+        modified: now(),
+        ..old.clone()
+    };
+    if let Err(why) = store.admit(record.weight(), old.weight(), store.turn_keys.len()) {
         return refused(why);
     }
-    let record = store.turn_keys.get_mut(&id).expect("found above");
-    record.name = name;
-    record.modified = now();
-    success(StatusCode::OK, turn_key(&id.1, record))
+    let answer = success(StatusCode::OK, turn_key(&id.1, &record));
+    store.turn_keys.put(id, record);
+    answer
 }
 
 fn turn_key_delete(state: &State, account: String, key: String) -> Response {
@@ -710,7 +719,7 @@ fn magic_create(state: &State, account: String, body: &[u8]) -> Response {
     }
     let id = hex(32);
     let answer = success(StatusCode::CREATED, magic_app(&id, &record));
-    store.magic.insert((account, id), record);
+    store.magic.put((account, id), record);
     answer
 }
 
@@ -754,7 +763,7 @@ fn magic_change(
         return refused(why);
     }
     let answer = success(StatusCode::OK, magic_app(&key.1, &record));
-    store.magic.insert(key, record);
+    store.magic.put(key, record);
     answer
 }
 

@@ -67,6 +67,15 @@ fn is_loopback_authority(authority: &str) -> bool {
     )
 }
 
+/// Whether a control request's answer can be large (the state, the log).
+pub(crate) fn large_answer(method: &Method, path: &str) -> bool {
+    method == Method::GET
+        && matches!(
+            path.trim_end_matches('/'),
+            "/__fake/state" | "/__fake/requests"
+        )
+}
+
 /// A 200 with JSON serialised beforehand.
 fn json_bytes(body: Result<Vec<u8>, serde_json::Error>) -> Response {
     match body {

@@ -36,7 +36,8 @@ pub enum Fault {
     /// Serve the request, but close the connection halfway through the body (its
     /// `Content-Length` announces the whole). An answer without a body is sent as it is.
     ClosedMidBody,
-    /// Serve the request, sending the body one byte at a time, this long apart (at most 10 s).
+    /// Serve the request, sending the body one byte at a time, this long apart (at most 10 s),
+    /// for its first KiB; the rest follows at once (so that a trickle ends in bounded time).
     Trickle(Duration),
 }
 
@@ -71,6 +72,8 @@ pub const OPERATIONS: &[&str] = &[
 pub(crate) const MAX_QUEUED: usize = 10_000;
 const LONGEST_STALL: Duration = Duration::from_secs(600);
 const SLOWEST_TRICKLE: Duration = Duration::from_secs(10);
+/// How much of a body a trickle sends a byte at a time.
+const TRICKLED_BYTES: usize = 1024;
 
 /// Faults waiting, per operation, in order.
 #[derive(Default)]
@@ -329,7 +332,8 @@ fn waf_block_page() -> Response {
 /// announced first.
 pub(crate) async fn reshape(response: Response, effect: Effect) -> Response {
     let (mut parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, super::router::BODY_LIMIT * 64).await else {
+    // The answer is in memory already (the request log read it); this takes it as it is.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     if bytes.is_empty() {
@@ -369,7 +373,13 @@ pub(crate) async fn reshape(response: Response, effect: Effect) -> Response {
                     if at > 0 {
                         tokio::time::sleep(gap).await;
                     }
-                    Some((Ok::<_, std::io::Error>(bytes.slice(at..at + 1)), at + 1))
+                    // One byte at a time for the first KiB, then the rest.
+                    let end = if at < TRICKLED_BYTES {
+                        at + 1
+                    } else {
+                        bytes.len()
+                    };
+                    Some((Ok::<_, std::io::Error>(bytes.slice(at..end)), end))
                 }
             });
             Body::from_stream(stream)

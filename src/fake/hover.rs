@@ -272,7 +272,7 @@ fn create(state: &State, body: &[u8]) -> Response {
     let id = store.next_hover_id;
     store.next_hover_id += 1;
     let answer = document(id, &record);
-    store.hover.insert(id, record);
+    store.hover.put(id, record);
     (StatusCode::CREATED, Json(answer)).into_response()
 }
 
@@ -311,7 +311,7 @@ fn update(state: &State, id: &str, body: &[u8]) -> Response {
         return refused(why);
     }
     let answer = ok(document(numeric, &record));
-    store.hover.insert(numeric, record);
+    store.hover.put(numeric, record);
     answer
 }
 
@@ -348,10 +348,10 @@ fn with_app(
         return missing(id);
     };
     let mut store = state.store();
-    match store.hover.get_mut(&numeric) {
-        Some(record) => change(numeric, record),
-        None => missing(id),
-    }
+    store
+        .hover
+        .update(&numeric, |record| change(numeric, record))
+        .unwrap_or_else(|| missing(id))
 }
 
 /// The store's Hover apps for `GET /__fake/state`, secrets redacted, serialised straight

@@ -140,6 +140,8 @@ pub(crate) struct State {
     store: Mutex<store::Store>,
     faults: Mutex<faults::Faults>,
     journal: Mutex<Journal>,
+    /// Permits for answers that can be large ([`router::LARGE_ANSWERS`]).
+    large_answers: Arc<tokio::sync::Semaphore>,
 }
 
 /// How many requests the fake remembers for [`FakeServer::requests`].
@@ -254,6 +256,7 @@ impl FakeServer {
             store: Mutex::new(store::Store::new()),
             faults: Mutex::new(faults::Faults::default()),
             journal: Mutex::new(Journal::default()),
+            large_answers: Arc::new(tokio::sync::Semaphore::new(router::LARGE_ANSWERS)),
         });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port.unwrap_or(0)))
             .await

@@ -32,6 +32,11 @@ enum Call {
 }
 
 impl Call {
+    /// Whether its answer can be large (a list).
+    fn large_answer(&self) -> bool {
+        matches!(self, Call::Cloudflare(call) if call.is_list())
+    }
+
     fn operation(&self) -> &'static str {
         match self {
             Call::Cloudflare(call) => call.operation(),
@@ -67,7 +72,13 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
         if let Some(refused) = control::refuse_browsers(&parts) {
             return refused;
         }
-        return control::handle(&state, &parts.method, &path, &body);
+        let permit =
+            control::large_answer(&parts.method, &path).then(|| large_answer_permit(&state));
+        let permit = match permit {
+            Some(permit) => Some(permit.await),
+            None => None,
+        };
+        return holding(control::handle(&state, &parts.method, &path, &body), permit);
     }
     let call = if cloudflare {
         match cloudflare::route(&parts.method, &path["/client/v4".len()..]) {
@@ -119,17 +130,50 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
         return record(denied).await;
     }
     let fault = state.faults().take(operation);
-    let Some(fault) = fault else {
-        return record(serve(&state, call, &body)).await;
-    };
-    match faults::effect(fault, call.style()) {
-        Effect::Replace(response) => record(response).await,
-        Effect::Delay(wait) => {
-            tokio::time::sleep(wait).await;
-            record(serve(&state, call, &body)).await
-        }
-        effect => faults::reshape(record(serve(&state, call, &body)).await, effect).await,
+    let effect = fault.map(|fault| faults::effect(fault, call.style()));
+    if let Some(Effect::Delay(wait)) = effect {
+        tokio::time::sleep(wait).await;
     }
+    // Taken after any stall: a permit is for the time an answer is in memory.
+    let permit = match call.large_answer() {
+        true => Some(large_answer_permit(&state).await),
+        false => None,
+    };
+    let response = match effect {
+        Some(Effect::Replace(response)) => record(response).await,
+        None | Some(Effect::Delay(_)) => record(serve(&state, call, &body)).await,
+        Some(effect) => faults::reshape(record(serve(&state, call, &body)).await, effect).await,
+    };
+    holding(response, permit)
+}
+
+/// How many answers that can be large (lists, the fake's state and log) are in memory at
+/// once: each is at most about the store's or the log's budget, and a client that does not
+/// read one holds it until it leaves.
+pub(crate) const LARGE_ANSWERS: usize = 4;
+
+async fn large_answer_permit(state: &State) -> tokio::sync::OwnedSemaphorePermit {
+    state
+        .large_answers
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the semaphore is never closed")
+}
+
+/// `response`, keeping `permit` until its body has been sent (or the client left).
+fn holding(response: Response, permit: Option<tokio::sync::OwnedSemaphorePermit>) -> Response {
+    let Some(permit) = permit else {
+        return response;
+    };
+    use futures_util::StreamExt;
+    let (head, body) = response.into_parts();
+    // The permit goes with the stream: dropped once the body has been sent, or abandoned.
+    let stream = body.into_data_stream().map(move |chunk| {
+        let _held = &permit;
+        chunk
+    });
+    Response::from_parts(head, axum::body::Body::from_stream(stream))
 }
 
 /// `None` when the request's credentials are accepted for `call`; the answer otherwise. A
@@ -155,5 +199,29 @@ fn serve(state: &State, call: Call, body: &[u8]) -> Response {
         Call::Cloudflare(call) => cloudflare::handle(state, call, body),
         Call::Realtime(call) => realtime::handle(state, call, body),
         Call::Hover(call) => hover::handle(state, call, body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse;
+
+    /// A large answer's permit is held until its body has been read to the end (a client that
+    /// does not read keeps it), and given back then.
+    #[tokio::test]
+    async fn a_large_answer_holds_its_permit_until_its_body_is_sent() {
+        let permits = Arc::new(tokio::sync::Semaphore::new(1));
+        let permit = permits.clone().acquire_owned().await.unwrap();
+        let response = holding("a body".into_response(), Some(permit));
+        assert_eq!(permits.available_permits(), 0);
+        let (_, body) = response.into_parts();
+        let read = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        assert_eq!(&read[..], b"a body");
+        assert_eq!(permits.available_permits(), 1);
+        // An answer nobody reads gives it back when dropped (the client left).
+        let permit = permits.clone().acquire_owned().await.unwrap();
+        drop(holding("unread".into_response(), Some(permit)));
+        assert_eq!(permits.available_permits(), 1);
     }
 }

@@ -46,8 +46,88 @@ impl Refused {
     }
 }
 
+/// How many bytes `texts` take as JSON strings, escapes included (serde_json writes a control
+/// character as `\u00XX`, six bytes for one), with a comma each.
 fn text_weight<'a>(texts: impl IntoIterator<Item = &'a String>) -> usize {
-    texts.into_iter().map(|t| t.len() + 4).sum()
+    texts
+        .into_iter()
+        .map(|text| {
+            let escaped: usize = text
+                .chars()
+                .map(|c| match c {
+                    '"' | '\\' => 2,
+                    '\u{0}'..='\u{1f}' => 6,
+                    c => c.len_utf8(),
+                })
+                .sum();
+            escaped + 3
+        })
+        .sum()
+}
+
+/// A collection of stored items that keeps the total of their weights as items come, change
+/// and go (so that admitting an item costs nothing however full the store is).
+pub(crate) struct Table<K, V> {
+    items: BTreeMap<K, V>,
+    weight: usize,
+}
+
+impl<K, V> Default for Table<K, V> {
+    fn default() -> Self {
+        Self {
+            items: BTreeMap::new(),
+            weight: 0,
+        }
+    }
+}
+
+impl<K: Ord, V: Weight> Table<K, V> {
+    pub(crate) fn get(&self, key: &K) -> Option<&V> {
+        self.items.get(key)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub(crate) fn iter(&self) -> std::collections::btree_map::Iter<'_, K, V> {
+        self.items.iter()
+    }
+
+    pub(crate) fn keys(&self) -> std::collections::btree_map::Keys<'_, K, V> {
+        self.items.keys()
+    }
+
+    /// Stores `value` under `key`, in place of what was there.
+    pub(crate) fn put(&mut self, key: K, value: V) {
+        self.weight += value.weight();
+        if let Some(old) = self.items.insert(key, value) {
+            self.weight -= old.weight();
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
+        let removed = self.items.remove(key)?;
+        self.weight -= removed.weight();
+        Some(removed)
+    }
+
+    /// Changes the item under `key` in place (its weight counted again after).
+    pub(crate) fn update<R>(&mut self, key: &K, change: impl FnOnce(&mut V) -> R) -> Option<R> {
+        let item = self.items.get_mut(key)?;
+        self.weight -= item.weight();
+        let result = change(item);
+        self.weight += item.weight();
+        Some(result)
+    }
+}
+
+impl<'a, K, V> IntoIterator for &'a Table<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter = std::collections::btree_map::Iter<'a, K, V>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
 }
 /// The most Hover tokens kept at once; past it, expired tokens go first, then the oldest.
 pub(crate) const MAX_HOVER_TOKENS: usize = 1_000;
@@ -73,15 +153,15 @@ pub(crate) fn hex(chars: usize) -> String {
 #[derive(Default)]
 pub(crate) struct Store {
     /// (account, uid) → app.
-    pub(crate) calls: BTreeMap<(String, String), CallsRecord>,
+    pub(crate) calls: Table<(String, String), CallsRecord>,
     /// (account, account_app_id) → app.
-    pub(crate) magic: BTreeMap<(String, String), MagicRecord>,
+    pub(crate) magic: Table<(String, String), MagicRecord>,
     /// (account, uid) → TURN key.
-    pub(crate) turn_keys: BTreeMap<(String, String), TurnKeyRecord>,
+    pub(crate) turn_keys: Table<(String, String), TurnKeyRecord>,
     /// TURN credentials minted, oldest first.
     pub(crate) turn_credentials: VecDeque<TurnCredential>,
     /// id → app.
-    pub(crate) hover: BTreeMap<i64, HoverRecord>,
+    pub(crate) hover: Table<i64, HoverRecord>,
     pub(crate) next_hover_id: i64,
     pub(crate) hover_tokens: HoverTokens,
 }
@@ -96,10 +176,7 @@ impl Store {
 
     /// The weight of everything stored.
     pub(crate) fn weight(&self) -> usize {
-        self.calls.values().map(Weight::weight).sum::<usize>()
-            + self.magic.values().map(Weight::weight).sum::<usize>()
-            + self.turn_keys.values().map(Weight::weight).sum::<usize>()
-            + self.hover.values().map(Weight::weight).sum::<usize>()
+        self.calls.weight + self.magic.weight + self.turn_keys.weight + self.hover.weight
     }
 
     /// Whether an item of weight `new` may be stored in a collection of `count` items, in place
@@ -124,12 +201,14 @@ impl Store {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct CallsRecord {
     pub(crate) name: String,
     pub(crate) created: DateTime<Utc>,
     pub(crate) modified: DateTime<Utc>,
 }
 
+#[derive(Clone)]
 pub(crate) struct TurnKeyRecord {
     pub(crate) name: String,
     pub(crate) created: DateTime<Utc>,
@@ -182,11 +261,7 @@ impl Weight for MagicRecord {
     fn weight(&self) -> usize {
         let lists = [&self.hostnames, &self.ip_subnets, &self.source_subnets];
         text_weight([&self.name, &self.app_type])
-            + lists
-                .into_iter()
-                .flatten()
-                .map(text_weight)
-                .sum::<usize>()
+            + lists.into_iter().flatten().map(text_weight).sum::<usize>()
             + 160
     }
 }

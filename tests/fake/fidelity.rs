@@ -306,6 +306,15 @@ async fn oversized_bodies_and_a_full_store_are_refused() {
             .contains("a limit of the fake"),
         "{body}"
     );
+    // Counted as written: a control character is six bytes of JSON (`\u0001`).
+    let (status, body) = raw(
+        &fake,
+        Method::POST,
+        url.clone(),
+        Some(json!({"name": "\u{1}".repeat(2_000)})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
     let mut refused = None;
     for i in 0..2_001 {
         let (status, body) = raw(

@@ -104,22 +104,30 @@ static INTERRUPTED: AtomicU8 = AtomicU8::new(0);
 /// once a one-time secret may be in flight, at the second. The first then only says that the
 /// command finishes writing what the create returned.
 async fn interrupted() -> u8 {
-    // Streams made once: a signal between two `ctrl_c()` futures would be missed.
+    // Streams made once: a signal between two `ctrl_c()` futures would be missed. A closed
+    // terminal (SIGHUP) or SIGQUIT would kill the process as surely as SIGTERM.
     #[cfg(unix)]
     let mut streams = {
         use tokio::signal::unix::{signal, SignalKind};
-        (
-            signal(SignalKind::interrupt()).ok(),
-            signal(SignalKind::terminate()).ok(),
-        )
+        [
+            (signal(SignalKind::interrupt()).ok(), 130),
+            (signal(SignalKind::terminate()).ok(), 143),
+            (signal(SignalKind::hangup()).ok(), 129),
+            (signal(SignalKind::quit()).ok(), 131),
+        ]
     };
     loop {
         #[cfg(unix)]
-        let code = tokio::select! {
-            Some(()) = async { streams.0.as_mut()?.recv().await } => 130,
-            Some(()) = async { streams.1.as_mut()?.recv().await } => 143,
+        let code = {
+            let [int, term, hup, quit] = &mut streams;
+            tokio::select! {
+                Some(()) = async { int.0.as_mut()?.recv().await } => int.1,
+                Some(()) = async { term.0.as_mut()?.recv().await } => term.1,
+                Some(()) = async { hup.0.as_mut()?.recv().await } => hup.1,
+                Some(()) = async { quit.0.as_mut()?.recv().await } => quit.1,
             // No signal handling to be had: nothing interrupts the command but the default.
             else => std::future::pending::<u8>().await,
+            }
         };
         #[cfg(not(unix))]
         let code = {
@@ -213,7 +221,8 @@ where
     F: FnOnce(SecretSink) -> Fut,
     Fut: std::future::Future<Output = (SecretSink, Result<(), Error>)>,
 {
-    // A dry run sends nothing, so no secret can come back.
+    // A dry run sends nothing, so no secret can come back: no file, no check of stdout.
+    let path = path.filter(|_| !global.dry_run);
     let sink = SecretSink::open(path, !global.dry_run)?;
     SECRET_IN_FLIGHT.store(true, Ordering::SeqCst);
     let (sink, outcome) = run(sink).await;
@@ -294,6 +303,11 @@ fn print_created(
     secrets: &[(&str, Option<&Secret>)],
     table: impl FnOnce(),
 ) {
+    match &item["id"] {
+        Value::String(id) => output::secrets_belong_to(id),
+        Value::Number(id) => output::secrets_belong_to(&id.to_string()),
+        _ => {}
+    }
     if global.json {
         let mut document = json!({ key: item });
         for (name, secret) in secrets {
@@ -569,31 +583,36 @@ fn turn_key_token(key_file: Option<&std::path::Path>) -> Result<Secret, Error> {
     }
 }
 
-/// The TURN username to revoke: from `--username-file` (the file `turn credentials
-/// --secret-file` writes, or the bare username), else the first line of stdin. Never an
-/// argument: the username names the allocation, and argv is readable by every user of the
-/// machine (`ps`, `/proc/*/cmdline`).
-fn turn_username(file: Option<&std::path::Path>) -> Result<String, Error> {
-    let text = match file {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| {
-            Error::Config(format!(
-                "cannot read the username file {}: {e}",
-                path.display()
-            ))
-        })?,
-        None => {
-            use std::io::{BufRead, IsTerminal};
-            if std::io::stdin().is_terminal() {
-                eprint!("TURN username: ");
-            }
-            let mut line = String::new();
-            std::io::stdin()
+/// The TURN username to revoke: from `--username-file` (the JSON `turn credentials` writes,
+/// with `--secret-file` or `--json`, or the bare username), else from stdin, which must not be
+/// a terminal (it would echo the username). Never an argument: the username names the
+/// allocation, and argv is readable by every user of the machine (`ps`, `/proc/*/cmdline`).
+/// At most 64 KiB are read.
+async fn turn_username(file: Option<std::path::PathBuf>) -> Result<String, Error> {
+    const LIMIT: u64 = 64 * 1024;
+    let read = tokio::task::spawn_blocking(move || {
+        use std::io::{IsTerminal, Read};
+        let mut text = String::new();
+        let read = match &file {
+            Some(path) => std::fs::File::open(path)
+                .and_then(|f| f.take(LIMIT).read_to_string(&mut text))
+                .map_err(|e| format!("cannot read the username file {}: {e}", path.display())),
+            None if std::io::stdin().is_terminal() => Err(
+                "give the TURN username on stdin from a pipe or a file (`< creds.json`), or with \
+                 --username-file; it is not read from a terminal, which would show it"
+                    .to_string(),
+            ),
+            None => std::io::stdin()
                 .lock()
-                .read_line(&mut line)
-                .map_err(|e| Error::Config(format!("cannot read the username from stdin: {e}")))?;
-            line
-        }
-    };
+                .take(LIMIT)
+                .read_to_string(&mut text)
+                .map_err(|e| format!("cannot read the username from stdin: {e}")),
+        };
+        read.map(|_| text)
+    })
+    .await
+    .map_err(|e| Error::Config(format!("cannot read the username: {e}")))?;
+    let text = read.map_err(Error::Config)?;
     let from_json = serde_json::from_str::<Value>(&text).ok().and_then(|v| {
         v["iceServers"]
             .as_array()?
@@ -704,7 +723,7 @@ async fn turn(command: Turn, global: &Global) -> Result<(), Failure> {
             key_file,
         } => {
             let turn = turn_client(key_id, key_file.as_deref(), global)?;
-            let username = turn_username(username_file.as_deref())?;
+            let username = turn_username(username_file).await?;
             turn.revoke(&TurnUsername::parse(username)?).await?;
             if global.json {
                 output::json(&json!({"revoked": true}));

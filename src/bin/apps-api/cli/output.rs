@@ -56,11 +56,14 @@ pub const CELL_CHARS: usize = 64;
 struct Pending {
     text: String,
     secrets: Vec<(String, String)>,
+    /// What the secrets belong to (the created item's ID), said with them.
+    owner: Option<String>,
 }
 
 static PENDING: std::sync::Mutex<Pending> = std::sync::Mutex::new(Pending {
     text: String::new(),
     secrets: Vec::new(),
+    owner: None,
 });
 
 fn pending() -> std::sync::MutexGuard<'static, Pending> {
@@ -70,6 +73,12 @@ fn pending() -> std::sync::MutexGuard<'static, Pending> {
 /// Adds `text` to what goes to stdout.
 pub fn emit(text: &str) {
     pending().text.push_str(text);
+}
+
+/// Records what the one-time secrets in the output belong to (the created item's ID), to say
+/// with them if stdout cannot take them.
+pub fn secrets_belong_to(id: &str) {
+    pending().owner = Some(id.to_string());
 }
 
 /// Records that what goes to stdout holds this one-time secret: if stdout cannot take it, it
@@ -84,7 +93,11 @@ pub fn holds_secret(label: &str, value: &str) {
 /// so on stderr with the one-time secrets the output held (and nothing else of it), and returns
 /// `false`: the command then ends with exit code 1.
 pub fn flush() -> bool {
-    let Pending { text, secrets } = std::mem::take(&mut *pending());
+    let Pending {
+        text,
+        secrets,
+        owner,
+    } = std::mem::take(&mut *pending());
     let mut stdout = std::io::stdout().lock();
     let Err(error) = stdout
         .write_all(text.as_bytes())
@@ -94,9 +107,13 @@ pub fn flush() -> bool {
     };
     let mut report = format!("error: could not write the output to stdout: {error}\n");
     if !secrets.is_empty() {
-        report.push_str(
-            "the request succeeded; its one-time secrets, shown only this once, store them now:\n",
-        );
+        let of = owner
+            .map(|id| format!(" (id {})", safe(&id)))
+            .unwrap_or_default();
+        report.push_str(&format!(
+            "the request succeeded{of}; its one-time secrets, shown only this once, store them \
+             now:\n"
+        ));
         for (label, value) in &secrets {
             report.push_str(&secret_line(label, value));
         }
@@ -105,15 +122,15 @@ pub fn flush() -> bool {
     false
 }
 
-/// Fails when stdout is closed or `/dev/null` (the Rust runtime reopens a closed stdout as
-/// `/dev/null`, so a write there "succeeds"): a one-time secret printed there is lost. Checked
-/// before a create is sent.
+/// Fails when stdout is closed, `/dev/null` (the Rust runtime reopens a closed stdout as
+/// `/dev/null`, so a write there "succeeds"), `/dev/zero` or `/dev/full`: a one-time secret
+/// printed there is lost. Checked before a create is sent.
 pub fn check_stdout_keeps_secrets() -> Result<(), Error> {
     if stdout_discards() {
         return Err(Error::InvalidArgument(
-            "stdout is closed or /dev/null, so the one-time secret this create returns would \
-             be lost; nothing was sent (give --secret-file PATH, or send stdout to a file or a \
-             pipe)"
+            "stdout is closed or a device that discards what it is given (/dev/null, /dev/zero, \
+             /dev/full), so the one-time secret this create returns would be lost; nothing was \
+             sent (give --secret-file PATH, or send stdout to a file or a pipe)"
                 .into(),
         ));
     }
@@ -143,8 +160,11 @@ fn stdout_discards() -> bool {
     else {
         return true;
     };
-    let null = std::fs::metadata("/dev/null");
-    stdout.file_type().is_char_device() && null.is_ok_and(|null| null.rdev() == stdout.rdev())
+    stdout.file_type().is_char_device()
+        && ["/dev/null", "/dev/zero", "/dev/full"]
+            .iter()
+            .filter_map(|device| std::fs::metadata(device).ok())
+            .any(|device| device.rdev() == stdout.rdev())
 }
 
 #[cfg(not(unix))]
