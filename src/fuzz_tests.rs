@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use crate::cloudflare::magic::{MagicAppChanges, NewMagicApp};
 use crate::cloudflare::{CloudflareClient, Credentials};
-use crate::core::transport::Responder;
 use crate::hover::{AppChanges, HoverClient, NewHoverApp};
+use crate::test_util::Responder;
 use crate::{CallsAppId, HoverAppId, MagicAppId, RetryConfig};
 
 use crate::core::proptest_cases as cases;
@@ -146,10 +146,10 @@ impl Clients {
         }));
         let seen: Seen = Arc::default();
         let (canned, log) = (answer.clone(), seen.clone());
-        let responder = Responder(Arc::new(move |request| {
+        let responder = Responder::new(move |request| {
             log.lock().unwrap().push((
                 request.method().to_string(),
-                request.url().path().to_string(),
+                request.uri().path().to_string(),
             ));
             let canned = canned.lock().unwrap().clone();
             let mut response = http::Response::new(canned.body);
@@ -158,7 +158,7 @@ impl Clients {
                 response.headers_mut().append(name, value);
             }
             response
-        }));
+        });
         let mut cf = CloudflareClient::builder()
             .credentials(Credentials::api_token("fuzz-token"))
             .base_url("http://127.0.0.1:9/client/v4")

@@ -42,6 +42,9 @@ pub mod __bench;
 #[cfg(feature = "hover")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hover")))]
 pub mod hover;
+#[cfg(any(test, feature = "test-util"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod test_util;
 
 /// What the `apps-api` binary needs from inside the library. Not part of the API.
 #[doc(hidden)]

@@ -720,38 +720,82 @@ async fn every_command_has_help_with_an_example_and_completions_exist() {
     );
 }
 
-/// Found in review: server text (a name anyone on the account can set) went to the terminal
-/// raw, escape sequences included.
+/// Server text (a name anyone on the account can set) never reaches the terminal raw: every
+/// kind of item is created with a hostile name, and every command that shows it is checked.
 #[tokio::test]
 async fn server_text_cannot_drive_the_terminal() {
     let (_fake, env) = fake().await;
     let dir = tempdir();
     let hostile = "\u{1b}]52;c;cHduZWQ=\u{7}\u{1b}[2J\u{202e}evil";
-    let created = run(
-        &env,
-        &[
-            "turn-keys",
-            "create",
-            "--name",
-            hostile,
-            "--secret-file",
-            dir.join("k").to_str().unwrap(),
+    let secret_file = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let creates: Vec<Vec<String>> = vec![
+        vec![
+            "turn-keys".into(),
+            "create".into(),
+            "--name".into(),
+            hostile.into(),
+            "--secret-file".into(),
+            secret_file("k"),
         ],
-    )
-    .await;
-    assert_eq!(created.code, 0, "{}", created.stderr);
-    for args in [&["turn-keys", "list"][..], &["calls", "list"]] {
+        vec![
+            "calls".into(),
+            "create".into(),
+            "--name".into(),
+            hostile.into(),
+            "--secret-file".into(),
+            secret_file("c"),
+        ],
+        vec![
+            "magic".into(),
+            "create".into(),
+            "--name".into(),
+            hostile.into(),
+            "--type".into(),
+            hostile.into(),
+            "--hostname".into(),
+            "a.example".into(),
+        ],
+        vec![
+            "hover".into(),
+            "create".into(),
+            "--name".into(),
+            hostile.into(),
+            "--package".into(),
+            "p".into(),
+            "--secret-file".into(),
+            secret_file("h"),
+        ],
+    ];
+    for args in &creates {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let created = run(&env, &args).await;
+        assert_eq!(created.code, 0, "{args:?}: {}", created.stderr);
+        assert_safe(&args, &created.stdout);
+    }
+    for args in [
+        &["turn-keys", "list"][..],
+        &["calls", "list"],
+        &["magic", "list"],
+        &["hover", "get", "43120"],
+    ] {
         let listed = run(&env, args).await;
+        assert_eq!(listed.code, 0, "{args:?}: {}", listed.stderr);
+        assert_safe(args, &listed.stdout);
+        // The hostile name is there, escaped.
         assert!(
-            !listed.stdout.contains('\u{1b}')
-                && !listed.stdout.contains('\u{7}')
-                && !listed.stdout.contains('\u{202e}'),
-            "{args:?}: {:?}",
+            listed.stdout.contains("\\u{1b}]52"),
+            "{args:?}: {}",
             listed.stdout
         );
     }
-    let listed = run(&env, &["turn-keys", "list"]).await;
-    assert!(listed.stdout.contains("\\u{1b}]52"), "{}", listed.stdout);
+}
+
+/// No character a terminal acts on: escapes, BEL, bidi overrides.
+fn assert_safe(args: &[&str], out: &str) {
+    assert!(
+        !out.contains('\u{1b}') && !out.contains('\u{7}') && !out.contains('\u{202e}'),
+        "{args:?}: {out:?}"
+    );
 }
 
 /// A secret file that cannot be written after the create succeeded: the secret goes to stderr,

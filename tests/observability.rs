@@ -210,7 +210,56 @@ async fn nothing_secret_is_ever_logged() {
     apps.get(&HoverAppId::new("401")).await.unwrap_err();
     apps.get(&HoverAppId::new("502")).await.unwrap_err();
 
+    // Short credentials shaped like nothing, echoed in a Cloudflare message (logged at INFO),
+    // an error message and `cf-ray`: only the client's knowing them keeps them out of the log.
+    let short_token = "t0k 3n!";
+    let short_password = "pa55 w0rd";
+    let echoing = MockServer::start_async().await;
+    echoing
+        .mock_async(|when, then| {
+            when.method(GET).path(cf_path("/magic/apps"));
+            then.status(200)
+                .header("cf-ray", format!("{short_token}-DFW"))
+                .json_body(json!({
+                    "success": true, "errors": [], "result": [],
+                    "messages": [{"code": 1, "message": format!("saw {short_token}")}]
+                }));
+        })
+        .await;
+    echoing
+        .mock_async(|when, then| {
+            when.method(POST).path("/api/authenticate");
+            then.status(400)
+                .header("cf-ray", format!("{short_password}-DFW"))
+                .json_body(json!({"error": format!("saw {short_password}")}));
+        })
+        .await;
+    apps_api::cloudflare::CloudflareClient::builder()
+        .credentials(apps_api::cloudflare::Credentials::api_token(short_token))
+        .base_url(format!("{}{CF_PREFIX}", echoing.base_url()))
+        .build()
+        .unwrap()
+        .magic(ACCOUNT)
+        .list()
+        .await
+        .unwrap();
+    apps_api::hover::HoverClient::builder()
+        .credentials(HOVER_EMAIL, short_password)
+        .base_url(echoing.base_url())
+        .build()
+        .unwrap()
+        .apps()
+        .get(&HoverAppId::new("1"))
+        .await
+        .unwrap_err();
+
     let logged = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    for echoed in ["saw [redacted]", "cf_ray=\"[redacted]-DFW\""] {
+        assert!(logged.contains(echoed), "missing {echoed:?} in:\n{logged}");
+    }
+    for short in [short_token, short_password] {
+        assert!(!logged.contains(short), "{short} was logged:\n{logged}");
+    }
     // The span carries what a reader needs.
     for expected in [
         "apps_api.call",

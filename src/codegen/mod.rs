@@ -286,14 +286,11 @@ pub fn generate(file: &Path, spec: &openapiv3::OpenAPI, api: &Api) -> Result<Str
     }
 
     // progenitor and typify panic on some bad specs (a dangling reference, two response
-    // schemas for one operation). Silence the default hook so the build prints one message.
-    let previous_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let outcome = std::panic::catch_unwind(|| {
+    // schemas for one operation): caught, and silenced so that the build prints one message.
+    let outcome = silently(|| {
         let mut generator = progenitor::Generator::new(&settings);
         generator.generate_tokens(spec)
     });
-    std::panic::set_hook(previous_hook);
 
     let tokens = match outcome {
         Ok(Ok(tokens)) => tokens,
@@ -316,6 +313,30 @@ pub fn generate(file: &Path, spec: &openapiv3::OpenAPI, api: &Api) -> Result<Str
         }
     };
     Ok(format_source(tokens.to_string()))
+}
+
+thread_local! {
+    static SILENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic, with the panic message of this thread silenced. The hook that
+/// silences is installed once and passes every other thread's panic to the hook before it, so
+/// that tests generating code in parallel neither lose each other's panic messages nor race to
+/// swap the process-wide hook back.
+fn silently<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !SILENT.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    SILENT.with(|silent| silent.set(true));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    SILENT.with(|silent| silent.set(false));
+    outcome
 }
 
 /// Formats generated source with rustfmt when there is one (`$RUSTFMT`, else `rustfmt` on the

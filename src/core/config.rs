@@ -28,9 +28,9 @@ pub(crate) struct Options {
     pub(crate) sleeper: Arc<dyn Sleeper>,
     pub(crate) on_response: Option<crate::core::transport::ResponseHook>,
     pub(crate) dry_run: bool,
-    /// Answers requests in-process instead of the network (the decoder fuzz tests).
-    #[cfg(test)]
-    pub(crate) responder: Option<crate::core::transport::Responder>,
+    /// Answers requests in-process instead of the network (feature `test-util`).
+    #[cfg(any(test, feature = "test-util"))]
+    pub(crate) responder: Option<crate::test_util::Responder>,
 }
 
 /// Never prints the base URL's user info (refused anyway) or a user-supplied `reqwest::Client`,
@@ -69,7 +69,7 @@ impl Default for Options {
             sleeper: Arc::new(TokioSleeper),
             on_response: None,
             dry_run: false,
-            #[cfg(test)]
+            #[cfg(any(test, feature = "test-util"))]
             responder: None,
         }
     }
@@ -121,13 +121,11 @@ impl Options {
         Ok(url.as_str().trim_end_matches('/').to_string())
     }
 
-    /// The caller's `reqwest::Client`, or one with this crate's TLS, timeouts and pool.
-    /// The HTTP client, and whether this crate built it. One it built applies
-    /// [`Options::request_timeout`] itself; one the user passed in gets the limit set on each
-    /// request instead.
-    pub(crate) fn http_client(&self, base_url: &str) -> Result<(reqwest::Client, bool), Error> {
+    /// The caller's `reqwest::Client`, or one with this crate's TLS, connect timeout and pool.
+    /// (The time limit of a try is the transport's, for either.)
+    pub(crate) fn http_client(&self, base_url: &str) -> Result<reqwest::Client, Error> {
         if let Some(client) = &self.http_client {
-            return Ok((client.clone(), false));
+            return Ok(client.clone());
         }
         let mut builder = reqwest::Client::builder();
         if let Ok(url) = reqwest::Url::parse(base_url) {
@@ -155,9 +153,6 @@ impl Options {
         builder
             .tls_backend_preconfigured(tls_config()?)
             .connect_timeout(self.connect_timeout)
-            // Set here rather than on each request: a per-request limit costs reqwest an
-            // allocation per request. A per-call limit still overrides it.
-            .timeout(self.request_timeout)
             // Retries are this crate's (by method and status). reqwest's own policy only ever
             // retries HTTP/2 and HTTP/3 refusals, which this HTTP/1 client cannot meet, yet it
             // copies every request's headers in case; with no retries allowed it copies nothing.
@@ -168,7 +163,6 @@ impl Options {
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
             .build()
-            .map(|client| (client, true))
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
     }
 }
@@ -279,6 +273,16 @@ macro_rules! common_builder_methods {
         /// Replaces how the client waits between retries (tests use it to skip the waits).
         pub fn sleeper(mut self, sleeper: std::sync::Arc<dyn crate::Sleeper>) -> Self {
             self.options.sleeper = sleeper;
+            self
+        }
+
+        /// Answers every request in process with `responder` instead of sending it (feature
+        /// `test-util`, for unit tests; see [`test_util`](crate::test_util)). The base URL is
+        /// still checked and still makes the URLs the responder sees.
+        #[cfg(feature = "test-util")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+        pub fn responder(mut self, responder: crate::test_util::Responder) -> Self {
+            self.options.responder = Some(responder);
             self
         }
     };

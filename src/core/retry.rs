@@ -6,7 +6,6 @@ use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
-use reqwest::StatusCode;
 
 /// Retry policy: how many times, and how long to wait between tries.
 ///
@@ -143,15 +142,83 @@ fn jittered(base: Duration, cap: Duration, retry: u32) -> Duration {
     exp.min(cap).mul_f64(fastrand::f64())
 }
 
+/// What one try came to, as far as trying again is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The request never left (a failure to connect): safe to send again, whatever it is.
+    NotSent,
+    /// No complete answer within the try's time: the request may have reached the server.
+    TimedOut,
+    /// The connection was lost (a reset, a connection closed without an answer, a body cut
+    /// short): the request may have reached the server.
+    Lost,
+    /// An answer with this status that is not what the operation returns (or does not decode).
+    Status(u16),
+    /// Anything else (a body over the size cap, a request that could not be built): another try
+    /// would end the same.
+    Final,
+}
+
+/// Retries used so far in a call, by kind: failures and rate limits have budgets of their own.
+#[derive(Debug, Default)]
+pub(crate) struct Tries {
+    failures: u32,
+    rate_limits: u32,
+}
+
+/// How long to wait before trying again after `outcome`, or `None` to give up, spending the
+/// retry it takes from `tries`. `replayable`: the request may be sent twice (its method is
+/// idempotent, or the operation or the caller says so); `retry_after`: the wait the answer
+/// asked for.
+pub(crate) fn next_try(
+    config: &RetryConfig,
+    outcome: Outcome,
+    replayable: bool,
+    retry_after: Option<Duration>,
+    tries: &mut Tries,
+) -> Option<Duration> {
+    let failure = |tries: &mut Tries| {
+        (tries.failures < config.max_retries).then(|| {
+            tries.failures += 1;
+            config.backoff(tries.failures)
+        })
+    };
+    match outcome {
+        Outcome::NotSent => failure(tries),
+        Outcome::TimedOut | Outcome::Lost if replayable => failure(tries),
+        Outcome::TimedOut | Outcome::Lost | Outcome::Final => None,
+        Outcome::Status(429) => {
+            if tries.rate_limits >= config.max_rate_limit_retries {
+                return None;
+            }
+            tries.rate_limits += 1;
+            match retry_after {
+                // Longer than the client is willing to wait: answer now (RateLimited).
+                Some(wait) if wait > config.max_retry_after => None,
+                Some(wait) => Some(config.honoured(wait)),
+                None => Some(config.rate_limit_backoff(tries.rate_limits)),
+            }
+        }
+        Outcome::Status(status)
+            if replayable && (status == 408 || (500..600).contains(&status)) =>
+        {
+            if tries.failures >= config.max_retries {
+                return None;
+            }
+            tries.failures += 1;
+            match retry_after {
+                Some(wait) if wait > config.max_retry_after => None,
+                Some(wait) => Some(config.honoured(wait)),
+                None => Some(config.backoff(tries.failures)),
+            }
+        }
+        Outcome::Status(_) => None,
+    }
+}
+
 /// Whether a method (as the operation names it) can be sent twice without a second effect.
 pub(crate) fn is_idempotent(method: &str) -> bool {
     matches!(method, "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE")
-}
-
-/// Whether an answer with this status is worth another try.
-pub(crate) fn status_is_retryable(status: StatusCode, replayable: bool) -> bool {
-    status == StatusCode::TOO_MANY_REQUESTS
-        || (replayable && (status == StatusCode::REQUEST_TIMEOUT || status.is_server_error()))
 }
 
 const RETRY_AFTER_MS: reqwest::header::HeaderName =
@@ -298,13 +365,95 @@ mod tests {
         );
     }
 
+    /// Every kind of outcome, for a method that may and one that may not be replayed, with and
+    /// without a `Retry-After`: whether another try follows, and which budget it takes.
     #[test]
-    fn classifier() {
-        assert!(status_is_retryable(StatusCode::TOO_MANY_REQUESTS, false));
-        assert!(!status_is_retryable(StatusCode::SERVICE_UNAVAILABLE, false));
-        assert!(status_is_retryable(StatusCode::SERVICE_UNAVAILABLE, true));
-        assert!(status_is_retryable(StatusCode::REQUEST_TIMEOUT, true));
-        assert!(!status_is_retryable(StatusCode::NOT_FOUND, true));
-        assert!(is_idempotent("PUT") && !is_idempotent("PATCH") && !is_idempotent("POST"));
+    fn next_try_by_outcome_method_and_retry_after() {
+        use Outcome::*;
+        let config = RetryConfig::default();
+        let long = config.max_retry_after + Duration::from_secs(1);
+        let two = Some(Duration::from_secs(2));
+        // (outcome, replayable, retry_after) → (a wait, or none; failures, rate limits spent)
+        type Case = (Outcome, bool, Option<Duration>, Option<Duration>, u32, u32);
+        #[rustfmt::skip]
+        let table: &[Case] = &[
+            (NotSent, false, None, Some(Duration::MAX), 1, 0),
+            (NotSent, true, None, Some(Duration::MAX), 1, 0),
+            (TimedOut, true, None, Some(Duration::MAX), 1, 0),
+            (TimedOut, false, None, None, 0, 0),
+            (Lost, true, None, Some(Duration::MAX), 1, 0),
+            (Lost, false, None, None, 0, 0),
+            (Final, true, None, None, 0, 0),
+            (Status(429), false, two, two, 0, 1),
+            (Status(429), true, None, Some(Duration::MAX), 0, 1),
+            (Status(429), true, Some(long), None, 0, 1),
+            (Status(503), true, two, two, 1, 0),
+            (Status(503), true, None, Some(Duration::MAX), 1, 0),
+            (Status(503), true, Some(long), None, 1, 0),
+            (Status(503), false, two, None, 0, 0),
+            (Status(500), true, None, Some(Duration::MAX), 1, 0),
+            (Status(599), true, None, Some(Duration::MAX), 1, 0),
+            (Status(408), true, None, Some(Duration::MAX), 1, 0),
+            (Status(408), false, None, None, 0, 0),
+            (Status(404), true, two, None, 0, 0),
+            (Status(400), true, None, None, 0, 0),
+            (Status(401), true, None, None, 0, 0),
+            (Status(200), true, None, None, 0, 0),
+            (Status(301), true, None, None, 0, 0),
+            (Status(600), true, None, None, 0, 0),
+        ];
+        for &(outcome, replayable, retry_after, expected, failures, rate_limits) in table {
+            let mut tries = Tries::default();
+            let wait = next_try(&config, outcome, replayable, retry_after, &mut tries);
+            let case = format!("{outcome:?} replayable={replayable} retry_after={retry_after:?}");
+            match expected {
+                // A backoff: jittered, so only bounded.
+                Some(Duration::MAX) => {
+                    let cap = if outcome == Status(429) {
+                        config.rate_limit_cap
+                    } else {
+                        config.cap
+                    };
+                    assert!(wait.is_some_and(|w| w <= cap), "{case}: {wait:?}");
+                }
+                expected => assert_eq!(wait, expected, "{case}"),
+            }
+            assert_eq!(
+                (tries.failures, tries.rate_limits),
+                (failures, rate_limits),
+                "{case}"
+            );
+        }
+    }
+
+    /// Each budget runs out on its own: failures after `max_retries`, rate limits after
+    /// `max_rate_limit_retries`, and spending one leaves the other.
+    #[test]
+    fn budgets_run_out_apart() {
+        let config = RetryConfig::default()
+            .max_retries(2)
+            .max_rate_limit_retries(3);
+        let mut tries = Tries::default();
+        for _ in 0..2 {
+            assert!(next_try(&config, Outcome::Status(503), true, None, &mut tries).is_some());
+        }
+        assert!(next_try(&config, Outcome::Status(503), true, None, &mut tries).is_none());
+        assert!(next_try(&config, Outcome::NotSent, true, None, &mut tries).is_none());
+        for _ in 0..3 {
+            assert!(next_try(&config, Outcome::Status(429), false, None, &mut tries).is_some());
+        }
+        assert!(next_try(&config, Outcome::Status(429), false, None, &mut tries).is_none());
+        assert_eq!((tries.failures, tries.rate_limits), (2, 3));
+        // Backoff grows with the failures spent: the second wait may be up to twice the first.
+        let mut tries = Tries::default();
+        let config = RetryConfig::default()
+            .base(Duration::from_secs(1))
+            .cap(Duration::from_secs(60));
+        for expected_cap in [1, 2] {
+            let wait = next_try(&config, Outcome::Lost, true, None, &mut tries).unwrap();
+            assert!(wait <= Duration::from_secs(expected_cap), "{wait:?}");
+        }
+        assert!(is_idempotent("PUT") && is_idempotent("GET") && is_idempotent("DELETE"));
+        assert!(!is_idempotent("PATCH") && !is_idempotent("POST"));
     }
 }

@@ -193,9 +193,8 @@ pub(crate) struct Transport {
     retry: RetryConfig,
     request_timeout: Duration,
     total_timeout: Duration,
-    /// `http` was built here and applies `request_timeout` itself: only per-call limits are
-    /// set per request.
-    http_is_ours: bool,
+    /// The connect timeout of the client this crate builds: a timeout reqwest reports is it.
+    connect_timeout: Duration,
     max_body_bytes: usize,
     sleeper: Arc<dyn Sleeper>,
     on_response: Option<ResponseHook>,
@@ -205,23 +204,9 @@ pub(crate) struct Transport {
     known_secrets: Vec<crate::Secret>,
     /// Every spelling of them and of the current and earlier tokens, built once per change.
     known: RwLock<Arc<Known>>,
-    #[cfg(test)]
-    responder: Option<Responder>,
-}
-
-/// An in-process answer to a request, for tests that feed the decoders without a network.
-#[cfg(test)]
-type Respond = dyn Fn(&Request) -> http::Response<Bytes> + Send + Sync;
-
-#[cfg(test)]
-#[derive(Clone)]
-pub(crate) struct Responder(pub(crate) Arc<Respond>);
-
-#[cfg(test)]
-impl std::fmt::Debug for Responder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Responder")
-    }
+    /// Answers in process instead of `http` (feature `test-util`).
+    #[cfg(any(test, feature = "test-util"))]
+    responder: Option<crate::test_util::Responder>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -252,12 +237,6 @@ struct Seen {
     request_id: Option<String>,
     retry_after: Option<Duration>,
     path: Option<String>,
-    /// The time limit to set on this try's request, if it differs from the client's.
-    timeout: Option<Duration>,
-    /// This try's limit is what was left of the call's overall deadline.
-    deadline_cut: bool,
-    /// The call's overall limit, for a `Timeout` error that the deadline caused.
-    total: Duration,
     /// The host a redirect pointed to (bounded, escaped).
     redirect_host: Option<String>,
     /// The body passed the size cap; `exec` cannot say so as a `reqwest::Error`.
@@ -314,16 +293,16 @@ impl Transport {
                 options.user_agent
             ))
         })?;
-        let (http, http_is_ours) = options.http_client(base_url)?;
+        let http = options.http_client(base_url)?;
         Ok(Self {
             http,
-            http_is_ours,
             provider,
             auth,
             user_agent,
             retry: options.retry.clone(),
             request_timeout: options.request_timeout,
             total_timeout: options.total_timeout,
+            connect_timeout: options.connect_timeout,
             max_body_bytes: options.max_body_bytes,
             sleeper: options.sleeper.clone(),
             on_response: options.on_response.clone(),
@@ -332,7 +311,7 @@ impl Transport {
                 known_secrets.iter().map(crate::Secret::expose),
             ))),
             known_secrets,
-            #[cfg(test)]
+            #[cfg(any(test, feature = "test-util"))]
             responder: options.responder.clone(),
         })
     }
@@ -412,18 +391,13 @@ impl Transport {
         }
     }
 
-    /// The `exec` hook: one try. Sends with the call's time limit, records what came back,
-    /// and keeps a body of unknown length under the size cap. Retries are [`Transport::run`]'s:
-    /// it rebuilds the request only when a retry happens, instead of copying every request in
-    /// case one does.
-    async fn execute(&self, mut request: Request) -> reqwest::Result<Response> {
+    /// The `exec` hook: one try. Sends, records what came back, and keeps a body of unknown
+    /// length under the size cap. Retries and time limits are [`Transport::run`]'s: it rebuilds
+    /// the request only when a retry happens, instead of copying every request in case one
+    /// does.
+    async fn execute(&self, request: Request) -> reqwest::Result<Response> {
         let _ = CALL.try_with(|state| {
             let mut seen = state.lock();
-            match seen.timeout {
-                Some(limit) => *request.timeout_mut() = Some(limit),
-                None if !self.http_is_ours => *request.timeout_mut() = Some(self.request_timeout),
-                None => {}
-            }
             if seen.path.is_none() && seen.secret_path.is_none() {
                 seen.path = Some(request.url().path().to_string());
             }
@@ -439,12 +413,15 @@ impl Transport {
             // An answer nobody reads: `run` ends the call with what was prepared.
             return Ok(Response::from(http::Response::new(Bytes::new())));
         }
-        #[cfg(test)]
+        #[cfg(any(test, feature = "test-util"))]
         let mut response = match &self.responder {
-            Some(respond) => Response::from((respond.0)(&request)),
+            // Boxed: only tests take this path, and its future would enlarge every call's.
+            Some(responder) => Box::pin(responder.respond(in_process(request)))
+                .await
+                .into(),
             None => self.http.execute(request).await?,
         };
-        #[cfg(not(test))]
+        #[cfg(not(any(test, feature = "test-util")))]
         let mut response = self.http.execute(request).await?;
         let status = response.status();
         // Header values are server text: a server can echo the credentials it received.
@@ -633,46 +610,44 @@ impl Transport {
         let deadline = op.deadline.unwrap_or_else(|| deadline_after(total));
         let state = Arc::new(CallState {
             inner: Mutex::new(Seen {
-                total,
                 operation: Some(op.id),
                 secret_path: op.secret_path.then_some(op.path),
                 ..Seen::default()
             }),
         });
-        let mut budget = Budget::default();
+        let mut tries = retry::Tries::default();
         let mut attempt: u32 = 0;
+        // The limit of the try that ran out of time, as a `Timeout` error names it: the call's
+        // overall limit when the deadline cut the try short.
+        let mut timed_out_after = per_try;
         let result = loop {
             attempt += 1;
-            {
-                // A try may take what is left of the deadline, and no more; with nothing left
-                // it is not started (a zero timer can fire after a fast answer, not before).
-                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                if left.is_zero() {
-                    return Err(Error::Timeout {
-                        call: Box::new(state.lock().call_site(self.provider, op)),
-                        after: total,
-                    });
-                }
-                let mut seen = state.lock();
-                seen.deadline_cut = left < per_try;
-                seen.timeout = if seen.deadline_cut {
-                    Some(left)
-                } else {
-                    op.timeout
-                };
+            // A try may take what is left of the deadline, and no more; with nothing left it is
+            // not started (a zero timer can fire after a fast answer, not before).
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout {
+                    call: Box::new(state.lock().call_site(self.provider, op)),
+                    after: total,
+                });
             }
+            let (limit, after) = if left < per_try {
+                (left, total)
+            } else {
+                (per_try, per_try)
+            };
             // The call writes its (large) result here, so that what each poll passes up
-            // through the task-local scope and the span is `()`, not the result.
+            // through the task-local scope, the span and the timer is `()`, not the result.
             let mut outcome = None;
-            {
+            let in_time = {
                 let call = std::pin::pin!(async { outcome = Some(make().await) });
+                let call = CALL.scope(state.clone(), call);
                 // Entering a span on every poll costs something even when nobody listens.
                 if span.is_disabled() {
-                    CALL.scope(state.clone(), call).await;
+                    tokio::time::timeout(limit, call).await
                 } else {
                     span.record("attempt", attempt);
-                    CALL.scope(state.clone(), call.instrument(span.clone()))
-                        .await;
+                    let in_time = tokio::time::timeout(limit, call.instrument(span.clone())).await;
                     let seen = state.lock();
                     if let Some(status) = seen.status {
                         span.record("status", status.as_u16());
@@ -680,10 +655,15 @@ impl Transport {
                     if let Some(ray) = &seen.request_id {
                         span.record("cf_ray", ray.as_str());
                     }
+                    in_time
                 }
-            }
-            let Some(result) = outcome else {
-                unreachable!("the call completed, so it stored its result")
+            };
+            let result = match (in_time, outcome) {
+                (Ok(()), Some(result)) => result.map_err(Failed::Answer),
+                _ => {
+                    timed_out_after = after;
+                    Err(Failed::TimedOut)
+                }
             };
             if let Some(prepared) = state.lock().prepared.take() {
                 return Err(Error::DryRun(prepared));
@@ -704,7 +684,14 @@ impl Transport {
             let wait = if op.once {
                 None
             } else {
-                self.retry_wait(&error, &state.lock(), replayable, &mut budget)
+                let seen = state.lock();
+                retry::next_try(
+                    &self.retry,
+                    error.outcome(&seen),
+                    replayable,
+                    seen.retry_after,
+                    &mut tries,
+                )
             };
             let Some(wait) = wait else { break Err(error) };
             // A wait that would end past the deadline is not started: the call ends now with
@@ -712,7 +699,9 @@ impl Transport {
             if wait >= deadline.saturating_duration_since(tokio::time::Instant::now()) {
                 break Err(error);
             }
-            if let progenitor_client::Error::UnexpectedResponse(mut response) = error {
+            if let Failed::Answer(progenitor_client::Error::UnexpectedResponse(mut response)) =
+                error
+            {
                 // Read the rest of the body so the connection can be reused, but only for the
                 // time the wait leaves: a body that trickles must not push the wait past the
                 // deadline.
@@ -741,7 +730,16 @@ impl Transport {
                 };
                 Ok((value.into_inner(), meta))
             }
-            Err(e) => {
+            Err(Failed::TimedOut) => {
+                let error = Error::Timeout {
+                    call: Box::new(state.lock().call_site(self.provider, op)),
+                    after: timed_out_after,
+                };
+                let _guard = span.enter();
+                tracing::debug!(error = %error, "call failed");
+                Err(error)
+            }
+            Err(Failed::Answer(e)) => {
                 // Boxed: the error path's future would otherwise enlarge (and be copied
                 // with) every call's future.
                 let error = Box::pin(self.map_error(e, &state, op)).await;
@@ -749,56 +747,6 @@ impl Transport {
                 tracing::debug!(error = %error, "call failed");
                 Err(error)
             }
-        }
-    }
-
-    /// How long to wait before trying a failed call again, or `None` to give up. Failures
-    /// and rate limits have budgets of their own.
-    fn retry_wait<E>(
-        &self,
-        error: &progenitor_client::Error<E>,
-        seen: &Seen,
-        replayable: bool,
-        budget: &mut Budget,
-    ) -> Option<Duration> {
-        use progenitor_client::Error as P;
-        match error {
-            P::CommunicationError(e) => {
-                // A failure to connect never reached the server: safe for any method. Any
-                // other loss (a timeout, a reset, a connection closed without an answer) may
-                // have reached it: only for methods that can be replayed.
-                let retry = e.is_connect()
-                    || (replayable && (e.is_timeout() || e.is_request() || e.is_body()));
-                (retry && budget.failure(self.retry.max_retries))
-                    .then(|| self.retry.backoff(budget.failures))
-            }
-            // The answer's body could not be read to its end (cut short, stalled, reset):
-            // progenitor reports only read failures here (it parses the JSON itself).
-            P::ResponseBodyError(_) => (replayable && budget.failure(self.retry.max_retries))
-                .then(|| self.retry.backoff(budget.failures)),
-            P::ErrorResponse(_) | P::UnexpectedResponse(_) | P::InvalidResponsePayload(..) => {
-                let status = seen.status?;
-                if seen.body_too_large || !retry::status_is_retryable(status, replayable) {
-                    return None;
-                }
-                let rate_limited = status == StatusCode::TOO_MANY_REQUESTS;
-                let allowed = if rate_limited {
-                    budget.rate_limit(self.retry.max_rate_limit_retries)
-                } else {
-                    budget.failure(self.retry.max_retries)
-                };
-                if !allowed {
-                    return None;
-                }
-                match seen.retry_after {
-                    // Longer than we are willing to wait: answer now (RateLimited for a 429).
-                    Some(wait) if wait > self.retry.max_retry_after => None,
-                    Some(wait) => Some(self.retry.honoured(wait)),
-                    None if rate_limited => Some(self.retry.rate_limit_backoff(budget.rate_limits)),
-                    None => Some(self.retry.backoff(budget.failures)),
-                }
-            }
-            P::InvalidRequest(_) | P::InvalidUpgrade(_) | P::Custom(_) => None,
         }
     }
 
@@ -875,11 +823,8 @@ impl Transport {
         use progenitor_client::Error as P;
         let (call, status, answer, too_large, limit) = {
             let seen = state.lock();
-            let limit = if seen.deadline_cut {
-                seen.total
-            } else {
-                op.timeout.unwrap_or(self.request_timeout)
-            };
+            // A timeout reqwest reports is its connect timeout.
+            let limit = self.connect_timeout;
             (
                 seen.call_site(self.provider, op),
                 seen.status.map(|s| s.as_u16()),
@@ -1033,26 +978,38 @@ pub(crate) struct Answer {
     pub(crate) redirect_host: Option<String>,
 }
 
-/// Retries used so far, by kind.
-#[derive(Default)]
-struct Budget {
-    failures: u32,
-    rate_limits: u32,
+/// How a try failed: with an answer (or a transport error) progenitor reports, or by running
+/// out of its time.
+enum Failed<E> {
+    Answer(progenitor_client::Error<E>),
+    TimedOut,
 }
 
-impl Budget {
-    /// Takes one failure retry, if any is left.
-    fn failure(&mut self, max: u32) -> bool {
-        let left = self.failures < max;
-        self.failures += u32::from(left);
-        left
-    }
-
-    /// Takes one rate-limit retry, if any is left.
-    fn rate_limit(&mut self, max: u32) -> bool {
-        let left = self.rate_limits < max;
-        self.rate_limits += u32::from(left);
-        left
+impl<E> Failed<E> {
+    /// What the try came to, for the retry policy.
+    fn outcome(&self, seen: &Seen) -> retry::Outcome {
+        use progenitor_client::Error as P;
+        use retry::Outcome;
+        match self {
+            Failed::TimedOut => Outcome::TimedOut,
+            Failed::Answer(P::CommunicationError(e)) if e.is_connect() => Outcome::NotSent,
+            Failed::Answer(P::CommunicationError(e))
+                if e.is_timeout() || e.is_request() || e.is_body() =>
+            {
+                Outcome::Lost
+            }
+            // The answer's body could not be read to its end (cut short, reset): progenitor
+            // reports only read failures here (it parses the JSON itself).
+            Failed::Answer(P::ResponseBodyError(_)) => Outcome::Lost,
+            Failed::Answer(
+                P::ErrorResponse(_) | P::UnexpectedResponse(_) | P::InvalidResponsePayload(..),
+            ) => match seen.status {
+                _ if seen.body_too_large => Outcome::Final,
+                Some(status) => Outcome::Status(status.as_u16()),
+                None => Outcome::Final,
+            },
+            Failed::Answer(_) => Outcome::Final,
+        }
     }
 }
 
@@ -1094,6 +1051,25 @@ impl CallState {
     fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// A request as an in-process responder sees it (`test_util::Request`).
+#[cfg(any(test, feature = "test-util"))]
+fn in_process(request: Request) -> crate::test_util::Request {
+    let body = request
+        .body()
+        .and_then(reqwest::Body::as_bytes)
+        .map(Bytes::copy_from_slice)
+        .unwrap_or_default();
+    let mut built = http::Request::builder()
+        .method(request.method().clone())
+        .uri(request.url().as_str());
+    if let Some(headers) = built.headers_mut() {
+        *headers = request.headers().clone();
+    }
+    built
+        .body(body)
+        .expect("a reqwest request is a valid http request")
 }
 
 /// A response with `body` in place of the one it came with, and no headers (the facade has

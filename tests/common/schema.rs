@@ -38,7 +38,13 @@ pub fn to_json_schema(node: &Value) -> Value {
     }
 }
 
-pub fn check_example(spec: &Value, schema: &Value, example: &Value, where_: &str) -> usize {
+/// What is wrong with `example` as an instance of `schema` (empty: it validates), or why the
+/// schema cannot be built.
+pub fn validation_errors(
+    spec: &Value,
+    schema: &Value,
+    example: &Value,
+) -> Result<Vec<String>, String> {
     let mut root = to_json_schema(schema);
     let definitions = to_json_schema(&spec["components"]["schemas"]);
     if let Value::Object(map) = &mut root {
@@ -46,11 +52,16 @@ pub fn check_example(spec: &Value, schema: &Value, example: &Value, where_: &str
     } else {
         root = json!({"allOf": [root], "definitions": definitions});
     }
-    let validator = jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("{where_}: {e}"));
-    let errors: Vec<String> = validator
+    let validator = jsonschema::validator_for(&root).map_err(|e| e.to_string())?;
+    Ok(validator
         .iter_errors(example)
         .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
+        .collect())
+}
+
+pub fn check_example(spec: &Value, schema: &Value, example: &Value, where_: &str) -> usize {
+    let errors =
+        validation_errors(spec, schema, example).unwrap_or_else(|e| panic!("{where_}: {e}"));
     assert!(
         errors.is_empty(),
         "{where_}: example does not validate: {errors:?}"

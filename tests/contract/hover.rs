@@ -458,42 +458,68 @@ async fn without_a_cooldown_the_next_call_logs_in_again() {
     login.assert_calls_async(2).await;
 }
 
+/// A responder for Hover on tokio's clock: the login answers `login` after `delay`; everything
+/// else answers 404. It counts what it is sent.
+#[cfg(feature = "test-util")]
+fn hover_script(
+    login: u16,
+    delay: std::time::Duration,
+) -> (
+    crate::support::in_process::Responder,
+    crate::support::in_process::Counts,
+) {
+    use crate::support::in_process::*;
+    let counts = Counts::default();
+    let seen = counts.clone();
+    let responder = Responder::from_async(move |request| {
+        seen.add(&request);
+        let answer = if request.uri().path() == "/api/authenticate" {
+            let body = if login == 200 {
+                r#"{"auth_token": "jwt-0123456789"}"#
+            } else {
+                r#"{"error": "Invalid email or password"}"#
+            };
+            json_response(login, body)
+        } else {
+            json_response(404, r#"{"error": "Not Found"}"#)
+        };
+        after(delay, answer)
+    });
+    (responder, counts)
+}
+
 /// The login runs under the calling handle's limits: a login that hangs ends with the
-/// handle's timeout, not the client's 60 s.
-#[tokio::test]
+/// handle's timeout, not the client's 60 s. (Virtual time: the login would answer after 30 s.)
+#[cfg(feature = "test-util")]
+#[tokio::test(start_paused = true)]
 async fn the_login_honours_the_handles_timeout() {
-    let server = MockServer::start_async().await;
-    server
-        .mock_async(|when, then| {
-            when.method(POST).path("/api/authenticate");
-            then.status(200)
-                .delay(std::time::Duration::from_secs(30))
-                .json_body(json!({"auth_token": "late"}));
-        })
-        .await;
-    let hover = hover_with_password(&server);
-    let started = std::time::Instant::now();
+    use std::time::Duration;
+    let (responder, _) = hover_script(200, Duration::from_secs(30));
+    let hover = crate::support::in_process::hover(responder)
+        .build()
+        .unwrap();
+    let started = tokio::time::Instant::now();
     let err = hover
         .apps()
-        .timeout(std::time::Duration::from_millis(300))
+        .timeout(Duration::from_millis(300))
         .get(&HoverAppId::new("43120"))
         .await
         .unwrap_err();
     assert!(
         matches!(&err, Error::Timeout { call, after } if call.operation == "authenticate"
-            && *after == std::time::Duration::from_millis(300)),
+            && *after == Duration::from_millis(300)),
         "{err:?}"
     );
-    assert!(started.elapsed() < std::time::Duration::from_secs(3));
-    let started = std::time::Instant::now();
+    assert_eq!(started.elapsed(), Duration::from_millis(300));
+    let started = tokio::time::Instant::now();
     let err = hover
         .apps()
-        .total_timeout(std::time::Duration::from_millis(300))
+        .total_timeout(Duration::from_millis(200))
         .get(&HoverAppId::new("43120"))
         .await
         .unwrap_err();
     assert!(matches!(&err, Error::Timeout { .. }), "{err:?}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert_eq!(started.elapsed(), Duration::from_millis(200));
 }
 
 /// After a re-login, an answer that echoes the earlier token is scrubbed of it too.
@@ -658,59 +684,81 @@ async fn a_login_is_sent_once_even_on_429() {
 }
 
 /// The cooldown runs from when the rejection arrived, not from when the login was sent: a
-/// slow rejection does not use up the cooldown.
-#[tokio::test]
+/// slow rejection does not use up the cooldown. (Virtual time: the rejection comes at 0.5 s;
+/// no login is sent before 0.8 s, one is at 0.8 s.)
+#[cfg(feature = "test-util")]
+#[tokio::test(start_paused = true)]
 async fn the_cooldown_counts_from_the_rejection() {
-    let server = MockServer::start_async().await;
-    let login = server
-        .mock_async(|when, then| {
-            when.method(POST).path("/api/authenticate");
-            then.status(401)
-                .delay(std::time::Duration::from_millis(500));
-        })
-        .await;
-    let hover = hover_builder(&server)
-        .credentials(HOVER_EMAIL, HOVER_PASSWORD)
-        .login_cooldown(std::time::Duration::from_millis(300))
+    use std::time::Duration;
+    let (responder, counts) = hover_script(401, Duration::from_millis(500));
+    let hover = crate::support::in_process::hover(responder)
+        .login_cooldown(Duration::from_millis(300))
         .build()
         .unwrap();
     hover.authenticate().await.unwrap_err();
+    tokio::time::sleep(Duration::from_millis(299)).await;
     hover.authenticate().await.unwrap_err();
-    login.assert_calls_async(1).await;
+    assert_eq!(counts.of("/api/authenticate"), 1, "within the cooldown");
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    hover.authenticate().await.unwrap_err();
+    assert_eq!(counts.of("/api/authenticate"), 2, "the cooldown is over");
+}
+
+/// Each rejection in a row doubles the cooldown, up to 5 minutes (or the first cooldown, if
+/// that is longer); a successful login starts it over. (Virtual time.)
+#[cfg(feature = "test-util")]
+#[tokio::test(start_paused = true)]
+async fn the_cooldown_doubles_with_each_rejection_up_to_five_minutes() {
+    use std::time::Duration;
+    let (responder, counts) = hover_script(401, Duration::ZERO);
+    let hover = crate::support::in_process::hover(responder)
+        .login_cooldown(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let logins = || counts.of("/api/authenticate");
+    hover.authenticate().await.unwrap_err();
+    // After the n-th rejection: 60, 120, 240 s, then 300 s (the cap) every time.
+    for (n, cooldown) in [(1, 60), (2, 120), (3, 240), (4, 300), (5, 300)] {
+        assert_eq!(logins(), n);
+        tokio::time::sleep(Duration::from_secs(cooldown) - Duration::from_millis(1)).await;
+        let err = hover.authenticate().await.unwrap_err();
+        assert!(matches!(err, Error::Auth(_)), "{err:?}");
+        assert_eq!(logins(), n, "still within the cooldown of {cooldown} s");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        hover.authenticate().await.unwrap_err();
+    }
 }
 
 /// Callers that give up (a short timeout, a cancelled future) cannot leave a login
-/// unrecorded: the one login goes on, later callers join it or get its rejection.
-#[tokio::test]
+/// unrecorded: the one login goes on, later callers join it or get its rejection. (Virtual
+/// time: the rejection comes after 0.8 s.)
+#[cfg(feature = "test-util")]
+#[tokio::test(start_paused = true)]
 async fn callers_that_give_up_do_not_cause_more_logins() {
-    let server = MockServer::start_async().await;
-    let login = server
-        .mock_async(|when, then| {
-            when.method(POST).path("/api/authenticate");
-            then.status(401)
-                .delay(std::time::Duration::from_millis(800));
-        })
-        .await;
-    let hover = hover_with_password(&server);
+    use std::time::Duration;
+    let (responder, counts) = hover_script(401, Duration::from_millis(800));
+    let hover = crate::support::in_process::hover(responder)
+        .build()
+        .unwrap();
     let id = HoverAppId::new("1");
     for _ in 0..4 {
         let err = hover
             .apps()
-            .timeout(std::time::Duration::from_millis(100))
+            .timeout(Duration::from_millis(100))
             .get(&id)
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     }
-    let _ =
-        tokio::time::timeout(std::time::Duration::from_millis(100), hover.apps().get(&id)).await;
-    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    let _ = tokio::time::timeout(Duration::from_millis(100), hover.apps().get(&id)).await;
+    // The login, still under way, ends at 0.8 s.
+    tokio::time::sleep(Duration::from_millis(400)).await;
     let err = hover.apps().get(&id).await.unwrap_err();
     assert!(
         matches!(err, Error::Auth(_)),
         "the recorded rejection: {err:?}"
     );
-    login.assert_calls_async(1).await;
+    assert_eq!(counts.of("/api/authenticate"), 1);
 }
 
 /// A server that rejects every token cannot make each call log in again: a 401 on a token

@@ -120,3 +120,84 @@ async fn errors_never_echo_secrets_from_bodies() {
         assert_clean("Error", &format!("{err} {err:?} {err:#?}"));
     }
 }
+
+/// Each kind of client removes its own credentials from what a server echoes, even when they
+/// are short and shaped like nothing (no long token run, no JWT, not under a secret-named key):
+/// only knowing them finds them. The server echoes them in a JSON error message, in an HTML
+/// page and in `cf-ray`.
+#[tokio::test]
+async fn every_client_removes_its_own_short_credentials() {
+    use apps_api::cloudflare::turn::TurnCredentials;
+    let bodies = |secret: &str| {
+        [
+            serde_json::json!({
+                "success": false,
+                "errors": [{"code": 1000, "message": format!("you sent {secret}, sadly")}],
+                "messages": [],
+                "result": null
+            })
+            .to_string(),
+            format!("<html><p>you sent {secret}, sadly</p></html>"),
+        ]
+    };
+    for (kind, secret) in [
+        ("cloudflare token", "t0k 3n!"),
+        ("cloudflare key", "k3y 0f m1ne"),
+        ("hover token", "jwt 1s sh0rt"),
+        ("hover password", "pa55 w0rd"),
+        ("turn key", "turn k3y"),
+    ] {
+        for body in bodies(secret) {
+            let server = MockServer::start_async().await;
+            server
+                .mock_async(|when, then| {
+                    when.any_request();
+                    then.status(400)
+                        .header("cf-ray", format!("{secret}-DFW"))
+                        .body(body.clone());
+                })
+                .await;
+            let base = server.base_url();
+            let err = match kind {
+                "cloudflare token" | "cloudflare key" => {
+                    let credentials = if kind == "cloudflare token" {
+                        Credentials::api_token(secret)
+                    } else {
+                        Credentials::api_key("ops@example.com", secret)
+                    };
+                    let cf = CloudflareClient::builder()
+                        .credentials(credentials)
+                        .base_url(format!("{base}{CF_PREFIX}"))
+                        .build()
+                        .unwrap();
+                    cf.magic(ACCOUNT).list().await.unwrap_err()
+                }
+                "hover token" | "hover password" => {
+                    let builder = HoverClient::builder().base_url(&base);
+                    let builder = if kind == "hover token" {
+                        builder.token(secret)
+                    } else {
+                        builder.credentials(HOVER_EMAIL, secret)
+                    };
+                    let hover = builder.build().unwrap();
+                    hover.apps().get(&HoverAppId::new("1")).await.unwrap_err()
+                }
+                _ => {
+                    let turn = TurnCredentials::builder("2a95132c15732412d22c1476fa83f27a", secret)
+                        .base_url(format!("{base}/v1"))
+                        .build()
+                        .unwrap();
+                    turn.ice_servers(std::time::Duration::from_secs(60))
+                        .await
+                        .unwrap_err()
+                }
+            };
+            let shown = format!("{err} {err:?} {:?}", err.request_id());
+            assert!(!shown.contains(secret), "{kind}: {shown}");
+            assert!(
+                shown.contains("you sent [redacted], sadly"),
+                "{kind}: the rest of the message is kept: {shown}"
+            );
+        }
+    }
+}

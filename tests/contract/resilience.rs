@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use apps_api::cloudflare::magic::MagicAppChanges;
 use apps_api::hover::AppChanges;
@@ -138,36 +138,31 @@ async fn post_that_gets_429_then_201_is_two_hits() {
     );
 }
 
-#[tokio::test]
+/// With the default sleeper (tokio's clock), a `Retry-After: 1` is a wait of exactly 1 s.
+/// (Virtual time.)
+#[cfg(feature = "test-util")]
+#[tokio::test(start_paused = true)]
 async fn retry_after_one_second_really_waits() {
-    let server = MockServer::start_async().await;
-    let limited = server
-        .mock_async(|when, then| {
-            when.method(GET).path(cf_path("/magic/apps"));
-            then.status(429).header("retry-after", "1");
-        })
-        .await;
-    limited.up_to_n_times_async(1).await;
-    server
-        .mock_async(|when, then| {
-            when.method(GET).path(cf_path("/magic/apps"));
-            then.status(200)
-                .json_body(json!({"success": true, "errors": [], "messages": [], "result": []}));
-        })
-        .await;
-    // The default sleeper: tokio's clock.
-    let client = apps_api::cloudflare::CloudflareClient::builder()
-        .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
-        .base_url(format!("{}{CF_PREFIX}", server.base_url()))
-        .build()
-        .unwrap();
-    let started = Instant::now();
+    use crate::support::in_process::*;
+    let (_, next) = counter();
+    let once_limited = Responder::new(move |_| {
+        if next() == 1 {
+            let mut answer = json_response(429, "{}");
+            answer
+                .headers_mut()
+                .insert("retry-after", http::HeaderValue::from_static("1"));
+            answer
+        } else {
+            json_response(
+                200,
+                r#"{"success": true, "errors": [], "messages": [], "result": []}"#,
+            )
+        }
+    });
+    let client = cloudflare(once_limited).build().unwrap();
+    let started = tokio::time::Instant::now();
     client.magic(ACCOUNT).list().await.unwrap();
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
+    assert_eq!(started.elapsed(), Duration::from_secs(1));
 }
 
 #[tokio::test]
@@ -227,54 +222,64 @@ async fn retries_can_be_turned_off() {
     mock.assert_calls_async(1).await;
 }
 
-#[tokio::test]
+/// A server that never answers: each try ends at its limit, a GET is tried three times.
+/// (Virtual time: the answers would come after 30 s; the waits between tries are jittered.)
+#[cfg(feature = "test-util")]
+#[tokio::test(start_paused = true)]
 async fn a_server_that_never_answers_times_out() {
-    let server = MockServer::start_async().await;
-    let slow = server
-        .mock_async(|when, then| {
-            when.method(GET).path(cf_path("/calls/apps"));
-            then.status(200).delay(Duration::from_secs(30));
-        })
-        .await;
-    let client = cf_builder(&server)
+    use crate::support::in_process::*;
+    let counts = Counts::default();
+    let seen = counts.clone();
+    let silent = Responder::from_async(move |request| {
+        seen.add(&request);
+        after(Duration::from_secs(30), json_response(200, "{}"))
+    });
+    let sleeper = RecordingSleeper::default();
+    let client = cloudflare(silent)
         .request_timeout(Duration::from_millis(300))
+        .sleeper(Arc::new(sleeper.clone()))
         .build()
         .unwrap();
-    let started = Instant::now();
+    let started = tokio::time::Instant::now();
     let err = client.calls(ACCOUNT).list().await.unwrap_err();
-    let elapsed = started.elapsed();
     assert!(
         matches!(&err, Error::Timeout { after, .. } if *after == Duration::from_millis(300)),
         "{err:?}"
     );
     assert!(err.is_retryable());
-    // A GET is retried on timeouts: three tries of 0.3 s (the waits are skipped here).
-    slow.assert_calls_async(3).await;
-    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    // Three tries of 0.3 s (the recording sleeper skips the waits between them).
+    assert_eq!(counts.of(&cf_path("/calls/apps")), 3);
+    assert_eq!(sleeper.waits().len(), 2);
+    assert_eq!(started.elapsed(), Duration::from_millis(900));
     assert!(err.to_string().contains("did not answer GET"), "{err}");
 }
 
-#[tokio::test]
+/// A POST that times out may have acted: it is not sent again. (Virtual time.)
+#[cfg(feature = "test-util")]
+#[tokio::test(start_paused = true)]
 async fn a_post_that_times_out_is_not_retried() {
-    let server = MockServer::start_async().await;
-    let slow = server
-        .mock_async(|when, then| {
-            when.method(POST).path("/api/apps");
-            then.status(201).delay(Duration::from_secs(30));
-        })
-        .await;
-    let client = hover_builder(&server)
+    use crate::support::in_process::*;
+    let counts = Counts::default();
+    let seen = counts.clone();
+    let silent = Responder::from_async(move |request| {
+        seen.add(&request);
+        after(Duration::from_secs(30), json_response(201, "{}"))
+    });
+    let client = apps_api::hover::HoverClient::builder()
         .token(HOVER_JWT)
         .request_timeout(Duration::from_millis(200))
+        .responder(silent)
         .build()
         .unwrap();
+    let started = tokio::time::Instant::now();
     let err = client
         .apps()
         .create(&apps_api::hover::NewHoverApp::new("a", "b"))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
-    slow.assert_calls_async(1).await;
+    assert_eq!(counts.of("/api/apps"), 1);
+    assert_eq!(started.elapsed(), Duration::from_millis(200));
 }
 
 #[tokio::test]
@@ -294,10 +299,13 @@ async fn half_a_body_then_a_stall_times_out() {
         .retry(RetryConfig::disabled())
         .build()
         .unwrap();
-    let started = Instant::now();
     let err = client.calls(ACCOUNT).list().await.unwrap_err();
-    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // The kind says it: the limit of the try ran out (the stall is an hour long).
+    assert!(
+        matches!(&err, Error::Timeout { after, .. } if *after == Duration::from_millis(300)),
+        "{err:?}"
+    );
+    assert_eq!(server.requests.load(SeqCst), 1);
 }
 
 /// A Cloudflare client on a raw server, with this time limit per try and recorded waits.
@@ -361,10 +369,11 @@ async fn a_delete_whose_body_stalls_every_time_gives_up_after_the_retries() {
 
 #[tokio::test]
 async fn connection_refused_is_retried_for_any_method_then_reported() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    // A port that is bound but not listening: connections to it are refused, and no other
+    // test can take it while this socket holds it.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let sleeper = RecordingSleeper::default();
     let client = apps_api::cloudflare::CloudflareClient::builder()
         .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
@@ -503,6 +512,54 @@ async fn a_body_over_the_cap_is_a_decode_error() {
             assert_eq!(call.operation, "calls-apps-list");
         }
         other => panic!("expected Decode, got {other:?}"),
+    }
+}
+
+/// An HTTP/1.1 200 answer whose JSON body comes in these chunks (no `Content-Length`).
+fn chunked_200(chunks: &[&str]) -> Vec<u8> {
+    let mut answer =
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+            .to_vec();
+    for chunk in chunks {
+        answer.extend_from_slice(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes());
+    }
+    answer.extend_from_slice(b"0\r\n\r\n");
+    answer
+}
+
+/// A body of unknown length (chunked) is read up to the cap and no further: over it, in one
+/// chunk or across several, it is a decode error; under it, in several chunks, it decodes.
+#[tokio::test]
+async fn a_chunked_body_over_the_cap_is_a_decode_error() {
+    let list = fixture!("calls-list.response.json").to_string();
+    let (head, tail) = list.split_at(list.len() / 2);
+    let pad = "x".repeat(700);
+    let padded =
+        format!(r#"{{"success":true,"errors":[],"messages":[],"result":[],"pad":"{pad}{pad}"}}"#);
+    let (first, second) = padded.split_at(700);
+    for (chunks, over) in [
+        (vec![padded.as_str()], true),
+        (vec![first, second], true),
+        (vec![head, tail], false),
+    ] {
+        let answer = chunked_200(&chunks);
+        let server = RawServer::start(move |_| (answer.clone(), false)).await;
+        let client = apps_api::cloudflare::CloudflareClient::builder()
+            .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
+            .base_url(format!("{}{CF_PREFIX}", server.url))
+            .max_body_bytes(1024)
+            .retry(RetryConfig::disabled())
+            .build()
+            .unwrap();
+        let result = client.calls(ACCOUNT).list().await;
+        if over {
+            assert!(
+                matches!(&result, Err(Error::Decode { reason, .. }) if reason.contains("1024 byte limit")),
+                "{chunks:?}: {result:?}"
+            );
+        } else {
+            assert_eq!(result.unwrap().len(), 1, "{chunks:?}");
+        }
     }
 }
 
@@ -651,18 +708,24 @@ async fn sequential_calls_reuse_one_connection() {
     assert_eq!(server.connections.load(SeqCst), 1);
 }
 
-#[tokio::test]
+/// A handle's own time limit replaces the client's. (Virtual time.)
+#[cfg(feature = "test-util")]
+#[tokio::test(start_paused = true)]
 async fn a_call_can_have_its_own_timeout() {
-    let server = MockServer::start_async().await;
-    let slow = server
-        .mock_async(|when, then| {
-            when.method(POST).path("/api/apps");
-            then.status(201).delay(Duration::from_secs(30));
-        })
-        .await;
+    use crate::support::in_process::*;
+    let counts = Counts::default();
+    let seen = counts.clone();
+    let slow = Responder::from_async(move |request| {
+        seen.add(&request);
+        after(Duration::from_secs(30), json_response(201, "{}"))
+    });
     // The client allows 60 s; this one call allows 250 ms.
-    let hover = hover_with_token(&server);
-    let started = Instant::now();
+    let hover = apps_api::hover::HoverClient::builder()
+        .token(HOVER_JWT)
+        .responder(slow)
+        .build()
+        .unwrap();
+    let started = tokio::time::Instant::now();
     let err = hover
         .apps()
         .timeout(Duration::from_millis(250))
@@ -673,6 +736,6 @@ async fn a_call_can_have_its_own_timeout() {
         matches!(&err, Error::Timeout { after, .. } if *after == Duration::from_millis(250)),
         "{err:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(5));
-    slow.assert_calls_async(1).await;
+    assert_eq!(started.elapsed(), Duration::from_millis(250));
+    assert_eq!(counts.of("/api/apps"), 1);
 }

@@ -175,3 +175,57 @@ pub fn http_200(body: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// In-process answers on tokio's clock (feature `test-util`): clients whose requests never
+/// leave the test, so that its time can be virtual (`start_paused`).
+#[cfg(feature = "test-util")]
+pub mod in_process {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[allow(unused_imports)]
+    pub use apps_api::test_util::{json_response, Request, Responder, Response};
+
+    /// Counts the requests of each path it answers.
+    #[derive(Clone, Default)]
+    pub struct Counts(Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>);
+
+    impl Counts {
+        pub fn of(&self, path: &str) -> usize {
+            self.0.lock().unwrap().get(path).copied().unwrap_or(0)
+        }
+
+        pub fn add(&self, request: &Request) -> usize {
+            let mut counts = self.0.lock().unwrap();
+            let n = counts.entry(request.uri().path().to_string()).or_default();
+            *n += 1;
+            *n
+        }
+    }
+
+    /// An answer after `delay` on tokio's clock.
+    pub async fn after(delay: Duration, response: Response) -> Response {
+        tokio::time::sleep(delay).await;
+        response
+    }
+
+    /// A counter shared with a responder.
+    pub fn counter() -> (Arc<AtomicUsize>, impl Fn() -> usize + Clone) {
+        let count = Arc::new(AtomicUsize::new(0));
+        let bump = count.clone();
+        (count, move || bump.fetch_add(1, SeqCst) + 1)
+    }
+
+    pub fn cloudflare(responder: Responder) -> apps_api::cloudflare::CloudflareClientBuilder {
+        apps_api::cloudflare::CloudflareClient::builder()
+            .credentials(apps_api::cloudflare::Credentials::api_token(super::TOKEN))
+            .responder(responder)
+    }
+
+    pub fn hover(responder: Responder) -> apps_api::hover::HoverClientBuilder {
+        apps_api::hover::HoverClient::builder()
+            .credentials(super::HOVER_EMAIL, super::HOVER_PASSWORD)
+            .responder(responder)
+    }
+}

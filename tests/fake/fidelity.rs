@@ -223,9 +223,11 @@ async fn hover_tokens_expire() {
     assert_eq!(logins, 3, "first login, the raw one, the re-login");
 }
 
+/// The fake's clock is real here (a real server): the lifetime is 3 s so that the first call is
+/// well within it on a loaded machine; the second waits past it, which is never too early.
 #[tokio::test]
 async fn the_token_lifetime_is_settable_and_written_in_the_jwt() {
-    let fake = FakeServer::start_with(FakeConfig::new().hover_token_ttl(Duration::from_secs(1)))
+    let fake = FakeServer::start_with(FakeConfig::new().hover_token_ttl(Duration::from_secs(3)))
         .await
         .unwrap();
     let (_, login) = send(
@@ -246,11 +248,11 @@ async fn the_token_lifetime_is_settable_and_written_in_the_jwt() {
     .unwrap();
     let exp = claims["exp"].as_i64().unwrap();
     let now = chrono::Utc::now().timestamp();
-    assert!((now..=now + 2).contains(&exp), "exp {exp}, now {now}");
+    assert!((now + 2..=now + 3).contains(&exp), "exp {exp}, now {now}");
     let url = format!("{}/api/apps/1", fake.hover_base_url());
     let (status, _) = send(Method::GET, &url, &[("authorization", &jwt)], None).await;
     assert_eq!(status, 404, "valid token, no such app");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     let (status, body) = send(Method::GET, &url, &[("authorization", &jwt)], None).await;
     assert_eq!(
         (status, &body["error"]),
@@ -386,7 +388,9 @@ async fn fault_kinds_reach_the_client_as_the_edge_sends_them() {
         ))
         .base_url(fake.cloudflare_base_url())
         .retry(RetryConfig::disabled())
-        .request_timeout(Duration::from_millis(500))
+        // Real time (a real server): 2 s is far more than a 55-byte body trickled at 1 ms a
+        // byte takes on a loaded machine, and far less than one trickled at 200 ms a byte.
+        .request_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
     let calls = cf.calls(fake.account_id());

@@ -276,7 +276,9 @@ async fn injected_faults() {
         .credentials(Credentials::ApiToken(fake.cloudflare_token().clone()))
         .base_url(fake.cloudflare_base_url())
         .retry(RetryConfig::default().base(Duration::from_millis(1)))
-        .request_timeout(Duration::from_millis(300))
+        // Real time (a real server): 1 s is far more than any answer here takes on a loaded
+        // machine, and far less than the stall below.
+        .request_timeout(Duration::from_secs(1))
         .build()
         .unwrap();
     let calls = cf.calls(fake.account_id());
@@ -315,7 +317,7 @@ async fn injected_faults() {
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
 
     // Stalls longer than the timeout on every try.
-    fake.inject_fault("calls-apps-list", 3, Fault::Stall(Duration::from_secs(2)))
+    fake.inject_fault("calls-apps-list", 3, Fault::Stall(Duration::from_secs(30)))
         .unwrap();
     let err = calls.list().await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");

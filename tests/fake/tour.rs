@@ -11,19 +11,48 @@ use serde_json::json;
 
 use crate::support::send;
 
-/// The tour example's binary, as `cargo test` builds it beside the test binaries.
+/// The tour example's binary, as `cargo test` builds it beside the test binaries, and no older
+/// than what it is built from: a binary left from an earlier build would test earlier code.
 fn tour_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let debug = exe.parent().and_then(|deps| deps.parent()).unwrap();
     let binary = debug
         .join("examples")
         .join(format!("tour{}", std::env::consts::EXE_SUFFIX));
+    let built = std::fs::metadata(&binary)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| {
+            panic!(
+                "{} is missing: `cargo test --all-features` builds it",
+                binary.display()
+            )
+        });
+    let newest = newest_source(&["src", "spec", "examples/tour.rs", "build.rs", "Cargo.toml"]);
     assert!(
-        binary.exists(),
-        "{} is missing: `cargo test --all-features` builds it",
-        binary.display()
+        built >= newest.0,
+        "{} is older than {}: build it again (`cargo test --all-features` builds the examples, \
+         `cargo test --test fake` alone does not)",
+        binary.display(),
+        newest.1.display()
     );
     binary
+}
+
+/// The most recently modified file under `paths`, and when.
+fn newest_source(paths: &[&str]) -> (std::time::SystemTime, PathBuf) {
+    let mut newest = (std::time::UNIX_EPOCH, PathBuf::new());
+    let mut stack: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::metadata(&path).unwrap();
+        if meta.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if let Ok(modified) = meta.modified() {
+            if modified > newest.0 {
+                newest = (modified, path);
+            }
+        }
+    }
+    newest
 }
 
 /// Runs the tour with exactly these variables (none of the caller's credentials).
