@@ -293,13 +293,19 @@ fn json_unescape(text: &str) -> String {
                 };
                 match unit(&mut chars) {
                     Some(high @ 0xD800..=0xDBFF) => {
-                        let low = (chars.next() == Some('\\') && chars.next() == Some('u'))
-                            .then(|| unit(&mut chars))
-                            .flatten();
-                        let combined = low.map(|low| {
-                            0x10000 + ((high - 0xD800) << 10) + (low.wrapping_sub(0xDC00) & 0x3FF)
-                        });
-                        out.extend(combined.and_then(char::from_u32));
+                        // A low surrogate must follow; a lone high one stands for nothing, and
+                        // what follows it is kept.
+                        let mut ahead = chars.clone();
+                        let low = (ahead.next() == Some('\\') && ahead.next() == Some('u'))
+                            .then(|| unit(&mut ahead))
+                            .flatten()
+                            .filter(|low| (0xDC00..=0xDFFF).contains(low));
+                        if let Some(low) = low {
+                            chars = ahead;
+                            out.extend(char::from_u32(
+                                0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00),
+                            ));
+                        }
                     }
                     Some(unit) => out.extend(char::from_u32(unit)),
                     None => {}
@@ -908,6 +914,55 @@ mod tests {
         long.extend_from_slice(b"unknown0123456789abcdefghijklmnop");
         let s = snippet(&long, &none());
         assert!(!s.contains("unknown0123"), "{s}");
+    }
+
+    /// Each decoder undoes every escape it knows, leaves what is not one as it is, and never
+    /// eats a character that follows.
+    #[test]
+    fn the_decoders_undo_each_escape_exactly() {
+        assert_eq!(
+            html_unescape(
+                "a&amp;b&lt;c&gt;d&quot;e&apos;f&#39;g&#x27;h&#X27;i&bogus;j&k&#xZZ;l&#1114112;\
+                 m&verylongentityname;n&"
+            ),
+            "a&b<c>d\"e'f'g'h'i&bogus;j&k&#xZZ;l&#1114112;m&verylongentityname;n&"
+        );
+        assert_eq!(
+            percent_decode("a%2Fb%2fc+d%zz%4%e2%82%ac%ff%41%"),
+            "a/b/c d%zz%4€\u{fffd}A%"
+        );
+        assert_eq!(
+            json_unescape(
+                r#"a\"b\\c\/d\ne\tf\rg\bh\fi\u00e4j\ud83d\ude00k\uD83D\uDE00l\xm\ud83dn\uzzzzo\"#
+            ),
+            "a\"b\\c/d\ne\tf\rg\u{8}h\u{c}iäj😀k😀lxmno\\"
+        );
+        assert_eq!(json_unescape("no escapes"), "no escapes");
+    }
+
+    /// Header values: every known secret removed whatever its case, overlapping ones too; an
+    /// escaped one withheld; a value with nothing of them kept whole.
+    #[test]
+    fn header_values_lose_secrets_in_any_case() {
+        let known = Known::new(["abcdef", "defghi"]);
+        assert_eq!(header_value("x-abcdefghi-y", &known), "x-[redacted]-y");
+        assert_eq!(
+            header_value("x-ABCDEF-y-DEFGHI", &known),
+            "x-[redacted]-y-[redacted]"
+        );
+        let known = Known::new(["pa/ss word"]);
+        assert_eq!(header_value("ray PA%2FSS%20WORD", &known), "ray [redacted]");
+        assert_eq!(header_value("ray pa%2fss+word", &known), WITHHELD);
+        assert_eq!(
+            header_value("7a71bf037bc8de34-FRA", &known),
+            "7a71bf037bc8de34-FRA"
+        );
+        // Bounded and escaped like any short server value.
+        assert_eq!(header_value("a\u{1b}b", &known), "a\\u{1b}b");
+        assert_eq!(
+            header_value(&"r".repeat(300), &known).len(),
+            SHORT_BYTES + 3
+        );
     }
 
     #[test]
