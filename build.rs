@@ -31,6 +31,29 @@ fn main() {
             failed = true;
         }
     }
+    // The operation table of the APIs this build has (their features are on).
+    let built: Vec<&codegen::Api> = codegen::APIS
+        .iter()
+        .filter(|api| {
+            let variable = format!(
+                "CARGO_FEATURE_{}",
+                api.feature.to_uppercase().replace('-', "_")
+            );
+            std::env::var_os(variable).is_some()
+        })
+        .collect();
+    let table = codegen::operations(&built).and_then(|operations| {
+        let code = codegen::operation_table(&operations);
+        std::fs::write(out_dir.join("operations.rs"), code).map_err(|e| codegen::SpecError {
+            file: "operations.rs".into(),
+            location: None,
+            problem: format!("cannot write the operation table: {e}"),
+        })
+    });
+    if let Err(e) = table {
+        println!("cargo::error={e}");
+        failed = true;
+    }
     if failed {
         // cargo reports the `cargo::error` lines above; exiting non-zero would also dump the
         // script's whole output, which says nothing more.

@@ -21,7 +21,7 @@ use apps_api::cloudflare::magic::{MagicAppChanges, MagicListItem, NewMagicApp};
 use apps_api::cloudflare::turn::TurnCredentials;
 use apps_api::cloudflare::{CloudflareClient, Credentials};
 use apps_api::fake::FakeServer;
-use apps_api::hover::{AppChanges, HoverApp, HoverClient, NewHoverApp};
+use apps_api::hover::{HoverApp, HoverAppChanges, HoverClient, NewHoverApp};
 use apps_api::{AccountId, Error};
 
 const CLOUDFLARE_VARS: [&str; 2] = ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY"];
@@ -484,7 +484,7 @@ async fn hover_tour(
         let updated = apps
             .update(
                 &app.id,
-                &AppChanges::new()
+                &HoverAppChanges::new()
                     .package_name(format!("com.example.tour{suffix}.v2"))
                     .clear_webhook_url(),
             )

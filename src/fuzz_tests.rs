@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::cloudflare::magic::{MagicAppChanges, NewMagicApp};
 use crate::cloudflare::{CloudflareClient, Credentials};
-use crate::hover::{AppChanges, HoverClient, NewHoverApp};
+use crate::hover::{HoverAppChanges, HoverClient, NewHoverApp};
 use crate::test_util::Responder;
 use crate::{CallsAppId, HoverAppId, MagicAppId, RetryConfig};
 
@@ -290,7 +290,7 @@ fn every_operation(c: &Clients) -> usize {
     let new_magic = NewMagicApp::new("n", "t").hostnames(["h"]);
     let magic_changes = MagicAppChanges::new().name("n");
     let new_hover = NewHoverApp::new("n", "p");
-    let hover_changes = AppChanges::new().name("n");
+    let hover_changes = HoverAppChanges::new().name("n");
     c.runtime.block_on(async {
         check(status, calls.list().await)
             + check(status, calls.create(Some("n")).await)
@@ -633,7 +633,9 @@ fn id_reaches_only_its_segment(kind: &str, id: &str) {
                 (
                     "/api/apps/{hover}",
                     Box::pin(async move {
-                        h2.update(&a2, &AppChanges::new().name("n")).await.map(drop)
+                        h2.update(&a2, &HoverAppChanges::new().name("n"))
+                            .await
+                            .map(drop)
                     }),
                 ),
                 (

@@ -42,6 +42,7 @@ pub mod __bench;
 #[cfg(feature = "hover")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hover")))]
 pub mod hover;
+pub mod operations;
 #[cfg(any(test, feature = "test-util"))]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod test_util;
@@ -63,15 +64,16 @@ pub mod __cli {
 }
 
 pub use crate::core::config::DEFAULT_MAX_BODY_BYTES;
+pub use crate::core::dry_run::{dry_run, PreparedRequest};
 #[cfg(any(feature = "cloudflare-calls", feature = "cloudflare-magic"))]
 pub use crate::core::envelope::MessageHandler;
-pub use crate::core::error::{ApiError, CallSite, Error, Failure, Provider};
+pub use crate::core::error::{ApiError, Endpoint, Error, Failure, Provider};
 pub use crate::core::ids::{
     AccountId, CallsAppId, HoverAppId, MagicAppId, TurnKeyId, TurnUsername,
 };
 pub use crate::core::retry::{RetryConfig, Sleeper, TokioSleeper};
 pub use crate::core::secret::Secret;
-pub use crate::core::transport::{PreparedRequest, ResponseInfo};
+pub use crate::core::transport::ResponseInfo;
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -21,6 +21,7 @@ fn generating_broken_specs_keeps_every_other_panic_message() {
             std::thread::spawn(|| {
                 let api = codegen::Api {
                     spec: "tests/fixtures/broken/two-success-schemas.yaml",
+                    feature: "none",
                     out_file: "x.rs",
                     replacements: &[],
                 };

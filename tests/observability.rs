@@ -12,7 +12,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use apps_api::cloudflare::magic::{MagicAppChanges, NewMagicApp};
-use apps_api::hover::{AppChanges, NewHoverApp};
+use apps_api::hover::{HoverAppChanges, NewHoverApp};
 use apps_api::{CallsAppId, HoverAppId, MagicAppId};
 use httpmock::Method::{DELETE, GET, PATCH, POST, PUT};
 use httpmock::MockServer;
@@ -202,7 +202,7 @@ async fn nothing_secret_is_ever_logged() {
     let hid = HoverAppId::new("1");
     apps.create(&NewHoverApp::new("n", "p")).await.unwrap();
     apps.get(&hid).await.unwrap();
-    apps.update(&hid, &AppChanges::new().name("n"))
+    apps.update(&hid, &HoverAppChanges::new().name("n"))
         .await
         .unwrap();
     apps.archive(&hid).await.unwrap();
@@ -262,7 +262,7 @@ async fn nothing_secret_is_ever_logged() {
     }
     // The span carries what a reader needs.
     for expected in [
-        "apps_api.call",
+        "apps_api.request",
         "operation=\"calls-apps-list\"",
         "operation=\"magic-account-apps-patch-app\"",
         "operation=\"restore-app\"",
@@ -273,7 +273,7 @@ async fn nothing_secret_is_ever_logged() {
         "status=403",
         "cf_ray=\"ray-123\"",
         "Cloudflare message",
-        "call failed",
+        "request failed",
     ] {
         assert!(
             logged.contains(expected),

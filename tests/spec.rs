@@ -204,6 +204,7 @@ fn broken(name: &str) -> String {
     let path: &'static str = Box::leak(format!("tests/fixtures/broken/{name}").into_boxed_str());
     let api = codegen::Api {
         spec: path,
+        feature: "none",
         out_file: "x.rs",
         replacements: &[],
     };

@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 
 use super::CloudflareClient;
 use crate::core::envelope::cloudflare_types;
-use crate::core::transport::{handle_limits, Limits, Op};
+use crate::core::operation::{handle_limits, Limits, Op};
 use crate::generated::calls::types as gen;
+use crate::operations as ops;
 use crate::{AccountId, CallsAppId, Error, Secret};
 
 // Apps and TURN keys share one generated module (spec/cloudflare-calls.yaml), so their
@@ -30,32 +31,6 @@ cloudflare_types!(crate::generated::calls::types {
         CallsTurnKeyListEnvelope => gen::CallsTurnKey
     ]
 });
-
-const LIST: Op = Op::new(
-    "calls-apps-list",
-    "GET",
-    "/accounts/{account_id}/calls/apps",
-);
-const CREATE: Op = Op::new(
-    "calls-apps-create-a-new-app",
-    "POST",
-    "/accounts/{account_id}/calls/apps",
-);
-const GET: Op = Op::new(
-    "calls-apps-retrieve-app-details",
-    "GET",
-    "/accounts/{account_id}/calls/apps/{app_id}",
-);
-const UPDATE: Op = Op::new(
-    "calls-apps-update-app-details",
-    "PUT",
-    "/accounts/{account_id}/calls/apps/{app_id}",
-);
-const DELETE: Op = Op::new(
-    "calls-apps-delete-app",
-    "DELETE",
-    "/accounts/{account_id}/calls/apps/{app_id}",
-);
 
 /// A Calls app. Cloudflare marks every field optional.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -74,7 +49,7 @@ pub struct CallsApp {
 /// A Calls app just created, with the secret Cloudflare returns this once and never again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct NewCallsApp {
+pub struct CreatedCallsApp {
     /// The app.
     pub app: CallsApp,
     /// The app's SFU bearer secret. Store it now: no other call returns it.
@@ -139,9 +114,11 @@ impl Calls<'_> {
         let account = self.account()?;
         let apps = self
             .client
-            .call(LIST.with_limits(self.limits), account, || {
-                self.api().calls_apps_list(account)
-            })
+            .request(
+                Op::new(&ops::CALLS_APPS_LIST).with_limits(self.limits),
+                account,
+                || self.api().calls_apps_list(account),
+            )
             .await?;
         Ok(apps.into_iter().map(CallsApp::from).collect())
     }
@@ -157,17 +134,17 @@ impl Calls<'_> {
     /// ```
     ///
     /// A success without an app in `result` is [`Error::Decode`].
-    pub async fn create(&self, name: Option<&str>) -> Result<NewCallsApp, Error> {
+    pub async fn create(&self, name: Option<&str>) -> Result<CreatedCallsApp, Error> {
         let account = self.account()?;
         let body = editable(name);
         self.client
-            .call_checked(
-                CREATE.with_limits(self.limits),
+            .request_checked(
+                Op::new(&ops::CALLS_APPS_CREATE_A_NEW_APP).with_limits(self.limits),
                 account,
                 || self.api().calls_apps_create_a_new_app(account, &body),
                 |app| {
                     let secret = app.secret.ok_or("the created app has no `secret`")?;
-                    Ok(NewCallsApp {
+                    Ok(CreatedCallsApp {
                         app: CallsApp {
                             id: app.uid.map(CallsAppId::new),
                             name: app.name,
@@ -188,9 +165,11 @@ impl Calls<'_> {
         let (account, app) = (self.account()?, app.segment()?);
         let found = self
             .client
-            .call(GET.with_limits(self.limits), account, || {
-                self.api().calls_apps_retrieve_app_details(account, app)
-            })
+            .request(
+                Op::new(&ops::CALLS_APPS_RETRIEVE_APP_DETAILS).with_limits(self.limits),
+                account,
+                || self.api().calls_apps_retrieve_app_details(account, app),
+            )
             .await?;
         Ok(found.into())
     }
@@ -203,10 +182,14 @@ impl Calls<'_> {
         let body = editable(name);
         let updated = self
             .client
-            .call(UPDATE.with_limits(self.limits), account, || {
-                self.api()
-                    .calls_apps_update_app_details(account, app, &body)
-            })
+            .request(
+                Op::new(&ops::CALLS_APPS_UPDATE_APP_DETAILS).with_limits(self.limits),
+                account,
+                || {
+                    self.api()
+                        .calls_apps_update_app_details(account, app, &body)
+                },
+            )
             .await?;
         Ok(updated.into())
     }
@@ -218,9 +201,11 @@ impl Calls<'_> {
         let (account, app) = (self.account()?, app.segment()?);
         let deleted = self
             .client
-            .call(DELETE.with_limits(self.limits), account, || {
-                self.api().calls_apps_delete_app(account, app)
-            })
+            .request(
+                Op::new(&ops::CALLS_APPS_DELETE_APP).with_limits(self.limits),
+                account,
+                || self.api().calls_apps_delete_app(account, app),
+            )
             .await?;
         Ok(deleted.into())
     }

@@ -12,8 +12,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::CloudflareClient;
 use crate::core::envelope::cloudflare_types;
-use crate::core::transport::{handle_limits, Limits, Op};
+use crate::core::operation::{handle_limits, Limits, Op};
 use crate::generated::magic::types as gen;
+use crate::operations as ops;
 use crate::{AccountId, Error, MagicAppId};
 
 cloudflare_types!(crate::generated::magic::types {
@@ -21,33 +22,10 @@ cloudflare_types!(crate::generated::magic::types {
     list: [MagicAppListEnvelope => wire::MagicAppListItem]
 });
 
-const LIST: Op = Op::new(
-    "magic-account-apps-list-apps",
-    "GET",
-    "/accounts/{account_id}/magic/apps",
-);
-const CREATE: Op = Op::new(
-    "magic-account-apps-add-app",
-    "POST",
-    "/accounts/{account_id}/magic/apps",
-);
-const UPDATE: Op = Op::new(
-    "magic-account-apps-update-app",
-    "PUT",
-    "/accounts/{account_id}/magic/apps/{account_app_id}",
-);
-const PATCH: Op = Op::new(
-    "magic-account-apps-patch-app",
-    "PATCH",
-    "/accounts/{account_id}/magic/apps/{account_app_id}",
-);
-const DELETE: Op = Op::new(
-    "magic-account-apps-delete-app",
-    "DELETE",
-    "/accounts/{account_id}/magic/apps/{account_app_id}",
-);
-
 /// An app the account defined. Absent or null lists read as empty.
+///
+/// Serialises as `{"id", "name", "type", "hostnames", "ip_subnets", "source_subnets"}`; in a
+/// [`MagicListItem`], with `"kind": "account"`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MagicApp {
@@ -56,6 +34,7 @@ pub struct MagicApp {
     /// Display name.
     pub name: Option<String>,
     /// Free-form category (`type` in the API), e.g. "Development".
+    #[serde(rename = "type")]
     pub app_type: Option<String>,
     /// FQDNs of the app.
     pub hostnames: Vec<String>,
@@ -65,7 +44,7 @@ pub struct MagicApp {
     pub source_subnets: Vec<String>,
 }
 
-/// An app Cloudflare manages; read-only to the account.
+/// An app Cloudflare manages; read-only to the account. Serialises as [`MagicApp`] does.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ManagedApp {
@@ -73,7 +52,8 @@ pub struct ManagedApp {
     pub id: String,
     /// Display name.
     pub name: Option<String>,
-    /// Free-form category.
+    /// Free-form category (`type` in the API).
+    #[serde(rename = "type")]
     pub app_type: Option<String>,
     /// FQDNs of the app.
     pub hostnames: Vec<String>,
@@ -83,8 +63,19 @@ pub struct ManagedApp {
     pub source_subnets: Vec<String>,
 }
 
-/// An item of the list: the account's own app, or one Cloudflare manages.
+/// An item of the list: the account's own app, or one Cloudflare manages. Serialises as the
+/// app with `"kind": "account"` or `"kind": "managed"`.
+///
+/// ```
+/// use apps_api::cloudflare::magic::MagicListItem;
+/// let item: MagicListItem = serde_json::from_str(
+///     r#"{"kind": "managed", "id": "cloudflare", "name": "Cloudflare", "type": "Development",
+///         "hostnames": ["cloudflare.com"], "ip_subnets": [], "source_subnets": []}"#,
+/// ).unwrap();
+/// assert_eq!(serde_json::to_value(&item).unwrap()["kind"], "managed");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum MagicListItem {
     /// An account app (can be updated and deleted).
@@ -448,9 +439,11 @@ impl Magic<'_> {
         let account = self.account.segment()?;
         let items = self
             .client
-            .call(LIST.with_limits(self.limits), account, || {
-                self.api().magic_account_apps_list_apps(account)
-            })
+            .request(
+                Op::new(&ops::MAGIC_ACCOUNT_APPS_LIST_APPS).with_limits(self.limits),
+                account,
+                || self.api().magic_account_apps_list_apps(account),
+            )
             .await?;
         Ok(items.into_iter().map(MagicListItem::from).collect())
     }
@@ -475,9 +468,11 @@ impl Magic<'_> {
         let account = self.account.segment()?;
         let created = self
             .client
-            .call(CREATE.with_limits(self.limits), account, || {
-                self.api().magic_account_apps_add_app(account, &body)
-            })
+            .request(
+                Op::new(&ops::MAGIC_ACCOUNT_APPS_ADD_APP).with_limits(self.limits),
+                account,
+                || self.api().magic_account_apps_add_app(account, &body),
+            )
             .await?;
         Ok(created.into())
     }
@@ -494,10 +489,14 @@ impl Magic<'_> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let updated = self
             .client
-            .call(UPDATE.with_limits(self.limits), account, || {
-                self.api()
-                    .magic_account_apps_update_app(account, app, &body)
-            })
+            .request(
+                Op::new(&ops::MAGIC_ACCOUNT_APPS_UPDATE_APP).with_limits(self.limits),
+                account,
+                || {
+                    self.api()
+                        .magic_account_apps_update_app(account, app, &body)
+                },
+            )
             .await?;
         Ok(updated.into())
     }
@@ -514,9 +513,11 @@ impl Magic<'_> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let patched = self
             .client
-            .call(PATCH.with_limits(self.limits), account, || {
-                self.api().magic_account_apps_patch_app(account, app, &body)
-            })
+            .request(
+                Op::new(&ops::MAGIC_ACCOUNT_APPS_PATCH_APP).with_limits(self.limits),
+                account,
+                || self.api().magic_account_apps_patch_app(account, app, &body),
+            )
             .await?;
         Ok(patched.into())
     }
@@ -528,9 +529,11 @@ impl Magic<'_> {
         let (account, app) = (self.account.segment()?, app.segment()?);
         let deleted = self
             .client
-            .call(DELETE.with_limits(self.limits), account, || {
-                self.api().magic_account_apps_delete_app(account, app)
-            })
+            .request(
+                Op::new(&ops::MAGIC_ACCOUNT_APPS_DELETE_APP).with_limits(self.limits),
+                account,
+                || self.api().magic_account_apps_delete_app(account, app),
+            )
             .await?;
         Ok(deleted.into())
     }

@@ -1,14 +1,18 @@
-//! Cloudflare: one client for Calls apps and Magic account apps.
+//! Cloudflare: one client for Calls apps, Calls TURN keys and Magic account apps (with the
+//! account's credentials), and the TURN credentials client (with a TURN key's own token).
 
 use std::sync::Arc;
 
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 
+use crate::core::auth;
 use crate::core::config::{common_builder_methods, env_var, Options};
 use crate::core::envelope::{self, Envelope, MessageHandler};
 use crate::core::error::Provider;
-use crate::core::transport::{Auth, ErrorBody, Op, Transport};
-use crate::{AccountId, ApiError, CallSite, Error, Secret};
+use crate::core::failure::ErrorBody;
+use crate::core::operation::Op;
+use crate::core::transport::Transport;
+use crate::{AccountId, ApiError, Endpoint, Error, Secret};
 
 #[cfg(feature = "cloudflare-calls")]
 pub mod calls;
@@ -16,6 +20,8 @@ pub mod calls;
 pub mod magic;
 #[cfg(feature = "cloudflare-calls")]
 pub mod turn;
+#[cfg(feature = "cloudflare-calls")]
+pub mod turn_keys;
 
 /// Cloudflare's production API.
 pub const DEFAULT_BASE_URL: &str = "https://api.cloudflare.com/client/v4";
@@ -85,7 +91,7 @@ impl Credentials {
     }
 }
 
-/// Client for Cloudflare's Calls apps and Magic account apps APIs.
+/// Client for Cloudflare's Calls apps, Calls TURN keys and Magic account apps APIs.
 ///
 /// Cheap to clone (one `Arc`); clones share one connection pool. `Send + Sync`.
 ///
@@ -113,7 +119,7 @@ struct Inner {
     magic: crate::generated::magic::Client,
     default_account: Option<AccountId>,
     on_messages: Option<MessageHandler>,
-    /// Calls documents API tokens only; a client with the global key refuses Calls calls.
+    /// Calls documents API tokens only; a client with the global key refuses Calls requests.
     token_auth: bool,
 }
 
@@ -165,7 +171,7 @@ impl CloudflareClientBuilder {
     /// are also logged with `tracing` at INFO.
     pub fn on_messages(
         mut self,
-        handler: impl Fn(&CallSite, &[ApiError]) + Send + Sync + 'static,
+        handler: impl Fn(&Endpoint, &[ApiError]) + Send + Sync + 'static,
     ) -> Self {
         self.on_messages = Some(Arc::new(handler));
         self
@@ -183,8 +189,7 @@ impl CloudflareClientBuilder {
             Provider::Cloudflare,
             &self.options,
             &base_url,
-            Auth::Headers(credentials.headers()?),
-            vec![credentials.secret().clone()],
+            auth::Credentials::fixed(credentials.headers()?, vec![credentials.secret().clone()]),
         )?);
         let inner = Inner {
             #[cfg(feature = "cloudflare-calls")]
@@ -256,8 +261,13 @@ impl CloudflareClient {
         account.segment()
     }
 
-    /// Runs a generated call and unwraps its envelope.
-    async fn call<B, E, F, Fut>(&self, op: Op, account: &str, make: F) -> Result<B::Result, Error>
+    /// Runs a generated request and unwraps its envelope.
+    async fn request<B, E, F, Fut>(
+        &self,
+        op: Op,
+        account: &str,
+        make: F,
+    ) -> Result<B::Result, Error>
     where
         B: Envelope,
         E: ErrorBody,
@@ -266,12 +276,12 @@ impl CloudflareClient {
             Output = Result<progenitor_client::ResponseValue<B>, progenitor_client::Error<E>>,
         >,
     {
-        self.call_checked(op, account, make, Ok).await
+        self.request_checked(op, account, make, Ok).await
     }
 
-    /// [`CloudflareClient::call`], with `check` turning a result that lacks something the
+    /// [`CloudflareClient::request`], with `check` turning a result that lacks something the
     /// caller needs into a decode error.
-    async fn call_checked<B, E, F, Fut, T>(
+    async fn request_checked<B, E, F, Fut, T>(
         &self,
         op: Op,
         account: &str,

@@ -1,9 +1,8 @@
-//! Cloudflare Calls TURN: keys (management, `/accounts/{account_id}/calls/turn_keys`, with the
-//! account token) and the short-lived credentials a key mints (data plane,
-//! `https://rtc.live.cloudflare.com/v1`, with the key's own token).
+//! Cloudflare TURN credentials: short-lived credentials a TURN key mints and revokes, on the
+//! Realtime data plane (`https://rtc.live.cloudflare.com/v1`), with the key's own token. The
+//! keys themselves are managed with the account token ([`turn_keys`](super::turn_keys)).
 //!
-//! References: <https://developers.cloudflare.com/api/resources/calls/subresources/turn/>,
-//! <https://developers.cloudflare.com/realtime/turn/generate-credentials/>
+//! Reference: <https://developers.cloudflare.com/realtime/turn/generate-credentials/>
 //!
 //! ```no_run
 //! # async fn run(cf: apps_api::cloudflare::CloudflareClient) -> Result<(), apps_api::Error> {
@@ -26,221 +25,25 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 
-use super::CloudflareClient;
+use crate::core::auth::Credentials;
 use crate::core::config::{common_builder_methods, env_var, Options};
-use crate::core::error::Provider;
-use crate::core::transport::{handle_limits, Auth, ErrorBody, Limits, Op, Transport};
-use crate::generated::calls::types as gen;
+use crate::core::error::{common_api_errors, error_text, Provider};
+use crate::core::failure::ErrorBody;
+use crate::core::operation::Op;
+use crate::core::transport::Transport;
 use crate::generated::realtime::types as rt;
-use crate::{AccountId, ApiError, Error, Secret, TurnKeyId, TurnUsername};
+use crate::operations as ops;
+use crate::{ApiError, Error, Secret, TurnKeyId, TurnUsername};
 
-// The envelopes are wired up with the Calls apps' (one generated module): see calls.rs.
-
-const LIST: Op = Op::new(
-    "calls-turn-key-list",
-    "GET",
-    "/accounts/{account_id}/calls/turn_keys",
-);
-const CREATE: Op = Op::new(
-    "calls-turn-key-create",
-    "POST",
-    "/accounts/{account_id}/calls/turn_keys",
-);
-const GET: Op = Op::new(
-    "calls-retrieve-turn-key-details",
-    "GET",
-    "/accounts/{account_id}/calls/turn_keys/{key_id}",
-);
-const UPDATE: Op = Op::new(
-    "calls-update-turn-key",
-    "PUT",
-    "/accounts/{account_id}/calls/turn_keys/{key_id}",
-);
-const DELETE: Op = Op::new(
-    "calls-delete-turn-key",
-    "DELETE",
-    "/accounts/{account_id}/calls/turn_keys/{key_id}",
-);
 /// Minting creates nothing durable: a retry after a lost answer or a 5xx mints another pair and
 /// leaves the first (if it was minted at all) to expire unused. So it is retried like an
-/// idempotent call, although it is a `POST`.
-const GENERATE: Op = Op::new(
-    "turn-generate-ice-servers",
-    "POST",
-    "/turn/keys/{key_id}/credentials/generate-ice-servers",
-)
-.replayable();
+/// idempotent request, although it is a `POST`.
+const GENERATE: Op = Op::new(&ops::TURN_GENERATE_ICE_SERVERS).replayable();
 /// Revoking twice leaves the credential revoked: idempotent in effect. Its path holds the
 /// username, so errors and logs show the template.
-const REVOKE: Op = Op::new(
-    "turn-revoke-credential",
-    "POST",
-    "/turn/keys/{key_id}/credentials/{username}/revoke",
-)
-.replayable()
-.secret_path();
-
-/// A TURN key. Cloudflare marks every field optional.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub struct TurnKey {
-    /// The key's `uid`, which paths call `key_id`.
-    pub id: Option<TurnKeyId>,
-    /// A short description, not shown to end users.
-    pub name: Option<String>,
-    /// When the key was created.
-    pub created: Option<DateTime<Utc>>,
-    /// When the key was last modified.
-    pub modified: Option<DateTime<Utc>>,
-}
-
-/// A TURN key just created, with its token, which Cloudflare returns this once and never again.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct NewTurnKey {
-    /// The key.
-    pub turn_key: TurnKey,
-    /// The key's bearer token for minting credentials ([`TurnCredentials`]). Store it now.
-    pub key: Secret,
-}
-
-impl From<gen::CallsTurnKey> for TurnKey {
-    fn from(key: gen::CallsTurnKey) -> Self {
-        Self {
-            id: key.uid.map(TurnKeyId::new),
-            name: key.name,
-            created: key.created,
-            modified: key.modified,
-        }
-    }
-}
-
-/// TURN keys of one account: `cloudflare.turn_keys(account)`. Like Calls apps, TURN keys take
-/// API tokens only.
-#[derive(Clone, Debug)]
-pub struct TurnKeys<'a> {
-    client: &'a CloudflareClient,
-    account: AccountId,
-    limits: Limits,
-}
-
-impl CloudflareClient {
-    /// The Calls TURN keys of `account`.
-    pub fn turn_keys(&self, account: impl Into<AccountId>) -> TurnKeys<'_> {
-        TurnKeys {
-            client: self,
-            account: account.into(),
-            limits: Limits::default(),
-        }
-    }
-}
-
-fn editable(name: Option<&str>) -> gen::CallsTurnKeyEditableFields {
-    gen::CallsTurnKeyEditableFields {
-        name: name.map(str::to_owned),
-    }
-}
-
-impl TurnKeys<'_> {
-    handle_limits!();
-
-    fn api(&self) -> &crate::generated::calls::Client {
-        &self.client.inner.calls
-    }
-
-    fn account(&self) -> Result<&str, Error> {
-        self.client.calls_account(&self.account)
-    }
-
-    /// Lists every TURN key of the account (without their tokens; no pagination).
-    pub async fn list(&self) -> Result<Vec<TurnKey>, Error> {
-        let account = self.account()?;
-        let keys = self
-            .client
-            .call(LIST.with_limits(self.limits), account, || {
-                self.api().calls_turn_key_list(account)
-            })
-            .await?;
-        Ok(keys.into_iter().map(TurnKey::from).collect())
-    }
-
-    /// Creates a TURN key; the answer carries its token, once (read from `key`, or from
-    /// `secret`, as one report says a live answer names it). Never retried after it was sent:
-    /// a second try would make a second key.
-    ///
-    /// A success without a key and its token in `result` is [`Error::Decode`].
-    pub async fn create(&self, name: Option<&str>) -> Result<NewTurnKey, Error> {
-        let account = self.account()?;
-        let body = editable(name);
-        self.client
-            .call_checked(
-                CREATE.with_limits(self.limits),
-                account,
-                || self.api().calls_turn_key_create(account, &body),
-                |created| {
-                    let key = created
-                        .key
-                        .or(created.secret)
-                        .ok_or("the created TURN key has no `key` (nor `secret`)")?;
-                    Ok(NewTurnKey {
-                        turn_key: TurnKey {
-                            id: created.uid.map(TurnKeyId::new),
-                            name: created.name,
-                            created: created.created,
-                            modified: created.modified,
-                        },
-                        key,
-                    })
-                },
-            )
-            .await
-    }
-
-    /// Fetches one TURN key (without its token).
-    ///
-    /// A success without a key in `result` is [`Error::Decode`].
-    pub async fn get(&self, key: &TurnKeyId) -> Result<TurnKey, Error> {
-        let (account, key) = (self.account()?, key.segment()?);
-        let found = self
-            .client
-            .call(GET.with_limits(self.limits), account, || {
-                self.api().calls_retrieve_turn_key_details(account, key)
-            })
-            .await?;
-        Ok(found.into())
-    }
-
-    /// Renames a TURN key (PUT: send the full intended state).
-    ///
-    /// A success without a key in `result` is [`Error::Decode`].
-    pub async fn update(&self, key: &TurnKeyId, name: Option<&str>) -> Result<TurnKey, Error> {
-        let (account, key) = (self.account()?, key.segment()?);
-        let body = editable(name);
-        let updated = self
-            .client
-            .call(UPDATE.with_limits(self.limits), account, || {
-                self.api().calls_update_turn_key(account, key, &body)
-            })
-            .await?;
-        Ok(updated.into())
-    }
-
-    /// Deletes a TURN key and returns it as it was; the credentials it minted stop working.
-    ///
-    /// A success without a key in `result` is [`Error::Decode`].
-    pub async fn delete(&self, key: &TurnKeyId) -> Result<TurnKey, Error> {
-        let (account, key) = (self.account()?, key.segment()?);
-        let deleted = self
-            .client
-            .call(DELETE.with_limits(self.limits), account, || {
-                self.api().calls_delete_turn_key(account, key)
-            })
-            .await?;
-        Ok(deleted.into())
-    }
-}
-
-// ----- Credentials (data plane) -----
+const REVOKE: Op = Op::new(&ops::TURN_REVOKE_CREDENTIAL)
+    .replayable()
+    .secret_path();
 
 /// The credentials API's production base URL.
 pub const DEFAULT_REALTIME_BASE_URL: &str = "https://rtc.live.cloudflare.com/v1";
@@ -305,8 +108,7 @@ impl TurnCredentialsBuilder {
             Provider::Cloudflare,
             &self.options,
             &base_url,
-            Auth::Headers(vec![(AUTHORIZATION, bearer)]),
-            vec![self.key.clone()],
+            Credentials::fixed(vec![(AUTHORIZATION, bearer)], vec![self.key.clone()]),
         )?);
         Ok(TurnCredentials {
             inner: Arc::new(Realtime {
@@ -603,10 +405,26 @@ fn port_of(url: &str) -> Option<&str> {
 }
 
 impl ErrorBody for rt::TurnError {
-    /// The credentials API documents no error format: read leniently.
+    /// The credentials API documents no error format: read as the Realtime API writes errors,
+    /// and leniently besides.
     fn api_errors(self) -> Vec<ApiError> {
-        crate::core::error::lenient_api_errors(&self.0)
+        realtime_errors(&self.0)
     }
+}
+
+/// The errors of a Realtime answer: `{"errorCode", "errorDescription"}` as its SFU API writes
+/// them, and the shapes JSON APIs commonly use.
+pub(crate) fn realtime_errors(value: &serde_json::Value) -> Vec<ApiError> {
+    let mut out = Vec::new();
+    if let Some(description) = value.get("errorDescription").and_then(error_text) {
+        let message = match value.get("errorCode").and_then(error_text) {
+            Some(code) => format!("{code}: {description}"),
+            None => description,
+        };
+        out.push(ApiError::message(message));
+    }
+    out.extend(common_api_errors(value));
+    out
 }
 
 /// [`TurnCredentials::builder_from_env`] with the lookup injected (tests use a map).

@@ -15,6 +15,8 @@ use serde_json::Value;
 pub struct Api {
     /// Spec file, relative to the crate root.
     pub spec: &'static str,
+    /// The Cargo feature that builds it.
+    pub feature: &'static str,
     /// File name written into `OUT_DIR`.
     pub out_file: &'static str,
     /// Named component schemas replaced by hand-written types (`schema`, `rust path`).
@@ -25,6 +27,7 @@ pub struct Api {
 pub const APIS: &[Api] = &[
     Api {
         spec: "spec/cloudflare-calls.yaml",
+        feature: "cloudflare-calls",
         out_file: "calls.rs",
         replacements: &[
             ("CallsAppSecret", "crate::Secret"),
@@ -33,11 +36,13 @@ pub const APIS: &[Api] = &[
     },
     Api {
         spec: "spec/cloudflare-realtime.yaml",
+        feature: "cloudflare-calls",
         out_file: "realtime.rs",
         replacements: &[("TurnCredentialSecret", "crate::Secret")],
     },
     Api {
         spec: "spec/cloudflare-magic.yaml",
+        feature: "cloudflare-magic",
         out_file: "magic.rs",
         // The `oneOf` would become an untagged enum, which serde decodes by buffering each
         // item and trying each variant (2.5x slower than a struct); the hand-written type
@@ -49,6 +54,7 @@ pub const APIS: &[Api] = &[
     },
     Api {
         spec: "spec/hover.yaml",
+        feature: "hover",
         out_file: "hover.rs",
         replacements: &[
             ("HoverAppToken", "crate::Secret"),
@@ -57,7 +63,7 @@ pub const APIS: &[Api] = &[
             ("HoverAuthToken", "crate::Secret"),
             // progenitor skips `None` fields, so a generated PATCH body could never send
             // `"webhook_url": null`; the facade's own type can (three-state field).
-            ("HoverAppUpdateFields", "crate::hover::AppChanges"),
+            ("HoverAppUpdateFields", "crate::hover::HoverAppChanges"),
         ],
     },
 ];
@@ -367,6 +373,122 @@ fn format_source(source: String) -> String {
         }
         _ => source,
     }
+}
+
+/// One operation of a spec, as the operation table lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operation {
+    /// The operationId.
+    pub id: String,
+    /// The HTTP method, upper case.
+    pub method: String,
+    /// The path template.
+    pub path: String,
+    /// The spec file.
+    pub spec: &'static str,
+    /// The spec's summary of it.
+    pub summary: String,
+}
+
+impl Operation {
+    /// The name of its constant: the operationId in upper snake case.
+    pub fn constant(&self) -> String {
+        self.id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+}
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// The operations of `apis`, spec by spec and path by path; an operation without an
+/// operationId, or an operationId (or its constant's name) that two operations share, is an
+/// error.
+pub fn operations(apis: &[&Api]) -> Result<Vec<Operation>, SpecError> {
+    let mut out: Vec<Operation> = Vec::new();
+    for api in apis {
+        let file = Path::new(api.spec);
+        let value = load_value(file)?;
+        let Some(paths) = value.get("paths").and_then(Value::as_object) else {
+            continue;
+        };
+        for (path, item) in paths {
+            let Some(item) = item.as_object() else {
+                continue;
+            };
+            for (method, operation) in item {
+                if !METHODS.contains(&method.as_str()) {
+                    continue;
+                }
+                let at = format!(
+                    "/paths/{}/{method}",
+                    path.replace('~', "~0").replace('/', "~1")
+                );
+                let id = operation
+                    .get("operationId")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| {
+                        error(file, Some(at.clone()), "the operation has no operationId")
+                    })?;
+                let operation = Operation {
+                    id: id.to_string(),
+                    method: method.to_uppercase(),
+                    path: path.clone(),
+                    spec: api.spec,
+                    summary: operation
+                        .get("summary")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                };
+                if let Some(twin) = out.iter().find(|o| o.constant() == operation.constant()) {
+                    return Err(error(
+                        file,
+                        Some(at),
+                        format!(
+                            "operationId {id:?} is taken already (or names the same constant) by \
+                             {} {} in {}",
+                            twin.method, twin.path, twin.spec
+                        ),
+                    ));
+                }
+                out.push(operation);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The operation table as Rust: a constant per operation, and `ALL`.
+pub fn operation_table(operations: &[Operation]) -> String {
+    let mut out = String::new();
+    for op in operations {
+        out.push_str(&format!(
+            "#[doc = {doc:?}]\npub const {name}: Operation = Operation {{ id: {id:?}, method: {method:?}, path: {path:?}, spec: {spec:?} }};\n",
+            doc = format!("`{} {}`: {} (`{}`, `{}`).", op.method, op.path, op.summary, op.id, op.spec),
+            name = op.constant(),
+            id = op.id,
+            method = op.method,
+            path = op.path,
+            spec = op.spec,
+        ));
+    }
+    out.push_str("/// Every operation this build has (the specs of its features).\npub const ALL: &[Operation] = &[");
+    for op in operations {
+        out.push_str(&op.constant());
+        out.push_str(", ");
+    }
+    out.push_str("];\n");
+    out
 }
 
 /// The whole pipeline for one API: load, check, strip, convert, generate.

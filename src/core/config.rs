@@ -27,7 +27,6 @@ pub(crate) struct Options {
     pub(crate) max_body_bytes: usize,
     pub(crate) sleeper: Arc<dyn Sleeper>,
     pub(crate) on_response: Option<crate::core::transport::ResponseHook>,
-    pub(crate) dry_run: bool,
     /// Answers requests in-process instead of the network (feature `test-util`).
     #[cfg(any(test, feature = "test-util"))]
     pub(crate) responder: Option<crate::test_util::Responder>,
@@ -68,7 +67,6 @@ impl Default for Options {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             sleeper: Arc::new(TokioSleeper),
             on_response: None,
-            dry_run: false,
             #[cfg(any(test, feature = "test-util"))]
             responder: None,
         }
@@ -259,14 +257,6 @@ macro_rules! common_builder_methods {
             hook: impl Fn(&crate::ResponseInfo<'_>) + Send + Sync + 'static,
         ) -> Self {
             self.options.on_response = Some(std::sync::Arc::new(hook));
-            self
-        }
-
-        /// Sends nothing: every call ends with [`Error::DryRun`](crate::Error::DryRun) carrying
-        /// the request it would have sent (method, URL, headers and body, credentials
-        /// redacted). A Hover client built from a password does not log in first.
-        pub fn dry_run(mut self, dry_run: bool) -> Self {
-            self.options.dry_run = dry_run;
             self
         }
 

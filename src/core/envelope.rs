@@ -23,7 +23,7 @@ pub(crate) trait Envelope {
 }
 
 /// Non-fatal messages Cloudflare attached to a successful answer.
-pub type MessageHandler = std::sync::Arc<dyn Fn(&crate::CallSite, &[ApiError]) + Send + Sync>;
+pub type MessageHandler = std::sync::Arc<dyn Fn(&crate::Endpoint, &[ApiError]) + Send + Sync>;
 
 /// `result` of a successful envelope, passed through `check`; `success: false` (even on HTTP
 /// 200) is an API error, and a missing `result` or a `check` failure a decode error. Messages
@@ -40,10 +40,10 @@ pub(crate) fn unwrap<B: Envelope, T>(
     let parts = body.into_parts(want_messages);
     if !parts.success {
         return Err(transport.failure(
-            meta.call(),
+            meta.endpoint(),
             meta.status,
             parts.errors,
-            crate::core::transport::Answer {
+            crate::core::failure::Answer {
                 request_id: meta.request_id(),
                 ..Default::default()
             },
@@ -51,26 +51,27 @@ pub(crate) fn unwrap<B: Envelope, T>(
         ));
     }
     if !parts.messages.is_empty() {
-        let call = meta.call();
+        let endpoint = meta.endpoint();
         // Server text, scrubbed and bounded like errors before anyone sees it.
         let messages = transport.clean(parts.messages);
         for message in &messages {
-            tracing::info!(operation = call.operation, message = %message, "Cloudflare message");
+            tracing::info!(operation = endpoint.operation, message = %message, "Cloudflare message");
         }
         if let Some(handler) = on_messages {
-            handler(&call, &messages);
+            handler(&endpoint, &messages);
         }
     }
     let Some(result) = parts.result else {
-        let call = meta.call();
+        let endpoint = meta.endpoint();
         let reason = format!(
-            "`success` is true but `result` is missing or null, so {} has no app to return; \
+            "`success` is true but `result` is missing or null, so {} has nothing to return; \
              the request may still have taken effect",
-            call.operation
+            endpoint.operation
         );
-        return Err(transport.decode_error(call, meta.status, &reason, b""));
+        return Err(transport.decode_error(endpoint, meta.status, &reason, b""));
     };
-    check(result).map_err(|reason| transport.decode_error(meta.call(), meta.status, reason, b""))
+    check(result)
+        .map_err(|reason| transport.decode_error(meta.endpoint(), meta.status, reason, b""))
 }
 
 /// Implements [`Envelope`] and the error-body conversion for one generated Cloudflare module.
@@ -103,7 +104,7 @@ macro_rules! cloudflare_types {
                 if success { Vec::new() } else { to_api_errors(list) }
             }
 
-            impl $crate::core::transport::ErrorBody for generated::CloudflareFailure {
+            impl $crate::core::failure::ErrorBody for generated::CloudflareFailure {
                 fn api_errors(self) -> Vec<ApiError> {
                     self.errors.map(to_api_errors).unwrap_or_default()
                 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-/// Which service a call went to.
+/// Which service a request went to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Provider {
@@ -22,10 +22,10 @@ impl fmt::Display for Provider {
     }
 }
 
-/// The call an error happened on: operation, method and the path that was requested.
+/// The endpoint a request went to: the service, the operation, the method and the path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct CallSite {
+pub struct Endpoint {
     /// The service.
     pub provider: Provider,
     /// The spec's operationId, e.g. `calls-apps-list`.
@@ -36,7 +36,7 @@ pub struct CallSite {
     pub path: String,
 }
 
-impl fmt::Display for CallSite {
+impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}", self.method, self.path)
     }
@@ -85,8 +85,8 @@ impl fmt::Display for ApiError {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Failure {
-    /// The call that failed.
-    pub call: CallSite,
+    /// The request that failed.
+    pub endpoint: Endpoint,
     /// HTTP status (200 for a Cloudflare `success: false` on HTTP 200).
     pub status: u16,
     /// The errors the body listed, if it was an error envelope.
@@ -102,9 +102,9 @@ pub struct Failure {
     pub redirect_host: Option<String>,
 }
 
-/// Everything that can go wrong in a call.
+/// Everything that can go wrong in a request.
 ///
-/// `Display` reads as a sentence that says what happened, on which call, and what the API
+/// `Display` reads as a sentence that says what happened, on which request, and what the API
 /// said; it never contains a secret.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -122,15 +122,15 @@ pub enum Error {
     RateLimited(Box<Failure>),
     /// No complete answer within the configured time.
     Timeout {
-        /// The call.
-        call: Box<CallSite>,
+        /// The request.
+        endpoint: Box<Endpoint>,
         /// The time limit that ran out.
         after: Duration,
     },
     /// The request could not be sent or the answer not received (DNS, TCP, TLS, reset).
     Transport {
-        /// The call.
-        call: Box<CallSite>,
+        /// The request.
+        endpoint: Box<Endpoint>,
         /// What happened.
         message: String,
         /// The underlying error.
@@ -139,8 +139,8 @@ pub enum Error {
     /// A success status whose body is not what the operation returns (not JSON, wrong shape,
     /// empty, missing `result`, over the size limit).
     Decode {
-        /// The call.
-        call: Box<CallSite>,
+        /// The request.
+        endpoint: Box<Endpoint>,
         /// HTTP status of the answer.
         status: u16,
         /// What is wrong with the body.
@@ -153,9 +153,6 @@ pub enum Error {
     /// The client could not be configured (a missing or contradictory environment variable, a
     /// bad base URL).
     Config(String),
-    /// The client was built with `dry_run(true)`: this is the request it would have sent,
-    /// and nothing was sent.
-    DryRun(Box<crate::core::transport::PreparedRequest>),
 }
 
 impl Error {
@@ -198,16 +195,16 @@ impl Error {
         self.failure().and_then(|f| f.retry_after)
     }
 
-    /// The call the error happened on, if a call was made.
-    pub fn call(&self) -> Option<&CallSite> {
+    /// The endpoint the error happened on, if a request was made.
+    pub fn endpoint(&self) -> Option<&Endpoint> {
         match self {
             Error::Api(f) | Error::Auth(f) | Error::NotFound(f) | Error::RateLimited(f) => {
-                Some(&f.call)
+                Some(&f.endpoint)
             }
-            Error::Timeout { call, .. }
-            | Error::Transport { call, .. }
-            | Error::Decode { call, .. } => Some(call),
-            Error::InvalidArgument(_) | Error::Config(_) | Error::DryRun(_) => None,
+            Error::Timeout { endpoint, .. }
+            | Error::Transport { endpoint, .. }
+            | Error::Decode { endpoint, .. } => Some(endpoint),
+            Error::InvalidArgument(_) | Error::Config(_) => None,
         }
     }
 
@@ -219,33 +216,34 @@ impl Error {
             Error::Auth(f) => Error::Auth(f.clone()),
             Error::NotFound(f) => Error::NotFound(f.clone()),
             Error::RateLimited(f) => Error::RateLimited(f.clone()),
-            Error::Timeout { call, after } => Error::Timeout {
-                call: call.clone(),
+            Error::Timeout { endpoint, after } => Error::Timeout {
+                endpoint: endpoint.clone(),
                 after: *after,
             },
-            Error::Transport { call, message, .. } => Error::Transport {
-                call: call.clone(),
+            Error::Transport {
+                endpoint, message, ..
+            } => Error::Transport {
+                endpoint: endpoint.clone(),
                 message: message.clone(),
                 source: message.clone().into(),
             },
             Error::Decode {
-                call,
+                endpoint,
                 status,
                 reason,
                 snippet,
             } => Error::Decode {
-                call: call.clone(),
+                endpoint: endpoint.clone(),
                 status: *status,
                 reason: reason.clone(),
                 snippet: snippet.clone(),
             },
             Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
             Error::Config(m) => Error::Config(m.clone()),
-            Error::DryRun(request) => Error::DryRun(request.clone()),
         }
     }
 
-    /// Whether trying the same call again later may succeed: rate limits, timeouts, transport
+    /// Whether trying the same request again later may succeed: rate limits, timeouts, transport
     /// failures, 408 and 5xx. Note that a POST may have taken effect even when it failed.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -267,7 +265,7 @@ fn write_errors(f: &mut fmt::Formatter<'_>, errors: &[ApiError]) -> fmt::Result 
 }
 
 fn write_tail(f: &mut fmt::Formatter<'_>, failure: &Failure) -> fmt::Result {
-    write!(f, " on {}, HTTP {}", failure.call, failure.status)?;
+    write!(f, " on {}, HTTP {}", failure.endpoint, failure.status)?;
     if (300..400).contains(&failure.status) {
         match &failure.redirect_host {
             Some(host) => write!(f, ", a redirect to {host}")?,
@@ -292,7 +290,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Api(failure) => {
-                let provider = failure.call.provider;
+                let provider = failure.endpoint.provider;
                 match failure.errors.len() {
                     0 => write!(f, "{provider} API error")?,
                     1 => write!(f, "{provider} API error ")?,
@@ -302,7 +300,7 @@ impl fmt::Display for Error {
                 write_tail(f, failure)
             }
             Error::Auth(failure) => {
-                write!(f, "{} rejected the credentials", failure.call.provider)?;
+                write!(f, "{} rejected the credentials", failure.endpoint.provider)?;
                 if !failure.errors.is_empty() {
                     f.write_str(": ")?;
                     write_errors(f, &failure.errors)?;
@@ -310,7 +308,7 @@ impl fmt::Display for Error {
                 write_tail(f, failure)
             }
             Error::NotFound(failure) => {
-                write!(f, "{} found nothing there", failure.call.provider)?;
+                write!(f, "{} found nothing there", failure.endpoint.provider)?;
                 if !failure.errors.is_empty() {
                     f.write_str(": ")?;
                     write_errors(f, &failure.errors)?;
@@ -318,36 +316,38 @@ impl fmt::Display for Error {
                 write_tail(f, failure)
             }
             Error::RateLimited(failure) => {
-                write!(f, "{} rate-limited the call", failure.call.provider)?;
+                write!(f, "{} rate-limited the request", failure.endpoint.provider)?;
                 if let Some(wait) = failure.retry_after {
                     write!(f, " (retry after {} s)", wait.as_secs_f64())?;
                 }
                 write_tail(f, failure)
             }
-            Error::Timeout { call, after } => write!(
+            Error::Timeout { endpoint, after } => write!(
                 f,
-                "{} did not answer {call} within {} s",
-                call.provider,
+                "{} did not answer {endpoint} within {} s",
+                endpoint.provider,
                 after.as_secs_f64()
             ),
-            Error::Transport { call, message, .. } => {
+            Error::Transport {
+                endpoint, message, ..
+            } => {
                 write!(
                     f,
-                    "could not complete {call} with {}: {message}",
-                    call.provider
+                    "could not complete {endpoint} with {}: {message}",
+                    endpoint.provider
                 )
             }
             Error::Decode {
-                call,
+                endpoint,
                 status,
                 reason,
                 snippet,
             } => {
                 write!(
                     f,
-                    "{} answered {call} with HTTP {status} and a body that is not the expected \
-                     JSON ({reason})",
-                    call.provider
+                    "{} answered {endpoint} with HTTP {status} and a body that is not the \
+                     expected JSON ({reason})",
+                    endpoint.provider
                 )?;
                 if !snippet.is_empty() {
                     write!(f, ": {snippet}")?;
@@ -356,11 +356,6 @@ impl fmt::Display for Error {
             }
             Error::InvalidArgument(message) => write!(f, "invalid argument: {message}"),
             Error::Config(message) => write!(f, "configuration error: {message}"),
-            Error::DryRun(request) => write!(
-                f,
-                "dry run: {} {} was not sent",
-                request.method, request.url
-            ),
         }
     }
 }
@@ -374,62 +369,44 @@ impl std::error::Error for Error {
     }
 }
 
-/// The errors a body of no documented format lists, read leniently: `{"errorCode",
-/// "errorDescription"}`, `{"error": ...}`,
-/// `{"message": ...}`, `{"errors": [...]}` (strings, or objects with `detail`, `title` or
-/// `message`, and a `code` if they have one) and Rails' `{"errors": {"field": [...]}}`.
-pub(crate) fn lenient_api_errors(value: &serde_json::Value) -> Vec<ApiError> {
+/// The errors a body of no documented format lists in the shapes JSON APIs commonly use,
+/// read leniently: `{"error": ...}`, `{"message": ...}`, `{"errors": [...]}` (strings, or objects
+/// with `detail`, `title` or `message`, and a `code` if they have one). Providers read their own
+/// shapes besides.
+pub(crate) fn common_api_errors(value: &serde_json::Value) -> Vec<ApiError> {
     use serde_json::Value;
-    fn text(value: &Value) -> Option<String> {
-        match value {
-            Value::String(s) => Some(s.clone()),
-            Value::Object(o) => o
-                .get("detail")
-                .or_else(|| o.get("title"))
-                .or_else(|| o.get("message"))
-                .and_then(text),
-            Value::Null => None,
-            other => Some(other.to_string()),
-        }
-    }
     let error = |item: &Value| {
-        text(item).map(|message| {
+        error_text(item).map(|message| {
             let mut error = ApiError::message(message);
             error.code = item.get("code").and_then(Value::as_i64);
             error
         })
     };
     let mut out = Vec::new();
-    // Cloudflare Realtime's `{"errorCode", "errorDescription"}`.
-    if let Some(description) = value.get("errorDescription").and_then(text) {
-        let message = match value.get("errorCode").and_then(text) {
-            Some(code) => format!("{code}: {description}"),
-            None => description,
-        };
-        out.push(ApiError::message(message));
-    }
     for key in ["error", "message"] {
-        if let Some(message) = value.get(key).and_then(text) {
+        if let Some(message) = value.get(key).and_then(error_text) {
             out.push(ApiError::message(message));
         }
     }
     match value.get("errors") {
         Some(Value::Array(items)) => out.extend(items.iter().filter_map(error)),
-        Some(Value::Object(fields)) => {
-            for (field, problems) in fields {
-                let problems = match problems {
-                    Value::Array(list) => list.iter().filter_map(text).collect(),
-                    other => text(other).into_iter().collect::<Vec<_>>(),
-                };
-                for problem in problems {
-                    let mut error = ApiError::message(format!("{field} {problem}"));
-                    error.pointer = Some(format!("/app/{field}"));
-                    out.push(error);
-                }
-            }
-        }
-        Some(other) => out.extend(text(other).map(ApiError::message)),
-        None => {}
+        Some(Value::Object(_)) | None => {}
+        Some(other) => out.extend(error_text(other).map(ApiError::message)),
     }
     out
+}
+
+/// The text of an error given as a string, or as an object's `detail`, `title` or `message`.
+pub(crate) fn error_text(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o
+            .get("detail")
+            .or_else(|| o.get("title"))
+            .or_else(|| o.get("message"))
+            .and_then(error_text),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
 }

@@ -1,11 +1,18 @@
-//! Written once, used by every provider: transport and hooks, envelopes, errors, retries,
-//! secrets, IDs and shared configuration. No provider logic lives here.
+//! Written once, used by every provider: operations, credentials, the transport and its hooks,
+//! dry runs, envelopes, errors, retries, secrets, IDs and shared configuration. No provider
+//! logic lives here: providers hand it their credentials, their error shapes and the judgements
+//! on their operations.
 
+pub(crate) mod auth;
 pub(crate) mod config;
+pub(crate) mod dry_run;
 #[cfg(any(feature = "cloudflare-calls", feature = "cloudflare-magic"))]
 pub(crate) mod envelope;
 pub(crate) mod error;
+pub(crate) mod exec;
+pub(crate) mod failure;
 pub(crate) mod ids;
+pub(crate) mod operation;
 pub(crate) mod retry;
 pub(crate) mod scrub;
 pub(crate) mod secret;

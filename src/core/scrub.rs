@@ -47,6 +47,7 @@ fn is_secret_key(key: &str) -> bool {
 }
 
 /// The secrets a client knows, in every spelling they can take in a body.
+#[derive(Default)]
 pub(crate) struct Known {
     /// Each secret as itself, and as JSON, HTML and URLs escape it.
     spellings: Vec<String>,

@@ -5,19 +5,18 @@
 use chrono::{DateTime, Utc};
 
 use super::HoverClient;
-use crate::core::transport::{handle_limits, Limits, Op};
+use crate::core::operation::{handle_limits, Limits, Op};
 use crate::generated::hover::types as gen;
+use crate::operations as ops;
 use crate::{Error, HoverAppId, Secret};
-
-const CREATE: Op = Op::new("create-app", "POST", "/api/apps");
-const GET: Op = Op::new("get-app", "GET", "/api/apps/{id}");
-const UPDATE: Op = Op::new("update-app", "PATCH", "/api/apps/{id}");
-const ARCHIVE: Op = Op::new("archive-app", "DELETE", "/api/apps/{id}");
-const RESTORE: Op = Op::new("restore-app", "PUT", "/api/apps/{id}/restore");
 
 /// A Hover app: `data.id`, `data.attributes` and the organization relationship in one struct.
 /// `token` and `webhook_secret` are [`Secret`]s.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Serialises as `{"id", "name", "package_name", "icon", "webhook_url", "organization_id",
+/// "created_at", "updated_at", "archived_at", "transactions_count", "is_tester", "apk_url"}`:
+/// without its secrets, which are never written out (nor read back).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct HoverApp {
     /// The app's ID (`data.id`).
@@ -29,10 +28,12 @@ pub struct HoverApp {
     /// Icon (may be a placeholder such as `noimg.svg`).
     pub icon: Option<String>,
     /// The app's API token.
+    #[serde(skip)]
     pub token: Option<Secret>,
     /// Where Hover posts transaction events.
     pub webhook_url: Option<String>,
     /// The secret Hover echoes in each webhook payload (see [`verify_webhook`]).
+    #[serde(skip)]
     pub webhook_secret: Option<Secret>,
     /// The owning organization (`attributes.organization_id`, or the relationship's ID).
     pub organization_id: Option<i64>,
@@ -125,8 +126,8 @@ impl NewHoverApp {
 /// can be cleared (sent as `null`).
 ///
 /// ```
-/// use apps_api::hover::AppChanges;
-/// let changes = AppChanges::new().package_name("com.example.app.v1").clear_webhook_url();
+/// use apps_api::hover::HoverAppChanges;
+/// let changes = HoverAppChanges::new().package_name("com.example.app.v1").clear_webhook_url();
 /// assert_eq!(
 ///     serde_json::to_string(&changes).unwrap(),
 ///     r#"{"package_name":"com.example.app.v1","webhook_url":null}"#
@@ -134,7 +135,7 @@ impl NewHoverApp {
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[must_use]
-pub struct AppChanges {
+pub struct HoverAppChanges {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,7 +154,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     serde::Deserialize::deserialize(d).map(Some)
 }
 
-impl AppChanges {
+impl HoverAppChanges {
     /// No changes yet.
     pub fn new() -> Self {
         Self::default()
@@ -250,7 +251,9 @@ impl HoverApps<'_> {
         let api = self.api();
         let document = self
             .client
-            .call(CREATE.with_limits(self.limits), || api.create_app(&body))
+            .request(Op::new(&ops::CREATE_APP).with_limits(self.limits), || {
+                api.create_app(&body)
+            })
             .await?;
         Ok(document.into())
     }
@@ -260,7 +263,9 @@ impl HoverApps<'_> {
         let (id, api) = (id.segment()?, self.api());
         Ok(self
             .client
-            .call(GET.with_limits(self.limits), || api.get_app(id))
+            .request(Op::new(&ops::GET_APP).with_limits(self.limits), || {
+                api.get_app(id)
+            })
             .await?
             .into())
     }
@@ -269,13 +274,17 @@ impl HoverApps<'_> {
     ///
     /// ```no_run
     /// # async fn run(hover: apps_api::hover::HoverClient) -> Result<(), apps_api::Error> {
-    /// use apps_api::{hover::AppChanges, HoverAppId};
+    /// use apps_api::{hover::HoverAppChanges, HoverAppId};
     /// let id = HoverAppId::new("43120");
-    /// let app = hover.apps().update(&id, &AppChanges::new().package_name("com.example.app.v1")).await?;
+    /// let app = hover.apps().update(&id, &HoverAppChanges::new().package_name("com.example.app.v1")).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn update(&self, id: &HoverAppId, changes: &AppChanges) -> Result<HoverApp, Error> {
-        if *changes == AppChanges::default() {
+    pub async fn update(
+        &self,
+        id: &HoverAppId,
+        changes: &HoverAppChanges,
+    ) -> Result<HoverApp, Error> {
+        if *changes == HoverAppChanges::default() {
             return Err(Error::InvalidArgument(
                 "an app update needs at least one change".into(),
             ));
@@ -286,7 +295,7 @@ impl HoverApps<'_> {
         };
         Ok(self
             .client
-            .call(UPDATE.with_limits(self.limits), || {
+            .request(Op::new(&ops::UPDATE_APP).with_limits(self.limits), || {
                 api.update_app(id, &body)
             })
             .await?
@@ -298,7 +307,9 @@ impl HoverApps<'_> {
         let (id, api) = (id.segment()?, self.api());
         let archived = self
             .client
-            .call(ARCHIVE.with_limits(self.limits), || api.archive_app(id))
+            .request(Op::new(&ops::ARCHIVE_APP).with_limits(self.limits), || {
+                api.archive_app(id)
+            })
             .await?;
         Ok(Archived {
             id: archived.id,
@@ -311,7 +322,9 @@ impl HoverApps<'_> {
         let (id, api) = (id.segment()?, self.api());
         Ok(self
             .client
-            .call(RESTORE.with_limits(self.limits), || api.restore_app(id))
+            .request(Op::new(&ops::RESTORE_APP).with_limits(self.limits), || {
+                api.restore_app(id)
+            })
             .await?
             .into())
     }

@@ -21,8 +21,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{gen, HoverClient, AUTHENTICATE};
-use crate::core::error::{CallSite, Provider};
-use crate::core::transport::{deadline_after, Op};
+use crate::core::error::{Endpoint, Provider};
+use crate::core::operation::{deadline_after, Op};
 use crate::Error;
 
 /// How long no login is sent after the last one (doubling with each rejection in a row).
@@ -108,6 +108,11 @@ impl HoverClient {
                 "this Hover client was built from a token; it cannot log in again".into(),
             ));
         }
+        // A dry run sends nothing: the login is prepared where the caller waits (a task of its
+        // own would be outside the dry run), and never recorded.
+        if crate::core::dry_run::active() {
+            return self.log_in_once().await.map(|()| Refresh::LoggedIn);
+        }
         let logins = &self.inner.logins;
         let mut outcome = {
             let mut state = logins.lock();
@@ -160,12 +165,12 @@ impl HoverClient {
             Ok(Ok(result)) => result,
             // The login's task ended without an outcome (its runtime shut down).
             Ok(Err(_)) => Err(Error::Transport {
-                call: Box::new(login_call_site()),
+                endpoint: Box::new(login_endpoint()),
                 message: "the login ended without an answer".into(),
                 source: "the login task ended".into(),
             }),
             Err(_) => Err(Error::Timeout {
-                call: Box::new(login_call_site()),
+                endpoint: Box::new(login_endpoint()),
                 after: per_try.min(limits.total.unwrap_or(self.inner.transport.total_timeout())),
             }),
         }
@@ -204,19 +209,17 @@ impl HoverClient {
         let (answer, _) = self
             .inner
             .transport
-            .run(AUTHENTICATE.once(), None, || {
-                self.inner.api.authenticate(&body)
-            })
+            .run(AUTHENTICATE, None, || self.inner.api.authenticate(&body))
             .await?;
-        self.inner.transport.set_token(&answer.auth_token)
+        super::use_token(&self.inner.transport, &answer.auth_token)
     }
 }
 
-fn login_call_site() -> CallSite {
-    CallSite {
+fn login_endpoint() -> Endpoint {
+    Endpoint {
         provider: Provider::Hover,
-        operation: AUTHENTICATE.id,
-        method: AUTHENTICATE.method,
-        path: AUTHENTICATE.path.to_string(),
+        operation: AUTHENTICATE.id(),
+        method: AUTHENTICATE.method(),
+        path: AUTHENTICATE.path().to_string(),
     }
 }

@@ -3,22 +3,29 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::core::auth::Credentials;
 use crate::core::config::{common_builder_methods, env_var, Options};
 use crate::core::error::Provider;
-use crate::core::transport::{deadline_after, Auth, ErrorBody, Op, Transport};
+use crate::core::error::{common_api_errors, error_text};
+use crate::core::failure::ErrorBody;
+use crate::core::operation::{deadline_after, Op};
+use crate::core::transport::Transport;
 use crate::generated::hover::types as gen;
+use crate::operations as ops;
 use crate::{ApiError, Error, Secret};
 
 pub mod apps;
 mod login;
-pub use apps::{verify_webhook, AppChanges, Archived, HoverApp, HoverApps, NewHoverApp};
+pub use apps::{verify_webhook, Archived, HoverApp, HoverAppChanges, HoverApps, NewHoverApp};
 
 /// Hover's production host (paths start with `/api/`).
 pub const DEFAULT_BASE_URL: &str = "https://www.usehover.com";
 /// Hover's staging host.
 pub const STAGING_BASE_URL: &str = "https://stage.usehover.com";
 
-pub(crate) const AUTHENTICATE: Op = Op::new("authenticate", "POST", "/api/authenticate");
+/// The login: without the token (a stale one must not go along), and sent once (a second try
+/// is a second password attempt).
+pub(crate) const AUTHENTICATE: Op = Op::new(&ops::AUTHENTICATE).anonymous().once();
 
 /// Client for Hover's apps API.
 ///
@@ -133,11 +140,10 @@ impl HoverClientBuilder {
             Provider::Hover,
             &self.options,
             &base_url,
-            Auth::Token(Default::default()),
-            known,
+            Credentials::renewable(reqwest::header::AUTHORIZATION, known),
         )?);
         if let Some(token) = &self.token {
-            transport.set_token(token)?;
+            use_token(&transport, token)?;
         }
         Ok(HoverClient {
             inner: Arc::new(Inner {
@@ -192,9 +198,9 @@ impl HoverClient {
             .map(drop)
     }
 
-    /// Runs a generated call, logging in first if needed and once more on a 401. The login,
-    /// the call and its retry share one deadline.
-    async fn call<T, F, Fut>(&self, op: Op, make: F) -> Result<T, Error>
+    /// Runs a generated request, logging in first if needed and once more on a 401. The
+    /// login, the request and its retry share one deadline.
+    async fn request<T, F, Fut>(&self, op: Op, make: F) -> Result<T, Error>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<
@@ -208,7 +214,9 @@ impl HoverClient {
         let op = op.until(deadline_after(total));
         let can_login = self.inner.credentials.is_some();
         let seen = self.inner.logins.generation();
-        if can_login && !self.inner.transport.has_token() && !self.inner.transport.is_dry_run() {
+        // A dry run sends nothing, a login least of all.
+        let needs_login = !self.inner.transport.credentials.present();
+        if can_login && needs_login && !crate::core::dry_run::active() {
             // Boxed: logins are rare, and their future would enlarge every call's.
             Box::pin(self.refresh_token(seen, op)).await?;
         }
@@ -217,7 +225,7 @@ impl HoverClient {
             Err(Error::Auth(failure)) if failure.status == 401 && can_login => {
                 match Box::pin(self.refresh_token(seen, op)).await? {
                     login::Refresh::LoggedIn => {
-                        tracing::debug!(operation = op.id, "401: logged in again, retrying once");
+                        tracing::debug!(operation = op.id(), "401: logged in again, retrying once");
                         Ok(self.inner.transport.run(op, None, &make).await?.0)
                     }
                     // The token was minutes old at most: another would not help.
@@ -230,10 +238,33 @@ impl HoverClient {
 }
 
 impl ErrorBody for gen::HoverError {
-    /// Hover documents no error format; Rails-style shapes seen in practice are read.
+    /// Hover documents no error format: the shapes JSON APIs commonly use are read, and Rails'
+    /// validation errors, `{"errors": {"field": ["problem", ...]}}`.
     fn api_errors(self) -> Vec<ApiError> {
-        crate::core::error::lenient_api_errors(&self.0)
+        let mut errors = common_api_errors(&self.0);
+        if let Some(fields) = self.0.get("errors").and_then(serde_json::Value::as_object) {
+            for (field, problems) in fields {
+                let problems: Vec<String> = match problems {
+                    serde_json::Value::Array(list) => list.iter().filter_map(error_text).collect(),
+                    other => error_text(other).into_iter().collect(),
+                };
+                for problem in problems {
+                    let mut error = ApiError::message(format!("{field} {problem}"));
+                    error.pointer = Some(format!("/app/{field}"));
+                    errors.push(error);
+                }
+            }
+        }
+        errors
     }
+}
+
+/// Sends `token` (bare, as Hover takes it) from now on.
+pub(crate) fn use_token(transport: &Transport, token: &Secret) -> Result<(), Error> {
+    let value = reqwest::header::HeaderValue::from_str(token.expose())
+        .map_err(|_| Error::Config("the token is not a valid header value".into()))?;
+    transport.credentials.renew(token, value);
+    Ok(())
 }
 
 /// [`HoverClient::builder_from_env`] with the lookup injected (tests use a map).

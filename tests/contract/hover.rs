@@ -1,7 +1,7 @@
 //! Hover apps: each operation's request as the server saw it (bare JWT in `Authorization`,
 //! JSON:API bodies), the flattened values returned, and login / re-login on 401.
 
-use apps_api::hover::{AppChanges, HoverClient, NewHoverApp};
+use apps_api::hover::{HoverAppChanges, HoverClient, NewHoverApp};
 use apps_api::{Error, HoverAppId};
 use httpmock::Method::{DELETE, GET, PATCH, POST, PUT};
 use httpmock::MockServer;
@@ -102,7 +102,7 @@ async fn update_sends_only_the_changes() {
         .apps()
         .update(
             &HoverAppId::new("43120"),
-            &AppChanges::new().package_name("com.example.app.v1"),
+            &HoverAppChanges::new().package_name("com.example.app.v1"),
         )
         .await
         .unwrap();
@@ -126,7 +126,7 @@ async fn update_can_clear_the_webhook_url() {
         .apps()
         .update(
             &HoverAppId::new("43120"),
-            &AppChanges::new().clear_webhook_url(),
+            &HoverAppChanges::new().clear_webhook_url(),
         )
         .await
         .unwrap();
@@ -362,7 +362,7 @@ async fn empty_changes_are_rejected_before_sending() {
     let server = MockServer::start_async().await;
     let err = hover_with_token(&server)
         .apps()
-        .update(&HoverAppId::new("1"), &AppChanges::new())
+        .update(&HoverAppId::new("1"), &HoverAppChanges::new())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
@@ -394,7 +394,7 @@ async fn fifty_concurrent_calls_with_a_wrong_password_send_one_login() {
     let results = futures_util::future::join_all((0..50).map(|_| apps.get(&id))).await;
     for result in &results {
         assert!(
-            matches!(result, Err(Error::Auth(f)) if f.call.operation == "authenticate"),
+            matches!(result, Err(Error::Auth(f)) if f.endpoint.operation == "authenticate"),
             "{result:?}"
         );
     }
@@ -432,7 +432,7 @@ async fn fifty_401s_after_a_password_rotation_send_one_login() {
     let results = futures_util::future::join_all((0..50).map(|_| apps.get(&id))).await;
     assert!(results
         .iter()
-        .all(|r| matches!(r, Err(Error::Auth(f)) if f.call.operation == "authenticate")));
+        .all(|r| matches!(r, Err(Error::Auth(f)) if f.endpoint.operation == "authenticate")));
     rotated.assert_calls_async(1).await;
     expired.assert_calls_async(50).await;
 }
@@ -506,7 +506,7 @@ async fn the_login_honours_the_handles_timeout() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Timeout { call, after } if call.operation == "authenticate"
+        matches!(&err, Error::Timeout { endpoint, after } if endpoint.operation == "authenticate"
             && *after == Duration::from_millis(300)),
         "{err:?}"
     );
@@ -647,7 +647,7 @@ async fn every_operation_accepts_any_2xx() {
             login.authenticate().await.map(drop),
             apps.create(&NewHoverApp::new("n", "p")).await.map(drop),
             apps.get(&id).await.map(drop),
-            apps.update(&id, &AppChanges::new().name("n"))
+            apps.update(&id, &HoverAppChanges::new().name("n"))
                 .await
                 .map(drop),
             apps.archive(&id).await.map(drop),

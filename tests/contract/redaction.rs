@@ -76,7 +76,7 @@ async fn models_holding_secrets() {
         })
         .await;
     let created = cf(&server).calls(ACCOUNT).create(None).await.unwrap();
-    assert_clean("NewCallsApp", &format!("{created:?} {created:#?}"));
+    assert_clean("CreatedCallsApp", &format!("{created:?} {created:#?}"));
     let app = hover_with_token(&server)
         .apps()
         .get(&HoverAppId::new("43120"))

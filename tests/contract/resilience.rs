@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use apps_api::cloudflare::magic::MagicAppChanges;
-use apps_api::hover::AppChanges;
+use apps_api::hover::HoverAppChanges;
 use apps_api::{AccountId, CallsAppId, Error, HoverAppId, MagicAppId, RetryConfig};
 use httpmock::Method::{GET, PATCH, POST};
 use httpmock::MockServer;
@@ -88,7 +88,7 @@ async fn patch_is_retried_on_5xx_only_when_the_caller_opts_in() {
             then.status(500);
         })
         .await;
-    let changes = AppChanges::new().name("n");
+    let changes = HoverAppChanges::new().name("n");
     let once = hover_with_token(&server);
     once.apps()
         .update(&HoverAppId::new("1"), &changes)
@@ -502,14 +502,14 @@ async fn a_body_over_the_cap_is_a_decode_error() {
         Error::Decode {
             status: 200,
             reason,
-            call,
+            endpoint,
             ..
         } => {
             assert!(
                 reason.contains("larger than the 1024 byte limit"),
                 "{reason}"
             );
-            assert_eq!(call.operation, "calls-apps-list");
+            assert_eq!(endpoint.operation, "calls-apps-list");
         }
         other => panic!("expected Decode, got {other:?}"),
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use apps_api::cloudflare::magic::{MagicAppChanges, MagicListItem, NewMagicApp};
 use apps_api::cloudflare::{CloudflareClient, Credentials};
 use apps_api::fake::{FakeConfig, FakeServer, Fault};
-use apps_api::hover::{AppChanges, HoverClient, NewHoverApp};
+use apps_api::hover::{HoverAppChanges, HoverClient, NewHoverApp};
 use apps_api::{AccountId, CallsAppId, Error, HoverAppId, RetryConfig};
 use serde_json::json;
 
@@ -125,7 +125,7 @@ async fn hover_lifecycle() {
     let updated = apps
         .update(
             &app.id,
-            &AppChanges::new()
+            &HoverAppChanges::new()
                 .package_name("com.example.app.v1")
                 .clear_webhook_url(),
         )
@@ -175,7 +175,7 @@ async fn credentials_are_checked() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Auth(f) if f.call.operation == "authenticate"),
+        matches!(&err, Error::Auth(f) if f.endpoint.operation == "authenticate"),
         "{err:?}"
     );
 

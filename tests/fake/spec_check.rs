@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use apps_api::cloudflare::magic::{MagicAppChanges, NewMagicApp};
 use apps_api::fake::{FakeServer, Fault, OPERATIONS};
-use apps_api::hover::{AppChanges, NewHoverApp};
+use apps_api::hover::{HoverAppChanges, NewHoverApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -103,7 +103,7 @@ async fn fresh_request(fake: &FakeServer, operation: &str) -> Request {
     let hover_base = format!("{}/api/apps", fake.hover_base_url());
     let turn_key = || async { cf.turn_keys(&account).create(Some("k")).await.unwrap() };
     let realtime = fake.realtime_base_url();
-    let key_bearer = |key: &apps_api::cloudflare::turn::NewTurnKey| {
+    let key_bearer = |key: &apps_api::cloudflare::turn_keys::CreatedTurnKey| {
         vec![("authorization", format!("Bearer {}", key.key.expose()))]
     };
     let (url, headers, body) = match operation {
@@ -415,9 +415,12 @@ async fn the_clients_requests_validate_against_the_specs() {
         .await
         .unwrap();
     apps.get(&made.id).await.unwrap();
-    apps.update(&made.id, &AppChanges::new().name("m").clear_webhook_url())
-        .await
-        .unwrap();
+    apps.update(
+        &made.id,
+        &HoverAppChanges::new().name("m").clear_webhook_url(),
+    )
+    .await
+    .unwrap();
     apps.archive(&made.id).await.unwrap();
     apps.restore(&made.id).await.unwrap();
 

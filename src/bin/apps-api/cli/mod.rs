@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use apps_api::cloudflare::magic::{MagicAppChanges, NewMagicApp};
 use apps_api::cloudflare::turn::TurnCredentials;
 use apps_api::cloudflare::CloudflareClient;
-use apps_api::hover::{AppChanges, HoverClient, NewHoverApp};
+use apps_api::hover::{HoverAppChanges, HoverClient, NewHoverApp};
 use apps_api::{
     AccountId, CallsAppId, Error, HoverAppId, MagicAppId, Secret, TurnKeyId, TurnUsername,
 };
@@ -57,13 +57,13 @@ pub fn main() -> ExitCode {
     let global = cli.global.clone();
     let outcome = runtime.block_on(async {
         tokio::select! {
-            outcome = run(cli.command, &global) => Ok(outcome),
+            outcome = command(cli.command, &global) => Ok(outcome),
             code = interrupted() => Err(code),
         }
     });
     let code = match outcome {
-        Ok(Ok(())) => output::OK,
-        Ok(Err(Failure::Api(Error::DryRun(request)))) => {
+        Ok(Ok(Done::Ran)) => output::OK,
+        Ok(Ok(Done::Prepared(request))) => {
             output::dry_run(&request, global.json);
             output::OK
         }
@@ -175,6 +175,25 @@ impl From<Error> for Failure {
     }
 }
 
+/// What a command came to.
+enum Done {
+    Ran,
+    /// With `--dry-run`: the request it would have sent.
+    Prepared(apps_api::PreparedRequest),
+}
+
+/// Runs a command, or with `--dry-run` prepares its request and sends nothing.
+async fn command(command: Command, global: &Global) -> Result<Done, Failure> {
+    if !global.dry_run {
+        return run(command, global).await.map(|()| Done::Ran);
+    }
+    match apps_api::dry_run(run(command, global)).await {
+        Ok(request) => Ok(Done::Prepared(request)),
+        // It ended before it had a request to prepare (an argument refused).
+        Err(outcome) => outcome.map(|()| Done::Ran),
+    }
+}
+
 async fn run(command: Command, global: &Global) -> Result<(), Failure> {
     match command {
         Command::Calls(command) => calls(command, global).await,
@@ -188,7 +207,7 @@ async fn run(command: Command, global: &Global) -> Result<(), Failure> {
 
 /// The Cloudflare client and account, from the environment with the flags' overrides.
 fn cloudflare(global: &Global) -> Result<(CloudflareClient, AccountId), Error> {
-    let mut builder = CloudflareClient::builder_from_env()?.dry_run(global.dry_run);
+    let mut builder = CloudflareClient::builder_from_env()?;
     if let Some(url) = &global.base_url {
         builder = builder.base_url(url);
     }
@@ -203,7 +222,7 @@ fn cloudflare(global: &Global) -> Result<(CloudflareClient, AccountId), Error> {
 }
 
 fn hover_client(global: &Global) -> Result<HoverClient, Error> {
-    let mut builder = HoverClient::builder_from_env()?.dry_run(global.dry_run);
+    let mut builder = HoverClient::builder_from_env()?;
     if let Some(url) = &global.base_url {
         builder = builder.base_url(url);
     }
@@ -238,22 +257,15 @@ async fn calls(command: Calls, global: &Global) -> Result<(), Failure> {
     let (cf, account) = cloudflare(global)?;
     let calls = cf.calls(account);
     let single = |app: &apps_api::cloudflare::calls::CallsApp| {
-        if global.json {
-            output::json(&output::calls_json(app));
-        } else {
-            output::table(output::CALLS_HEADERS, &[output::calls_row(app)]);
-        }
+        output::item(global.json, app, output::CALLS_HEADERS, output::calls_row)
     };
     match command {
-        Calls::List => {
-            let apps = calls.list().await?;
-            if global.json {
-                output::json(&Value::Array(apps.iter().map(output::calls_json).collect()));
-            } else {
-                let rows: Vec<_> = apps.iter().map(output::calls_row).collect();
-                output::table(output::CALLS_HEADERS, &rows);
-            }
-        }
+        Calls::List => output::items(
+            global.json,
+            &calls.list().await?,
+            output::CALLS_HEADERS,
+            output::calls_row,
+        ),
         Calls::Get { app_id } => single(&calls.get(&CallsAppId::parse(app_id)?).await?),
         Calls::Update { app_id, name } => single(
             &calls
@@ -272,7 +284,7 @@ async fn calls(command: Calls, global: &Global) -> Result<(), Failure> {
                         let secret = (!sink.to_file()).then_some(&created.secret);
                         print_created(
                             global,
-                            output::calls_json(&created.app),
+                            output::value(&created.app),
                             "app",
                             &[("secret", secret)],
                             || {
@@ -351,24 +363,21 @@ async fn magic(command: Magic, global: &Global) -> Result<(), Failure> {
     let (cf, account) = cloudflare(global)?;
     let magic = cf.magic(account);
     let single = |app: &apps_api::cloudflare::magic::MagicApp| {
-        if global.json {
-            output::json(&output::magic_json(app));
-        } else {
-            output::table(output::MAGIC_HEADERS, &[output::magic_row(app)]);
-        }
+        let item = output::magic_account_item(app);
+        output::item(
+            global.json,
+            &item,
+            output::MAGIC_HEADERS,
+            output::magic_item_row,
+        )
     };
     match command {
-        Magic::List => {
-            let items = magic.list().await?;
-            if global.json {
-                output::json(&Value::Array(
-                    items.iter().map(output::magic_item_json).collect(),
-                ));
-            } else {
-                let rows: Vec<_> = items.iter().map(output::magic_item_row).collect();
-                output::table(output::MAGIC_HEADERS, &rows);
-            }
-        }
+        Magic::List => output::items(
+            global.json,
+            &magic.list().await?,
+            output::MAGIC_HEADERS,
+            output::magic_item_row,
+        ),
         Magic::Create(fields) => {
             let (Some(name), Some(app_type)) = (&fields.name, &fields.app_type) else {
                 return Err(
@@ -406,11 +415,7 @@ async fn hover(command: Hover, global: &Global) -> Result<(), Failure> {
     let hover = hover_client(global)?;
     let apps = hover.apps();
     let single = |app: &apps_api::hover::HoverApp| {
-        if global.json {
-            output::json(&output::hover_json(app));
-        } else {
-            output::table(output::HOVER_HEADERS, &[output::hover_row(app)]);
-        }
+        output::item(global.json, app, output::HOVER_HEADERS, output::hover_row)
     };
     match command {
         Hover::Create {
@@ -444,7 +449,7 @@ async fn hover(command: Hover, global: &Global) -> Result<(), Failure> {
                             (shown(&app.token), shown(&app.webhook_secret));
                         print_created(
                             global,
-                            output::hover_json(&app),
+                            output::value(&app),
                             "app",
                             &[
                                 ("token", token.as_ref()),
@@ -468,7 +473,7 @@ async fn hover(command: Hover, global: &Global) -> Result<(), Failure> {
             webhook_url,
             clear_webhook_url,
         } => {
-            let mut changes = AppChanges::new();
+            let mut changes = HoverAppChanges::new();
             if let Some(name) = name {
                 changes = changes.name(name);
             }
@@ -485,14 +490,9 @@ async fn hover(command: Hover, global: &Global) -> Result<(), Failure> {
         }
         Hover::Archive { id } => {
             let archived = apps.archive(&HoverAppId::parse(id)?).await?;
-            if global.json {
-                output::json(&output::archived_json(&archived));
-            } else {
-                output::table(
-                    &["ID", "ARCHIVED"],
-                    &[vec![archived.id.to_string(), archived.archived.to_string()]],
-                );
-            }
+            output::item(global.json, &archived, &["ID", "ARCHIVED"], |a| {
+                vec![a.id.to_string(), a.archived.to_string()]
+            });
         }
         Hover::Restore { id } => single(&apps.restore(&HoverAppId::parse(id)?).await?),
     }
@@ -502,25 +502,21 @@ async fn hover(command: Hover, global: &Global) -> Result<(), Failure> {
 async fn turn_keys(command: TurnKeys, global: &Global) -> Result<(), Failure> {
     let (cf, account) = cloudflare(global)?;
     let keys = cf.turn_keys(account);
-    let single = |key: &apps_api::cloudflare::turn::TurnKey| {
-        if global.json {
-            output::json(&output::turn_key_json(key));
-        } else {
-            output::table(output::TURN_KEY_HEADERS, &[output::turn_key_row(key)]);
-        }
+    let single = |key: &apps_api::cloudflare::turn_keys::TurnKey| {
+        output::item(
+            global.json,
+            key,
+            output::TURN_KEY_HEADERS,
+            output::turn_key_row,
+        )
     };
     match command {
-        TurnKeys::List => {
-            let all = keys.list().await?;
-            if global.json {
-                output::json(&Value::Array(
-                    all.iter().map(output::turn_key_json).collect(),
-                ));
-            } else {
-                let rows: Vec<_> = all.iter().map(output::turn_key_row).collect();
-                output::table(output::TURN_KEY_HEADERS, &rows);
-            }
-        }
+        TurnKeys::List => output::items(
+            global.json,
+            &keys.list().await?,
+            output::TURN_KEY_HEADERS,
+            output::turn_key_row,
+        ),
         TurnKeys::Get { key_id } => single(&keys.get(&TurnKeyId::parse(key_id)?).await?),
         TurnKeys::Update { key_id, name } => single(
             &keys
@@ -539,7 +535,7 @@ async fn turn_keys(command: TurnKeys, global: &Global) -> Result<(), Failure> {
                         let key = (!sink.to_file()).then_some(&created.key);
                         print_created(
                             global,
-                            output::turn_key_json(&created.turn_key),
+                            output::value(&created.turn_key),
                             "turn_key",
                             &[("key", key)],
                             || {
@@ -634,8 +630,7 @@ fn turn_client(
     global: &Global,
 ) -> Result<TurnCredentials, Error> {
     let key_id = TurnKeyId::parse(key_id)?;
-    let mut builder =
-        TurnCredentials::builder(key_id, turn_key_token(key_file)?).dry_run(global.dry_run);
+    let mut builder = TurnCredentials::builder(key_id, turn_key_token(key_file)?);
     let base_url = global.base_url.clone().or_else(|| {
         std::env::var("CLOUDFLARE_REALTIME_BASE_URL")
             .ok()

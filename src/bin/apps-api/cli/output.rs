@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use apps_api::cloudflare::calls::CallsApp;
 use apps_api::cloudflare::magic::{MagicApp, MagicListItem, ManagedApp};
-use apps_api::cloudflare::turn::{IceServers, TurnKey};
-use apps_api::hover::{Archived, HoverApp};
+use apps_api::cloudflare::turn::IceServers;
+use apps_api::cloudflare::turn_keys::TurnKey;
+use apps_api::hover::HoverApp;
 use apps_api::{Error, PreparedRequest};
 use serde_json::{json, Value};
 
@@ -27,7 +28,6 @@ pub fn exit_code(error: &Error) -> u8 {
         Error::NotFound(_) => NOT_FOUND,
         Error::RateLimited(_) | Error::Timeout { .. } => RATE_LIMITED_OR_TIMED_OUT,
         Error::InvalidArgument(_) | Error::Config(_) => USAGE,
-        Error::DryRun(_) => OK,
         _ => OTHER,
     }
 }
@@ -240,6 +240,41 @@ pub fn escape_json_text(text: &str) -> String {
     out
 }
 
+/// One item, as its JSON (the library's serialisation: the field names README.md documents)
+/// or as a table of one row.
+pub fn item<T: serde::Serialize>(
+    as_json: bool,
+    item: &T,
+    headers: &[&str],
+    row: fn(&T) -> Vec<String>,
+) {
+    if as_json {
+        json(&value(item));
+    } else {
+        table(headers, &[row(item)]);
+    }
+}
+
+/// Items, as a JSON array or a table.
+pub fn items<T: serde::Serialize>(
+    as_json: bool,
+    items: &[T],
+    headers: &[&str],
+    row: fn(&T) -> Vec<String>,
+) {
+    if as_json {
+        json(&value(items));
+    } else {
+        let rows: Vec<_> = items.iter().map(row).collect();
+        table(headers, &rows);
+    }
+}
+
+/// An item as JSON: the library's serialisation of it.
+pub fn value<T: serde::Serialize + ?Sized>(item: &T) -> Value {
+    serde_json::to_value(item).unwrap_or(Value::Null)
+}
+
 fn time(value: Option<chrono::DateTime<chrono::Utc>>) -> String {
     value.map_or("-".into(), |t| {
         t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -263,11 +298,6 @@ pub fn calls_row(app: &CallsApp) -> Vec<String> {
     ]
 }
 
-/// `{"id", "name", "created", "modified"}`.
-pub fn calls_json(app: &CallsApp) -> Value {
-    json!({"id": app.id, "name": app.name, "created": app.created, "modified": app.modified})
-}
-
 // ----- TURN keys -----
 
 pub const TURN_KEY_HEADERS: &[&str] = &["ID", "NAME", "CREATED", "MODIFIED"];
@@ -279,11 +309,6 @@ pub fn turn_key_row(key: &TurnKey) -> Vec<String> {
         time(key.created),
         time(key.modified),
     ]
-}
-
-/// `{"id", "name", "created", "modified"}`.
-pub fn turn_key_json(key: &TurnKey) -> Value {
-    json!({"id": key.id, "name": key.name, "created": key.created, "modified": key.modified})
 }
 
 // ----- Magic apps -----
@@ -330,41 +355,16 @@ fn managed_row(app: &ManagedApp) -> Vec<String> {
     ]
 }
 
+/// An account app as a list item prints it (`"kind": "account"` in JSON).
+pub fn magic_account_item(app: &MagicApp) -> MagicListItem {
+    MagicListItem::Account(app.clone())
+}
+
 pub fn magic_item_row(item: &MagicListItem) -> Vec<String> {
     match item {
         MagicListItem::Account(app) => magic_row(app),
         MagicListItem::Managed(app) => managed_row(app),
         _ => vec!["-".into(); MAGIC_HEADERS.len()],
-    }
-}
-
-/// `{"id", "kind": "account", "name", "type", "hostnames", "ip_subnets", "source_subnets"}`.
-pub fn magic_json(app: &MagicApp) -> Value {
-    json!({
-        "id": app.id,
-        "kind": "account",
-        "name": app.name,
-        "type": app.app_type,
-        "hostnames": app.hostnames,
-        "ip_subnets": app.ip_subnets,
-        "source_subnets": app.source_subnets,
-    })
-}
-
-/// As [`magic_json`], `"kind": "managed"` for the apps Cloudflare manages.
-pub fn magic_item_json(item: &MagicListItem) -> Value {
-    match item {
-        MagicListItem::Account(app) => magic_json(app),
-        MagicListItem::Managed(app) => json!({
-            "id": app.id,
-            "kind": "managed",
-            "name": app.name,
-            "type": app.app_type,
-            "hostnames": app.hostnames,
-            "ip_subnets": app.ip_subnets,
-            "source_subnets": app.source_subnets,
-        }),
-        _ => Value::Null,
     }
 }
 
@@ -382,31 +382,6 @@ pub fn hover_row(app: &HoverApp) -> Vec<String> {
     ]
 }
 
-/// The app without its secrets (`token`, `webhook_secret`), which only create shows:
-/// `{"id", "name", "package_name", "icon", "webhook_url", "organization_id", "created_at",
-/// "updated_at", "archived_at", "transactions_count", "is_tester", "apk_url"}`.
-pub fn hover_json(app: &HoverApp) -> Value {
-    json!({
-        "id": app.id,
-        "name": app.name,
-        "package_name": app.package_name,
-        "icon": app.icon,
-        "webhook_url": app.webhook_url,
-        "organization_id": app.organization_id,
-        "created_at": app.created_at,
-        "updated_at": app.updated_at,
-        "archived_at": app.archived_at,
-        "transactions_count": app.transactions_count,
-        "is_tester": app.is_tester,
-        "apk_url": app.apk_url,
-    })
-}
-
-/// `{"id", "archived"}`.
-pub fn archived_json(archived: &Archived) -> Value {
-    json!({"id": archived.id, "archived": archived.archived})
-}
-
 // ----- TURN credentials -----
 
 /// The `RTCConfiguration` (`{"iceServers": [...]}`, credentials included) and `expires_at`.
@@ -418,26 +393,12 @@ pub fn ice_json(ice: &IceServers) -> Value {
 
 // ----- Dry runs -----
 
-/// `{"dry_run": {"operation", "method", "url", "headers": {...}, "body"}}` or the request as
-/// text: method and URL, headers, then the body.
+/// `{"dry_run": {"operation", "method", "url", "headers": {...}, "body"}}` (the library's
+/// serialisation of the request) or the request as text: method and URL, headers, then the
+/// body.
 pub fn dry_run(request: &PreparedRequest, as_json: bool) {
     if as_json {
-        let headers: serde_json::Map<String, Value> = request
-            .headers
-            .iter()
-            .map(|(name, value)| (name.clone(), json!(value)))
-            .collect();
-        let body = request
-            .body
-            .as_deref()
-            .map(|b| serde_json::from_str(b).unwrap_or_else(|_| json!(b)));
-        json(&json!({"dry_run": {
-            "operation": request.operation,
-            "method": request.method,
-            "url": request.url,
-            "headers": headers,
-            "body": body,
-        }}));
+        json(&json!({ "dry_run": value(request) }));
         return;
     }
     line(&format!("{} {}", request.method, request.url));

@@ -1,0 +1,256 @@
+//! progenitor's hooks, implemented once for every generated client: `pre` adds the credentials
+//! and the user agent; `exec` sends one try (or hands it to a dry run, or to an in-process
+//! responder), records what the answer's headers said, and keeps its body within the size
+//! caps.
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{HeaderName, USER_AGENT};
+use reqwest::{Request, Response, ResponseBuilderExt};
+
+use crate::core::retry;
+use crate::core::scrub::{self, Known};
+use crate::core::transport::{Transport, REQUEST};
+
+// Header names built once: looking a name up by `&str` parses it on every request.
+const API_VERSION: HeaderName = HeaderName::from_static("api-version");
+const CF_RAY: HeaderName = HeaderName::from_static("cf-ray");
+
+impl Transport {
+    /// The `pre` hook: credentials (unless the operation goes without), user agent, and no
+    /// `api-version` header (progenitor adds one from the spec's `info.version`; no API here
+    /// defines it).
+    fn prepare(&self, request: &mut Request) {
+        let anonymous = REQUEST
+            .try_with(|state| state.lock().anonymous)
+            .unwrap_or(false);
+        let headers = request.headers_mut();
+        headers.remove(API_VERSION);
+        headers.insert(USER_AGENT, self.user_agent.clone());
+        if !anonymous {
+            self.credentials.apply(headers);
+        }
+    }
+
+    /// The `exec` hook: one try. Sends, records what came back, and keeps a body of unknown
+    /// length under the size cap. Retries and time limits are [`Transport::run`]'s: it rebuilds
+    /// the request only when a retry happens, instead of copying every request in case one
+    /// does.
+    async fn execute(&self, request: Request) -> reqwest::Result<Response> {
+        let _ = REQUEST.try_with(|state| {
+            let mut seen = state.lock();
+            if seen.path.is_none() && seen.secret_path.is_none() {
+                seen.path = Some(request.url().path().to_string());
+            }
+            seen.status = None;
+            seen.request_id = None;
+            seen.retry_after = None;
+            seen.redirect_host = None;
+            seen.body_too_large = false;
+        });
+        if crate::core::dry_run::take(self, &request) {
+            let _ = REQUEST.try_with(|state| state.lock().prepared = true);
+            // An answer nobody reads: `run` ends the request as not sent.
+            return Ok(Response::from(http::Response::new(Bytes::new())));
+        }
+        #[cfg(any(test, feature = "test-util"))]
+        let mut response = match &self.responder {
+            // Boxed: only tests take this path, and its future would enlarge every request's.
+            Some(responder) => Box::pin(responder.respond(in_process(request)))
+                .await
+                .into(),
+            None => self.http.execute(request).await?,
+        };
+        #[cfg(not(any(test, feature = "test-util")))]
+        let mut response = self.http.execute(request).await?;
+        let status = response.status();
+        // Header values are server text: a server can echo the credentials it received.
+        let request_id = response
+            .headers()
+            .get(CF_RAY)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| scrub::header_value(v, &self.known()));
+        // Only error answers carry a wait worth reading.
+        let retry_after = if status.as_u16() >= 400 {
+            retry::retry_after(response.headers())
+        } else {
+            None
+        };
+        let redirect_host = status
+            .is_redirection()
+            .then(|| redirect_host(&response, &self.known()))
+            .flatten();
+        let _ = REQUEST.try_with(|state| {
+            let mut seen = state.lock();
+            seen.status = Some(status);
+            seen.request_id = request_id;
+            seen.retry_after = retry_after;
+            seen.redirect_host = redirect_host;
+        });
+        // Everything the facade needs from the headers is read; progenitor would only clone
+        // them into a value nobody reads. (Taken, not cleared: a cleared map keeps its
+        // capacity, and the clone would allocate it again.)
+        drop(std::mem::take(response.headers_mut()));
+
+        // An error answer needs no more than its start: it is parsed as an error envelope
+        // and shown as a snippet, so its first 64 KiB are kept and the rest is never read.
+        if status.is_client_error() || status.is_server_error() {
+            let limit = scrub::SNIPPET_INPUT_BYTES.min(self.max_body_bytes);
+            // (`usize as u64` never truncates on the platforms Rust supports.)
+            if response.content_length().is_some_and(|n| n <= limit as u64) {
+                return Ok(response);
+            }
+            // Boxed: rare, and its future would enlarge every request's.
+            let start = Box::pin(collect_prefix(&mut response, limit)).await?;
+            return Ok(rebuilt(&response, start));
+        }
+        match response.content_length() {
+            // Within the cap: progenitor reads it as it is. hyper stops at the declared
+            // length, so a lying server cannot exceed it. (`usize as u64` never truncates.)
+            Some(n) if n <= self.max_body_bytes as u64 => Ok(response),
+            Some(_) => Ok(too_large(&response)),
+            // Boxed: rare (a body of unknown length), and its future would enlarge every
+            // request's.
+            None => match Box::pin(collect_capped(&mut response, self.max_body_bytes)).await? {
+                Some(body) => Ok(rebuilt(&response, body)),
+                None => Ok(too_large(&response)),
+            },
+        }
+    }
+}
+
+/// An over-cap answer: recorded for `run`, and an empty body in its place (the rest is never
+/// read).
+fn too_large(response: &Response) -> Response {
+    let _ = REQUEST.try_with(|state| state.lock().body_too_large = true);
+    rebuilt(response, Bytes::new())
+}
+
+/// Reads a body of unknown length, or `None` once it passes `cap`.
+async fn collect_capped(response: &mut Response, cap: usize) -> reqwest::Result<Option<Bytes>> {
+    let Some(first) = response.chunk().await? else {
+        return Ok(Some(Bytes::new()));
+    };
+    if first.len() > cap {
+        return Ok(None);
+    }
+    let Some(second) = response.chunk().await? else {
+        // One chunk: used as is, no copy.
+        return Ok(Some(first));
+    };
+    let mut body = BytesMut::from(&first[..]);
+    let mut next = Some(second);
+    while let Some(chunk) = next {
+        if body.len() + chunk.len() > cap {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+        next = response.chunk().await?;
+    }
+    Ok(Some(body.freeze()))
+}
+
+/// The host a redirect's `Location` points to (resolved against the request URL), bounded and
+/// escaped for an error message; withheld if it has a piece of one of the client's secrets in
+/// it (URL parsing lowercases a host, maps it as UTS 46 does and writes a non-ASCII one in
+/// punycode, so it is compared as loosely).
+fn redirect_host(response: &Response, known: &Known) -> Option<String> {
+    let location = response.headers().get(reqwest::header::LOCATION)?;
+    let location = location.to_str().ok()?;
+    let target = response.url().join(location).ok()?;
+    let host = target.host_str()?;
+    if known.shares_a_run_with(host) {
+        return Some(scrub::WITHHELD.to_string());
+    }
+    Some(scrub::header_value(host, known))
+}
+
+/// A request as an in-process responder sees it (`test_util::Request`).
+#[cfg(any(test, feature = "test-util"))]
+fn in_process(request: Request) -> crate::test_util::Request {
+    let body = request
+        .body()
+        .and_then(reqwest::Body::as_bytes)
+        .map(Bytes::copy_from_slice)
+        .unwrap_or_default();
+    let mut built = http::Request::builder()
+        .method(request.method().clone())
+        .uri(request.url().as_str());
+    if let Some(headers) = built.headers_mut() {
+        *headers = request.headers().clone();
+    }
+    built
+        .body(body)
+        .expect("a reqwest request is a valid http request")
+}
+
+/// A response with `body` in place of the one it came with, and no headers (the facade has
+/// read what it needs from them). The URL is carried over so reqwest need not parse a
+/// placeholder.
+fn rebuilt(response: &Response, body: Bytes) -> Response {
+    let rebuilt = http::Response::builder()
+        .status(response.status())
+        .version(response.version())
+        .url(response.url().clone())
+        .body(body)
+        .expect("status and version come from a valid response");
+    Response::from(rebuilt)
+}
+
+/// The first `limit` bytes of a body (all of it if shorter); the rest is never read.
+async fn collect_prefix(response: &mut Response, limit: usize) -> reqwest::Result<Bytes> {
+    let mut body = BytesMut::new();
+    while body.len() < limit {
+        let Some(chunk) = response.chunk().await? else {
+            break;
+        };
+        let take = chunk.len().min(limit - body.len());
+        body.extend_from_slice(&chunk[..take]);
+    }
+    Ok(body.freeze())
+}
+
+/// Reads (a bounded part of) a body about to be discarded, so the connection can be reused.
+pub(crate) async fn drain(response: &mut Response) {
+    let mut left: usize = 64 * 1024;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        match left.checked_sub(chunk.len()) {
+            Some(rest) => left = rest,
+            None => break,
+        }
+    }
+}
+
+/// Implements progenitor's hooks for a generated client, delegating to its [`Transport`].
+macro_rules! transport_hooks {
+    ($client:ty) => {
+        impl progenitor_client::ClientHooks<std::sync::Arc<$crate::core::transport::Transport>>
+            for $client
+        {
+            async fn pre<E>(
+                &self,
+                request: &mut reqwest::Request,
+                _info: &progenitor_client::OperationInfo,
+            ) -> std::result::Result<(), progenitor_client::Error<E>> {
+                self.inner.prepare(request);
+                Ok(())
+            }
+
+            async fn exec(
+                &self,
+                request: reqwest::Request,
+                _info: &progenitor_client::OperationInfo,
+            ) -> reqwest::Result<reqwest::Response> {
+                self.inner.execute(request).await
+            }
+        }
+    };
+}
+
+#[cfg(feature = "cloudflare-calls")]
+transport_hooks!(crate::generated::calls::Client);
+#[cfg(feature = "cloudflare-calls")]
+transport_hooks!(crate::generated::realtime::Client);
+#[cfg(feature = "cloudflare-magic")]
+transport_hooks!(crate::generated::magic::Client);
+#[cfg(feature = "hover")]
+transport_hooks!(crate::generated::hover::Client);

@@ -1,0 +1,132 @@
+//! An operation as the facade runs it: the spec's facts (from the generated operation table)
+//! and the judgements the facade adds next to the method that uses it, with the time limits
+//! of the handle it runs through.
+
+use std::time::Duration;
+
+use crate::operations::Operation;
+
+/// An operation about to run.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Op {
+    /// The spec's facts: operationId, method, path template.
+    pub(crate) operation: &'static Operation,
+    /// This request's time limit per try, instead of the client's.
+    pub(crate) timeout: Option<Duration>,
+    /// This request's overall time limit (tries and waits), instead of the client's.
+    pub(crate) total: Option<Duration>,
+    /// When the request must be over, if a caller running several steps (a Hover login, then
+    /// the request) fixed it already.
+    pub(crate) deadline: Option<tokio::time::Instant>,
+    /// Safe to send again whatever its method says (a `POST` that creates nothing durable).
+    pub(crate) replayable: bool,
+    /// Sent once, whatever happens (a login: a second try is a second password attempt).
+    pub(crate) once: bool,
+    /// Its path carries something sensitive (a TURN username): errors, spans and dry runs
+    /// show the path template instead.
+    pub(crate) secret_path: bool,
+    /// Sent without the client's credentials (a login, which must not carry a stale token).
+    pub(crate) anonymous: bool,
+}
+
+impl Op {
+    /// An operation of the table, with the client's time limits.
+    pub(crate) const fn new(operation: &'static Operation) -> Self {
+        Self {
+            operation,
+            timeout: None,
+            total: None,
+            deadline: None,
+            replayable: false,
+            once: false,
+            secret_path: false,
+            anonymous: false,
+        }
+    }
+
+    /// The spec's operationId.
+    pub(crate) fn id(&self) -> &'static str {
+        self.operation.id
+    }
+
+    /// The HTTP method.
+    pub(crate) fn method(&self) -> &'static str {
+        self.operation.method
+    }
+
+    /// The path template.
+    pub(crate) fn path(&self) -> &'static str {
+        self.operation.path
+    }
+
+    /// The same operation, its path shown only as its template.
+    pub(crate) const fn secret_path(mut self) -> Self {
+        self.secret_path = true;
+        self
+    }
+
+    /// The same operation, never sent twice.
+    pub(crate) const fn once(mut self) -> Self {
+        self.once = true;
+        self
+    }
+
+    /// The same operation, marked safe to send again although its method is not idempotent.
+    pub(crate) const fn replayable(mut self) -> Self {
+        self.replayable = true;
+        self
+    }
+
+    /// The same operation, sent without the client's credentials.
+    pub(crate) const fn anonymous(mut self) -> Self {
+        self.anonymous = true;
+        self
+    }
+
+    /// The same operation with a handle's own time limits, where it has them.
+    pub(crate) fn with_limits(mut self, limits: Limits) -> Self {
+        self.timeout = limits.per_try.or(self.timeout);
+        self.total = limits.total.or(self.total);
+        self
+    }
+
+    /// The same operation, to be over by `deadline`.
+    pub(crate) fn until(mut self, deadline: tokio::time::Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+}
+
+/// A handle's own time limits (`.timeout(..)`, `.total_timeout(..)`), or none.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Limits {
+    pub(crate) per_try: Option<Duration>,
+    pub(crate) total: Option<Duration>,
+}
+
+/// Adds the time-limit methods every resource handle shares (it has a `limits` field).
+macro_rules! handle_limits {
+    () => {
+        /// Gives the requests made through this handle their own time limit per try, instead
+        /// of the client's `request_timeout`.
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.limits.per_try = Some(timeout);
+            self
+        }
+
+        /// Gives the requests made through this handle their own overall time limit (every try
+        /// and every wait between tries), instead of the client's `total_timeout`.
+        pub fn total_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.limits.total = Some(timeout);
+            self
+        }
+    };
+}
+pub(crate) use handle_limits;
+
+/// `total` from now, or as far as the clock goes (`Instant + Duration` panics on overflow).
+pub(crate) fn deadline_after(total: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(total)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 60 * 60))
+}
