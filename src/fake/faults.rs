@@ -9,7 +9,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::routes::Api;
 use super::store::hex;
+use crate::operations::Operation;
 
 /// A failure the fake answers with instead of serving a request, for testing your own error
 /// handling. Each is sent as the real service (or Cloudflare's edge) sends it.
@@ -41,33 +43,6 @@ pub enum Fault {
     Trickle(Duration),
 }
 
-/// The operation IDs the fake serves (the specs' `operationId`s).
-pub const OPERATIONS: &[&str] = &[
-    "calls-apps-list",
-    "calls-apps-create-a-new-app",
-    "calls-apps-retrieve-app-details",
-    "calls-apps-update-app-details",
-    "calls-apps-delete-app",
-    "magic-account-apps-list-apps",
-    "magic-account-apps-add-app",
-    "magic-account-apps-update-app",
-    "magic-account-apps-patch-app",
-    "magic-account-apps-delete-app",
-    "calls-turn-key-list",
-    "calls-turn-key-create",
-    "calls-retrieve-turn-key-details",
-    "calls-update-turn-key",
-    "calls-delete-turn-key",
-    "turn-generate-ice-servers",
-    "turn-revoke-credential",
-    "authenticate",
-    "create-app",
-    "get-app",
-    "update-app",
-    "archive-app",
-    "restore-app",
-];
-
 /// The most faults one injection may queue, and the most waiting for one operation.
 pub(crate) const MAX_QUEUED: usize = 10_000;
 const LONGEST_STALL: Duration = Duration::from_secs(600);
@@ -89,16 +64,15 @@ impl Faults {
         count: usize,
         fault: Fault,
     ) -> Result<usize, String> {
-        let operation = OPERATIONS
-            .iter()
-            .find(|op| **op == operation)
-            .ok_or_else(|| {
-                format!(
-                    "unknown operation {operation:?}; the fake serves {}",
-                    OPERATIONS.join(", ")
-                )
-            })?;
+        let operation = Operation::by_id(operation).ok_or_else(|| {
+            let all: Vec<&str> = crate::operations::ALL.iter().map(|op| op.id).collect();
+            format!(
+                "unknown operation {operation:?}; the fake serves {}",
+                all.join(", ")
+            )
+        })?;
         check(&fault, operation)?;
+        let operation = operation.id;
         if count == 0 || count > MAX_QUEUED {
             return Err(format!("count must be 1 to {MAX_QUEUED}, not {count}"));
         }
@@ -137,7 +111,7 @@ impl Faults {
 }
 
 /// Whether `fault` makes sense for `operation`, and is within the fake's limits.
-fn check(fault: &Fault, operation: &str) -> Result<(), String> {
+fn check(fault: &Fault, operation: &Operation) -> Result<(), String> {
     match fault {
         // A 1xx is not an answer: hyper would send a 500 while the log said otherwise.
         Fault::Status(code) if !(200..=599).contains(code) => {
@@ -155,15 +129,12 @@ fn check(fault: &Fault, operation: &str) -> Result<(), String> {
         } if *wait > Duration::from_secs(86_400) => {
             Err("retry_after_secs must be at most 86400".into())
         }
-        Fault::SuccessFalse if !is_cloudflare(operation) => Err(format!(
-            "success_false is a Cloudflare API envelope; {operation} has none"
+        Fault::SuccessFalse if Api::of(operation) != Api::Cloudflare => Err(format!(
+            "success_false is a Cloudflare API envelope; {} has none",
+            operation.id
         )),
         _ => Ok(()),
     }
-}
-
-fn is_cloudflare(operation: &str) -> bool {
-    operation.starts_with("calls-") || operation.starts_with("magic-")
 }
 
 /// The JSON body of `POST /__fake/faults`.
@@ -216,17 +187,6 @@ impl From<FaultSpec> for Fault {
     }
 }
 
-/// How an operation's errors are written.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Style {
-    /// Cloudflare's API envelope.
-    Cloudflare,
-    /// The Realtime data plane's `{"errorCode", "errorDescription"}`.
-    Realtime,
-    /// Hover's `{"error": ...}`.
-    Hover,
-}
-
 /// How a fault changes an answer: replaces it, or alters how the normal one is sent.
 pub(crate) enum Effect {
     Replace(Response),
@@ -236,12 +196,12 @@ pub(crate) enum Effect {
 }
 
 /// What `fault` does to a request of an operation whose errors have this `style`.
-pub(crate) fn effect(fault: Fault, style: Style) -> Effect {
-    let cloudflare = style == Style::Cloudflare;
-    let error = |status: StatusCode, code: u32, message: &str| match style {
-        Style::Cloudflare => super::cloudflare::failure(status, &[(code, message)]),
-        Style::Realtime => super::realtime::error(status, &code.to_string(), message),
-        Style::Hover => super::hover::error(status, message),
+pub(crate) fn effect(fault: Fault, api: Api) -> Effect {
+    let cloudflare = api == Api::Cloudflare;
+    let error = |status: StatusCode, code: u32, message: &str| match api {
+        Api::Cloudflare => super::cloudflare::failure(status, &[(code, message)]),
+        Api::Realtime => super::cloudflare::turn::error(status, &code.to_string(), message),
+        Api::Hover => super::hover::error(status, message),
     };
     Effect::Replace(match fault {
         Fault::Stall(wait) => return Effect::Delay(wait),
@@ -275,7 +235,7 @@ pub(crate) fn effect(fault: Fault, style: Style) -> Effect {
                 let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
-            if style != Style::Hover {
+            if api != Api::Hover {
                 headers.insert(
                     "ratelimit",
                     HeaderValue::from_static("\"default\";r=0;t=30"),

@@ -10,50 +10,44 @@ use axum::Json;
 use base64::Engine;
 use serde_json::{json, Value};
 
+use super::routes::Route;
 use super::store::{hex, now, HoverRecord, Refused, TokenCheck, Weight};
 use super::State;
+use crate::operations as ops;
 use crate::HoverAppId;
 
 /// The organization every fake Hover app belongs to.
 pub(crate) const ORGANIZATION_ID: i64 = 62;
 
-/// A Hover operation with its path parameter.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Call {
-    Authenticate,
-    Create,
-    Get { id: String },
-    Update { id: String },
-    Archive { id: String },
-    Restore { id: String },
-}
-
-impl Call {
-    pub(crate) fn operation(&self) -> &'static str {
-        match self {
-            Call::Authenticate => "authenticate",
-            Call::Create => "create-app",
-            Call::Get { .. } => "get-app",
-            Call::Update { .. } => "update-app",
-            Call::Archive { .. } => "archive-app",
-            Call::Restore { .. } => "restore-app",
-        }
-    }
-}
-
-/// The operation for `method` and `path` (starting with `/api/`), if there is one.
-pub(crate) fn route(method: &Method, path: &str) -> Option<Call> {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    Some(match (method.as_str(), segments.as_slice()) {
-        ("POST", ["api", "authenticate"]) => Call::Authenticate,
-        ("POST", ["api", "apps"]) => Call::Create,
-        ("GET", ["api", "apps", id]) => Call::Get { id: id.to_string() },
-        ("PATCH", ["api", "apps", id]) => Call::Update { id: id.to_string() },
-        ("DELETE", ["api", "apps", id]) => Call::Archive { id: id.to_string() },
-        ("PUT", ["api", "apps", id, "restore"]) => Call::Restore { id: id.to_string() },
-        _ => return None,
-    })
-}
+pub(crate) const ROUTES: &[Route] = &[
+    (&ops::AUTHENTICATE, |state, _, body| {
+        authenticate(state, body)
+    }),
+    (&ops::CREATE_APP, |state, _, body| create(state, body)),
+    (&ops::GET_APP, |state, params, _| {
+        with_app(state, params.get("id"), |id, record| {
+            ok(document(id, record))
+        })
+    }),
+    (&ops::UPDATE_APP, |state, params, body| {
+        update(state, params.get("id"), body)
+    }),
+    (&ops::ARCHIVE_APP, |state, params, _| {
+        with_app(state, params.get("id"), |id, record| {
+            let at = now();
+            record.archived_at = Some(at);
+            record.updated_at = at;
+            ok(json!({"id": id, "archived": true}))
+        })
+    }),
+    (&ops::RESTORE_APP, |state, params, _| {
+        with_app(state, params.get("id"), |id, record| {
+            record.archived_at = None;
+            record.updated_at = now();
+            ok(document(id, record))
+        })
+    }),
+];
 
 /// What Rails answers to a route it does not have (ASSUMPTION: as JSON).
 pub(crate) fn no_route(method: &Method, path: &str) -> Response {
@@ -87,27 +81,6 @@ pub(crate) fn credentials_match(state: &State, body: &[u8]) -> bool {
     let email = body.get("email").and_then(Value::as_str);
     let password = body.get("password").and_then(Value::as_str);
     matches!((email, password), (Some(e), Some(p)) if e == state.hover_email && state.hover_password.ct_eq(p))
-}
-
-/// Serves `call` (authorized, unless it is the login).
-pub(crate) fn handle(state: &State, call: Call, body: &[u8]) -> Response {
-    match call {
-        Call::Authenticate => authenticate(state, body),
-        Call::Create => create(state, body),
-        Call::Get { id } => with_app(state, &id, |id, record| ok(document(id, record))),
-        Call::Update { id } => update(state, &id, body),
-        Call::Archive { id } => with_app(state, &id, |id, record| {
-            let at = now();
-            record.archived_at = Some(at);
-            record.updated_at = at;
-            ok(json!({"id": id, "archived": true}))
-        }),
-        Call::Restore { id } => with_app(state, &id, |id, record| {
-            record.archived_at = None;
-            record.updated_at = now();
-            ok(document(id, record))
-        }),
-    }
 }
 
 fn ok(body: Value) -> Response {

@@ -37,8 +37,8 @@ mod cloudflare;
 mod control;
 mod faults;
 mod hover;
-mod realtime;
 mod router;
+mod routes;
 mod store;
 
 use std::collections::VecDeque;
@@ -46,7 +46,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-pub use faults::{Fault, OPERATIONS};
+pub use faults::Fault;
 
 use crate::cloudflare::{CloudflareClient, Credentials};
 use crate::hover::HoverClient;
@@ -378,8 +378,8 @@ impl FakeServer {
             .build()
     }
 
-    /// Makes the next `count` authenticated requests to `operation` (an operationId from
-    /// [`OPERATIONS`]) fail with `fault`. Faults queue up in order; at most 10,000 wait per
+    /// Makes the next `count` authenticated requests to `operation` (an operationId of
+    /// [`operations::ALL`](crate::operations::ALL)) fail with `fault`. Faults queue up in order; at most 10,000 wait per
     /// operation.
     pub fn inject_fault(&self, operation: &str, count: usize, fault: Fault) -> Result<(), Error> {
         self.state

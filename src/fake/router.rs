@@ -11,8 +11,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Router;
 
-use super::faults::{self, Effect, Style};
-use super::{cloudflare, control, hover, realtime, State};
+use super::cloudflare::{self, turn};
+use super::faults::{self, Effect};
+use super::routes::{self, Api, Handler, Params};
+use super::{control, hover, State};
+use crate::operations::{self as ops, Operation};
 
 /// The largest request body the fake reads (the APIs' bodies are a few KiB at most).
 pub(crate) const BODY_LIMIT: usize = 16 * 1024;
@@ -24,44 +27,26 @@ pub(crate) fn router(state: Arc<State>) -> Router {
     Router::new().fallback(dispatch).with_state(state)
 }
 
-/// An operation of any of the APIs.
-enum Call {
-    Cloudflare(cloudflare::Call),
-    Realtime(realtime::Call),
-    Hover(hover::Call),
+/// What serves each operation.
+fn handler(operation: &Operation) -> Option<Handler> {
+    cloudflare::routes()
+        .chain(hover::ROUTES)
+        .find(|(op, _)| *op == operation)
+        .map(|(_, handler)| *handler)
 }
 
-impl Call {
-    /// Whether its answer can be large (a list).
-    fn large_answer(&self) -> bool {
-        matches!(self, Call::Cloudflare(call) if call.is_list())
-    }
-
-    fn operation(&self) -> &'static str {
-        match self {
-            Call::Cloudflare(call) => call.operation(),
-            Call::Realtime(call) => call.operation(),
-            Call::Hover(call) => call.operation(),
-        }
-    }
-
-    /// How its errors are written.
-    fn style(&self) -> Style {
-        match self {
-            Call::Cloudflare(_) => Style::Cloudflare,
-            Call::Realtime(_) => Style::Realtime,
-            Call::Hover(_) => Style::Hover,
-        }
-    }
+/// Whether an operation's answer can be large: a `GET` of a collection (a list).
+fn large_answer(operation: &Operation) -> bool {
+    operation.method == "GET" && !operation.path.ends_with('}')
 }
 
 async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_string();
-    let cloudflare = path == "/client/v4" || path.starts_with("/client/v4/");
+    let api = Api::at(&path);
     let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
         let message = format!("the request body is larger than {BODY_LIMIT} bytes");
-        return if cloudflare {
+        return if api == Some(Api::Cloudflare) {
             cloudflare::failure(StatusCode::PAYLOAD_TOO_LARGE, &[(6004, &message)])
         } else {
             hover::error(StatusCode::PAYLOAD_TOO_LARGE, &message)
@@ -80,26 +65,26 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
         };
         return holding(control::handle(&state, &parts.method, &path, &body), permit);
     }
-    let call = if cloudflare {
-        match cloudflare::route(&parts.method, &path["/client/v4".len()..]) {
-            Ok(call) => Call::Cloudflare(call),
-            Err(why) => return cloudflare::no_route(why, &path),
-        }
-    } else if path.starts_with("/v1/") {
-        match realtime::route(&parts.method, &path) {
-            Some(call) => Call::Realtime(call),
-            None => return realtime::no_route(&parts.method, &path),
-        }
-    } else if path.starts_with("/api/") {
-        match hover::route(&parts.method, &path) {
-            Some(call) => Call::Hover(call),
-            None => return hover::no_route(&parts.method, &path),
-        }
-    } else {
+    let Some(api) = api else {
         return hover::error(StatusCode::NOT_FOUND, "Not Found");
     };
+    let (operation, params) = match routes::find(&parts.method, &path) {
+        Ok(found) => found,
+        Err(why) => {
+            return match api {
+                Api::Cloudflare => cloudflare::no_route(why, &path),
+                Api::Realtime => turn::no_route(&parts.method, &path),
+                Api::Hover => hover::no_route(&parts.method, &path),
+            }
+        }
+    };
+    let Some(serve) = handler(operation) else {
+        return hover::error(
+            StatusCode::NOT_IMPLEMENTED,
+            &format!("the fake has no handler for {}", operation.id),
+        );
+    };
 
-    let operation = call.operation();
     let record = |response: Response| {
         let state = state.clone();
         let (method, path, body) = (parts.method.to_string(), path.clone(), body.clone());
@@ -114,7 +99,7 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
                 (bytes.len() <= RECORDED_BODY_BYTES && !bytes.is_empty()).then(|| bytes.clone())
             };
             state.record(super::Entry {
-                operation,
+                operation: operation.id,
                 method,
                 path,
                 request: kept(&body),
@@ -126,25 +111,48 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
     };
     // Credentials first: a fault is consumed only by a request that would have been served,
     // so a stray or unauthenticated request cannot use up a test's fault.
-    if let Some(denied) = authorize(&state, &call, &parts.headers, &body) {
+    if let Some(denied) = authorize(&state, operation, &params, &parts.headers, &body) {
         return record(denied).await;
     }
-    let fault = state.faults().take(operation);
-    let effect = fault.map(|fault| faults::effect(fault, call.style()));
+    let fault = state.faults().take(operation.id);
+    let effect = fault.map(|fault| faults::effect(fault, Api::of(operation)));
     if let Some(Effect::Delay(wait)) = effect {
         tokio::time::sleep(wait).await;
     }
     // Taken after any stall: a permit is for the time an answer is in memory.
-    let permit = match call.large_answer() {
+    let permit = match large_answer(operation) {
         true => Some(large_answer_permit(&state).await),
         false => None,
     };
     let response = match effect {
         Some(Effect::Replace(response)) => record(response).await,
-        None | Some(Effect::Delay(_)) => record(serve(&state, call, &body)).await,
-        Some(effect) => faults::reshape(record(serve(&state, call, &body)).await, effect).await,
+        None | Some(Effect::Delay(_)) => record(serve(&state, &params, &body)).await,
+        Some(effect) => faults::reshape(record(serve(&state, &params, &body)).await, effect).await,
     };
     holding(response, permit)
+}
+
+/// `None` when the request's credentials are accepted for `operation`; the answer otherwise. A
+/// login is "authenticated" when it carries the right email and password.
+fn authorize(
+    state: &State,
+    operation: &Operation,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Response> {
+    match Api::of(operation) {
+        Api::Cloudflare => cloudflare::authorize(state, operation, headers),
+        Api::Realtime => turn::authorize(state, params, headers),
+        Api::Hover if *operation == ops::AUTHENTICATE => {
+            // Served as is when refused: it answers 400 or 401, and consumes no fault.
+            (!hover::credentials_match(state, body)).then(|| {
+                let (_, login) = hover::ROUTES[0];
+                login(state, params, body)
+            })
+        }
+        Api::Hover => hover::authorize(state, headers),
+    }
 }
 
 /// How many answers that can be large (lists, the fake's state and log) are in memory at
@@ -174,32 +182,6 @@ fn holding(response: Response, permit: Option<tokio::sync::OwnedSemaphorePermit>
         chunk
     });
     Response::from_parts(head, axum::body::Body::from_stream(stream))
-}
-
-/// `None` when the request's credentials are accepted for `call`; the answer otherwise. A
-/// login is "authenticated" when it carries the right email and password.
-fn authorize(state: &State, call: &Call, headers: &HeaderMap, body: &[u8]) -> Option<Response> {
-    match call {
-        Call::Cloudflare(call) => cloudflare::authorize(state, call, headers),
-        Call::Realtime(call) => realtime::authorize(state, call, headers),
-        Call::Hover(hover::Call::Authenticate) => {
-            if hover::credentials_match(state, body) {
-                None
-            } else {
-                // Served as is: it answers 400 or 401, and consumes no fault.
-                Some(hover::handle(state, hover::Call::Authenticate, body))
-            }
-        }
-        Call::Hover(_) => hover::authorize(state, headers),
-    }
-}
-
-fn serve(state: &State, call: Call, body: &[u8]) -> Response {
-    match call {
-        Call::Cloudflare(call) => cloudflare::handle(state, call, body),
-        Call::Realtime(call) => realtime::handle(state, call, body),
-        Call::Hover(call) => hover::handle(state, call, body),
-    }
 }
 
 #[cfg(test)]

@@ -153,11 +153,11 @@ pub(crate) fn hex(chars: usize) -> String {
 #[derive(Default)]
 pub(crate) struct Store {
     /// (account, uid) → app.
-    pub(crate) calls: Table<(String, String), CallsRecord>,
+    pub(crate) calls: Table<(String, String), NamedRecord>,
     /// (account, account_app_id) → app.
     pub(crate) magic: Table<(String, String), MagicRecord>,
     /// (account, uid) → TURN key.
-    pub(crate) turn_keys: Table<(String, String), TurnKeyRecord>,
+    pub(crate) turn_keys: Table<(String, String), NamedRecord>,
     /// TURN credentials minted, oldest first.
     pub(crate) turn_credentials: VecDeque<TurnCredential>,
     /// id → app.
@@ -201,20 +201,14 @@ impl Store {
     }
 }
 
+/// A Calls app or a TURN key.
 #[derive(Clone)]
-pub(crate) struct CallsRecord {
+pub(crate) struct NamedRecord {
     pub(crate) name: String,
     pub(crate) created: DateTime<Utc>,
     pub(crate) modified: DateTime<Utc>,
-}
-
-#[derive(Clone)]
-pub(crate) struct TurnKeyRecord {
-    pub(crate) name: String,
-    pub(crate) created: DateTime<Utc>,
-    pub(crate) modified: DateTime<Utc>,
-    /// The key's bearer token for the credentials API (shown only on create).
-    pub(crate) key: crate::Secret,
+    /// A TURN key's bearer token for the credentials API (shown only on create).
+    pub(crate) token: Option<crate::Secret>,
 }
 
 pub(crate) struct TurnCredential {
@@ -229,7 +223,7 @@ impl Store {
         self.turn_keys
             .iter()
             .find(|((_, uid), _)| uid == key_id)
-            .map(|(_, record)| &record.key)
+            .and_then(|(_, record)| record.token.as_ref())
     }
 
     /// Remembers a minted credential, forgetting the oldest past the limit.
@@ -245,15 +239,9 @@ impl Store {
     }
 }
 
-impl Weight for CallsRecord {
+impl Weight for NamedRecord {
     fn weight(&self) -> usize {
-        text_weight([&self.name]) + 128
-    }
-}
-
-impl Weight for TurnKeyRecord {
-    fn weight(&self) -> usize {
-        text_weight([&self.name]) + 192
+        text_weight([&self.name]) + 128 + self.token.as_ref().map_or(0, |_| 64)
     }
 }
 

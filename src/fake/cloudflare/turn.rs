@@ -1,5 +1,5 @@
-//! The fake TURN credentials API (Cloudflare Realtime's data plane) under `/v1`, answering
-//! with the TURN keys the fake's management API issued.
+//! The fake TURN credentials API (Cloudflare Realtime's data plane) under `/v1`, answering with
+//! the TURN keys the fake's management API issued.
 //!
 //! The data plane documents no error format or status codes. ASSUMPTION: errors are
 //! `{"errorCode", "errorDescription"}` as Cloudflare's Realtime SFU API (same host) writes
@@ -10,58 +10,18 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::store::hex;
-use super::State;
-use crate::{TurnKeyId, TurnUsername};
+use crate::fake::routes::{Params, Route};
+use crate::fake::store::hex;
+use crate::fake::State;
+use crate::operations as ops;
 
 /// The longest TTL Cloudflare's FAQ allows: 48 hours.
 const MAX_TTL_SECONDS: u64 = 48 * 60 * 60;
 
-/// A data-plane operation with its path parameters.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Call {
-    Generate { key_id: String },
-    Revoke { key_id: String, username: String },
-}
-
-impl Call {
-    pub(crate) fn operation(&self) -> &'static str {
-        match self {
-            Call::Generate { .. } => "turn-generate-ice-servers",
-            Call::Revoke { .. } => "turn-revoke-credential",
-        }
-    }
-
-    fn key_id(&self) -> &str {
-        match self {
-            Call::Generate { key_id } | Call::Revoke { key_id, .. } => key_id,
-        }
-    }
-}
-
-/// The operation for `method` and `path` (starting with `/v1/`), if there is one.
-pub(crate) fn route(method: &Method, path: &str) -> Option<Call> {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let call = match (method.as_str(), segments.as_slice()) {
-        ("POST", ["v1", "turn", "keys", key_id, "credentials", "generate-ice-servers"]) => {
-            Call::Generate {
-                key_id: key_id.to_string(),
-            }
-        }
-        ("POST", ["v1", "turn", "keys", key_id, "credentials", username, "revoke"]) => {
-            if TurnUsername::RULE.check(username).is_err() {
-                return None;
-            }
-            Call::Revoke {
-                key_id: key_id.to_string(),
-                username: username.to_string(),
-            }
-        }
-        _ => return None,
-    };
-    TurnKeyId::RULE.check(call.key_id()).ok()?;
-    Some(call)
-}
+pub(crate) const ROUTES: &[Route] = &[
+    (&ops::TURN_GENERATE_ICE_SERVERS, generate),
+    (&ops::TURN_REVOKE_CREDENTIAL, revoke),
+];
 
 /// An error as the Realtime API writes them (see the module docs).
 pub(crate) fn error(status: StatusCode, code: &str, description: &str) -> Response {
@@ -81,13 +41,13 @@ pub(crate) fn no_route(method: &Method, path: &str) -> Response {
 }
 
 /// `None` when the bearer is the token of the key in the path.
-pub(crate) fn authorize(state: &State, call: &Call, headers: &HeaderMap) -> Option<Response> {
+pub(crate) fn authorize(state: &State, params: &Params, headers: &HeaderMap) -> Option<Response> {
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let store = state.store();
-    let accepted = match (store.turn_key_token(call.key_id()), bearer) {
+    let accepted = match (store.turn_key_token(params.get("key_id")), bearer) {
         (Some(token), Some(bearer)) => token.ct_eq(bearer),
         _ => false,
     };
@@ -100,24 +60,20 @@ pub(crate) fn authorize(state: &State, call: &Call, headers: &HeaderMap) -> Opti
     })
 }
 
-pub(crate) fn handle(state: &State, call: Call, body: &[u8]) -> Response {
-    match call {
-        Call::Generate { key_id } => generate(state, &key_id, body),
-        Call::Revoke { key_id, username } => {
-            let mut store = state.store();
-            for credential in store
-                .turn_credentials
-                .iter_mut()
-                .filter(|c| c.key_id == key_id && c.username == username)
-            {
-                credential.revoked = true;
-            }
-            StatusCode::NO_CONTENT.into_response()
-        }
+fn revoke(state: &State, params: &Params, _: &[u8]) -> Response {
+    let (key_id, username) = (params.get("key_id"), params.get("username"));
+    let mut store = state.store();
+    for credential in store
+        .turn_credentials
+        .iter_mut()
+        .filter(|c| c.key_id == key_id && c.username == username)
+    {
+        credential.revoked = true;
     }
+    StatusCode::NO_CONTENT.into_response()
 }
 
-fn generate(state: &State, key_id: &str, body: &[u8]) -> Response {
+fn generate(state: &State, params: &Params, body: &[u8]) -> Response {
     let ttl = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|body| body.get("ttl").and_then(Value::as_u64))
@@ -130,7 +86,9 @@ fn generate(state: &State, key_id: &str, body: &[u8]) -> Response {
         );
     }
     let (username, credential) = (hex(96), hex(96));
-    state.store().remember_credential(key_id, &username);
+    state
+        .store()
+        .remember_credential(params.get("key_id"), &username);
     let answer = json!({
         "iceServers": [
             {"urls": ["stun:stun.cloudflare.com:3478", "stun:stun.cloudflare.com:53"]},
