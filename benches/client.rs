@@ -1,7 +1,8 @@
-//! Client overhead, measured side by side in one run (`cargo bench --bench client`):
+//! Client overhead, measured side by side in one run (`cargo bench --bench client --features test-util`):
 //!
-//! 1. decoding each operation's documented answer through the facade vs `serde_json` straight
-//!    into a plain struct with the same fields (what a hand-written client would declare);
+//! 1. each operation's documented answer through the whole facade, answered in process (feature
+//!    `test-util`), vs `serde_json` straight into a plain struct with the same fields (what a
+//!    hand-written client would declare);
 //! 2. end to end on loopback against a minimal hyper server in a child process (so the process
 //!    CPU time measured here is the client's alone): the facade's `get` (Magic: `list`) vs a raw
 //!    `reqwest` + `serde_json` loop, sequential and 16 in flight, on both tokio runtimes;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use apps_api::cloudflare::{CloudflareClient, Credentials};
 use apps_api::hover::HoverClient;
+use apps_api::operations::Operation;
 use apps_api::{CallsAppId, HoverAppId};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -200,40 +202,144 @@ fn time_per_call(iterations: u32, mut f: impl FnMut() -> usize) -> f64 {
     best
 }
 
+/// Clients answered in process by one fixed answer (feature `test-util`): the whole facade
+/// (request, hooks, envelope, conversion) without a socket.
+struct InProcess {
+    cf: CloudflareClient,
+    hover: HoverClient,
+    hover_login: HoverClient,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl InProcess {
+    fn new(status: u16, body: &'static str) -> Self {
+        use apps_api::test_util::{json_response, Responder};
+        let answer = Responder::new(move |_| json_response(status, body));
+        InProcess {
+            cf: CloudflareClient::builder()
+                .credentials(Credentials::api_token("bench-token"))
+                .responder(answer.clone())
+                .build()
+                .unwrap(),
+            hover: HoverClient::builder()
+                .token("bench-jwt")
+                .responder(answer.clone())
+                .build()
+                .unwrap(),
+            hover_login: HoverClient::builder()
+                .credentials("bench@example.com", "bench-password")
+                .login_cooldown(Duration::ZERO)
+                .responder(answer)
+                .build()
+                .unwrap(),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// Runs `operation` through the facade; how many apps its answer held.
+    fn run(&self, operation: &Operation) -> usize {
+        use apps_api::cloudflare::magic::{MagicAppChanges, NewMagicApp};
+        use apps_api::hover::{HoverAppChanges, NewHoverApp};
+        use apps_api::operations as ops;
+        let (calls, magic, hover) = (
+            self.cf.calls("023e105f4ecef8ad9ca31a8372d0c353"),
+            self.cf.magic("023e105f4ecef8ad9ca31a8372d0c353"),
+            self.hover.apps(),
+        );
+        let (app, magic_app, hover_app) = (
+            CallsAppId::new("2a95132c15732412d22c1476fa83f27a"),
+            apps_api::MagicAppId::new("ac60d3d0435248289d446cedd870bcf4"),
+            HoverAppId::new("43120"),
+        );
+        let changes = MagicAppChanges::new().name("n");
+        self.runtime.block_on(async {
+            let one = |ok: bool| usize::from(ok);
+            match *operation {
+                op if op == ops::CALLS_APPS_LIST => calls.list().await.unwrap().len(),
+                op if op == ops::CALLS_APPS_CREATE_A_NEW_APP => {
+                    one(calls.create(None).await.is_ok())
+                }
+                op if op == ops::CALLS_APPS_RETRIEVE_APP_DETAILS => {
+                    one(calls.get(&app).await.is_ok())
+                }
+                op if op == ops::CALLS_APPS_UPDATE_APP_DETAILS => {
+                    one(calls.update(&app, None).await.is_ok())
+                }
+                op if op == ops::CALLS_APPS_DELETE_APP => one(calls.delete(&app).await.is_ok()),
+                op if op == ops::MAGIC_ACCOUNT_APPS_LIST_APPS => magic.list().await.unwrap().len(),
+                op if op == ops::MAGIC_ACCOUNT_APPS_ADD_APP => {
+                    let new = NewMagicApp::new("n", "t").hostnames(["h"]);
+                    one(magic.create(&new).await.is_ok())
+                }
+                op if op == ops::MAGIC_ACCOUNT_APPS_UPDATE_APP => {
+                    one(magic.update(&magic_app, &changes).await.is_ok())
+                }
+                op if op == ops::MAGIC_ACCOUNT_APPS_PATCH_APP => {
+                    one(magic.patch(&magic_app, &changes).await.is_ok())
+                }
+                op if op == ops::MAGIC_ACCOUNT_APPS_DELETE_APP => {
+                    one(magic.delete(&magic_app).await.is_ok())
+                }
+                op if op == ops::AUTHENTICATE => one(self.hover_login.authenticate().await.is_ok()),
+                op if op == ops::CREATE_APP => {
+                    one(hover.create(&NewHoverApp::new("n", "p")).await.is_ok())
+                }
+                op if op == ops::GET_APP => one(hover.get(&hover_app).await.is_ok()),
+                op if op == ops::UPDATE_APP => one(hover
+                    .update(&hover_app, &HoverAppChanges::new().name("n"))
+                    .await
+                    .is_ok()),
+                op if op == ops::ARCHIVE_APP => one(hover.archive(&hover_app).await.is_ok()),
+                op if op == ops::RESTORE_APP => one(hover.restore(&hover_app).await.is_ok()),
+                _ => 0,
+            }
+        })
+    }
+}
+
+/// The documented answer of an operation, with its status, where the bench has one.
+fn documented_answer(operation: &Operation) -> Option<(u16, &'static str)> {
+    use apps_api::operations as ops;
+    Some(match *operation {
+        op if op == ops::CALLS_APPS_LIST => (200, CALLS_LIST),
+        op if op == ops::CALLS_APPS_CREATE_A_NEW_APP => (201, CALLS_CREATE),
+        op if op.id.starts_with("calls-apps-") => (200, CALLS_GET),
+        op if op == ops::MAGIC_ACCOUNT_APPS_LIST_APPS => (200, MAGIC_LIST),
+        op if op.id.starts_with("magic-account-apps-") => (200, MAGIC_APP),
+        op if op == ops::AUTHENTICATE => (200, AUTHENTICATED),
+        op if op == ops::ARCHIVE_APP => (200, HOVER_ARCHIVE),
+        op if op.spec == "spec/hover.yaml" => (200, HOVER_APP),
+        _ => return None,
+    })
+}
+
 fn decode_section() {
-    println!("## Decoding each operation's documented answer (ns per decode, best of 5)\n");
+    println!(
+        "## Each operation's documented answer: the whole facade in process vs serde_json into a \
+         plain struct (ns per call, best of 5)\n"
+    );
     println!("| operation | facade | serde_json → plain struct | facade/plain |");
     println!("|---|---:|---:|---:|");
-    let cases = [
-        ("calls-apps-list", CALLS_LIST),
-        ("calls-apps-create-a-new-app", CALLS_CREATE),
-        ("calls-apps-retrieve-app-details", CALLS_GET),
-        ("calls-apps-update-app-details", CALLS_GET),
-        ("calls-apps-delete-app", CALLS_GET),
-        ("magic-account-apps-list-apps", MAGIC_LIST),
-        ("magic-account-apps-add-app", MAGIC_APP),
-        ("magic-account-apps-update-app", MAGIC_APP),
-        ("magic-account-apps-patch-app", MAGIC_APP),
-        ("magic-account-apps-delete-app", MAGIC_APP),
-        ("authenticate", AUTHENTICATED),
-        ("create-app", HOVER_APP),
-        ("get-app", HOVER_APP),
-        ("update-app", HOVER_APP),
-        ("archive-app", HOVER_ARCHIVE),
-        ("restore-app", HOVER_APP),
-    ];
-    for (operation, body) in cases {
-        let body = body.as_bytes();
+    // The operations come from the table the specs generate.
+    for operation in apps_api::operations::ALL {
+        let Some((status, body)) = documented_answer(operation) else {
+            continue;
+        };
+        let clients = InProcess::new(status, body);
         assert_eq!(
-            apps_api::__bench::decode(operation, body).unwrap(),
-            plain_decode(operation, body)
+            clients.run(operation),
+            plain_decode(operation.id, body.as_bytes()),
+            "{}",
+            operation.id
         );
-        let facade = time_per_call(50_000, || {
-            apps_api::__bench::decode(operation, body).unwrap()
-        });
-        let plain = time_per_call(50_000, || plain_decode(operation, body));
+        let facade = time_per_call(20_000, || clients.run(operation));
+        let plain = time_per_call(50_000, || plain_decode(operation.id, body.as_bytes()));
         println!(
-            "| {operation} | {facade:.0} | {plain:.0} | {:.2}× |",
+            "| {} | {facade:.0} | {plain:.0} | {:.2}× |",
+            operation.id,
             facade / plain
         );
     }
@@ -723,7 +829,7 @@ fn main() {
     }
     // `cargo test --benches` runs bench binaries with --bench absent: do nothing then.
     if std::env::var_os("CARGO_BENCH_SMOKE").is_none() && !args.iter().any(|a| a == "--bench") {
-        println!("run with `cargo bench --bench client`");
+        println!("run with `cargo bench --bench client --features test-util`");
         return;
     }
     let seconds: f64 = std::env::var("BENCH_SECONDS")

@@ -4,7 +4,7 @@
 # which cancels start-up. Needs valgrind. Usage: bash benches/instructions.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=$(cargo bench --bench client --no-run --message-format=json 2>/dev/null |
+bin=$(cargo bench --bench client --features test-util --no-run --message-format=json 2>/dev/null |
   grep -o '"executable":"[^"]*client-[^"]*"' | tail -1 | cut -d'"' -f4)
 tmp=$(mktemp -d)
 "$bin" serve > "$tmp/port" & server=$!

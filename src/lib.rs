@@ -12,13 +12,6 @@
 )]
 
 mod core;
-#[cfg(all(
-    test,
-    feature = "cloudflare-calls",
-    feature = "cloudflare-magic",
-    feature = "hover"
-))]
-mod fuzz_tests;
 mod generated;
 
 #[cfg(any(feature = "cloudflare-calls", feature = "cloudflare-magic"))]
@@ -31,14 +24,6 @@ pub mod cloudflare;
 #[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
 pub mod fake;
 
-#[doc(hidden)]
-#[cfg(all(
-    feature = "cloudflare-calls",
-    feature = "cloudflare-magic",
-    feature = "hover"
-))]
-#[path = "bench_support.rs"]
-pub mod __bench;
 #[cfg(feature = "hover")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hover")))]
 pub mod hover;
@@ -47,17 +32,21 @@ pub mod operations;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod test_util;
 
-/// What the `apps-api` binary needs from inside the library. Not part of the API.
-#[doc(hidden)]
-#[cfg(feature = "cli")]
-pub mod __cli {
-    /// Server text with control and invisible characters escaped, as errors have it.
+/// Server text made safe to show, as this crate's errors show it: for printing model fields
+/// (names anyone on an account can set) on a terminal or in a log.
+pub mod text {
+    /// `text` with control characters (C0, DEL, C1) and the invisible ones that reorder or hide
+    /// text (bidi controls, zero-width and tag characters, …) written as escapes (`\u{1b}`), so
+    /// that it cannot start a line, move a terminal's cursor or disguise itself.
+    ///
+    /// ```
+    /// assert_eq!(apps_api::text::escape_controls("ok\u{1b}[2J\u{202e}"), "ok\\u{1b}[2J\\u{202e}");
+    /// ```
     pub fn escape_controls(text: &str) -> String {
         crate::core::scrub::escape_controls(text)
     }
 
-    /// Whether a terminal would act on a character or not show it (what `escape_controls`
-    /// escapes).
+    /// Whether a terminal would act on `c` or not show it: what [`escape_controls`] escapes.
     pub fn is_hidden(c: char) -> bool {
         crate::core::scrub::is_hidden(c)
     }

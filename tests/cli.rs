@@ -713,7 +713,11 @@ async fn every_command_has_help_with_an_example_and_completions_exist() {
     }
     let fake_help = run(&env, &["fake", "--help"]).await;
     assert_eq!(fake_help.code, 0);
-    assert!(fake_help.stdout.contains("example"), "{}", fake_help.stdout);
+    assert!(
+        fake_help.stdout.to_lowercase().contains("example"),
+        "{}",
+        fake_help.stdout
+    );
     let bash = run(&env, &["completions", "bash"]).await;
     assert!(
         bash.code == 0 && bash.stdout.contains("apps-api") && bash.stdout.contains("turn-keys")

@@ -352,18 +352,33 @@ fn find_test(segments: &[&str]) -> Result<(), String> {
         if module != *file_module {
             continue;
         }
-        let text = std::fs::read_to_string(&path).unwrap();
-        // The inner modules, each opened after the one before it.
+        // The inner modules: each opened inline after the one before it (`mod m {`), or in a
+        // file of its own beside it (`mod m;`).
+        let (outer, mut path) = (path.clone(), path);
+        let mut text = std::fs::read_to_string(&path).unwrap();
         let mut from = 0;
         let mut inside = true;
         for module in inner {
-            match text[from..].find(&format!("mod {module} {{")) {
-                Some(at) => from += at,
-                None => inside = false,
+            if let Some(at) = text[from..].find(&format!("mod {module} {{")) {
+                from += at;
+                continue;
+            }
+            let dir = match path.file_stem().and_then(|s| s.to_str()) {
+                Some("mod" | "main" | "lib") => path.parent().unwrap().to_path_buf(),
+                _ => path.with_extension(""),
+            };
+            let file = dir.join(format!("{module}.rs"));
+            if text[from..].contains(&format!("mod {module};")) && file.exists() {
+                text = std::fs::read_to_string(&file).unwrap();
+                path = file;
+                from = 0;
+            } else {
+                inside = false;
+                break;
             }
         }
         if !inside {
-            why = format!("{} has no module `{}`", path.display(), inner.join("::"));
+            why = format!("{} has no module `{}`", outer.display(), inner.join("::"));
             continue;
         }
         let Some(at) = text[from..]
@@ -405,4 +420,30 @@ fn find_test(segments: &[&str]) -> Result<(), String> {
         why = format!("`fn {name}` in {} is not a test", path.display());
     }
     Err(why)
+}
+
+/// Every operation of the specs has a contract test: a test in `tests/contract/` that asserts a
+/// client got an answer to it (`assert_ran(&apps_api::operations::X)`). That every operation
+/// has a facade method is `properties::every_operation_of_the_specs_has_a_facade_method`'s to
+/// show, and that the fake serves each one `spec_check::every_answer_to_every_operation_and_fault_validates`'s.
+#[test]
+fn every_operation_has_a_contract_test() {
+    let apis: Vec<&codegen::Api> = codegen::APIS.iter().collect();
+    let operations = codegen::operations(&apis).unwrap_or_else(|e| panic!("{e}"));
+    let mut contract = String::new();
+    for entry in std::fs::read_dir("tests/contract").unwrap() {
+        contract.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    let missing: Vec<&str> = operations
+        .iter()
+        .filter(|op| {
+            !contract.contains(&format!(
+                "assert_ran(&apps_api::operations::{});",
+                op.constant()
+            ))
+        })
+        .map(|op| op.id.as_str())
+        .collect();
+    assert!(missing.is_empty(), "no contract test for {missing:?}");
+    assert!(operations.len() >= 23);
 }

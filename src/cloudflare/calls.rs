@@ -52,7 +52,7 @@ pub struct CallsApp {
 pub struct CreatedCallsApp {
     /// The app.
     pub app: CallsApp,
-    /// The app's SFU bearer secret. Store it now: no other call returns it.
+    /// The app's SFU bearer secret. Store it now: no other request returns it.
     pub secret: Secret,
 }
 

@@ -195,8 +195,8 @@ macro_rules! common_builder_methods {
             self
         }
 
-        /// How long a whole call may take, every try and every wait between tries included
-        /// (default 2 minutes). When it runs out the call ends with
+        /// How long a whole request may take, every try and every wait between tries included
+        /// (default 2 minutes). When it runs out the request ends with
         /// [`Error::Timeout`](crate::Error::Timeout), whatever a server's `Retry-After` says.
         pub fn total_timeout(mut self, timeout: std::time::Duration) -> Self {
             self.options.total_timeout = timeout;

@@ -1,4 +1,4 @@
-//! Dry runs: the request a call would send, prepared and shown, never sent.
+//! Dry runs: the request an operation would send, prepared and shown, never sent.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -82,7 +82,7 @@ pub(crate) fn active() -> bool {
     DRY_RUN.try_with(|_| ()).is_ok()
 }
 
-/// What a call inside a dry run ends with once its request was prepared ([`dry_run`] returns
+/// What a request inside a dry run ends with once it was prepared ([`dry_run`] returns
 /// the request instead).
 pub(crate) fn not_sent() -> Error {
     Error::Config("a dry run: the request was prepared, and not sent".into())

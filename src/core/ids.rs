@@ -140,7 +140,7 @@ macro_rules! id_type {
         $(#[$doc])*
         ///
         /// [`new`](Self::new) and `From<&str>` accept any string, so an ID read from anywhere
-        /// can be carried around; every call checks it before anything is sent and answers an
+        /// can be carried around; every request checks it before anything is sent and answers an
         /// invalid one with [`Error::InvalidArgument`]. [`parse`](Self::parse) (and `FromStr`)
         /// check it at once.
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -150,7 +150,7 @@ macro_rules! id_type {
         impl $name {
             pub(crate) const RULE: IdRule = $rule;
 
-            /// Wraps an identifier, unchecked until a call uses it.
+            /// Wraps an identifier, unchecked until a request uses it.
             pub fn new(id: impl Into<String>) -> Self {
                 Self(id.into())
             }

@@ -13,11 +13,11 @@ use reqwest::header::HeaderMap;
 /// - failures (timeouts, lost connections, 408 and 5xx): 2 retries, exponential backoff with
 ///   full jitter from 0.5 s, capped at 8 s;
 /// - rate limits (429): up to 10 retries, waiting as long as the server's `Retry-After` asks
-///   (up to 60 s; a longer one ends the call at once with
+///   (up to 60 s; a longer one ends the request at once with
 ///   [`Error::RateLimited`](crate::Error::RateLimited)), or without one, full jitter from 1 s
 ///   capped at 30 s. Sustained rate limiting needs more patience than an outage: Cloudflare's
 ///   own Go SDK retries 429s 10 times with a 30 s cap;
-/// - everything within the call's overall deadline (2 minutes by default, see the builders'
+/// - everything within the request's overall deadline (2 minutes by default, see the builders'
 ///   `total_timeout`).
 ///
 /// What is retried: any method on 429 and on a failure to connect (the request never left);
@@ -67,13 +67,13 @@ impl RetryConfig {
         Self::default().max_retries(0).max_rate_limit_retries(0)
     }
 
-    /// How many times a call is retried after a failure (timeout, lost connection, 408, 5xx).
+    /// How many times a request is retried after a failure (timeout, lost connection, 408, 5xx).
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self
     }
 
-    /// How many times a call is retried after a 429 (counted apart from failures).
+    /// How many times a request is retried after a 429 (counted apart from failures).
     pub fn max_rate_limit_retries(mut self, retries: u32) -> Self {
         self.max_rate_limit_retries = retries;
         self
@@ -97,7 +97,7 @@ impl RetryConfig {
         self
     }
 
-    /// The longest `Retry-After` the client waits for; a longer one ends the call at once.
+    /// The longest `Retry-After` the client waits for; a longer one ends the request at once.
     pub fn max_retry_after(mut self, max: Duration) -> Self {
         self.max_retry_after = max;
         self
@@ -159,7 +159,7 @@ pub(crate) enum Outcome {
     Final,
 }
 
-/// Retries used so far in a call, by kind: failures and rate limits have budgets of their own.
+/// Retries used so far in a request, by kind: failures and rate limits have budgets of their own.
 #[derive(Debug, Default)]
 pub(crate) struct Tries {
     failures: u32,

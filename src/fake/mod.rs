@@ -426,7 +426,7 @@ impl FakeServer {
     }
 
     /// Makes every Hover JWT issued so far expire, as Hover's do after about two hours: the
-    /// next call with one answers 401, and a client built from email and password logs in
+    /// next request with one answers 401, and a client built from email and password logs in
     /// again (unless it logged in less than its login cooldown ago, 5 s by default: then it
     /// returns the 401; [`FakeServer::hover_client`] has no cooldown).
     pub fn expire_hover_tokens(&self) {
@@ -442,80 +442,9 @@ impl Drop for FakeServer {
     }
 }
 
-const USAGE: &str = "\
-usage: apps-api fake [--port N] [--cloudflare-token T] [--cloudflare-email E --cloudflare-key K]
-                     [--hover-email E] [--hover-password P] [--hover-token-ttl SECONDS]
-
-Serves fake Cloudflare (Calls and Magic apps) and Hover APIs on 127.0.0.1 until Ctrl-C, and
-prints their base URLs and the credentials they accept (made up unless given).
-
-example:
-  apps-api fake --port 8787 --cloudflare-token test-token
-  curl -H 'Authorization: Bearer test-token' \\
-    http://127.0.0.1:8787/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/calls/apps
-  curl -X POST http://127.0.0.1:8787/__fake/faults \\
-    -d '{\"operation\": \"calls-apps-list\", \"count\": 1, \"fault\": {\"status\": 503}}'";
-
-/// The standalone fake: parses `args` (the flags after `fake`), serves until Ctrl-C, and
-/// returns the process's exit code (2 for a usage error). What `apps-api fake` and the
-/// `fake_server` example run.
-pub async fn run_standalone(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
-    let config = match parse_args(args) {
-        Ok(Some(config)) => config,
-        Ok(None) => {
-            println!("{USAGE}");
-            return std::process::ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("error: {message}\n\n{USAGE}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    let fake = match FakeServer::start_with(config).await {
-        Ok(fake) => fake,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    print!("{}", fake.banner());
-    let _ = tokio::signal::ctrl_c().await;
-    std::process::ExitCode::SUCCESS
-}
-
-/// The flags of [`run_standalone`]; `None` for `--help`.
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<FakeConfig>, String> {
-    let mut config = FakeConfig::new();
-    let mut args = args.into_iter();
-    while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            return Ok(None);
-        }
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--port" => {
-                config.port = Some(value.parse().map_err(|_| format!("bad --port {value:?}"))?)
-            }
-            "--cloudflare-token" => config.cloudflare_token = Some(value.into()),
-            "--cloudflare-email" => config.cloudflare_email = Some(value),
-            "--cloudflare-key" => config.cloudflare_key = Some(value.into()),
-            "--hover-email" => config.hover_email = Some(value),
-            "--hover-password" => config.hover_password = Some(value.into()),
-            "--hover-token-ttl" => {
-                let seconds: u64 = value
-                    .parse()
-                    .map_err(|_| format!("bad --hover-token-ttl {value:?} (seconds)"))?;
-                config.hover_token_ttl = Some(Duration::from_secs(seconds));
-            }
-            other => return Err(format!("unknown flag {other:?}")),
-        }
-    }
-    Ok(Some(config))
-}
-
 impl FakeServer {
-    /// What the standalone fake prints at start: base URLs and the credentials it accepts
-    /// (its own, made up or given; printing them is the point).
+    /// What the standalone fake (`apps-api fake`) prints at start: base URLs and the
+    /// credentials it accepts (its own, made up or given; printing them is the point).
     pub fn banner(&self) -> String {
         format!(
             "Fake Cloudflare API: {cf}\n\
@@ -541,36 +470,5 @@ impl FakeServer {
             hover_email = self.state.hover_email,
             password = self.state.hover_password.expose(),
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn standalone_flags() {
-        let args = |list: &[&str]| parse_args(list.iter().map(|s| s.to_string()));
-        let config = args(&[
-            "--port",
-            "8787",
-            "--cloudflare-token",
-            "t",
-            "--cloudflare-email",
-            "e@x",
-            "--cloudflare-key",
-            "k",
-            "--hover-token-ttl",
-            "60",
-        ])
-        .unwrap()
-        .unwrap();
-        assert_eq!(config.port, Some(8787));
-        assert_eq!(config.hover_token_ttl, Some(Duration::from_secs(60)));
-        assert_eq!(config.cloudflare_email.as_deref(), Some("e@x"));
-        assert!(args(&["--help"]).unwrap().is_none());
-        assert!(args(&["--port"]).unwrap_err().contains("needs a value"));
-        assert!(args(&["--port", "x"]).unwrap_err().contains("--port"));
-        assert!(args(&["--nope", "1"]).unwrap_err().contains("--nope"));
     }
 }

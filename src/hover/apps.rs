@@ -186,7 +186,7 @@ impl HoverAppChanges {
 }
 
 /// Checks a received webhook payload's `meta.secret` against the app's `webhook_secret`, in
-/// constant time. Hover signs nothing; this echo is the only proof the call came from Hover.
+/// constant time. Hover signs nothing; this echo is the only proof the webhook came from Hover.
 ///
 /// ```
 /// use apps_api::{hover::verify_webhook, Secret};

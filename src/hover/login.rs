@@ -1,5 +1,5 @@
 //! Hover logins: at most one in flight, its outcome shared, and spaced in time, so that no
-//! pattern of calls, failures, timeouts or server answers can turn into a burst of password
+//! pattern of requests, failures, timeouts or server answers can turn into a burst of password
 //! attempts (which can lock the account).
 //!
 //! - A login runs in a task of its own, with the client's limits, and records its outcome when

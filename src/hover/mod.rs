@@ -30,17 +30,17 @@ pub(crate) const AUTHENTICATE: Op = Op::new(&ops::AUTHENTICATE).anonymous().once
 /// Client for Hover's apps API.
 ///
 /// Built from a token, it sends that token and returns a 401 as [`Error::Auth`]. Built from
-/// an email and password, it logs in on first use and, when a call answers 401 (the JWT lives
-/// about two hours), logs in once more and retries that call once.
+/// an email and password, it logs in on first use and, when a request answers 401 (the JWT
+/// lives about two hours), logs in once more and retries that request once.
 ///
-/// Logins are shared and spaced: however many calls need one at the same time, one login
+/// Logins are shared and spaced: however many requests need one at the same time, one login
 /// request is sent (once, never retried), and its outcome, success or failure, is every waiting
 /// caller's, even if the caller that started it gave up. After a rejected login (401, 403 or
 /// 429) no new login is sent for 5 seconds, doubling with each further rejection up to 5
-/// minutes; calls in that time get the rejection at once. Within 5 seconds of a successful
+/// minutes; requests in that time get the rejection at once. Within 5 seconds of a successful
 /// login none is sent either: a 401 on a token that fresh is returned as it is. A wrong or
 /// rotated password, or a server that rejects every token, therefore cannot turn a burst of
-/// calls into a burst of logins that locks the account. The cooldown is per client
+/// requests into a burst of logins that locks the account. The cooldown is per client
 /// ([`HoverClientBuilder::login_cooldown`]).
 ///
 /// Cheap to clone (one `Arc`); clones share one connection pool and one token.
@@ -217,7 +217,7 @@ impl HoverClient {
         // A dry run sends nothing, a login least of all.
         let needs_login = !self.inner.transport.credentials.present();
         if can_login && needs_login && !crate::core::dry_run::active() {
-            // Boxed: logins are rare, and their future would enlarge every call's.
+            // Boxed: logins are rare, and their future would enlarge every request's.
             Box::pin(self.refresh_token(seen, op)).await?;
         }
         let seen = self.inner.logins.generation();

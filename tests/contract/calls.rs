@@ -38,6 +38,7 @@ async fn list() {
     mock.assert_async().await;
     assert_eq!(apps.len(), 1);
     assert_documented_app(&apps[0]);
+    assert_ran(&apps_api::operations::CALLS_APPS_LIST);
 }
 
 #[tokio::test]
@@ -67,6 +68,7 @@ async fn create_returns_the_secret_once() {
         "66bcf64aa8907b9f9d90ac17746a77ce394c393b92b3916633dc02846e608ad4"
     );
     assert!(!format!("{created:?}").contains("66bcf64aa"));
+    assert_ran(&apps_api::operations::CALLS_APPS_CREATE_A_NEW_APP);
 }
 
 #[tokio::test]
@@ -122,6 +124,7 @@ async fn get() {
         .unwrap();
     mock.assert_async().await;
     assert_documented_app(&app);
+    assert_ran(&apps_api::operations::CALLS_APPS_RETRIEVE_APP_DETAILS);
 }
 
 #[tokio::test]
@@ -145,6 +148,7 @@ async fn update() {
         .unwrap();
     mock.assert_async().await;
     assert_documented_app(&app);
+    assert_ran(&apps_api::operations::CALLS_APPS_UPDATE_APP_DETAILS);
 }
 
 #[tokio::test]
@@ -167,6 +171,7 @@ async fn delete() {
         .unwrap();
     mock.assert_async().await;
     assert_documented_app(&app);
+    assert_ran(&apps_api::operations::CALLS_APPS_DELETE_APP);
 }
 
 #[tokio::test]
@@ -198,8 +203,8 @@ async fn messages_reach_the_caller() {
     );
 }
 
-/// Found in review: a create answered with 200 instead of the documented 201 was a decode
-/// error, and the app's one-time secret was lost with it. Any 2xx is the answer.
+/// A create answered with 200 instead of the documented 201 keeps its one-time secret: any 2xx
+/// is the answer.
 #[tokio::test]
 async fn a_create_answered_with_200_keeps_its_secret() {
     let server = MockServer::start_async().await;

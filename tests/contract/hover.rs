@@ -56,6 +56,7 @@ async fn create() {
         .unwrap();
     mock.assert_async().await;
     assert_created_app(&app);
+    assert_ran(&apps_api::operations::CREATE_APP);
 }
 
 #[tokio::test]
@@ -81,6 +82,7 @@ async fn get() {
     assert_eq!(app.name, "Hover Runner");
     assert_eq!(app.webhook_url, None);
     assert_eq!(app.webhook_secret, None);
+    assert_ran(&apps_api::operations::GET_APP);
 }
 
 #[tokio::test]
@@ -108,6 +110,7 @@ async fn update_sends_only_the_changes() {
         .unwrap();
     mock.assert_async().await;
     assert_eq!(app.package_name, "com.example.app.v1");
+    assert_ran(&apps_api::operations::UPDATE_APP);
 }
 
 #[tokio::test]
@@ -152,6 +155,7 @@ async fn archive() {
         .unwrap();
     mock.assert_async().await;
     assert_eq!((archived.id, archived.archived), (43120, true));
+    assert_ran(&apps_api::operations::ARCHIVE_APP);
 }
 
 #[tokio::test]
@@ -173,6 +177,7 @@ async fn restore() {
         .unwrap();
     mock.assert_async().await;
     assert_created_app(&app);
+    assert_ran(&apps_api::operations::RESTORE_APP);
 }
 
 async fn mock_login<'a>(server: &'a MockServer, jwt: &str) -> httpmock::Mock<'a> {
@@ -206,6 +211,7 @@ async fn authenticate_then_call_with_the_token() {
     hover.apps().get(&HoverAppId::new("43120")).await.unwrap();
     login.assert_calls_async(1).await;
     get.assert_calls_async(2).await;
+    assert_ran(&apps_api::operations::AUTHENTICATE);
 }
 
 #[tokio::test]

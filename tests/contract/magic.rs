@@ -62,6 +62,7 @@ async fn list_mixes_account_and_managed_apps() {
         }
         other => panic!("expected a managed app, got {other:?}"),
     }
+    assert_ran(&apps_api::operations::MAGIC_ACCOUNT_APPS_LIST_APPS);
 }
 
 #[tokio::test]
@@ -105,6 +106,7 @@ async fn create() {
         .unwrap();
     mock.assert_async().await;
     assert_app(&app);
+    assert_ran(&apps_api::operations::MAGIC_ACCOUNT_APPS_ADD_APP);
 }
 
 #[tokio::test]
@@ -139,6 +141,7 @@ async fn update_replaces_with_put() {
         .unwrap();
     mock.assert_async().await;
     assert_app(&app);
+    assert_ran(&apps_api::operations::MAGIC_ACCOUNT_APPS_UPDATE_APP);
 }
 
 #[tokio::test]
@@ -164,6 +167,7 @@ async fn patch_sends_only_the_changes() {
         .unwrap();
     mock.assert_async().await;
     assert_app(&app);
+    assert_ran(&apps_api::operations::MAGIC_ACCOUNT_APPS_PATCH_APP);
 }
 
 #[tokio::test]
@@ -184,6 +188,7 @@ async fn delete() {
         .unwrap();
     mock.assert_async().await;
     assert_app(&app);
+    assert_ran(&apps_api::operations::MAGIC_ACCOUNT_APPS_DELETE_APP);
 }
 
 #[tokio::test]

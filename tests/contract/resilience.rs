@@ -417,8 +417,8 @@ async fn path_recorder(server: &MockServer) -> Arc<Mutex<Vec<String>>> {
     seen
 }
 
-/// The reproduction of issue 11: `\` is `/` to the URL parser, which then resolves `..`, so
-/// this ID used to send `DELETE /client/v4/zones/<zone>` with the caller's token.
+/// `\` is `/` to the URL parser, which then resolves `..`: an ID that would send
+/// `DELETE /client/v4/zones/<zone>` with the caller's token sends nothing.
 #[tokio::test]
 async fn a_backslash_traversal_id_sends_nothing() {
     let server = MockServer::start_async().await;

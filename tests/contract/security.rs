@@ -17,9 +17,9 @@ use crate::support::*;
 
 const APP: &str = "2a95132c15732412d22c1476fa83f27a";
 
-/// Reproduced in issue 11: a `308` to another host received the Cloudflare global key and
-/// email, and the replayed Hover login with the password. Now no redirect is followed, and
-/// the 3xx is an API error naming its status and the `Location` host.
+/// A `308` to another host would carry the Cloudflare global key and email, and a replayed Hover
+/// login its password: no redirect is followed, and the 3xx is an API error naming its status
+/// and the `Location` host.
 #[tokio::test]
 async fn redirects_are_not_followed_and_carry_no_credentials() {
     // On `localhost`: another host name than 127.0.0.1, as in the reproduction.
@@ -202,10 +202,10 @@ async fn unanswering_server(
     (url, connections)
 }
 
-/// Reproduced in issue 11: a GET, PUT or DELETE whose connection was closed unanswered failed
-/// at once with one try. Idempotent calls (and a TURN revoke, idempotent in effect) now retry it
-/// like a connect failure; a POST or PATCH that reached the server is not replayed. Each call
-/// gets a server of its own whose first connection is lost, so its count is that call's.
+/// A GET, PUT or DELETE whose connection was closed unanswered (and a TURN revoke, idempotent in
+/// effect) is tried again like a connect failure; a POST or PATCH that reached the server is not
+/// replayed. Each request gets a server of its own whose first connection is lost, so its count
+/// is that request's.
 #[tokio::test]
 async fn an_idempotent_call_whose_connection_is_lost_is_retried() {
     let get = fixture!("calls-get.response.json").to_string();
@@ -385,8 +385,8 @@ async fn retry_after_cannot_hold_a_call_past_its_deadline() {
     assert_eq!(counts.of(&cf_path("/calls/apps")), 3);
 }
 
-/// Reproduced in issue 11: `retry-after-ms: 1e30` on any error answer panicked. Now an absurd
-/// wait is "too long": RateLimited at once, with the ceiling as its wait.
+/// `retry-after-ms: 1e30` (which `Duration::from_secs_f64` panics on) is "too long":
+/// RateLimited at once, with the ceiling as its wait.
 #[tokio::test]
 async fn an_absurd_retry_after_is_too_long_not_a_panic() {
     for (status, header, value) in [
@@ -564,9 +564,8 @@ async fn hover_ids_are_digits_only() {
     any.assert_calls_async(0).await;
 }
 
-/// Found in review: the body of an error answer was read to its end before the retry's wait,
-/// so a server trickling it pushed the wait (and the call) past the deadline. The read now
-/// gets only the time the wait leaves.
+/// The rest of an error answer's body is read before the retry's wait only for the time the
+/// wait leaves: a server trickling it cannot push the wait (and the request) past the deadline.
 #[tokio::test]
 async fn a_trickling_error_body_cannot_push_a_call_past_its_deadline() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -36,11 +36,36 @@ impl Sleeper for RecordingSleeper {
     }
 }
 
+thread_local! {
+    /// The operations this test's clients got answers to (a test runs on one thread).
+    static RAN: std::cell::RefCell<Vec<&'static str>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An `on_response` hook recording the operation of every answer, for [`assert_ran`].
+pub fn recorder() -> impl Fn(&apps_api::ResponseInfo<'_>) + Send + Sync + 'static {
+    |answer| RAN.with(|ran| ran.borrow_mut().push(answer.operation))
+}
+
+/// Asserts that a client of this test got an answer to `operation`: the contract test names the
+/// operation it pins (`tests/spec.rs` checks that every operation has one).
+#[track_caller]
+pub fn assert_ran(operation: &apps_api::operations::Operation) {
+    RAN.with(|ran| {
+        let ran = ran.borrow();
+        assert!(
+            ran.contains(&operation.id),
+            "{} did not run: {ran:?}",
+            operation.id
+        );
+    });
+}
+
 pub fn cf_builder(server: &MockServer) -> apps_api::cloudflare::CloudflareClientBuilder {
     CloudflareClient::builder()
         .credentials(Credentials::api_token(TOKEN))
         .base_url(format!("{}{CF_PREFIX}", server.base_url()))
         .sleeper(Arc::new(RecordingSleeper::default()))
+        .on_response(recorder())
 }
 
 pub fn cf(server: &MockServer) -> CloudflareClient {
@@ -59,6 +84,7 @@ pub fn hover_builder(server: &MockServer) -> apps_api::hover::HoverClientBuilder
     HoverClient::builder()
         .base_url(server.base_url())
         .sleeper(Arc::new(RecordingSleeper::default()))
+        .on_response(recorder())
 }
 
 pub fn hover_with_token(server: &MockServer) -> HoverClient {

@@ -48,6 +48,7 @@ async fn list() {
     mock.assert_async().await;
     assert_eq!(keys.len(), 1);
     assert_documented_key(&keys[0]);
+    assert_ran(&apps_api::operations::CALLS_TURN_KEY_LIST);
 }
 
 #[tokio::test]
@@ -74,6 +75,7 @@ async fn create_returns_the_key_once() {
     assert_documented_key(&created.turn_key);
     assert_eq!(created.key.expose(), KEY_TOKEN);
     assert!(!format!("{created:?}").contains("66bcf64a"));
+    assert_ran(&apps_api::operations::CALLS_TURN_KEY_CREATE);
 }
 
 /// One report says a live create carries the token as `secret`: it is read from there too.
@@ -150,6 +152,9 @@ async fn get_update_delete() {
     get.assert_async().await;
     update.assert_async().await;
     delete.assert_async().await;
+    assert_ran(&apps_api::operations::CALLS_RETRIEVE_TURN_KEY_DETAILS);
+    assert_ran(&apps_api::operations::CALLS_UPDATE_TURN_KEY);
+    assert_ran(&apps_api::operations::CALLS_DELETE_TURN_KEY);
 }
 
 #[tokio::test]
@@ -215,6 +220,7 @@ fn turn(server: &MockServer) -> TurnCredentials {
     TurnCredentials::builder(KEY, KEY_TOKEN)
         .base_url(format!("{}/v1", server.base_url()))
         .sleeper(std::sync::Arc::new(RecordingSleeper::default()))
+        .on_response(recorder())
         .build()
         .unwrap()
 }
@@ -266,6 +272,7 @@ async fn ice_servers() {
         "the answer is passed on as RTCConfiguration"
     );
     assert!(!format!("{ice:?}").contains(USERNAME));
+    assert_ran(&apps_api::operations::TURN_GENERATE_ICE_SERVERS);
 }
 
 #[tokio::test]
@@ -284,6 +291,7 @@ async fn revoke() {
         .await
         .unwrap();
     mock.assert_async().await;
+    assert_ran(&apps_api::operations::TURN_REVOKE_CREDENTIAL);
 }
 
 /// Bad TTLs and usernames are refused before anything is sent.
@@ -360,8 +368,8 @@ async fn minting_is_retried_and_errors_are_read_leniently() {
     );
 }
 
-/// Found in review: a revoke answered with 200 (not the documented 204) was a decode error.
-/// And the username, which identifies the allocation, is in no error, `Debug` or dry run.
+/// A revoke answered with 200 (not the documented 204) is the answer. The username, which
+/// identifies the allocation, is in no error, `Debug` or dry run.
 #[tokio::test]
 async fn revoke_takes_any_2xx_and_never_shows_the_username() {
     let server = MockServer::start_async().await;

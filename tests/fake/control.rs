@@ -213,8 +213,8 @@ async fn hover_tokens_expire_over_http() {
     );
 }
 
-/// Found in review: any web page could reset a developer's fake or queue faults in it. The
-/// control API refuses what a browser sends on a page's behalf, and DNS rebinding.
+/// No web page can reset a developer's fake or queue faults in it: the control API refuses what
+/// a browser sends on a page's behalf, and DNS rebinding.
 #[tokio::test]
 async fn web_pages_cannot_drive_the_control_api() {
     let fake = FakeServer::start().await.unwrap();

@@ -1,4 +1,4 @@
-//! The fake answers like the real services (issue 12): routing errors, both Cloudflare auth
+//! The fake answers like the real services: routing errors, both Cloudflare auth
 //! schemes, explicit nulls, expiring JWTs, whole-second timestamps, bounded input, and the
 //! fault kinds as the edge sends them.
 
@@ -513,8 +513,8 @@ async fn the_request_log_is_bounded_in_bytes() {
     assert!(kept <= apps_api::fake::REMEMBERED_BYTES, "{kept}");
 }
 
-/// Found in review: the request log kept every answer whole, so big lists asked for again and
-/// again could fill memory. Bodies over 64 KiB are logged without their body.
+/// The request log keeps only small bodies: an answer over 64 KiB (a big list, asked for again
+/// and again) is logged without its body.
 #[tokio::test]
 async fn the_request_log_keeps_only_small_bodies() {
     let fake = FakeServer::start().await.unwrap();

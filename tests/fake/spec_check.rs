@@ -1,4 +1,4 @@
-//! Proof of fidelity (issue 12, point 5): the fake's answers, for every operation and every
+//! Proof of fidelity: the fake's answers, for every operation and every
 //! fault, and the client's requests, validate against the specs.
 //!
 //! What "validates" means per fault: an error answer against the operation's declared error

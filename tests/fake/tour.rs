@@ -1,6 +1,6 @@
-//! The tour binary `--live` against the fake, once per credential form the clients accept
-//! (issue 12, point 4): it must finish, touch every operation it prints, and print the
-//! statuses the server actually answered.
+//! The tour binary `--live` against the fake, once per credential form the clients accept: it
+//! must finish, touch every operation it prints, and print the statuses the server actually
+//! answered.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

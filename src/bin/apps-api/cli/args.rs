@@ -70,16 +70,16 @@ pub enum Command {
     /// Short-lived TURN credentials (with a TURN key's own token).
     #[command(subcommand)]
     Turn(Turn),
-    /// Serve fake Cloudflare and Hover APIs until Ctrl-C (`apps-api fake --help`).
-    #[command(
-        disable_help_flag = true,
-        after_help = "Example:\n  apps-api fake --port 8787 --cloudflare-token test-token"
-    )]
-    Fake {
-        /// The fake's own flags (see `apps-api fake --help`).
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Serve fake Cloudflare and Hover APIs on 127.0.0.1 until Ctrl-C, and print their base
+    /// URLs and the credentials they accept (made up unless given).
+    #[command(after_help = "\
+Example:
+  apps-api fake --port 8787 --cloudflare-token test-token
+  curl -H 'Authorization: Bearer test-token' \\
+    http://127.0.0.1:8787/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/calls/apps
+  curl -X POST http://127.0.0.1:8787/__fake/faults \\
+    -d '{\"operation\": \"calls-apps-list\", \"count\": 1, \"fault\": {\"status\": 503}}'")]
+    Fake(FakeArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  apps-api completions bash > /etc/bash_completion.d/apps-api"
@@ -88,6 +88,32 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// The standalone fake's settings.
+#[derive(Args, Debug, Clone)]
+pub struct FakeArgs {
+    /// The port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// The Cloudflare API token it accepts.
+    #[arg(long)]
+    pub cloudflare_token: Option<String>,
+    /// The Cloudflare account email it accepts with the global key (Magic only).
+    #[arg(long, requires = "cloudflare_key")]
+    pub cloudflare_email: Option<String>,
+    /// The Cloudflare global API key it accepts (Magic only).
+    #[arg(long, requires = "cloudflare_email")]
+    pub cloudflare_key: Option<String>,
+    /// The Hover login email it accepts.
+    #[arg(long)]
+    pub hover_email: Option<String>,
+    /// The Hover login password it accepts.
+    #[arg(long)]
+    pub hover_password: Option<String>,
+    /// How long the Hover JWTs it issues live, in seconds (default 7200).
+    #[arg(long, value_name = "SECONDS")]
+    pub hover_token_ttl: Option<u64>,
 }
 
 /// Where a one-time secret goes instead of stdout.

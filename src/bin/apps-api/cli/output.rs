@@ -43,7 +43,7 @@ pub fn report(error: &Error) {
 /// printed values come from models, so the tool does it for them.
 pub fn safe(text: &str) -> String {
     // The same escapes as the library's error text: one list of what to escape.
-    apps_api::__cli::escape_controls(text)
+    apps_api::text::escape_controls(text)
 }
 
 /// The widest a table cell is shown, in characters (`--json` has the full value).
@@ -228,7 +228,7 @@ pub fn escape_json_text(text: &str) -> String {
     for c in text.chars() {
         // C0 controls are serde's to escape (inside strings); outside them, `\n` and `\t` are
         // the layout of pretty JSON.
-        if c > '\u{1f}' && apps_api::__cli::is_hidden(c) {
+        if c > '\u{1f}' && apps_api::text::is_hidden(c) {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
                 out.push_str(&format!("\\u{unit:04x}"));
@@ -530,7 +530,7 @@ pub fn labelled_secret(label: &str, value: &str) {
 /// A one-time secret, labelled, exactly as it is: as itself, or, when it holds characters a
 /// terminal would act on or hide, as a JSON string that says so (never altered silently).
 pub fn secret_line(label: &str, value: &str) -> String {
-    if value.chars().any(apps_api::__cli::is_hidden) {
+    if value.chars().any(apps_api::text::is_hidden) {
         let quoted = escape_json_text(&serde_json::to_string(value).unwrap_or_default());
         format!(
             "{label} (shown only this once, store it now; written as a JSON string because it \

@@ -1,9 +1,16 @@
 //! Property tests of every decoder: arbitrary bytes and arbitrary JSON (free-form, and shaped
 //! like each provider's envelope) as the answer to every operation, through the whole facade
-//! (generated decoding, envelope, conversion, error mapping), answered in-process.
+//! (generated decoding, envelope, conversion, error mapping), answered in process (feature
+//! `test-util`); and arbitrary IDs through every operation that takes one.
 //!
-//! Every case must end in `Ok` or a typed `Error` whose `Display` works; a panic fails the test.
-//! Cases per operation: `PROPTEST_CASES` (default 10,000).
+//! Every case must end in `Ok` or the typed `Error` its answer calls for, whose `Display` works;
+//! a panic fails the test. Cases per property: `PROPTEST_CASES` (default 10,000).
+#![cfg(all(
+    feature = "test-util",
+    feature = "cloudflare-calls",
+    feature = "cloudflare-magic",
+    feature = "hover"
+))]
 
 use std::sync::{Arc, Mutex};
 
@@ -11,13 +18,19 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use serde_json::Value;
 
-use crate::cloudflare::magic::{MagicAppChanges, NewMagicApp};
-use crate::cloudflare::{CloudflareClient, Credentials};
-use crate::hover::{HoverAppChanges, HoverClient, NewHoverApp};
-use crate::test_util::Responder;
-use crate::{CallsAppId, HoverAppId, MagicAppId, RetryConfig};
+use apps_api::cloudflare::magic::{MagicAppChanges, NewMagicApp};
+use apps_api::cloudflare::{CloudflareClient, Credentials};
+use apps_api::hover::{HoverAppChanges, HoverClient, NewHoverApp};
+use apps_api::test_util::Responder;
+use apps_api::{CallsAppId, HoverAppId, MagicAppId, RetryConfig};
 
-use crate::core::proptest_cases as cases;
+/// Cases per property: `PROPTEST_CASES`, or 10,000.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
 
 const KEYS: &[&str] = &[
     "success",
@@ -114,20 +127,22 @@ type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 struct Clients {
     cf: CloudflareClient,
-    turn: crate::cloudflare::turn::TurnCredentials,
+    turn: apps_api::cloudflare::turn::TurnCredentials,
     hover: HoverClient,
     hover_login: HoverClient,
     runtime: tokio::runtime::Runtime,
     answer: Arc<Mutex<Canned>>,
     seen: Seen,
-    responder: Option<Responder>,
+    responder: Responder,
+    /// The operations the clients got answers to.
+    answered: Arc<Mutex<std::collections::BTreeSet<&'static str>>>,
 }
 
 /// A sleeper that does not sleep (the header tests retry).
 #[derive(Debug)]
 struct NoWait;
 
-impl crate::Sleeper for NoWait {
+impl apps_api::Sleeper for NoWait {
     fn sleep(
         &self,
         _: std::time::Duration,
@@ -159,36 +174,46 @@ impl Clients {
             }
             response
         });
-        let mut cf = CloudflareClient::builder()
+        let answered: Arc<Mutex<std::collections::BTreeSet<&'static str>>> = Arc::default();
+        let record = |answered: &Arc<Mutex<std::collections::BTreeSet<&'static str>>>| {
+            let answered = answered.clone();
+            move |answer: &apps_api::ResponseInfo<'_>| {
+                answered.lock().unwrap().insert(answer.operation);
+            }
+        };
+        let cf = CloudflareClient::builder()
+            .on_response(record(&answered))
             .credentials(Credentials::api_token("fuzz-token"))
             .base_url("http://127.0.0.1:9/client/v4")
             .sleeper(Arc::new(NoWait))
-            .retry(retry.clone());
-        cf.options.responder = Some(responder.clone());
-        let mut turn = crate::cloudflare::turn::TurnCredentials::builder(
+            .retry(retry.clone())
+            .responder(responder.clone());
+        let turn = apps_api::cloudflare::turn::TurnCredentials::builder(
             "2a95132c15732412d22c1476fa83f27a",
             "fuzz-turn-key",
         )
         .base_url("http://127.0.0.1:9/v1")
         .sleeper(Arc::new(NoWait))
-        .retry(retry.clone());
-        turn.options.responder = Some(responder.clone());
+        .retry(retry.clone())
+        .on_response(record(&answered))
+        .responder(responder.clone());
         let hover = |with_password: bool| {
             let builder = HoverClient::builder()
+                .on_response(record(&answered))
                 .base_url("http://127.0.0.1:9")
                 .sleeper(Arc::new(NoWait))
                 .retry(retry.clone())
                 // Every case must reach the login decoder, not a remembered rejection.
                 .login_cooldown(std::time::Duration::ZERO);
-            let mut builder = if with_password {
+            let builder = if with_password {
                 builder.credentials("fuzz@example.com", "fuzz-password")
             } else {
                 builder.token("fuzz-jwt")
             };
-            builder.options.responder = Some(responder.clone());
-            builder.build().unwrap()
+            builder.responder(responder.clone()).build().unwrap()
         };
         Clients {
+            answered: answered.clone(),
             cf: cf.build().unwrap(),
             turn: turn.build().unwrap(),
             hover: hover(false),
@@ -199,7 +224,7 @@ impl Clients {
                 .unwrap(),
             answer,
             seen,
-            responder: Some(responder),
+            responder,
         }
     }
 
@@ -241,8 +266,8 @@ thread_local! {
 /// its status calls for otherwise. Never a lost call (a login task that panicked ends in a
 /// transport error "the login ended without an answer"), a timeout or an argument error: these
 /// cases answer at once and every argument is valid. `Display` and the helpers must work.
-fn allowed<T>(status: u16, result: &Result<T, crate::Error>) -> bool {
-    use crate::Error as E;
+fn allowed<T>(status: u16, result: &Result<T, apps_api::Error>) -> bool {
+    use apps_api::Error as E;
     let Err(e) = result else {
         return (200..300).contains(&status);
     };
@@ -260,7 +285,7 @@ fn allowed<T>(status: u16, result: &Result<T, crate::Error>) -> bool {
 }
 
 /// 1 if `result` is [`allowed`] for `status`, else 0 (and the case is printed).
-fn check<T: std::fmt::Debug>(status: u16, result: Result<T, crate::Error>) -> usize {
+fn check<T: std::fmt::Debug>(status: u16, result: Result<T, apps_api::Error>) -> usize {
     if allowed(status, &result) {
         1
     } else {
@@ -278,8 +303,8 @@ fn every_operation(c: &Clients) -> usize {
     let status = c.answer.lock().unwrap().status;
     let calls = c.cf.calls("acc");
     let turn_keys = c.cf.turn_keys("acc");
-    let turn_key = crate::TurnKeyId::new("2a95132c15732412d22c1476fa83f27a");
-    let username = crate::TurnUsername::new("u5ername");
+    let turn_key = apps_api::TurnKeyId::new("2a95132c15732412d22c1476fa83f27a");
+    let username = apps_api::TurnUsername::new("u5ername");
     let magic = c.cf.magic("acc");
     let hover = c.hover.apps();
     let (calls_id, magic_id, hover_id) = (
@@ -337,10 +362,24 @@ proptest! {
     }
 }
 
+/// Every operation of the specs has a facade method: running every method the facade has gets
+/// an answer to each operation of the table, and to nothing else.
+#[test]
+fn every_operation_of_the_specs_has_a_facade_method() {
+    let answered = CLIENTS.with(|c| {
+        c.answered.lock().unwrap().clear();
+        every_operation(c.answer(404, "{}"));
+        c.answered.lock().unwrap().clone()
+    });
+    let all: std::collections::BTreeSet<&str> =
+        apps_api::operations::ALL.iter().map(|op| op.id).collect();
+    assert_eq!(answered, all);
+}
+
 #[test]
 fn the_harness_decodes_a_real_answer() {
     // The harness must reach the decoders: a documented answer decodes to Ok.
-    let body = include_str!("../tests/fixtures/docs/calls-list.response.json");
+    let body = include_str!("fixtures/docs/calls-list.response.json");
     let apps = CLIENTS.with(|c| {
         c.runtime
             .block_on(c.answer(200, body).cf.calls("acc").list())
@@ -394,7 +433,7 @@ proptest! {
             let magic = c.cf.magic("acc");
             let (calls_id, magic_id) = (CallsAppId::new("2a95132c15732412d22c1476fa83f27a"), MagicAppId::new("m"));
             let changes = MagicAppChanges::new().name("n");
-            let results: Vec<Result<(), crate::Error>> = c.runtime.block_on(async {
+            let results: Vec<Result<(), apps_api::Error>> = c.runtime.block_on(async {
                 vec![
                     calls.list().await.map(drop),
                     calls.create(None).await.map(drop),
@@ -408,12 +447,12 @@ proptest! {
                     magic.delete(&magic_id).await.map(drop),
                     c.cf.turn_keys("acc").list().await.map(drop),
                     c.cf.turn_keys("acc").create(None).await.map(drop),
-                    c.cf.turn_keys("acc").get(&crate::TurnKeyId::new("2a95132c15732412d22c1476fa83f27a")).await.map(drop),
+                    c.cf.turn_keys("acc").get(&apps_api::TurnKeyId::new("2a95132c15732412d22c1476fa83f27a")).await.map(drop),
                 ]
             });
             for (i, result) in results.into_iter().enumerate() {
                 match result {
-                    Err(crate::Error::Api(failure)) => {
+                    Err(apps_api::Error::Api(failure)) => {
                         assert_eq!(failure.status, 200, "op {i}");
                         let codes: Vec<i64> = failure.errors.iter().filter_map(|e| e.code).collect();
                         assert_eq!(codes, expected, "op {i}");
@@ -499,7 +538,7 @@ fn hostile_id() -> impl Strategy<Value = String> {
     ]
 }
 
-/// The named cases of issue 11, and their relatives.
+/// Traversals, escapes, controls and lengths an ID must never smuggle into a path.
 const NAMED_HOSTILE_IDS: &[&str] = &[
     r"..\..",
     r"a\..\b",
@@ -524,7 +563,7 @@ const NAMED_HOSTILE_IDS: &[&str] = &[
 /// One operation that takes an ID: its path template with the ID's placeholder, and the call.
 type IdCall<'a> = (
     &'static str,
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), crate::Error>> + 'a>>,
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), apps_api::Error>> + 'a>>,
 );
 
 /// Runs every operation taking an ID of this kind with `id`, and asserts on each request the
@@ -538,12 +577,12 @@ fn id_reaches_only_its_segment(kind: &str, id: &str) {
         );
         c.take_seen();
         let valid = match kind {
-            "account" => crate::AccountId::RULE.check(id).is_ok(),
-            "calls" => CallsAppId::RULE.check(id).is_ok(),
-            "magic" => MagicAppId::RULE.check(id).is_ok(),
-            "hover" => HoverAppId::RULE.check(id).is_ok(),
-            "turn" => crate::TurnKeyId::RULE.check(id).is_ok(),
-            "username" => crate::TurnUsername::RULE.check(id).is_ok(),
+            "account" => apps_api::AccountId::parse(id).is_ok(),
+            "calls" => CallsAppId::parse(id).is_ok(),
+            "magic" => MagicAppId::parse(id).is_ok(),
+            "hover" => HoverAppId::parse(id).is_ok(),
+            "turn" => apps_api::TurnKeyId::parse(id).is_ok(),
+            "username" => apps_api::TurnUsername::parse(id).is_ok(),
             other => unreachable!("{other}"),
         };
         let calls_ops = |account: &str, app: &str| -> Vec<IdCall<'_>> {
@@ -650,14 +689,14 @@ fn id_reaches_only_its_segment(kind: &str, id: &str) {
         };
         let turn_ops = |key: &str, username: &str| -> Vec<IdCall<'_>> {
             let keys = c.cf.turn_keys("023e105f4ecef8ad9ca31a8372d0c353");
-            let id = crate::TurnKeyId::new(key);
+            let id = apps_api::TurnKeyId::new(key);
             let (k1, k2, k3) = (keys.clone(), keys.clone(), keys);
             let (i1, i2, i3) = (id.clone(), id.clone(), id.clone());
-            let mut turn = crate::cloudflare::turn::TurnCredentials::builder(id, "fuzz-turn-key")
+            let turn = apps_api::cloudflare::turn::TurnCredentials::builder(id, "fuzz-turn-key")
                 .base_url("http://127.0.0.1:9/v1")
-                .retry(RetryConfig::disabled());
-            turn.options.responder = c.responder.clone();
-            let username = crate::TurnUsername::new(username);
+                .retry(RetryConfig::disabled())
+                .responder(c.responder.clone());
+            let username = apps_api::TurnUsername::new(username);
             let mut ops: Vec<IdCall<'_>> = vec![
                 (
                     "/client/v4/accounts/023e105f4ecef8ad9ca31a8372d0c353/calls/turn_keys/{turn}",
@@ -690,7 +729,7 @@ fn id_reaches_only_its_segment(kind: &str, id: &str) {
                 }
                 // An invalid key ID is refused when the client is built.
                 Err(e) => {
-                    let e2 = crate::Error::InvalidArgument(e.to_string());
+                    let e2 = apps_api::Error::InvalidArgument(e.to_string());
                     ops.push((
                         "/v1/turn/keys/{turn}/credentials/generate-ice-servers",
                         Box::pin(async move { Err(e) }),
@@ -730,7 +769,7 @@ fn id_reaches_only_its_segment(kind: &str, id: &str) {
                 // escaped: an escape can double a character, so only IDs longer than 16 can be
                 // told apart from their quote), in a message of bounded length.
                 assert!(
-                    matches!(&result, Err(crate::Error::InvalidArgument(m))
+                    matches!(&result, Err(apps_api::Error::InvalidArgument(m))
                         if (id.chars().count() <= 16 || !m.contains(id)) && m.len() < 300),
                     "{kind} {id:?}: {result:?}"
                 );
@@ -739,7 +778,7 @@ fn id_reaches_only_its_segment(kind: &str, id: &str) {
             }
             // Every answer here is a 404.
             assert!(
-                matches!(result, Err(crate::Error::NotFound(_))),
+                matches!(result, Err(apps_api::Error::NotFound(_))),
                 "{kind} {id:?}: {result:?}"
             );
             let expected = template
