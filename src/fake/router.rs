@@ -189,6 +189,18 @@ mod tests {
     use super::*;
     use axum::response::IntoResponse;
 
+    /// Every operation of the specs has a route (by construction: `routes::find` reads the
+    /// table) and something that serves it.
+    #[test]
+    fn every_operation_has_a_handler() {
+        let missing: Vec<&str> = crate::operations::ALL
+            .iter()
+            .filter(|op| handler(op).is_none())
+            .map(|op| op.id)
+            .collect();
+        assert!(missing.is_empty(), "no handler for {missing:?}");
+    }
+
     /// A large answer's permit is held until its body has been read to the end (a client that
     /// does not read keeps it), and given back then.
     #[tokio::test]
