@@ -68,10 +68,10 @@ pub(crate) fn unwrap<B: Envelope, T>(
              the request may still have taken effect",
             endpoint.operation
         );
-        return Err(transport.decode_error(endpoint, meta.status, &reason, b""));
+        return Err(transport.decode_error(endpoint, meta.status, &reason, None));
     };
     check(result)
-        .map_err(|reason| transport.decode_error(meta.endpoint(), meta.status, reason, b""))
+        .map_err(|reason| transport.decode_error(meta.endpoint(), meta.status, reason, None))
 }
 
 /// Implements [`Envelope`] and the error-body conversion for one generated Cloudflare module.

@@ -145,8 +145,9 @@ pub enum Error {
         status: u16,
         /// What is wrong with the body.
         reason: String,
-        /// The start of the body, secrets removed.
-        snippet: String,
+        /// What the body is (its kind, size and first keys; empty when the body was not kept),
+        /// never its content: a success answer may hold a secret the client does not know.
+        body: String,
     },
     /// An argument was rejected before any request was sent.
     InvalidArgument(String),
@@ -231,12 +232,12 @@ impl Error {
                 endpoint,
                 status,
                 reason,
-                snippet,
+                body,
             } => Error::Decode {
                 endpoint: endpoint.clone(),
                 status: *status,
                 reason: reason.clone(),
-                snippet: snippet.clone(),
+                body: body.clone(),
             },
             Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
             Error::Config(m) => Error::Config(m.clone()),
@@ -341,7 +342,7 @@ impl fmt::Display for Error {
                 endpoint,
                 status,
                 reason,
-                snippet,
+                body,
             } => {
                 write!(
                     f,
@@ -349,8 +350,8 @@ impl fmt::Display for Error {
                      expected JSON ({reason})",
                     endpoint.provider
                 )?;
-                if !snippet.is_empty() {
-                    write!(f, ": {snippet}")?;
+                if !body.is_empty() {
+                    write!(f, ": {body}")?;
                 }
                 Ok(())
             }

@@ -115,7 +115,7 @@ impl Transport {
                 "the body is larger than the {} byte limit",
                 self.max_body_bytes
             );
-            return self.decode_error(endpoint, status.unwrap_or(0), &reason, b"");
+            return self.decode_error(endpoint, status.unwrap_or(0), &reason, None);
         }
         match error {
             P::InvalidRequest(message) => Error::InvalidArgument(message),
@@ -206,15 +206,15 @@ impl Transport {
         endpoint: Endpoint,
         status: u16,
         reason: &str,
-        body: &[u8],
+        body: Option<&[u8]>,
     ) -> Error {
         let known = self.known();
         Error::Decode {
             endpoint: Box::new(endpoint),
             status,
-            // serde's messages can quote a value from the body.
-            reason: scrub::message(reason, &known, scrub::MESSAGE_BYTES),
-            snippet: scrub::snippet(body, &known),
+            // serde's messages quote values from the body, which may be secrets.
+            reason: scrub::message(&scrub::without_values(reason), &known, scrub::MESSAGE_BYTES),
+            body: body.map(|b| scrub::describe(b, &known)).unwrap_or_default(),
         }
     }
 
@@ -227,7 +227,7 @@ impl Transport {
         } else {
             reason
         };
-        self.decode_error(endpoint, status, reason, body)
+        self.decode_error(endpoint, status, reason, Some(body))
     }
 
     fn transport_error(

@@ -253,6 +253,66 @@ async fn empty_200_body_is_a_decode_error() {
     }
 }
 
+/// A success answer the client cannot use is described, never quoted: it may hold a secret no
+/// scrubbing can recognise (short, under an ordinary key, new to the client).
+#[tokio::test]
+async fn a_success_body_that_cannot_be_used_is_described_not_quoted() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path(cf_path("/calls/apps"));
+            then.status(201).json_body(json!({
+                "success": true, "errors": [], "messages": [],
+                "result": [{"name": "x", "pin": "hunter2-x"}]
+            }));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(cf_path("/calls/apps"));
+            then.status(200)
+                .header("content-type", "text/html")
+                .body("<html><p>Sign in: your code is hunter2-x</p></html>");
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(cf_path("/calls/apps/a0000000000000000000000000000001"));
+            // serde's reason would quote the string where an object belongs.
+            then.status(200).json_body(json!({
+                "success": true, "errors": [], "messages": [], "result": "hunter2-x"
+            }));
+        })
+        .await;
+    let client = cf(&server);
+    let created = client.calls(ACCOUNT).create(None).await.unwrap_err();
+    let listed = client.calls(ACCOUNT).list().await.unwrap_err();
+    let got = client
+        .calls(ACCOUNT)
+        .get(&CallsAppId::new("a0000000000000000000000000000001"))
+        .await
+        .unwrap_err();
+    for (err, kind) in [
+        (
+            got,
+            "a JSON object with keys [errors, messages, result, success], 63 bytes",
+        ),
+        (
+            created,
+            "a JSON object with keys [errors, messages, result, success], 84 bytes",
+        ),
+        (listed, "markup (HTML or XML), 51 bytes"),
+    ] {
+        match &err {
+            Error::Decode { body, .. } => assert_eq!(body, kind),
+            other => panic!("expected Decode, got {other:?}"),
+        }
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}
+
 #[tokio::test]
 async fn wrong_shape_is_a_decode_error_without_secrets() {
     let server = MockServer::start_async().await;

@@ -162,6 +162,7 @@ fn known_secrets_are_found_however_the_body_spells_them() {
         ("it's-a-secret", "<p>it&#x27;s-a-secret</p>", W, W),
         ("it's-a-secret", "<p>it&apos;s-a-secret</p>", W, W),
         ("say \"hi\" now", "<p>say &#34;hi&#34; now</p>", W, W),
+        ("pa/ss.word", "<p>pa&sol;ss&period;word</p>", W, W),
         // Percent-encoded: upper-case hex is in the list; lower case and `+` for a space
         // are found by decoding.
         (
@@ -218,9 +219,9 @@ fn the_decoders_undo_each_escape_exactly() {
     assert_eq!(
         html_unescape(
             "a&amp;b&lt;c&gt;d&quot;e&apos;f&#39;g&#x27;h&#X27;i&bogus;j&k&#xZZ;l&#1114112;\
-             m&verylongentityname;n&"
+             m&verylongentityname;n&o&sol;p&period;q&lowbar;"
         ),
-        "a&b<c>d\"e'f'g'h'i&bogus;j&k&#xZZ;l&#1114112;m&verylongentityname;n&"
+        "a&b<c>d\"e'f'g'h'i&bogus;j&k&#xZZ;l&#1114112;m&verylongentityname;n&o/p.q_"
     );
     assert_eq!(
         percent_decode("a%2Fb%2fc+d%zz%4%e2%82%ac%ff%41%"),
@@ -474,4 +475,77 @@ proptest! {
         let s = snippet(text.as_bytes(), &none());
         prop_assert!(!s.chars().any(char::is_control));
     }
+}
+
+/// A body the client could not use is described by kind, size and first keys, never quoted.
+#[test]
+fn a_body_is_described_not_quoted() {
+    let known = Known::new(["s3cr3t-key"]);
+    let cases: &[(&[u8], &str)] = &[
+        (b"", "an empty body"),
+        (b" \n", "an empty body"),
+        (
+            br#"{"b": "hunter2", "a\u001b[2J": 1, "s3cr3t-key": 2}"#,
+            r"a JSON object with keys [a\u{1b}[2J, b, [redacted]], 50 bytes",
+        ),
+        (br#"["hunter2", 1]"#, "a JSON array of 2 items, 14 bytes"),
+        (
+            br#""hunter2""#,
+            "a JSON value that is not an object, 9 bytes",
+        ),
+        (b"\xff\xfehunter2", "bytes that are not UTF-8, 9 bytes"),
+        (b"  <html>hunter2</html>", "markup (HTML or XML), 22 bytes"),
+        (b"hunter2", "text that is not JSON, 7 bytes"),
+        (br#"{"a": "hunter2""#, "text that is not JSON, 15 bytes"),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(describe(body, &known), *expected);
+    }
+    let many: serde_json::Map<String, serde_json::Value> =
+        (0..12).map(|i| (format!("k{i:02}"), 0.into())).collect();
+    let many = serde_json::to_vec(&many).unwrap();
+    assert!(describe(&many, &known).starts_with(
+        "a JSON object with keys [k00, k01, k02, k03, k04, k05, k06, k07, k08, k09, …], "
+    ));
+    // Past the size examined, a body is not parsed.
+    let mut huge = br#"{"a": ""#.to_vec();
+    huge.resize(SNIPPET_INPUT_BYTES, b'x');
+    huge.extend_from_slice(br#""}"#);
+    assert_eq!(
+        describe(&huge, &known),
+        format!("text that is not JSON, {} bytes", huge.len())
+    );
+}
+
+/// serde's reasons lose the strings and variants they quote from a body, and keep the rest.
+#[test]
+fn serde_reasons_lose_the_values_they_quote() {
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    enum Kind {
+        Alpha,
+        Beta,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Shape {
+        n: Option<u32>,
+        kind: Option<Kind>,
+    }
+    let reason =
+        |body: &str| without_values(&serde_json::from_str::<Shape>(body).unwrap_err().to_string());
+    assert_eq!(
+        reason(r#"{"n": "hun\"ter2"}"#),
+        r#"invalid type: string "…", expected u32 at line 1 column 17"#
+    );
+    assert_eq!(
+        reason(r#"{"kind": "hun`ter2`, expected x"}"#),
+        "unknown variant `…`, expected `Alpha` or `Beta` at line 1 column 32"
+    );
+    assert_eq!(
+        without_values(r#"string "a" and string "b" and variant `c`, expected `d`"#),
+        r#"string "…" and string "…" and variant `…`, expected `d`"#
+    );
+    assert_eq!(without_values(r#"cut string "abc"#), r#"cut string "…"#);
+    assert_eq!(without_values("missing field `id`"), "missing field `id`");
 }

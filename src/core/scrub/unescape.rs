@@ -11,50 +11,9 @@ pub(super) fn views(text: &str) -> [String; 3] {
     ]
 }
 
-/// `text` with HTML entities decoded: named (`&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`) and
-/// numeric (`&#39;`, `&#x27;`).
+/// `text` with HTML entities decoded: every named entity of HTML5 and numeric ones.
 pub(super) fn html_unescape(text: &str) -> String {
-    if !text.contains('&') {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        let entity = rest
-            .find(';')
-            .filter(|end| *end <= 10)
-            .map(|end| (&rest[1..end], end));
-        let decoded = entity.and_then(|(name, end)| {
-            let c = match name {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                _ => name
-                    .strip_prefix("#x")
-                    .or_else(|| name.strip_prefix("#X"))
-                    .and_then(|hex| u32::from_str_radix(hex, 16).ok())
-                    .or_else(|| name.strip_prefix('#').and_then(|dec| dec.parse().ok()))
-                    .and_then(char::from_u32),
-            };
-            c.map(|c| (c, end))
-        });
-        match decoded {
-            Some((c, end)) => {
-                out.push(c);
-                rest = &rest[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    html_escape::decode_html_entities(text).into_owned()
 }
 
 /// `text` with `%XX` (either case) decoded and `+` read as a space; bytes that do not decode
