@@ -99,9 +99,21 @@ macro_rules! cloudflare_types {
                     .collect()
             }
 
-            /// A successful envelope's `errors` are not read, so not converted either.
-            fn errors_if_failed(success: bool, list: generated::CloudflareMessages) -> Vec<ApiError> {
-                if success { Vec::new() } else { to_api_errors(list) }
+            /// An envelope's parts; a successful one's `errors` are not read, so not converted
+            /// either, nor its `messages` unless someone listens.
+            fn parts<T>(
+                success: bool,
+                errors: generated::CloudflareMessages,
+                messages: generated::CloudflareMessages,
+                want_messages: bool,
+                result: Option<T>,
+            ) -> Parts<T> {
+                Parts {
+                    success,
+                    errors: if success { Vec::new() } else { to_api_errors(errors) },
+                    messages: if want_messages { to_api_errors(messages) } else { Vec::new() },
+                    result,
+                }
             }
 
             impl $crate::core::failure::ErrorBody for generated::CloudflareFailure {
@@ -117,32 +129,15 @@ macro_rules! cloudflare_types {
             $(impl Envelope for generated::$single {
                 type Result = generated::$item;
                 fn into_parts(self, want_messages: bool) -> Parts<Self::Result> {
-                    Parts {
-                        success: self.success,
-                        errors: errors_if_failed(self.success, self.errors),
-                        messages: if want_messages {
-                            to_api_errors(self.messages)
-                        } else {
-                            Vec::new()
-                        },
-                        result: self.result,
-                    }
+                    parts(self.success, self.errors, self.messages, want_messages, self.result)
                 }
             })*
 
             $(impl Envelope for generated::$list {
                 type Result = Vec<$list_item>;
                 fn into_parts(self, want_messages: bool) -> Parts<Self::Result> {
-                    Parts {
-                        success: self.success,
-                        errors: errors_if_failed(self.success, self.errors),
-                        messages: if want_messages {
-                            to_api_errors(self.messages)
-                        } else {
-                            Vec::new()
-                        },
-                        result: Some(self.result.into_list()),
-                    }
+                    let result = Some(self.result.into_list());
+                    parts(self.success, self.errors, self.messages, want_messages, result)
                 }
             })*
         };

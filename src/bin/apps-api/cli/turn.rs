@@ -93,6 +93,20 @@ fn turn_client(
     builder.build()
 }
 
+/// The username and credential of the first ICE server that has them, labelled.
+fn credentials(ice: &apps_api::cloudflare::turn::IceServers) -> Vec<(&'static str, &str)> {
+    let Some(server) = ice.ice_servers.iter().find(|s| s.username.is_some()) else {
+        return Vec::new();
+    };
+    [
+        ("username", &server.username),
+        ("credential", &server.credential),
+    ]
+    .into_iter()
+    .filter_map(|(label, value)| Some((label, value.as_ref()?.expose())))
+    .collect()
+}
+
 pub async fn turn(command: Turn, global: &Global) -> Result<(), Failure> {
     match command {
         Turn::Credentials {
@@ -121,17 +135,8 @@ pub async fn turn(command: Turn, global: &Global) -> Result<(), Failure> {
                             }
                         } else if global.json {
                             // The credential is what this command is for: it is the output.
-                            if let Some(server) =
-                                ice.ice_servers.iter().find(|s| s.username.is_some())
-                            {
-                                for (label, value) in [
-                                    ("username", &server.username),
-                                    ("credential", &server.credential),
-                                ] {
-                                    if let Some(value) = value {
-                                        output::holds_secret(label, value.expose());
-                                    }
-                                }
+                            for (label, value) in credentials(&ice) {
+                                output::holds_secret(label, value);
                             }
                             output::json(&output::ice_json(&ice));
                         } else {
@@ -140,17 +145,8 @@ pub async fn turn(command: Turn, global: &Global) -> Result<(), Failure> {
                                     output::line(url);
                                 }
                             }
-                            if let Some(server) =
-                                ice.ice_servers.iter().find(|s| s.username.is_some())
-                            {
-                                for (label, value) in [
-                                    ("username", &server.username),
-                                    ("credential", &server.credential),
-                                ] {
-                                    if let Some(value) = value {
-                                        output::labelled_secret(label, value.expose());
-                                    }
-                                }
+                            for (label, value) in credentials(&ice) {
+                                output::labelled_secret(label, value);
                             }
                             output::line("");
                             output::line(&format!("expires at {}", ice.expires_at));
