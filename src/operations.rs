@@ -31,6 +31,21 @@ impl Operation {
     pub fn by_id(id: &str) -> Option<&'static Operation> {
         ALL.iter().find(|op| op.id == id)
     }
+
+    /// The names of its path parameters, in the order the path has them.
+    ///
+    /// ```
+    /// # #[cfg(feature = "cloudflare-calls")] {
+    /// use apps_api::operations::CALLS_APPS_RETRIEVE_APP_DETAILS as GET;
+    /// assert_eq!(GET.parameters().collect::<Vec<_>>(), ["account_id", "app_id"]);
+    /// # }
+    /// ```
+    pub fn parameters(&self) -> impl Iterator<Item = &'static str> {
+        self.path
+            .split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+    }
 }
 
 pub use crate::generated::operations::*;

@@ -105,6 +105,13 @@ pub fn request_schema<'a>(spec: &'a Value, path: &str, method: &str) -> Option<&
         .get("schema")
 }
 
+/// The example of an operation's request body, if it has one.
+#[allow(dead_code)]
+pub fn request_example<'a>(spec: &'a Value, path: &str, method: &str) -> Option<&'a Value> {
+    spec["paths"][path][method.to_lowercase()]["requestBody"]["content"]["application/json"]
+        .get("example")
+}
+
 /// The schema of a path parameter (written on the path item, by reference or inline).
 #[allow(dead_code)]
 pub fn path_parameter<'a>(spec: &'a Value, path: &str, name: &str) -> &'a Value {

@@ -10,6 +10,33 @@ use crate::support::*;
 
 const APP: &str = "2a95132c15732412d22c1476fa83f27a";
 
+/// How the tests call each operation ([`crate::drivers`]).
+pub(crate) fn drivers() -> Vec<crate::drivers::Driver> {
+    use crate::drivers::drive;
+    vec![
+        drive!(CALLS_APPS_LIST, |h, ids| h
+            .cf
+            .calls(&ids["account_id"])
+            .list()),
+        drive!(CALLS_APPS_CREATE_A_NEW_APP, |h, ids| h
+            .cf
+            .calls(&ids["account_id"])
+            .create(Some("n"))),
+        drive!(CALLS_APPS_RETRIEVE_APP_DETAILS, |h, ids| h
+            .cf
+            .calls(&ids["account_id"])
+            .get(&CallsAppId::new(&ids["app_id"]))),
+        drive!(CALLS_APPS_UPDATE_APP_DETAILS, |h, ids| h
+            .cf
+            .calls(&ids["account_id"])
+            .update(&CallsAppId::new(&ids["app_id"]), None)),
+        drive!(CALLS_APPS_DELETE_APP, |h, ids| h
+            .cf
+            .calls(&ids["account_id"])
+            .delete(&CallsAppId::new(&ids["app_id"]))),
+    ]
+}
+
 fn assert_documented_app(app: &apps_api::cloudflare::calls::CallsApp) {
     assert_eq!(app.id, Some(CallsAppId::new(APP)));
     assert_eq!(app.name.as_deref(), Some("production-realtime-app"));

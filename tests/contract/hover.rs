@@ -9,6 +9,34 @@ use serde_json::json;
 
 use crate::support::*;
 
+/// How the tests call each operation ([`crate::drivers`]).
+pub(crate) fn drivers() -> Vec<crate::drivers::Driver> {
+    use crate::drivers::drive;
+    vec![
+        drive!(CREATE_APP, |h, _ids| h
+            .hover
+            .apps()
+            .create(&NewHoverApp::new("n", "com.example"))),
+        drive!(GET_APP, |h, ids| h
+            .hover
+            .apps()
+            .get(&HoverAppId::new(&ids["id"]))),
+        drive!(UPDATE_APP, |h, ids| h.hover.apps().update(
+            &HoverAppId::new(&ids["id"]),
+            &HoverAppChanges::new().name("n")
+        )),
+        drive!(ARCHIVE_APP, |h, ids| h
+            .hover
+            .apps()
+            .archive(&HoverAppId::new(&ids["id"]))),
+        drive!(RESTORE_APP, |h, ids| h
+            .hover
+            .apps()
+            .restore(&HoverAppId::new(&ids["id"]))),
+        drive!(AUTHENTICATE, |h, _ids| h.hover_login.authenticate()),
+    ]
+}
+
 fn assert_created_app(app: &apps_api::hover::HoverApp) {
     assert_eq!(app.id, HoverAppId::new("43120"));
     assert_eq!(app.name, "Example App");

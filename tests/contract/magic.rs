@@ -10,6 +10,39 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
+/// How the tests call each operation ([`crate::drivers`]).
+pub(crate) fn drivers() -> Vec<crate::drivers::Driver> {
+    use crate::drivers::drive;
+    vec![
+        drive!(MAGIC_ACCOUNT_APPS_LIST_APPS, |h, ids| h
+            .cf
+            .magic(&ids["account_id"])
+            .list()),
+        drive!(MAGIC_ACCOUNT_APPS_ADD_APP, |h, ids| h
+            .cf
+            .magic(&ids["account_id"])
+            .create(&NewMagicApp::new("n", "t").hostnames(["h.example"]))),
+        drive!(MAGIC_ACCOUNT_APPS_UPDATE_APP, |h, ids| h
+            .cf
+            .magic(&ids["account_id"])
+            .update(
+                &MagicAppId::new(&ids["account_app_id"]),
+                &MagicAppChanges::new().name("n")
+            )),
+        drive!(MAGIC_ACCOUNT_APPS_PATCH_APP, |h, ids| h
+            .cf
+            .magic(&ids["account_id"])
+            .patch(
+                &MagicAppId::new(&ids["account_app_id"]),
+                &MagicAppChanges::new().name("n")
+            )),
+        drive!(MAGIC_ACCOUNT_APPS_DELETE_APP, |h, ids| h
+            .cf
+            .magic(&ids["account_id"])
+            .delete(&MagicAppId::new(&ids["account_app_id"]))),
+    ]
+}
+
 const APP: &str = "ac60d3d0435248289d446cedd870bcf4";
 
 fn app_json() -> Value {

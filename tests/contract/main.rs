@@ -1,12 +1,22 @@
-//! Contract tests against httpmock: one binary, one module per provider and concern.
+//! Contract tests: what the facade sends and how it reads the answers, against httpmock (and
+//! against the specs, through the fake); one binary, one module per provider and concern.
 
+mod drivers;
+#[cfg(feature = "fake")]
+#[path = "../common/fresh.rs"]
+mod fresh;
+#[cfg(feature = "fake")]
+#[path = "../common/schema.rs"]
+mod schema;
 mod support;
 
 mod calls;
 mod failures;
 mod hover;
 mod magic;
+mod properties;
 mod redaction;
 mod resilience;
 mod security;
+mod spec_requests;
 mod turn;

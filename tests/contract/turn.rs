@@ -13,6 +13,43 @@ use serde_json::json;
 
 use crate::support::*;
 
+/// How the tests call each operation ([`crate::drivers`]).
+pub(crate) fn drivers() -> Vec<crate::drivers::Driver> {
+    use crate::drivers::drive;
+    vec![
+        drive!(CALLS_TURN_KEY_LIST, |h, ids| h
+            .cf
+            .turn_keys(&ids["account_id"])
+            .list()),
+        drive!(CALLS_TURN_KEY_CREATE, |h, ids| h
+            .cf
+            .turn_keys(&ids["account_id"])
+            .create(Some("n"))),
+        drive!(CALLS_RETRIEVE_TURN_KEY_DETAILS, |h, ids| h
+            .cf
+            .turn_keys(&ids["account_id"])
+            .get(&TurnKeyId::new(&ids["key_id"]))),
+        drive!(CALLS_UPDATE_TURN_KEY, |h, ids| h
+            .cf
+            .turn_keys(&ids["account_id"])
+            .update(&TurnKeyId::new(&ids["key_id"]), None)),
+        drive!(CALLS_DELETE_TURN_KEY, |h, ids| h
+            .cf
+            .turn_keys(&ids["account_id"])
+            .delete(&TurnKeyId::new(&ids["key_id"]))),
+        drive!(TURN_GENERATE_ICE_SERVERS, |h, ids| async {
+            h.turn(&ids["key_id"])?
+                .ice_servers(Duration::from_secs(60))
+                .await
+        }),
+        drive!(TURN_REVOKE_CREDENTIAL, |h, ids| async {
+            h.turn(&ids["key_id"])?
+                .revoke(&TurnUsername::new(&ids["username"]))
+                .await
+        }),
+    ]
+}
+
 const KEY: &str = "2a95132c15732412d22c1476fa83f27a";
 const KEY_TOKEN: &str = "66bcf64aa8907b9f9d90ac17746a77ce394c393b92b3916633dc02846e608ad4";
 const USERNAME: &str = "bc91b63e2b5d759f8eb9f3b58062439e0a0e15893d76317d833265ad08d6631099ce7c7087caabb31ad3e1c386424e3e";

@@ -3,6 +3,8 @@
 //! against it with every credential form.
 #![cfg(feature = "fake")]
 
+#[path = "../common/fresh.rs"]
+mod fresh;
 #[path = "../common/schema.rs"]
 mod schema;
 mod support;
