@@ -5,16 +5,21 @@
 #
 #   bash .ci/mutants.sh            # every file below
 #   bash .ci/mutants.sh scrub      # the files whose path contains "scrub"
+#
+# The tests run are the library's unit tests and the contract tests (with the property tests,
+# feature `test-util`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
 
 # file | regex of the mutants to examine ("" for all)
 targets=(
-  "src/core/scrub.rs|"
+  "src/core/scrub/mod.rs|"
+  "src/core/scrub/unescape.rs|"
   "src/core/retry.rs|"
   "src/core/ids.rs|"
-  "src/core/transport.rs|retry_wait|run_unboxed|deadline_after|Budget"
+  "src/core/transport.rs|run_unboxed|outcome"
+  "src/core/operation.rs|deadline_after"
   "src/hover/login.rs|"
 )
 # The unit tests and the contract tests exercise these files; the property tests run few cases
@@ -24,12 +29,12 @@ for target in "${targets[@]}"; do
   file="${target%%|*}"
   re="${target#*|}"
   if [ $# -gt 0 ] && [[ "$file" != *"$1"* ]]; then continue; fi
-  name="$(basename "$file" .rs)"
+  name="$(echo "${file#src/}" | sed 's|/|-|g; s|\.rs$||')"
   mkdir -p "mutants.out/$name"
   args=(--in-place -f "$file" --output "mutants.out/$name" --minimum-test-timeout 60)
   [ -n "$re" ] && args+=(-F "$re")
   started=$(date +%s)
-  cargo mutants "${args[@]}" -- --lib --test contract || true
+  cargo mutants "${args[@]}" --features test-util -- --lib --test contract || true
   echo "$file: $(( $(date +%s) - started )) s"
   for outcome in caught missed unviable timeout; do
     printf '  %-9s %s\n' "$outcome" "$(wc -l < "mutants.out/$name/mutants.out/$outcome.txt" 2>/dev/null || echo 0)"
