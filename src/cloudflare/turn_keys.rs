@@ -38,7 +38,7 @@ pub struct TurnKey {
 pub struct CreatedTurnKey {
     /// The key.
     pub turn_key: TurnKey,
-    /// The key's bearer token for minting credentials ([`TurnCredentials`]). Store it now.
+    /// The key's bearer token for minting credentials ([`TurnCredentials`](super::turn::TurnCredentials)). Store it now.
     pub key: Secret,
 }
 
