@@ -52,6 +52,7 @@ pub mod text {
     }
 }
 
+pub use crate::core::budget::{BudgetSnapshot, Quota};
 pub use crate::core::config::DEFAULT_MAX_BODY_BYTES;
 pub use crate::core::dry_run::{dry_run, PreparedRequest};
 #[cfg(any(feature = "cloudflare-calls", feature = "cloudflare-magic"))]

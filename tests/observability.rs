@@ -253,6 +253,21 @@ async fn nothing_secret_is_ever_logged() {
         .await
         .unwrap_err();
 
+    // A request that waits for the rate budget says so, with the wait (real time: a budget of
+    // one request per 200 ms, and two requests).
+    let budgeted = apps_api::cloudflare::CloudflareClient::builder()
+        .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
+        .base_url(format!("{}{CF_PREFIX}", server.base_url()))
+        .rate_budget(Some(apps_api::Quota::new(
+            1,
+            std::time::Duration::from_millis(200),
+        )))
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        budgeted.calls(ACCOUNT).list().await.unwrap();
+    }
+
     let logged = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     for echoed in ["saw [redacted]", "cf_ray=\"[redacted]-DFW\""] {
         assert!(logged.contains(echoed), "missing {echoed:?} in:\n{logged}");
@@ -274,6 +289,7 @@ async fn nothing_secret_is_ever_logged() {
         "cf_ray=\"ray-123\"",
         "Cloudflare message",
         "request failed",
+        "waiting for the rate budget wait_ms=",
     ] {
         assert!(
             logged.contains(expected),

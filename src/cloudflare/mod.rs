@@ -6,12 +6,13 @@ use std::sync::Arc;
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 
 use crate::core::auth;
+use crate::core::budget;
 use crate::core::config::{common_builder_methods, env_var, Options};
 use crate::core::envelope::{self, Envelope, MessageHandler};
 use crate::core::error::Provider;
 use crate::core::failure::ErrorBody;
 use crate::core::operation::Op;
-use crate::core::transport::Transport;
+use crate::core::transport::{BudgetOf, Transport};
 use crate::{AccountId, ApiError, Endpoint, Error, Secret};
 
 #[cfg(feature = "cloudflare-calls")]
@@ -81,6 +82,16 @@ impl Credentials {
                 ),
             ],
         })
+    }
+
+    /// What identifies the credential to Cloudflare's rate limit, hashed.
+    fn fingerprint(&self) -> u64 {
+        match self {
+            Credentials::ApiToken(token) => budget::fingerprint([token.expose()]),
+            Credentials::ApiKey { email, key } => {
+                budget::fingerprint([email.as_str(), key.expose()])
+            }
+        }
     }
 
     fn secret(&self) -> &Secret {
@@ -190,6 +201,10 @@ impl CloudflareClientBuilder {
             &self.options,
             &base_url,
             auth::Credentials::fixed(credentials.headers()?, vec![credentials.secret().clone()]),
+            BudgetOf {
+                credential: credentials.fingerprint(),
+                default: Some(crate::Quota::CLOUDFLARE),
+            },
         )?);
         let inner = Inner {
             #[cfg(feature = "cloudflare-calls")]
@@ -233,6 +248,13 @@ impl CloudflareClient {
     /// Like [`CloudflareClient::from_env`], returning the builder for further settings.
     pub fn builder_from_env() -> Result<CloudflareClientBuilder, Error> {
         builder_from(env_var)
+    }
+
+    /// What the rate budget of this client's credential knows now (shared with every client
+    /// built with the same credential and base URL); `None` when it has none. See
+    /// [`CloudflareClientBuilder::rate_budget`].
+    pub fn rate_budget(&self) -> Option<crate::BudgetSnapshot> {
+        self.inner.transport.budget_snapshot()
     }
 
     /// The default account (from the builder or `CLOUDFLARE_ACCOUNT_ID`).

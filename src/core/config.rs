@@ -27,6 +27,8 @@ pub(crate) struct Options {
     pub(crate) max_body_bytes: usize,
     pub(crate) sleeper: Arc<dyn Sleeper>,
     pub(crate) on_response: Option<crate::core::transport::ResponseHook>,
+    /// The rate budget set on the builder (`Some(None)`: none); `None`: the provider's default.
+    pub(crate) rate_budget: Option<Option<crate::Quota>>,
     /// Answers requests in-process instead of the network (feature `test-util`).
     #[cfg(any(test, feature = "test-util"))]
     pub(crate) responder: Option<crate::test_util::Responder>,
@@ -49,6 +51,7 @@ impl std::fmt::Debug for Options {
                 &self.http_client.as_ref().map(|_| "[user-supplied]"),
             )
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("rate_budget", &self.rate_budget)
             .finish_non_exhaustive()
     }
 }
@@ -67,6 +70,7 @@ impl Default for Options {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             sleeper: Arc::new(TokioSleeper),
             on_response: None,
+            rate_budget: None,
             #[cfg(any(test, feature = "test-util"))]
             responder: None,
         }
@@ -257,6 +261,27 @@ macro_rules! common_builder_methods {
             hook: impl Fn(&crate::ResponseInfo<'_>) + Send + Sync + 'static,
         ) -> Self {
             self.options.on_response = Some(std::sync::Arc::new(hook));
+            self
+        }
+
+        /// The rate budget of this client's credential: at most `quota` requests per window,
+        /// paced so that none is refused, shared with every client in the process built with
+        /// the same credential and base URL; `None` for none. Cloudflare's default is
+        /// [`Quota::CLOUDFLARE`](crate::Quota::CLOUDFLARE) (1,200 per 5 minutes), replaced by
+        /// the quota the API reports; a quota set here stays the limit (the API's reports only
+        /// lower what is left), for every client sharing the budget from the moment this one is
+        /// built. Hover and the TURN credentials host have none by default.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use apps_api::{cloudflare::CloudflareClient, Quota};
+        /// // Half of Cloudflare's limit, leaving the rest to other tools on the same token.
+        /// let builder = CloudflareClient::builder()
+        ///     .rate_budget(Some(Quota::new(600, Duration::from_secs(300))));
+        /// # let _ = builder;
+        /// ```
+        pub fn rate_budget(mut self, quota: Option<crate::Quota>) -> Self {
+            self.options.rate_budget = Some(quota);
             self
         }
 

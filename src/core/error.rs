@@ -100,6 +100,10 @@ pub struct Failure {
     /// For a redirect (3xx), the host its `Location` pointed to. These APIs never redirect, so
     /// the client does not follow one: its credentials would go along.
     pub redirect_host: Option<String>,
+    /// Whether the request was sent. `false` only for an [`Error::RateLimited`] the client
+    /// decided itself: its rate budget had no room before the request's deadline (`status`
+    /// is then 429, `retry_after` the wait there would have been, and no server answered).
+    pub sent: bool,
 }
 
 /// Everything that can go wrong in a request.
@@ -315,6 +319,21 @@ impl fmt::Display for Error {
                     write_errors(f, &failure.errors)?;
                 }
                 write_tail(f, failure)
+            }
+            Error::RateLimited(failure) if !failure.sent => {
+                write!(
+                    f,
+                    "{} was not sent: the rate budget of this client's credential",
+                    failure.endpoint
+                )?;
+                match failure.retry_after {
+                    Some(wait) => write!(
+                        f,
+                        " has no room for another {} s, past the request's deadline",
+                        wait.as_secs_f64()
+                    ),
+                    None => f.write_str(" has no room before the request's deadline"),
+                }
             }
             Error::RateLimited(failure) => {
                 write!(f, "{} rate-limited the request", failure.endpoint.provider)?;

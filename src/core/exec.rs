@@ -46,6 +46,7 @@ impl Transport {
             seen.retry_after = None;
             seen.redirect_host = None;
             seen.body_too_large = false;
+            seen.rate_report = None;
         });
         if crate::core::dry_run::take(self, &request) {
             let _ = REQUEST.try_with(|state| state.lock().prepared = true);
@@ -79,12 +80,16 @@ impl Transport {
             .is_redirection()
             .then(|| redirect_host(&response, &self.known()))
             .flatten();
+        let rate_report = self.budget.as_ref().and_then(|budget| {
+            crate::core::budget::reported(response.headers(), budget.wants_policy())
+        });
         let _ = REQUEST.try_with(|state| {
             let mut seen = state.lock();
             seen.status = Some(status);
             seen.request_id = request_id;
             seen.retry_after = retry_after;
             seen.redirect_host = redirect_host;
+            seen.rate_report = rate_report;
         });
         // Everything the facade needs from the headers is read; progenitor would only clone
         // them into a value nobody reads. (Taken, not cleared: a cleared map keeps its

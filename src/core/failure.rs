@@ -78,6 +78,7 @@ impl Transport {
             retry_after: answer.retry_after,
             body_snippet: body.map(|b| self.snippet(b)),
             redirect_host: answer.redirect_host,
+            sent: true,
         });
         match status {
             401 | 403 if !page => Error::Auth(failure),
@@ -198,6 +199,20 @@ impl Transport {
                 None,
             )
         })
+    }
+
+    /// A request the rate budget held back: no room for `wait`, which ends past its deadline.
+    pub(crate) fn budget_refusal(&self, endpoint: Endpoint, wait: std::time::Duration) -> Error {
+        Error::RateLimited(Box::new(Failure {
+            endpoint,
+            status: 429,
+            errors: Vec::new(),
+            request_id: None,
+            retry_after: Some(wait),
+            body_snippet: None,
+            redirect_host: None,
+            sent: false,
+        }))
     }
 
     /// A success status whose body could not be used.

@@ -1,9 +1,10 @@
 //! Written once, used by every provider: operations, credentials, the transport and its hooks,
-//! dry runs, envelopes, errors, retries, secrets, IDs and shared configuration. No provider
+//! dry runs, envelopes, errors, retries, rate budgets, secrets, IDs and shared configuration. No provider
 //! logic lives here: providers hand it their credentials, their error shapes and the judgements
 //! on their operations.
 
 pub(crate) mod auth;
+pub(crate) mod budget;
 pub(crate) mod config;
 pub(crate) mod dry_run;
 #[cfg(any(feature = "cloudflare-calls", feature = "cloudflare-magic"))]

@@ -16,6 +16,7 @@ use reqwest::StatusCode;
 use tracing::Instrument;
 
 use crate::core::auth::Credentials;
+use crate::core::budget::{self, Budget, Reported};
 use crate::core::config::Options;
 use crate::core::error::{Endpoint, Provider};
 use crate::core::failure::ErrorBody;
@@ -61,9 +62,18 @@ pub(crate) struct Transport {
     pub(crate) max_body_bytes: usize,
     sleeper: Arc<dyn Sleeper>,
     on_response: Option<ResponseHook>,
+    /// The credential's rate budget, shared with every client that holds it.
+    pub(crate) budget: Option<Arc<Budget>>,
     /// Answers in process instead of `http` (feature `test-util`).
     #[cfg(any(test, feature = "test-util"))]
     pub(crate) responder: Option<crate::test_util::Responder>,
+}
+
+/// Which rate budget a client's requests go through: its credential's (a fingerprint of what
+/// identifies it) and the provider's default quota.
+pub(crate) struct BudgetOf {
+    pub(crate) credential: u64,
+    pub(crate) default: Option<crate::Quota>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -100,6 +110,8 @@ pub(crate) struct Seen {
     pub(crate) redirect_host: Option<String>,
     /// The body passed the size cap; `exec` cannot say so as a `reqwest::Error`.
     pub(crate) body_too_large: bool,
+    /// What the answer's headers said of the rate budget (read only when there is one).
+    pub(crate) rate_report: Option<Reported>,
     /// A dry run took the request: nothing was sent.
     pub(crate) prepared: bool,
 }
@@ -186,7 +198,22 @@ impl Transport {
         options: &Options,
         base_url: &str,
         credentials: Credentials,
+        budget_of: BudgetOf,
     ) -> Result<Self, Error> {
+        let setting = match options.rate_budget {
+            Some(set) => set.map(|quota| budget::Setting {
+                quota,
+                explicit: true,
+            }),
+            None => budget_of.default.map(|quota| budget::Setting {
+                quota,
+                explicit: false,
+            }),
+        };
+        let budget = setting
+            .map(|setting| Budget::shared(base_url, budget_of.credential, setting))
+            .transpose()
+            .map_err(Error::Config)?;
         let user_agent = HeaderValue::from_str(&options.user_agent).map_err(|_| {
             Error::Config(format!(
                 "user agent {:?} is not a valid header value",
@@ -205,6 +232,7 @@ impl Transport {
             max_body_bytes: options.max_body_bytes,
             sleeper: options.sleeper.clone(),
             on_response: options.on_response.clone(),
+            budget,
             #[cfg(any(test, feature = "test-util"))]
             responder: options.responder.clone(),
         })
@@ -223,6 +251,11 @@ impl Transport {
     /// Every secret this client holds now.
     pub(crate) fn known(&self) -> Arc<Known> {
         self.credentials.known()
+    }
+
+    /// What the rate budget knows now, if the client has one.
+    pub(crate) fn budget_snapshot(&self) -> Option<crate::BudgetSnapshot> {
+        self.budget.as_ref().map(|budget| budget.snapshot())
     }
 
     /// Runs one generated request: span, per-request state, time limits, retries and error
@@ -283,6 +316,21 @@ impl Transport {
         });
         let mut tries = retry::Tries::default();
         let mut attempt: u32 = 0;
+        // A dry run sends nothing, so it takes nothing from the budget.
+        let budget = self
+            .budget
+            .as_ref()
+            .filter(|_| !crate::core::dry_run::active());
+        let mut permit = match budget {
+            Some(budget) => match budget.acquire(deadline, &span).await {
+                Ok(permit) => Some(permit),
+                Err(wait) => {
+                    let endpoint = state.lock().endpoint(self.provider, op);
+                    return Err(self.budget_refusal(endpoint, wait));
+                }
+            },
+            None => None,
+        };
         // The limit of the try that ran out of time, as a `Timeout` error names it: the
         // request's overall limit when the deadline cut the try short.
         let mut timed_out_after = per_try;
@@ -335,6 +383,13 @@ impl Transport {
             if state.lock().prepared {
                 return Err(crate::core::dry_run::not_sent());
             }
+            if let Some(permit) = permit.take() {
+                let mut seen = state.lock();
+                // Without an answer the permit is dropped: the request may have been counted.
+                if let Some(status) = seen.status {
+                    permit.answered(status.as_u16(), seen.retry_after, seen.rate_report.take());
+                }
+            }
             if let Some(hook) = &self.on_response {
                 let seen = state.lock();
                 if let Some(status) = seen.status {
@@ -347,18 +402,26 @@ impl Transport {
                     });
                 }
             }
-            let Err(error) = result else { break result };
+            let Err(mut error) = result else { break result };
             let wait = if op.once {
                 None
             } else {
                 let seen = state.lock();
-                retry::next_try(
-                    &self.retry,
-                    error.outcome(&seen),
-                    replayable,
-                    seen.retry_after,
-                    &mut tries,
-                )
+                let outcome = error.outcome(&seen);
+                if budget.is_some() && outcome == retry::Outcome::Status(429) {
+                    // The budget is blocked for the server's wait: the next try waits there,
+                    // for as long as the deadline allows.
+                    retry::next_try(&self.retry, outcome, replayable, None, &mut tries)
+                        .map(|_| Duration::ZERO)
+                } else {
+                    retry::next_try(
+                        &self.retry,
+                        outcome,
+                        replayable,
+                        seen.retry_after,
+                        &mut tries,
+                    )
+                }
             };
             let Some(wait) = wait else { break Err(error) };
             // A wait that would end past the deadline is not started: the request ends now
@@ -366,8 +429,8 @@ impl Transport {
             if wait >= deadline.saturating_duration_since(tokio::time::Instant::now()) {
                 break Err(error);
             }
-            if let Failed::Answer(progenitor_client::Error::UnexpectedResponse(mut response)) =
-                error
+            if let Failed::Answer(progenitor_client::Error::UnexpectedResponse(response)) =
+                &mut error
             {
                 // Read the rest of the body so the connection can be reused, but only for the
                 // time the wait leaves: a body that trickles must not push the wait past the
@@ -375,8 +438,7 @@ impl Transport {
                 let until = deadline
                     .checked_sub(wait)
                     .unwrap_or_else(tokio::time::Instant::now);
-                let _ =
-                    tokio::time::timeout_at(until, crate::core::exec::drain(&mut response)).await;
+                let _ = tokio::time::timeout_at(until, crate::core::exec::drain(response)).await;
             }
             tracing::debug!(
                 parent: &span,
@@ -387,6 +449,13 @@ impl Transport {
                 "retrying"
             );
             self.sleeper.sleep(wait).await;
+            if let Some(budget) = budget {
+                // No place before the deadline: the request ends with what it has.
+                match budget.acquire(deadline, &span).await {
+                    Ok(next) => permit = Some(next),
+                    Err(_) => break Err(error),
+                }
+            }
         };
         let error = match result {
             Ok(value) => {

@@ -9,6 +9,8 @@
 //! | `POST /__fake/expire-hover-tokens` | every Hover JWT issued so far expires | 204 |
 //! | `GET /__fake/state` | the store, secrets redacted, and the faults waiting | 200 |
 //! | `GET /__fake/requests` | the last requests served, bodies with secrets redacted | 200 |
+//! | `POST /__fake/rate-limit` `{"requests", "window_secs"}` | limits the Cloudflare API per credential | 204 |
+//! | `DELETE /__fake/rate-limit` | lifts the limit | 204 |
 //!
 //! A bad request gets a 400 `{"error": "..."}` saying what is wrong.
 
@@ -114,25 +116,36 @@ pub(crate) fn handle(state: &State, method: &Method, path: &str, body: &[u8]) ->
                 cloudflare: C,
                 hover: H,
                 faults: serde_json::Map<String, serde_json::Value>,
+                rate_limit: Option<serde_json::Value>,
             }
             let faults = state.faults().waiting();
+            let rate_limit = state.rate().quota().map(|quota| {
+                json!({"requests": quota.requests, "window_secs": quota.window.as_secs_f64()})
+            });
             let store = state.store();
             // Written while the store is locked, from its items: one copy of the answer.
             let body = serde_json::to_vec(&Everything {
                 cloudflare: cloudflare::state(&store),
                 hover: hover::state(&store),
                 faults,
+                rate_limit,
             });
             drop(store);
             json_bytes(body)
         }
         ("GET", "/__fake/requests") => json_bytes(requests(state)),
+        ("POST", "/__fake/rate-limit") => rate_limit(state, body),
+        ("DELETE", "/__fake/rate-limit") => {
+            state.rate().set(None);
+            StatusCode::NO_CONTENT.into_response()
+        }
         _ => (
             StatusCode::NOT_FOUND,
             Json(json!({"error": format!(
                 "no control route {method} {path}; there are POST /__fake/faults, DELETE \
                  /__fake/faults, POST /__fake/reset, POST /__fake/expire-hover-tokens, GET \
-                 /__fake/state and GET /__fake/requests"
+                 /__fake/state, GET /__fake/requests, POST /__fake/rate-limit and DELETE \
+                 /__fake/rate-limit"
             )})),
         )
             .into_response(),
@@ -171,6 +184,34 @@ fn requests(state: &State) -> Result<Vec<u8>, serde_json::Error> {
     }
     out.extend_from_slice(b"]}");
     Ok(out)
+}
+
+fn rate_limit(state: &State, body: &[u8]) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Limit {
+        requests: u32,
+        window_secs: u64,
+    }
+    let limit: Limit = match serde_json::from_slice(body) {
+        Ok(limit) => limit,
+        Err(e) => {
+            return bad(format!(
+                "a rate limit is {{\"requests\": 30, \"window_secs\": 6}}: {e}"
+            ))
+        }
+    };
+    let quota = crate::Quota::new(
+        limit.requests,
+        std::time::Duration::from_secs(limit.window_secs),
+    );
+    match crate::core::budget::checked(quota) {
+        Ok(quota) => {
+            state.rate().set(Some(quota));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(message) => bad(message),
+    }
 }
 
 fn inject(state: &State, body: &[u8]) -> Response {

@@ -37,6 +37,7 @@ mod cloudflare;
 mod control;
 mod faults;
 mod hover;
+mod rate;
 mod router;
 mod routes;
 mod store;
@@ -73,6 +74,9 @@ pub struct FakeConfig {
     pub hover_password: Option<Secret>,
     /// How long the Hover JWTs it issues live (default 2 hours).
     pub hover_token_ttl: Option<Duration>,
+    /// A rate limit on the Cloudflare API per credential (default none); see
+    /// [`FakeConfig::rate_limit`].
+    pub rate_limit: Option<crate::Quota>,
 }
 
 impl FakeConfig {
@@ -112,6 +116,16 @@ impl FakeConfig {
         self.hover_token_ttl = Some(ttl);
         self
     }
+
+    /// Limits the Cloudflare API to `quota` per credential, as Cloudflare does (1,200 per 5
+    /// minutes): fixed windows from a credential's first request; a request past the quota
+    /// gets 429 with code 971 and blocks the credential for a whole window; every answer
+    /// carries `Ratelimit` and `Ratelimit-Policy`. Also `apps-api fake --rate-limit 30/6s` and
+    /// `POST /__fake/rate-limit`.
+    pub fn rate_limit(mut self, quota: crate::Quota) -> Self {
+        self.rate_limit = Some(quota);
+        self
+    }
 }
 
 /// A running fake; stops when dropped.
@@ -140,6 +154,7 @@ pub(crate) struct State {
     store: Mutex<store::Store>,
     faults: Mutex<faults::Faults>,
     journal: Mutex<Journal>,
+    rate: Mutex<rate::RateLimit>,
     /// Permits for answers that can be large ([`router::LARGE_ANSWERS`]).
     large_answers: Arc<tokio::sync::Semaphore>,
 }
@@ -207,6 +222,10 @@ impl State {
         self.faults.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    pub(crate) fn rate(&self) -> MutexGuard<'_, rate::RateLimit> {
+        self.rate.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Remembers a request, forgetting the oldest past [`REMEMBERED_REQUESTS`] or
     /// [`REMEMBERED_BYTES`].
     pub(crate) fn record(&self, entry: Entry) {
@@ -256,8 +275,13 @@ impl FakeServer {
             store: Mutex::new(store::Store::new()),
             faults: Mutex::new(faults::Faults::default()),
             journal: Mutex::new(Journal::default()),
+            rate: Mutex::new(rate::RateLimit::default()),
             large_answers: Arc::new(tokio::sync::Semaphore::new(router::LARGE_ANSWERS)),
         });
+        if let Some(quota) = config.rate_limit {
+            crate::core::budget::checked(quota).map_err(Error::Config)?;
+        }
+        state.rate().set(config.rate_limit);
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port.unwrap_or(0)))
             .await
             .map_err(|e| Error::Config(format!("the fake server cannot listen: {e}")))?;
@@ -378,6 +402,16 @@ impl FakeServer {
             .build()
     }
 
+    /// Sets (or, with `None`, lifts) the rate limit of the Cloudflare API; every credential's
+    /// window starts afresh. See [`FakeConfig::rate_limit`].
+    pub fn set_rate_limit(&self, quota: Option<crate::Quota>) -> Result<(), Error> {
+        if let Some(quota) = quota {
+            crate::core::budget::checked(quota).map_err(Error::Config)?;
+        }
+        self.state.rate().set(quota);
+        Ok(())
+    }
+
     /// Makes the next `count` authenticated requests to `operation` (an operationId of
     /// [`operations::ALL`](crate::operations::ALL)) fail with `fault`. Faults queue up in order; at most 10,000 wait per
     /// operation.
@@ -451,6 +485,7 @@ impl FakeServer {
              \x20 token:   {token}\n\
              \x20 email:   {email}   key: {key}   (Magic only, as on the real API)\n\
              \x20 account: {account} (any account ID works)\n\
+             \x20 rate limit: {rate_limit}\n\
              Fake TURN credentials: {hover}/v1 (with the tokens of the TURN keys it creates)\n\
              Fake Hover API:      {hover}/api\n\
              \x20 email:    {hover_email}\n\
@@ -462,6 +497,10 @@ impl FakeServer {
              \x20 CLOUDFLARE_BASE_URL={cf} CLOUDFLARE_API_TOKEN={token} CLOUDFLARE_ACCOUNT_ID={account} apps-api calls list\n\
              Ctrl-C stops it.\n",
             cf = self.cloudflare_base_url(),
+            rate_limit = match self.state.rate().quota() {
+                Some(quota) => format!("{quota} per credential"),
+                None => "none".into(),
+            },
             token = self.state.cloudflare_token.expose(),
             email = self.state.cloudflare_email,
             key = self.state.cloudflare_key.expose(),

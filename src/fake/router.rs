@@ -14,7 +14,7 @@ use axum::Router;
 use super::cloudflare::{self, turn};
 use super::faults::{self, Effect};
 use super::routes::{self, Api, Handler, Params};
-use super::{control, hover, State};
+use super::{control, hover, rate, State};
 use crate::operations::{self as ops, Operation};
 
 /// The largest request body the fake reads (the APIs' bodies are a few KiB at most).
@@ -114,6 +114,17 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
     if let Some(denied) = authorize(&state, operation, &params, &parts.headers, &body) {
         return record(denied).await;
     }
+    // Counted once the credential is known, before any fault: Cloudflare counts every request.
+    let limited = match Api::of(operation) {
+        Api::Cloudflare => {
+            let credential = cloudflare::credential(&parts.headers);
+            state.rate().check(&credential, tokio::time::Instant::now())
+        }
+        _ => None,
+    };
+    if let Some((quota, verdict @ rate::Verdict::Refused { wait })) = limited {
+        return rate::with_headers(record(rate::refusal(wait)).await, quota, verdict);
+    }
     let fault = state.faults().take(operation.id);
     let effect = fault.map(|fault| faults::effect(fault, Api::of(operation)));
     if let Some(Effect::Delay(wait)) = effect {
@@ -128,6 +139,10 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
         Some(Effect::Replace(response)) => record(response).await,
         None | Some(Effect::Delay(_)) => record(serve(&state, &params, &body)).await,
         Some(effect) => faults::reshape(record(serve(&state, &params, &body)).await, effect).await,
+    };
+    let response = match limited {
+        Some((quota, verdict)) => rate::with_headers(response, quota, verdict),
+        None => response,
     };
     holding(response, permit)
 }

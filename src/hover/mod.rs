@@ -4,12 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::auth::Credentials;
+use crate::core::budget;
 use crate::core::config::{common_builder_methods, env_var, Options};
 use crate::core::error::Provider;
 use crate::core::error::{common_api_errors, error_text};
 use crate::core::failure::ErrorBody;
 use crate::core::operation::{deadline_after, Op};
-use crate::core::transport::Transport;
+use crate::core::transport::{BudgetOf, Transport};
 use crate::generated::hover::types as gen;
 use crate::operations as ops;
 use crate::{ApiError, Error, Secret};
@@ -141,6 +142,15 @@ impl HoverClientBuilder {
             &self.options,
             &base_url,
             Credentials::renewable(reqwest::header::AUTHORIZATION, known),
+            BudgetOf {
+                credential: match (&self.token, &self.credentials) {
+                    (_, Some((email, password))) => {
+                        budget::fingerprint([email.as_str(), password.expose()])
+                    }
+                    (token, None) => budget::fingerprint(token.iter().map(Secret::expose)),
+                },
+                default: None,
+            },
         )?);
         if let Some(token) = &self.token {
             use_token(&transport, token)?;
@@ -187,6 +197,12 @@ impl HoverClient {
     /// Like [`HoverClient::from_env`], returning the builder for further settings.
     pub fn builder_from_env() -> Result<HoverClientBuilder, Error> {
         builder_from(env_var)
+    }
+
+    /// What the rate budget of this client's credential knows now; `None` when it has none
+    /// (the default: Hover documents no limit). See [`HoverClientBuilder::rate_budget`].
+    pub fn rate_budget(&self) -> Option<crate::BudgetSnapshot> {
+        self.inner.transport.budget_snapshot()
     }
 
     /// Logs in now (a client built from credentials otherwise logs in on first use). Within

@@ -16,9 +16,12 @@ use crate::support::*;
 
 const APP: &str = "2a95132c15732412d22c1476fa83f27a";
 
+/// A client whose waits between tries are recorded, not slept: each request's own retries. (A
+/// rate budget waits for a 429's block itself, on tokio's clock: `budget`'s tests.)
 fn recording(server: &MockServer) -> (apps_api::cloudflare::CloudflareClient, RecordingSleeper) {
     let sleeper = RecordingSleeper::default();
     let client = cf_builder(server)
+        .rate_budget(None)
         .sleeper(Arc::new(sleeper.clone()))
         .build()
         .unwrap();

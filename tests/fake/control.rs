@@ -301,3 +301,84 @@ async fn the_request_log_hides_turn_usernames() {
     assert!(!text.contains(username.as_str()), "{text}");
     assert!(text.contains("credentials/[redacted]/revoke"), "{text}");
 }
+
+/// The rate limit over HTTP: set, enforced per credential with both headers on every answer,
+/// shown in the state, lifted; bad settings say why.
+#[tokio::test]
+async fn the_rate_limit_is_set_over_http_and_kept_per_credential() {
+    let fake = FakeServer::start().await.unwrap();
+    let limit = control(&fake, "/rate-limit");
+    for bad in [
+        json!({"requests": 0, "window_secs": 60}),
+        json!({"requests": 3, "window_secs": 0}),
+        json!({"requests": 3}),
+        json!({"requests": 3, "window_secs": 60, "burst": 1}),
+    ] {
+        let (status, body) = send(Method::POST, &limit, &[], Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(body["error"].as_str().is_some(), "{body}");
+    }
+    let set = json!({"requests": 2, "window_secs": 60});
+    let (status, _) = send(Method::POST, &limit, &[], Some(set)).await;
+    assert_eq!(status, 204);
+    let (_, state) = send(Method::GET, &control(&fake, "/state"), &[], None).await;
+    assert_eq!(
+        state["rate_limit"],
+        json!({"requests": 2, "window_secs": 60.0})
+    );
+
+    let url = format!("{}/calls/apps", cf_base(&fake));
+    let token = format!("Bearer {}", fake.cloudflare_token().expose());
+    // (status, Ratelimit, Ratelimit-Policy, Retry-After) and the body.
+    let get = || async {
+        let response = crate::support::http()
+            .get(&url)
+            .header("authorization", &token)
+            .send()
+            .await
+            .unwrap();
+        let header = |name: &str| {
+            let value = response.headers().get(name);
+            value.map(|v| v.to_str().unwrap().to_string())
+        };
+        let seen = (
+            response.status().as_u16(),
+            header("ratelimit").unwrap_or_default(),
+            header("ratelimit-policy").unwrap_or_default(),
+            header("retry-after"),
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        (seen, body)
+    };
+    let policy = "\"default\";q=2;w=60".to_string();
+    let ((status, limit_header, policy_header, _), _) = get().await;
+    assert_eq!((status, policy_header.as_str()), (200, policy.as_str()));
+    assert!(
+        limit_header.starts_with("\"default\";r=1;t="),
+        "{limit_header}"
+    );
+    let ((status, limit_header, _, _), _) = get().await;
+    assert_eq!(status, 200);
+    assert!(
+        limit_header.starts_with("\"default\";r=0;t="),
+        "{limit_header}"
+    );
+    let ((status, limit_header, policy_header, retry_after), body) = get().await;
+    assert_eq!((status, &body["errors"][0]["code"]), (429, &json!(971)));
+    assert_eq!(limit_header, "\"default\";r=0;t=60");
+    assert_eq!((policy_header, retry_after), (policy, Some("60".into())));
+    // Blocked for the window: still refused.
+    assert_eq!(get().await.0 .0, 429);
+    // The global key is another credential, with a window of its own.
+    let magic = format!("{}/magic/apps", cf_base(&fake));
+    let key = [
+        ("x-auth-email", fake.cloudflare_email()),
+        ("x-auth-key", fake.cloudflare_key().expose()),
+    ];
+    let (status, _) = send(Method::GET, &magic, &key, None).await;
+    assert_eq!(status, 200);
+    let (status, _) = send(Method::DELETE, &limit, &[], None).await;
+    assert_eq!(status, 204);
+    let ((status, limit_header, _, _), _) = get().await;
+    assert_eq!((status, limit_header.as_str()), (200, ""));
+}

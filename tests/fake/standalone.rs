@@ -18,6 +18,8 @@ async fn the_binary_serves_until_stopped_and_prints_how_to_reach_it() {
             "standalone-token",
             "--hover-email",
             "e@example.com",
+            "--rate-limit",
+            "3/1m",
         ])
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -57,16 +59,31 @@ async fn the_binary_serves_until_stopped_and_prints_how_to_reach_it() {
     assert_eq!(status, 201);
     let (status, _) = send(Method::GET, &url, &auth, None).await;
     assert_eq!(status, 503);
+    // The third request of the minute is the last the rate limit lets through.
+    assert!(
+        banner.contains("rate limit: 3/60s per credential"),
+        "{banner}"
+    );
+    let (status, body) = send(Method::GET, &url, &auth, None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = send(Method::GET, &url, &auth, None).await;
+    assert_eq!((status, &body["errors"][0]["code"]), (429, &json!(971)));
     child.kill().await.unwrap();
 }
 
 #[tokio::test]
 async fn bad_flags_are_a_usage_error() {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_apps-api"))
-        .args(["fake", "--port", "not-a-port"])
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--port"));
+    for (flag, value) in [
+        ("--port", "not-a-port"),
+        ("--rate-limit", "0/6s"),
+        ("--rate-limit", "30"),
+    ] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_apps-api"))
+            .args(["fake", flag, value])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains(flag));
+    }
 }

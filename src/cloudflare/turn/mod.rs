@@ -26,11 +26,12 @@ use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 
 use crate::core::auth::Credentials;
+use crate::core::budget;
 use crate::core::config::{common_builder_methods, env_var, Options};
 use crate::core::error::{common_api_errors, error_text, Provider};
 use crate::core::failure::ErrorBody;
 use crate::core::operation::Op;
-use crate::core::transport::Transport;
+use crate::core::transport::{BudgetOf, Transport};
 use crate::generated::realtime::types as rt;
 use crate::operations as ops;
 use crate::{ApiError, Error, Secret, TurnKeyId, TurnUsername};
@@ -109,6 +110,10 @@ impl TurnCredentialsBuilder {
             &self.options,
             &base_url,
             Credentials::fixed(vec![(AUTHORIZATION, bearer)], vec![self.key.clone()]),
+            BudgetOf {
+                credential: budget::fingerprint([self.key_id.as_str(), self.key.expose()]),
+                default: None,
+            },
         )?);
         Ok(TurnCredentials {
             inner: Arc::new(Realtime {
@@ -150,6 +155,12 @@ impl TurnCredentials {
     /// Like [`TurnCredentials::from_env`], returning the builder for further settings.
     pub fn builder_from_env() -> Result<TurnCredentialsBuilder, Error> {
         builder_from(env_var)
+    }
+
+    /// What the rate budget of this key knows now; `None` when it has none (the default: the
+    /// service documents no limit). See [`TurnCredentialsBuilder::rate_budget`].
+    pub fn rate_budget(&self) -> Option<crate::BudgetSnapshot> {
+        self.inner.transport.budget_snapshot()
     }
 
     /// The key this client mints with.

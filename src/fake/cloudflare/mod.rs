@@ -179,6 +179,21 @@ pub(crate) fn authorize(
     }
 }
 
+/// The credential an accepted request carries (its token, or its email and key), as the rate
+/// limit counts requests by it.
+pub(crate) fn credential(headers: &HeaderMap) -> String {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    match headers.get("authorization") {
+        Some(_) => text("authorization").to_string(),
+        None => format!("{}\n{}", text("x-auth-email"), text("x-auth-key")),
+    }
+}
+
 /// The request body as a JSON object, or the answer to a malformed one.
 pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Response> {
     match serde_json::from_slice::<Value>(body) {

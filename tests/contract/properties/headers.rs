@@ -2,7 +2,8 @@
 
 use proptest::prelude::*;
 
-use super::{cases, drivers, every_operation, RETRYING};
+use super::every_operation;
+use super::{allowed, cases, drivers, ids, BUDGETED, RETRYING};
 
 /// A header value as a server may send it: arbitrary text, numbers of every size and sign,
 /// HTTP dates near and far, and arbitrary bytes where `http` allows them.
@@ -60,5 +61,56 @@ proptest! {
             ran
         });
         prop_assert_eq!(ran, drivers().len());
+    }
+}
+
+/// A `Ratelimit` or `Ratelimit-Policy` value as a server may send it: well-formed with numbers
+/// of every size and sign, nearly well-formed, or anything a header holds.
+fn rate_limit_value(counts: &'static str) -> impl Strategy<Value = http::HeaderValue> {
+    let (count, seconds) = (&counts[..1], &counts[1..]);
+    prop_oneof![
+        2 => (any::<i64>(), any::<i64>(), "[a-z]{0,8}").prop_map(move |(n, s, name)| {
+            format!("\"{name}\";{count}={n};{seconds}={s}")
+        }),
+        2 => (0u32..50, 0u64..400).prop_map(move |(n, s)| {
+            format!("\"default\";{count}={n};{seconds}={s}")
+        }),
+        1 => header_value().prop_map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+    ]
+    .prop_filter_map("not a header value", |s| {
+        http::HeaderValue::from_str(&s).ok()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// `Ratelimit`, `Ratelimit-Policy` and `Retry-After` with any value, on any answer to
+    /// every operation of clients with rate budgets: no panic, and each request ends as its
+    /// answer allows, or held back by its budget (nothing sent) when what the server said
+    /// leaves no room before its deadline.
+    #[test]
+    fn rate_limit_headers_never_panic(
+        status in prop_oneof![Just(200u16), Just(201), Just(429), Just(404), Just(503)],
+        limit in proptest::option::of(rate_limit_value("rt")),
+        policy in proptest::option::of(rate_limit_value("qw")),
+        retry_after in proptest::option::of(header_value()),
+    ) {
+        let mut headers = Vec::new();
+        for (name, value) in [("ratelimit", limit), ("ratelimit-policy", policy), ("retry-after", retry_after)] {
+            if let Some(value) = value {
+                headers.push((http::HeaderName::from_static(name), value));
+            }
+        }
+        BUDGETED.with(|c| {
+            c.answer_with(status, headers, "{}");
+            for driver in drivers() {
+                let result = c.run(&driver, &ids::valid_ids());
+                let held = matches!(&result, Err(apps_api::Error::RateLimited(f)) if !f.sent);
+                let _ = result.as_ref().map_err(ToString::to_string);
+                prop_assert!(held || allowed(status, &result), "{}: {result:?}", driver.op.id);
+            }
+            Ok(())
+        })?;
     }
 }

@@ -151,6 +151,18 @@ impl apps_api::Sleeper for NoWait {
 impl Clients {
     /// Clients whose every request is answered with the current `answer`, with `retry`.
     fn new(retry: RetryConfig) -> Self {
+        Self::with_budget(retry, None)
+    }
+
+    /// With Cloudflare's default rate budget, and quotas for Hover and TURN, at a host of its
+    /// own (budgets are per process), on a paused clock (budget waits pass at once).
+    fn budgeted() -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self::with_budget(RetryConfig::default(), Some(format!("budget-{n}.example")))
+    }
+
+    fn with_budget(retry: RetryConfig, budget_host: Option<String>) -> Self {
         let answer = Arc::new(Mutex::new(Canned {
             status: 200,
             headers: Vec::new(),
@@ -181,18 +193,32 @@ impl Clients {
                 }
             }
         };
+        let quota = budget_host
+            .as_ref()
+            .map(|_| apps_api::Quota::new(100, std::time::Duration::from_secs(10)));
+        let host = budget_host
+            .as_deref()
+            .map_or("http://127.0.0.1:9".to_string(), |h| format!("https://{h}"));
         let cf = CloudflareClient::builder()
             .on_response(record())
             .credentials(Credentials::api_token("fuzz-token"))
-            .base_url("http://127.0.0.1:9/client/v4")
+            .base_url(format!("{host}/client/v4"))
             .sleeper(Arc::new(NoWait))
             .retry(retry.clone())
             .responder(responder.clone());
+        // Without a host of its own, no budget: every case answers at once, and a budget would
+        // pace them (its own tests).
+        let cf = match &budget_host {
+            Some(_) => cf,
+            None => cf.rate_budget(None),
+        };
         let turn_builder = {
             let (retry, responder, record) = (retry.clone(), responder.clone(), record.clone());
+            let host = host.clone();
             move |key: &str| {
                 TurnCredentials::builder(key, "fuzz-turn-key")
-                    .base_url("http://127.0.0.1:9/v1")
+                    .base_url(format!("{host}/v1"))
+                    .rate_budget(quota)
                     .sleeper(Arc::new(NoWait))
                     .retry(retry.clone())
                     .on_response(record())
@@ -202,7 +228,8 @@ impl Clients {
         let hover = |with_password: bool| {
             let builder = HoverClient::builder()
                 .on_response(record())
-                .base_url("http://127.0.0.1:9")
+                .base_url(host.clone())
+                .rate_budget(quota)
                 .sleeper(Arc::new(NoWait))
                 .retry(retry.clone())
                 // Every case must reach the login decoder, not a remembered rejection.
@@ -231,6 +258,7 @@ impl Clients {
             answered,
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_time()
+                .start_paused(budget_host.is_some())
                 .build()
                 .unwrap(),
             answer,
@@ -274,6 +302,8 @@ thread_local! {
     static RETRYING: Clients = Clients::new(
         RetryConfig::default().max_retries(1).max_rate_limit_retries(1),
     );
+    // With rate budgets, on a paused clock.
+    static BUDGETED: Clients = Clients::budgeted();
 }
 
 /// Whether `result` is what an answer with `status` may come to: a value or a decode error for

@@ -114,6 +114,10 @@ pub struct FakeArgs {
     /// How long the Hover JWTs it issues live, in seconds (default 7200).
     #[arg(long, value_name = "SECONDS")]
     pub hover_token_ttl: Option<u64>,
+    /// Limit the Cloudflare API per credential, as Cloudflare does: REQUESTS/WINDOW, e.g.
+    /// 30/6s or 1200/5m (default: no limit).
+    #[arg(long, value_name = "QUOTA")]
+    pub rate_limit: Option<apps_api::Quota>,
 }
 
 /// Where a one-time secret goes instead of stdout.

@@ -100,6 +100,9 @@ async fn serve_fake(args: args::FakeArgs) -> ExitCode {
     if let Some(password) = args.hover_password {
         config.hover_password = Some(password.into());
     }
+    if let Some(quota) = args.rate_limit {
+        config = config.rate_limit(quota);
+    }
     if let Some(seconds) = args.hover_token_ttl {
         config = config.hover_token_ttl(std::time::Duration::from_secs(seconds));
     }

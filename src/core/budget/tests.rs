@@ -1,0 +1,444 @@
+//! The budget's arithmetic on tokio's paused clock, its header parsing (exact cases and a
+//! property test), and its sharing.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use reqwest::header::{HeaderMap, HeaderValue};
+use tokio::time::Instant;
+
+use super::*;
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn budget(requests: u32, window_secs: u64, explicit: bool) -> Arc<Budget> {
+    Arc::new(Budget {
+        state: Mutex::new(State {
+            quota: Quota::new(requests, Duration::from_secs(window_secs)),
+            explicit,
+            remaining: requests,
+            in_flight: 0,
+            window_ends: None,
+            reported: false,
+            blocked_until: None,
+            sent: 0,
+            window_first: 0,
+            quota_known: explicit,
+            policy_wanted: !explicit,
+        }),
+        room: Notify::new(),
+    })
+}
+
+fn report(remaining: u32, reset_secs: u64) -> Option<Reported> {
+    Some(Reported {
+        remaining: Some((remaining, Duration::from_secs(reset_secs))),
+        policy: None,
+    })
+}
+
+/// A window's places are taken one by one, in-flight ones included; when they are gone the
+/// next one is at the window's end, and the new window starts with what is still in flight
+/// counted.
+#[tokio::test(start_paused = true)]
+async fn places_run_out_and_come_back_with_the_window() {
+    let budget = budget(3, 10, false);
+    let start = Instant::now();
+    let mut state = budget.lock();
+    for _ in 0..3 {
+        state.take(start).unwrap();
+    }
+    assert_eq!(state.take(start), Err(start + 10 * SECOND));
+    assert_eq!(state.take(start + 9 * SECOND), Err(start + 10 * SECOND));
+    // Two answered, one still in flight at the reset.
+    state.answered(start, 0, 200, None, None);
+    state.answered(start, 1, 200, None, None);
+    state.take(start + 10 * SECOND).unwrap();
+    state.take(start + 10 * SECOND).unwrap();
+    assert_eq!(state.take(start + 10 * SECOND), Err(start + 20 * SECOND));
+    assert_eq!(state.in_flight, 3);
+}
+
+/// What the server reports, with the quota known (its policy): what is left is the least of
+/// its `r` (which counts others sharing the credential) and the quota less what this window has
+/// sent (which counts requests in flight, in whatever order the server takes them). The first
+/// report of a window places its end; one about a window that has ended is ignored; one about
+/// the next window starts it.
+#[tokio::test(start_paused = true)]
+async fn reports_correct_the_count() {
+    let budget = budget(30, 6, false);
+    let now = Instant::now();
+    let mut state = budget.lock();
+    state.quota_known = true;
+    for _ in 0..4 {
+        state.take(now).unwrap();
+    }
+    // Taken last by the server, first answered: 26 left, as counted here.
+    state.answered(now, 3, 200, None, report(26, 6));
+    assert_eq!((state.remaining, state.in_flight), (26, 3));
+    assert_eq!(state.window_ends, Some(now + 6 * SECOND + RESET_MARGIN));
+    // Taken first by the server: its 29 does not count the three after it; the window's count
+    // does.
+    state.answered(now, 0, 200, None, report(29, 6));
+    assert_eq!(state.remaining, 26);
+    // Someone else spends the credential too: the server's count wins.
+    state.answered(now, 1, 200, None, report(20, 6));
+    assert_eq!((state.remaining, state.in_flight), (20, 1));
+    // About the window before (its reset long past): ignored.
+    state.take(now).unwrap();
+    let later = now + 3 * SECOND;
+    state.answered(later, 4, 200, None, report(0, 0));
+    assert_eq!(state.remaining, 19);
+    // About the next window: it starts (what this one sent still counted against it, as the
+    // server may have counted some in the next).
+    state.take(later).unwrap();
+    state.answered(later, 5, 200, None, report(25, 9));
+    assert_eq!(state.remaining, 24);
+    assert_eq!(state.window_ends, Some(later + 9 * SECOND + RESET_MARGIN));
+}
+
+/// Without a known quota, every request in flight may be one a report does not count yet; and
+/// the answer to a request of an earlier window speaks of that window, whatever it says.
+#[tokio::test(start_paused = true)]
+async fn without_a_known_quota_requests_in_flight_count_against_a_report() {
+    let budget = budget(1200, 300, false);
+    let now = Instant::now();
+    let mut state = budget.lock();
+    for _ in 0..4 {
+        state.take(now).unwrap();
+    }
+    state.answered(now, 0, 200, None, report(29, 6));
+    assert_eq!((state.remaining, state.in_flight), (26, 3));
+    // The window ends with two in flight; their answers come in the next.
+    state.answered(now, 1, 200, None, None);
+    let next = now + 7 * SECOND;
+    state.take(next).unwrap();
+    assert_eq!(state.remaining, 1200 - 2 - 1);
+    state.answered(next, 2, 200, None, report(0, 1));
+    assert_eq!(state.remaining, 1197, "an earlier window's report");
+    state.answered(next, 4, 200, None, report(28, 6));
+    assert_eq!(state.remaining, 27);
+}
+
+/// The server's policy replaces the default quota, not one set by hand, which the server's
+/// reports only lower.
+#[tokio::test(start_paused = true)]
+async fn a_quota_set_by_hand_stays_the_limit() {
+    let now = Instant::now();
+    let policy = Some(Reported {
+        remaining: Some((1000, 300 * SECOND)),
+        policy: Some(Quota::new(1200, 300 * SECOND)),
+    });
+    let default = budget(30, 6, false);
+    let mut state = default.lock();
+    state.take(now).unwrap();
+    assert!(state.policy_wanted);
+    state.answered(now, 0, 200, None, policy);
+    assert_eq!((state.quota.requests, state.remaining), (1200, 1000));
+    // Read once a window: the next window's first answers read it again.
+    assert!(!state.policy_wanted);
+    state.take(now + 301 * SECOND).unwrap();
+    assert!(state.policy_wanted);
+    drop(state);
+
+    let set = budget(30, 6, true);
+    let mut state = set.lock();
+    assert!(!state.policy_wanted, "a quota set by hand reads no policy");
+    state.take(now).unwrap();
+    state.take(now).unwrap();
+    state.answered(now, 0, 200, None, policy);
+    assert_eq!((state.quota.requests, state.remaining), (30, 28));
+    state.answered(now, 1, 200, None, report(5, 200));
+    assert_eq!(state.remaining, 5);
+    assert_eq!(state.window_ends, Some(now + 6 * SECOND));
+}
+
+/// A 429 blocks every place until its `Retry-After`, else the reported reset, else the
+/// window's end; then a new window starts.
+#[tokio::test(start_paused = true)]
+async fn a_429_blocks_the_whole_budget() {
+    let now = Instant::now();
+    for (retry_after, report, blocked) in [
+        (Some(7 * SECOND), report(0, 3), 7 * SECOND),
+        (None, report(0, 3), 3 * SECOND),
+        (None, None, 10 * SECOND),
+    ] {
+        let budget = budget(5, 10, false);
+        let mut state = budget.lock();
+        state.take(now).unwrap();
+        state.take(now).unwrap();
+        state.answered(now, 0, 429, retry_after, report);
+        assert_eq!(state.take(now), Err(now + blocked));
+        assert_eq!(state.take(now + blocked - SECOND), Err(now + blocked));
+        // The other request, answered during the block, does not end it.
+        state.answered(now + SECOND, 1, 200, None, None);
+        assert_eq!(state.take(now + 2 * SECOND), Err(now + blocked));
+        state.take(now + blocked).unwrap();
+        assert_eq!(state.remaining, 4, "{retry_after:?}");
+    }
+}
+
+/// `acquire` waits for the window's end on tokio's clock; a wait past the deadline is refused
+/// at once with its length; a permit dropped without an answer stays spent.
+#[tokio::test(start_paused = true)]
+async fn acquire_waits_or_refuses() {
+    let budget = budget(2, 10, false);
+    let span = tracing::Span::none();
+    let start = Instant::now();
+    let far = start + 60 * SECOND;
+    let first = budget.acquire(far, &span).await.unwrap();
+    let second = budget.acquire(far, &span).await.unwrap();
+    drop(first);
+    second.answered(200, None, None);
+    assert_eq!(budget.snapshot().remaining, 0);
+    let refused = budget.acquire(start + 9 * SECOND, &span).await.unwrap_err();
+    assert_eq!(refused, 10 * SECOND);
+    assert_eq!(start.elapsed(), Duration::ZERO, "refused at once");
+    let third = budget.acquire(far, &span).await.unwrap();
+    assert_eq!(start.elapsed(), 10 * SECOND);
+    drop(third);
+    let snapshot = budget.snapshot();
+    assert_eq!((snapshot.remaining, snapshot.in_flight), (1, 0));
+    assert_eq!(snapshot.resets_in, Some(10 * SECOND));
+}
+
+/// A report of more room than was counted wakes the waiting requests before the window ends.
+#[tokio::test(start_paused = true)]
+async fn room_reported_wakes_the_waiting() {
+    let budget = budget(1, 100, false);
+    let span = tracing::Span::none();
+    let start = Instant::now();
+    let far = start + 1000 * SECOND;
+    let permit = budget.acquire(far, &span).await.unwrap();
+    let waiting = tokio::spawn({
+        let budget = budget.clone();
+        async move { budget.acquire(far, &tracing::Span::none()).await.map(drop) }
+    });
+    tokio::time::sleep(SECOND).await;
+    assert!(!waiting.is_finished());
+    // The server's first report: a window of 50 left.
+    permit.answered(200, None, report(50, 100));
+    waiting.await.unwrap().unwrap();
+    assert_eq!(start.elapsed(), SECOND);
+}
+
+/// Clients with the same credential and base URL share one budget; another URL or credential
+/// has its own; a quota that cannot be kept is refused.
+#[test]
+fn budgets_are_shared_by_credential_and_url() {
+    let setting = Setting {
+        quota: Quota::CLOUDFLARE,
+        explicit: false,
+    };
+    let token = fingerprint(["shared-token-for-this-test"]);
+    let a = Budget::shared("https://a.example/v4", token, setting).unwrap();
+    let b = Budget::shared("https://a.example/v4", token, setting).unwrap();
+    assert!(Arc::ptr_eq(&a, &b));
+    // A quota set by hand on a later client becomes the shared one's.
+    let by_hand = Setting {
+        quota: Quota::new(10, SECOND),
+        explicit: true,
+    };
+    let c = Budget::shared("https://a.example/v4", token, by_hand).unwrap();
+    assert!(Arc::ptr_eq(&a, &c));
+    assert_eq!(a.snapshot().policy, Quota::new(10, SECOND));
+    assert_eq!(a.snapshot().remaining, 10);
+    drop(c);
+    let other_url = Budget::shared("https://b.example/v4", token, setting).unwrap();
+    let other_token = fingerprint(["another-token"]);
+    let other_key = Budget::shared("https://a.example/v4", other_token, setting).unwrap();
+    assert!(!Arc::ptr_eq(&a, &other_url) && !Arc::ptr_eq(&a, &other_key));
+    // Email and key are one credential, not two that concatenate alike.
+    assert_ne!(fingerprint(["ab", "c"]), fingerprint(["a", "bc"]));
+    // Once every client is gone, the next starts afresh.
+    let weak = Arc::downgrade(&a);
+    drop((a, b));
+    assert!(weak.upgrade().is_none());
+    for quota in [
+        Quota::new(0, SECOND),
+        Quota::new(1, Duration::ZERO),
+        Quota::new(1, Duration::from_secs(86_401)),
+    ] {
+        let setting = Setting {
+            quota,
+            explicit: true,
+        };
+        assert!(Budget::shared("https://c.example", token, setting).is_err());
+    }
+}
+
+#[test]
+fn quotas_read_and_print() {
+    for (text, quota) in [
+        ("30/6s", Quota::new(30, 6 * SECOND)),
+        (" 30 / 6 ", Quota::new(30, 6 * SECOND)),
+        ("1200/5m", Quota::CLOUDFLARE),
+        ("100/1h", Quota::new(100, 3600 * SECOND)),
+        ("5/500ms", Quota::new(5, Duration::from_millis(500))),
+    ] {
+        assert_eq!(text.parse::<Quota>(), Ok(quota), "{text}");
+    }
+    for text in [
+        "", "30", "30/", "/6s", "0/6s", "30/0s", "30/6x", "-1/6s", "30/6.5s", "30/2d",
+    ] {
+        assert!(text.parse::<Quota>().is_err(), "{text}");
+    }
+    assert_eq!(Quota::CLOUDFLARE.to_string(), "1200/300s");
+    assert_eq!(
+        Quota::new(5, Duration::from_millis(500)).to_string(),
+        "5/500ms"
+    );
+}
+
+fn headers(lines: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in lines {
+        map.append(
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    map
+}
+
+/// The headers as Cloudflare documents them, and every way they can be wrong.
+#[test]
+fn rate_limit_headers_are_read_strictly() {
+    let full = |remaining: u32, reset: u64, policy: Option<(u32, u64)>| Reported {
+        remaining: Some((remaining, Duration::from_secs(reset))),
+        policy: policy.map(|(q, w)| Quota::new(q, Duration::from_secs(w))),
+    };
+    let policy = ("ratelimit-policy", r#""default";q=1200;w=300"#);
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(Headers, Option<Reported>)] = &[
+        (
+            &[("ratelimit", r#""default";r=50;t=30"#), policy],
+            Some(full(50, 30, Some((1200, 300)))),
+        ),
+        (
+            &[("ratelimit", r#""default";r=50;t=30"#)],
+            Some(full(50, 30, None)),
+        ),
+        (&[("ratelimit", "default;r=0;t=0")], Some(full(0, 0, None))),
+        // A parameter given twice is its last value (RFC 9651).
+        (
+            &[("ratelimit", r#""default";r=x;r=5;t=3"#)],
+            Some(full(5, 3, None)),
+        ),
+        (&[("ratelimit", r#""default";r=5;r=-1;t=3"#)], None),
+        // The tightest of several limits, with its own policy; over several lines too.
+        (
+            &[
+                ("ratelimit", r#""burst";r=9;t=1, "default";r=50;t=30"#),
+                (
+                    "ratelimit-policy",
+                    r#""default";q=1200;w=300, "burst";q=10;w=1"#,
+                ),
+            ],
+            Some(full(9, 1, Some((10, 1)))),
+        ),
+        (
+            &[
+                ("ratelimit", r#""default";r=50;t=30"#),
+                ("ratelimit", r#""burst";r=9;t=1"#),
+            ],
+            Some(full(9, 1, None)),
+        ),
+        // A policy that does not parse or cannot be kept is left out; the limit stays.
+        (
+            &[
+                ("ratelimit", r#""default";r=50;t=30"#),
+                ("ratelimit-policy", r#""default";q=0;w=300"#),
+            ],
+            Some(full(50, 30, None)),
+        ),
+        (
+            &[
+                ("ratelimit", r#""default";r=50;t=30"#),
+                ("ratelimit-policy", r#""default";q=1200;w=0"#),
+            ],
+            Some(full(50, 30, None)),
+        ),
+        (
+            &[
+                ("ratelimit", r#""default";r=50;t=30"#),
+                ("ratelimit-policy", r#""default";q=1200"#),
+            ],
+            Some(full(50, 30, None)),
+        ),
+        (
+            &[
+                ("ratelimit", r#""default";r=50;t=30"#),
+                ("ratelimit-policy", "q=1200, w="),
+            ],
+            Some(full(50, 30, None)),
+        ),
+        // A limit that does not parse, or whose numbers are not counts and seconds: ignored.
+        (&[], None),
+        (&[policy], None),
+        (&[("ratelimit", "")], None),
+        (&[("ratelimit", r#""default";r=50"#)], None),
+        (&[("ratelimit", r#""default";t=30"#)], None),
+        (&[("ratelimit", r#""default";r=-1;t=30"#)], None),
+        (&[("ratelimit", r#""default";r=50;t=-30"#)], None),
+        (&[("ratelimit", r#""default";r=5.0;t=30"#)], None),
+        (&[("ratelimit", r#""default";r="5";t=30"#)], None),
+        (&[("ratelimit", r#""default";r=50;t=86401"#)], None),
+        (&[("ratelimit", r#""default";r=4294967296;t=30"#)], None),
+        (
+            &[("ratelimit", r#""default";r=50;t=30, "other";r=1"#)],
+            None,
+        ),
+        (&[("ratelimit", r#"("default");r=50;t=30"#)], None),
+        (&[("ratelimit", r#"7;r=50;t=30"#)], None),
+        (&[("ratelimit", r#""default;r=50;t=30"#)], None),
+        (&[("ratelimit", r#""default";r=50;t=30;"#)], None),
+        (&[("ratelimit", "r=50, t=30")], None),
+    ];
+    for (lines, expected) in cases {
+        assert_eq!(reported(&headers(lines), true), *expected, "{lines:?}");
+        let without_policy = expected.map(|r| Reported { policy: None, ..r });
+        assert_eq!(
+            reported(&headers(lines), false),
+            without_policy,
+            "{lines:?}"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: crate::core::proptest_cases(),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Any bytes a header can hold: no panic, and what is believed is in range.
+    #[test]
+    fn rate_limit_headers_never_panic(
+        limit in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..60),
+            r#""[a-z]{0,6}";r=-?[0-9]{1,12};t=-?[0-9]{1,7}(, "[a-z]{1,3}";[rt]=[0-9.]{1,4})?"#
+                .prop_map(String::into_bytes),
+        ],
+        policy in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..60),
+            r#""[a-z]{0,6}";q=-?[0-9]{1,12};w=-?[0-9]{1,7}"#.prop_map(String::into_bytes),
+        ],
+    ) {
+        let mut map = HeaderMap::new();
+        for (name, value) in [("ratelimit", limit), ("ratelimit-policy", policy)] {
+            if let Ok(value) = HeaderValue::from_bytes(&value) {
+                map.insert(name, value);
+            }
+        }
+        if let Some(report) = reported(&map, true) {
+            let (_, reset) = report.remaining.unwrap();
+            prop_assert!(reset <= Duration::from_secs(86_400));
+            if let Some(policy) = report.policy {
+                prop_assert!(policy.requests > 0 && !policy.window.is_zero());
+                prop_assert!(policy.window <= Duration::from_secs(86_400));
+            }
+        }
+    }
+}
