@@ -16,6 +16,7 @@ command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
 targets=(
   "src/core/scrub/mod.rs|"
   "src/core/scrub/unescape.rs|"
+  "src/core/scrub/describe.rs|"
   "src/core/retry.rs|"
   "src/core/ids.rs|"
   "src/core/transport.rs|run_unboxed|outcome"

@@ -274,71 +274,6 @@ pub(crate) fn snippet(body: &[u8], known: &Known) -> String {
     shown
 }
 
-/// What a body is, without quoting it: its kind, its size and, for a JSON object, its first
-/// keys. For a success answer the client could not use, whose body may hold a secret the
-/// client does not know yet (a created app's `secret`), which no scrubbing could recognise.
-pub(crate) fn describe(body: &[u8], known: &Known) -> String {
-    use serde_json::Value;
-    const KEYS: usize = 10;
-    let parsed = (body.len() <= SNIPPET_INPUT_BYTES)
-        .then(|| serde_json::from_slice::<Value>(body).ok())
-        .flatten();
-    let kind = match parsed {
-        Some(Value::Object(map)) => {
-            let mut keys: Vec<String> = map
-                .keys()
-                .take(KEYS)
-                .map(|key| message(key, known, SHORT_BYTES))
-                .collect();
-            if map.len() > KEYS {
-                keys.push("…".into());
-            }
-            format!("a JSON object with keys [{}]", keys.join(", "))
-        }
-        Some(Value::Array(items)) => format!("a JSON array of {} items", items.len()),
-        Some(_) => "a JSON value that is not an object".into(),
-        None if body.trim_ascii().is_empty() => return "an empty body".into(),
-        None if std::str::from_utf8(body).is_err() => "bytes that are not UTF-8".into(),
-        None if body.trim_ascii_start().first() == Some(&b'<') => "markup (HTML or XML)".into(),
-        None => "text that is not JSON".into(),
-    };
-    format!("{kind}, {} bytes", body.len())
-}
-
-/// A serde message about a body with the values it quotes taken out (`string "…"`,
-/// ``unknown variant `…` ``): what [`describe`] is to a body, for the reason it did not decode.
-pub(crate) fn without_values(reason: &str) -> String {
-    const STRING: &str = "string \"";
-    const VARIANT: &str = "variant `";
-    let mut out = String::with_capacity(reason.len());
-    let mut rest = reason;
-    loop {
-        let next = [STRING, VARIANT]
-            .into_iter()
-            .filter_map(|opener| rest.find(opener).map(|at| (at, opener)))
-            .min();
-        let Some((at, opener)) = next else { break };
-        out.push_str(&rest[..at + opener.len()]);
-        rest = &rest[at + opener.len()..];
-        // serde writes a string as Rust's `Debug` does (`\"` inside), a variant as it is.
-        let end = if opener == STRING {
-            closing_quote(rest)
-        } else {
-            rest.rfind("`, expected").or_else(|| rest.rfind('`'))
-        };
-        out.push('…');
-        match end {
-            Some(end) => rest = &rest[end..],
-            None => {
-                rest = "";
-                break;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 /// A request body as a dry run shows it: JSON with secret-named values and known secrets
 /// redacted, other text with known secrets removed; never cut.
 pub(crate) fn redacted_body(body: &[u8], known: &Known) -> String {
@@ -635,6 +570,9 @@ fn mask_token_runs(text: &str) -> String {
     out
 }
 
+mod describe;
 #[cfg(test)]
 mod tests;
 mod unescape;
+
+pub(crate) use describe::{describe, without_values};
