@@ -17,12 +17,14 @@
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use apps_api::cloudflare::magic::{MagicAppChanges, MagicListItem, NewMagicApp};
+use apps_api::cloudflare::magic::{
+    Magic, MagicAppChanges, MagicListItem, NewAppConfig, NewMagicApp, SiteApp,
+};
 use apps_api::cloudflare::turn::TurnCredentials;
 use apps_api::cloudflare::{CloudflareClient, Credentials};
 use apps_api::fake::FakeServer;
 use apps_api::hover::{HoverApp, HoverAppChanges, HoverClient, NewHoverApp};
-use apps_api::{AccountId, Error};
+use apps_api::{AccountId, Error, MagicAppId};
 
 const CLOUDFLARE_VARS: [&str; 2] = ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_KEY"];
 const HOVER_VARS: [&str; 3] = ["HOVER_API_TOKEN", "HOVER_EMAIL", "HOVER_PASSWORD"];
@@ -421,7 +423,7 @@ async fn magic_tour(
                 ("source_subnets", list_field(&patched.source_subnets)),
             ],
         );
-        Ok::<_, Error>(())
+        site_config_tour(&magic, &app.id, answers).await
     }
     .await;
     let deleted = magic.delete(&app.id).await;
@@ -429,6 +431,60 @@ async fn magic_tour(
     let deleted = deleted?;
     answers.step("delete", "DELETE", item, &[("id", deleted.id.to_string())]);
     println!();
+    Ok(())
+}
+
+/// What a Magic app is for: a site's app config that prioritises its traffic, found again by
+/// asking who uses the app, then deleted. Skipped on an account without sites.
+async fn site_config_tour(
+    magic: &Magic<'_>,
+    app: &MagicAppId,
+    answers: &Answers,
+) -> Result<(), Error> {
+    let sites = magic.sites().await?;
+    answers.step(
+        "sites",
+        "GET",
+        "/accounts/{account_id}/magic/sites",
+        &[("sites", sites.len().to_string())],
+    );
+    let Some(site) = sites.first() else {
+        println!("  (no Magic site on this account: the app config steps are skipped)");
+        return Ok(());
+    };
+    let configs = "/accounts/{account_id}/magic/sites/{site_id}/app_configs";
+    let config = magic
+        .create_app_config(&site.id, &NewAppConfig::new(app.clone()).priority(1))
+        .await?;
+    answers.step(
+        "create",
+        "POST",
+        configs,
+        &[
+            ("site", opt(&site.name)),
+            ("app", config.app.to_string()),
+            ("priority", opt(&config.priority)),
+        ],
+    );
+    let steps = async {
+        let uses = magic.usage(&SiteApp::Account(app.clone())).await?;
+        answers.step(
+            "usage",
+            "GET",
+            configs,
+            &[("configs using the app", uses.len().to_string())],
+        );
+        Ok::<_, Error>(())
+    }
+    .await;
+    let deleted = magic.delete_app_config(&site.id, &config.id).await;
+    steps?;
+    answers.step(
+        "delete",
+        "DELETE",
+        "/accounts/{account_id}/magic/sites/{site_id}/app_configs/{app_config_id}",
+        &[("id", deleted?.id.to_string())],
+    );
     Ok(())
 }
 

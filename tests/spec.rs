@@ -108,8 +108,9 @@ fn every_operation_is_complete() {
         }
     }
     assert_eq!(
-        count, 23,
-        "5 Calls apps + 5 TURN keys + 2 TURN credentials + 5 Magic + 6 Hover operations"
+        count, 29,
+        "5 Calls apps + 5 TURN keys + 2 TURN credentials + 5 Magic apps + 6 Magic sites + 6 Hover \
+         operations"
     );
 }
 

@@ -166,8 +166,9 @@ fn check_refs(file: &Path, root: &Value, node: &Value, at: &mut String) -> Resul
 
 /// Removes constraints progenitor cannot express faithfully; the facade enforces them.
 ///
-/// - `anyOf` whose branches only list `required` properties ("at least one of"): typify turns
-///   it into an untagged enum that drops every field but one branch's on a round trip.
+/// - `anyOf` and `oneOf` whose branches only list `required` properties ("at least one of",
+///   "exactly one of"): typify turns them into untagged enums that drop every field but one
+///   branch's on a round trip.
 /// - `pattern` on strings: typify would validate it with the `regress` crate in every
 ///   deserialization (responses included); the facade checks request values with `std` parsers.
 /// - Length limits on parameters: progenitor would make each constrained path parameter a
@@ -219,12 +220,14 @@ fn strip_schema_constraints(node: &mut Value) {
                     .as_object()
                     .is_some_and(|b| b.keys().all(|k| k == "required"))
             };
-            if map
-                .get("anyOf")
-                .and_then(Value::as_array)
-                .is_some_and(|branches| branches.iter().all(only_required))
-            {
-                map.remove("anyOf");
+            for keyword in ["anyOf", "oneOf"] {
+                if map
+                    .get(keyword)
+                    .and_then(Value::as_array)
+                    .is_some_and(|branches| branches.iter().all(only_required))
+                {
+                    map.remove(keyword);
+                }
             }
             if map.get("type").and_then(Value::as_str) == Some("string") {
                 map.remove("pattern");

@@ -238,6 +238,16 @@ id_type!(
     cloudflare("Magic app ID", 1)
 );
 id_type!(
+    /// The identifier of a Magic site: at most 32 characters.
+    SiteId,
+    cloudflare("Magic site ID", 1)
+);
+id_type!(
+    /// The identifier of a Magic site's app config: at most 32 characters.
+    AppConfigId,
+    cloudflare("app config ID", 1)
+);
+id_type!(
     /// The identifier of a Hover app (`data.id`): the app's integer ID as a string of at most
     /// 19 digits.
     HoverAppId,
@@ -287,6 +297,12 @@ pub(crate) const PATH_PARAMETERS: &[(&str, &str, IdRule)] = &[
         "spec/cloudflare-magic.yaml",
         "account_app_id",
         MagicAppId::RULE,
+    ),
+    ("spec/cloudflare-magic.yaml", "site_id", SiteId::RULE),
+    (
+        "spec/cloudflare-magic.yaml",
+        "app_config_id",
+        AppConfigId::RULE,
     ),
     ("spec/hover.yaml", "id", HoverAppId::RULE),
     ("spec/cloudflare-calls.yaml", "key_id", TurnKeyId::RULE),

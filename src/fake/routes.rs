@@ -9,7 +9,7 @@ use axum::response::Response;
 use super::State;
 use crate::core::ids::IdRule;
 use crate::operations::{Operation, ALL};
-use crate::{AccountId, CallsAppId, MagicAppId, TurnKeyId, TurnUsername};
+use crate::{AccountId, AppConfigId, CallsAppId, MagicAppId, SiteId, TurnKeyId, TurnUsername};
 
 /// Serves an operation whose credentials were accepted.
 pub(crate) type Handler = fn(&State, &Params, &[u8]) -> Response;
@@ -98,6 +98,8 @@ fn rule(name: &str) -> Option<IdRule> {
         "app_id" => CallsAppId::RULE,
         "key_id" => TurnKeyId::RULE,
         "account_app_id" => MagicAppId::RULE,
+        "site_id" => SiteId::RULE,
+        "app_config_id" => AppConfigId::RULE,
         "username" => TurnUsername::RULE,
         _ => return None,
     })

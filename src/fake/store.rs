@@ -156,6 +156,8 @@ pub(crate) struct Store {
     pub(crate) calls: Table<(String, String), NamedRecord>,
     /// (account, account_app_id) → app.
     pub(crate) magic: Table<(String, String), MagicRecord>,
+    /// (account, site, id) → site app config.
+    pub(crate) app_configs: Table<(String, String, String), AppConfigRecord>,
     /// (account, uid) → TURN key.
     pub(crate) turn_keys: Table<(String, String), NamedRecord>,
     /// TURN credentials minted, oldest first.
@@ -176,7 +178,11 @@ impl Store {
 
     /// The weight of everything stored.
     pub(crate) fn weight(&self) -> usize {
-        self.calls.weight + self.magic.weight + self.turn_keys.weight + self.hover.weight
+        self.calls.weight
+            + self.magic.weight
+            + self.app_configs.weight
+            + self.turn_keys.weight
+            + self.hover.weight
     }
 
     /// Whether an item of weight `new` may be stored in a collection of `count` items, in place
@@ -272,6 +278,23 @@ pub(crate) struct MagicRecord {
     pub(crate) hostnames: Option<Vec<String>>,
     pub(crate) ip_subnets: Option<Vec<String>>,
     pub(crate) source_subnets: Option<Vec<String>>,
+}
+
+/// A site app config: exactly one of the two app IDs.
+#[derive(Clone)]
+pub(crate) struct AppConfigRecord {
+    pub(crate) account_app_id: Option<String>,
+    pub(crate) managed_app_id: Option<String>,
+    pub(crate) breakout: Option<bool>,
+    pub(crate) priority: Option<i64>,
+    pub(crate) preferred_wans: Option<Vec<String>>,
+}
+
+impl Weight for AppConfigRecord {
+    fn weight(&self) -> usize {
+        let ids = self.account_app_id.iter().chain(&self.managed_app_id);
+        text_weight(ids) + self.preferred_wans.as_ref().map_or(0, text_weight) + 160
+    }
 }
 
 #[derive(Clone)]

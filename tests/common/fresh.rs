@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use apps_api::cloudflare::magic::NewMagicApp;
+use apps_api::cloudflare::magic::{NewAppConfig, NewMagicApp, SiteApp};
 use apps_api::cloudflare::turn_keys::CreatedTurnKey;
 use apps_api::fake::FakeServer;
 use apps_api::hover::NewHoverApp;
@@ -17,7 +17,8 @@ pub struct Fresh {
 }
 
 /// Makes what `parameters` name: a Calls app (`app_id`), a Magic app (`account_app_id`), a
-/// Hover app (`id`), a TURN key (`key_id`) and a credential minted with it (`username`).
+/// Magic site (`site_id`, one the fake has) and an app config on it (`app_config_id`), a Hover
+/// app (`id`), a TURN key (`key_id`) and a credential minted with it (`username`).
 pub async fn fresh(fake: &FakeServer, parameters: &[&'static str]) -> Fresh {
     let cf = fake.cloudflare_client().unwrap();
     let account = fake.account_id();
@@ -25,9 +26,9 @@ pub async fn fresh(fake: &FakeServer, parameters: &[&'static str]) -> Fresh {
         ids: BTreeMap::new(),
         turn_key: None,
     };
-    // A username is minted with a key: the key first.
+    // A username is minted with a key, a config made on a site: the key and the site first.
     let mut parameters = parameters.to_vec();
-    parameters.sort_by_key(|p| *p == "username");
+    parameters.sort_by_key(|p| matches!(*p, "username" | "app_config_id"));
     for parameter in parameters {
         let id = match parameter {
             "account_id" => account.to_string(),
@@ -46,6 +47,16 @@ pub async fn fresh(fake: &FakeServer, parameters: &[&'static str]) -> Fresh {
                     .unwrap()
                     .id
                     .to_string()
+            }
+            "site_id" => {
+                let sites = cf.magic(&account).sites().await.unwrap();
+                sites[0].id.to_string()
+            }
+            "app_config_id" => {
+                let site = apps_api::SiteId::new(&fresh.ids["site_id"]);
+                let config = NewAppConfig::new(SiteApp::Managed("cloudflare".into())).priority(1);
+                let made = cf.magic(&account).create_app_config(&site, &config).await;
+                made.unwrap().id.to_string()
             }
             "id" => {
                 let app = NewHoverApp::new("n", "com.example").webhook_url("https://x.example");

@@ -54,6 +54,7 @@ pub fn all() -> Vec<Driver> {
         crate::calls::drivers(),
         crate::turn::drivers(),
         crate::magic::drivers(),
+        crate::magic_sites::drivers(),
         crate::hover::drivers(),
     ]
     .into_iter()

@@ -15,6 +15,7 @@ mod calls;
 mod failures;
 mod hover;
 mod magic;
+mod magic_sites;
 mod properties;
 mod redaction;
 mod resilience;

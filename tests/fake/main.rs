@@ -12,6 +12,7 @@ mod support;
 mod control;
 mod fidelity;
 mod lifecycle;
+mod sites;
 mod spec_check;
 mod standalone;
 mod tour;

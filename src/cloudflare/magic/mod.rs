@@ -1,4 +1,6 @@
-//! Cloudflare Magic account apps: `/accounts/{account_id}/magic/apps`.
+//! Cloudflare Magic account apps: `/accounts/{account_id}/magic/apps`; the account's sites and
+//! their app configs, which give the apps their effect ([`Magic::sites`],
+//! [`Magic::app_configs`], [`Magic::usage`]): `/accounts/{account_id}/magic/sites`.
 //!
 //! Reference: <https://developers.cloudflare.com/api/resources/magic_transit/subresources/apps/>
 //!
@@ -17,9 +19,16 @@ use crate::generated::magic::types as gen;
 use crate::operations as ops;
 use crate::{AccountId, Error, MagicAppId};
 
+mod sites;
+pub use sites::{AppConfig, AppConfigChanges, AppUse, MagicSite, NewAppConfig, SiteApp};
+
 cloudflare_types!(crate::generated::magic::types {
-    single: [MagicAppEnvelope => MagicAccountApp],
-    list: [MagicAppListEnvelope => wire::MagicAppListItem]
+    single: [MagicAppEnvelope => MagicAccountApp, MagicAppConfigEnvelope => MagicAppConfig],
+    list: [
+        MagicAppListEnvelope => wire::MagicAppListItem,
+        MagicSiteListEnvelope => gen::MagicSite,
+        MagicAppConfigListEnvelope => gen::MagicAppConfig
+    ]
 });
 
 /// An app the account defined. Absent or null lists read as empty.

@@ -234,8 +234,11 @@ fn change(state: &State, params: &Params, body: &[u8], replace: bool) -> Respons
 fn delete(state: &State, params: &Params, _: &[u8]) -> Response {
     let (account, app) = (params.account(), params.get("account_app_id").to_string());
     let mut store = state.store();
-    match store.magic.remove(&(account, app.clone())) {
-        Some(record) => success(StatusCode::OK, magic_app(&app, &record)),
+    match store.magic.remove(&(account.clone(), app.clone())) {
+        Some(record) => {
+            super::sites::forget_app(&mut store, &account, &app);
+            success(StatusCode::OK, magic_app(&app, &record))
+        }
         None => magic_not_found(&app),
     }
 }

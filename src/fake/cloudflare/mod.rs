@@ -1,6 +1,6 @@
 //! The fake Cloudflare API under `/client/v4`: authentication, Cloudflare's envelopes and
-//! routing errors, and the handlers of Calls apps, TURN keys and Magic apps (one module each,
-//! as the facade has them).
+//! routing errors, and the handlers of Calls apps, TURN keys, Magic apps and Magic sites (one
+//! module each, as the facade has them).
 //!
 //! Where the sources show how the real API answers, the fake does the same; where they do not,
 //! the choice is marked ASSUMPTION and listed in the README's "Testing your code".
@@ -8,6 +8,7 @@
 mod calls;
 mod magic;
 mod named;
+mod sites;
 pub(crate) mod turn;
 mod turn_keys;
 
@@ -29,6 +30,7 @@ pub(crate) fn routes() -> impl Iterator<Item = &'static Route> {
         .iter()
         .chain(turn_keys::ROUTES)
         .chain(magic::ROUTES)
+        .chain(sites::ROUTES)
         .chain(turn::ROUTES)
 }
 
@@ -242,12 +244,14 @@ pub(crate) fn state(store: &super::store::Store) -> impl Serialize + '_ {
     struct CloudflareState<'a> {
         calls_apps: Vec<Owned<'a, NamedItem<'a>>>,
         magic_apps: Vec<Owned<'a, magic::MagicApp<'a>>>,
+        site_app_configs: Vec<Owned<'a, sites::AppConfig<'a>>>,
         turn_keys: Vec<Owned<'a, NamedItem<'a>>>,
         turn_credentials: Credentials,
     }
     CloudflareState {
         calls_apps: named::all(&store.calls),
         magic_apps: magic::all(store),
+        site_app_configs: sites::all(store),
         turn_keys: named::all(&store.turn_keys),
         turn_credentials: Credentials {
             minted: store.turn_credentials.len(),

@@ -55,6 +55,10 @@ const KINDS: &[Kind] = &[
         CallsAppId::parse(id).is_ok()
     }),
     ("account_app_id", "m1", |id| MagicAppId::parse(id).is_ok()),
+    ("site_id", "s1", |id| apps_api::SiteId::parse(id).is_ok()),
+    ("app_config_id", "c1", |id| {
+        apps_api::AppConfigId::parse(id).is_ok()
+    }),
     ("id", "43120", |id| HoverAppId::parse(id).is_ok()),
     ("key_id", "2a95132c15732412d22c1476fa83f27a", |id| {
         apps_api::TurnKeyId::parse(id).is_ok()
@@ -163,7 +167,8 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
-    /// Every kind of ID (account, Calls app, Magic app, Hover app, TURN key, TURN username).
+    /// Every kind of ID (account, Calls app, Magic app, Magic site, site app config, Hover app,
+    /// TURN key, TURN username).
     #[test]
     fn ids_never_leave_their_segment(
         parameter in proptest::sample::select(KINDS).prop_map(|(parameter, _, _)| parameter),

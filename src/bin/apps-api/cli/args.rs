@@ -210,9 +210,93 @@ pub enum Magic {
         #[command(flatten)]
         fields: MagicFields,
     },
-    /// Delete an account app.
+    /// Delete an account app; refused while a site app config uses it, unless --force.
     #[command(after_help = "Example:\n  apps-api magic delete APP_ID")]
-    Delete { app_id: String },
+    Delete {
+        app_id: String,
+        /// Delete it even if site app configs use it (the API decides what becomes of them).
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the account's Magic sites.
+    #[command(after_help = "Example:\n  apps-api magic sites")]
+    Sites,
+    /// A site's app configs: what an app does at a site (break out, or be prioritised).
+    #[command(subcommand, name = "site-apps")]
+    SiteApps(SiteApps),
+    /// The site app configs that use an app, on every site of the account.
+    #[command(
+        after_help = "Examples:\n  apps-api magic usage APP_ID\n  apps-api magic usage cloudflare --managed"
+    )]
+    Usage {
+        app_id: String,
+        /// APP_ID is a managed app's ID (e.g. cloudflare), not an account app's.
+        #[arg(long)]
+        managed: bool,
+    },
+}
+
+/// The fields of a site app config, as flags.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AppConfigFields {
+    /// The account app it applies to.
+    #[arg(
+        long = "account-app",
+        value_name = "APP_ID",
+        conflicts_with = "managed_app"
+    )]
+    pub account_app: Option<String>,
+    /// The managed app it applies to (e.g. cloudflare).
+    #[arg(long = "managed-app", value_name = "APP_ID")]
+    pub managed_app: Option<String>,
+    /// Break the app's traffic out to the Internet directly (true or false).
+    #[arg(long, value_name = "BOOL")]
+    pub breakout: Option<bool>,
+    /// Priority of the app's traffic: 0 (default) or 1 (prioritised).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub priority: Option<i64>,
+    /// A WAN interface ID to prefer for breakout, highest priority first (repeat for more).
+    #[arg(long = "preferred-wan", value_name = "WAN_ID")]
+    pub preferred_wans: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SiteApps {
+    /// List a site's app configs.
+    #[command(after_help = "Example:\n  apps-api magic site-apps list SITE_ID")]
+    List { site_id: String },
+    /// Create an app config (one app, and --breakout or --priority).
+    #[command(
+        after_help = "Examples:\n  apps-api magic site-apps create SITE_ID --account-app APP_ID --breakout true\n  apps-api magic site-apps create SITE_ID --managed-app cloudflare --priority 1"
+    )]
+    Create {
+        site_id: String,
+        #[command(flatten)]
+        fields: AppConfigFields,
+    },
+    /// Replace an app config (PUT): fields not given go back to their defaults.
+    #[command(
+        after_help = "Example:\n  apps-api magic site-apps update SITE_ID CONFIG_ID --priority 1"
+    )]
+    Update {
+        site_id: String,
+        config_id: String,
+        #[command(flatten)]
+        fields: AppConfigFields,
+    },
+    /// Change only the fields given (PATCH); naming an app of the other kind switches to it.
+    #[command(
+        after_help = "Example:\n  apps-api magic site-apps patch SITE_ID CONFIG_ID --managed-app cloudflare"
+    )]
+    Patch {
+        site_id: String,
+        config_id: String,
+        #[command(flatten)]
+        fields: AppConfigFields,
+    },
+    /// Delete an app config.
+    #[command(after_help = "Example:\n  apps-api magic site-apps delete SITE_ID CONFIG_ID")]
+    Delete { site_id: String, config_id: String },
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,10 +1,11 @@
-//! The Cloudflare commands: `calls`, `magic` and `turn-keys`.
+//! The Cloudflare commands: `calls`, `magic` (its sites' in `magic_sites`) and `turn-keys`.
 
 use apps_api::cloudflare::magic::{MagicAppChanges, NewMagicApp};
 use apps_api::{CallsAppId, Error, MagicAppId, TurnKeyId};
 use serde_json::json;
 
 use super::args::{Calls, Global, Magic, MagicFields, TurnKeys};
+use super::magic_sites;
 use super::{cloudflare, output, print_created, with_secrets, Failure};
 
 pub async fn calls(command: Calls, global: &Global) -> Result<(), Failure> {
@@ -127,7 +128,19 @@ pub async fn magic(command: Magic, global: &Global) -> Result<(), Failure> {
                 .patch(&MagicAppId::parse(app_id)?, &magic_body(&fields))
                 .await?,
         ),
-        Magic::Delete { app_id } => single(&magic.delete(&MagicAppId::parse(app_id)?).await?),
+        Magic::Delete { app_id, force } => {
+            let app = MagicAppId::parse(app_id)?;
+            // A dry run shows the DELETE; the check would send requests.
+            if !force && !global.dry_run {
+                magic_sites::refuse_if_used(&magic, &app).await?;
+            }
+            single(&magic.delete(&app).await?);
+        }
+        Magic::Sites => magic_sites::sites(&magic, global).await?,
+        Magic::SiteApps(command) => magic_sites::site_apps(&magic, command, global).await?,
+        Magic::Usage { app_id, managed } => {
+            magic_sites::usage(&magic, app_id, managed, global).await?;
+        }
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod args;
 mod cloudflare;
 mod hover;
+mod magic_sites;
 mod output;
 mod signals;
 mod turn;

@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use apps_api::fake::{FakeConfig, FakeServer, Fault};
 use serde_json::Value;
 
+mod magic_sites;
+
 const ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 const VARIABLES: &[&str] = &[
     "CLOUDFLARE_API_TOKEN",
