@@ -413,4 +413,15 @@ mod tests {
             );
         }
     }
+
+    /// The position named is the 1-based character where the first refused byte is, counted in
+    /// characters (a multi-byte character is one), so a caller can find it.
+    #[test]
+    fn the_first_refused_character_is_named_by_its_position() {
+        let rule = MagicAppId::RULE;
+        for (id, at) in [("/", 1), ("ab/c", 3), ("é", 1), ("aé/", 2), ("abc\\", 4)] {
+            let m = message(rule.check(id));
+            assert!(m.contains(&format!("at position {at};")), "{id:?}: {m}");
+        }
+    }
 }

@@ -172,6 +172,10 @@ struct State {
     /// Whether answers' `Ratelimit-Policy` is worth reading: not yet in this window (a quota
     /// changes rarely, and matters only when a window starts), and no quota set by hand.
     policy_wanted: bool,
+    /// The longest wait an answer can impose: the configured quota's window. A server that
+    /// says `t=86400` or `Retry-After: 86400` (lying, or broken) would otherwise stop every
+    /// request on the credential for a day, sending nothing that could learn otherwise.
+    longest_wait: Duration,
 }
 
 impl State {
@@ -222,7 +226,7 @@ impl State {
         let before = self.remaining;
         let report = report.unwrap_or_default();
         if let (Some(policy), false) = (report.policy, self.explicit) {
-            self.quota = policy;
+            self.quota = Quota::new(policy.requests, policy.window.min(self.longest_wait));
             self.quota_known = true;
             self.policy_wanted = false;
         }
@@ -239,7 +243,7 @@ impl State {
             } else {
                 reported.saturating_sub(self.in_flight)
             };
-            let server_end = now + reset + RESET_MARGIN;
+            let server_end = now + reset.min(self.longest_wait) + RESET_MARGIN;
             match self.window_ends {
                 // A quota set by hand is a limit of its own: the server only lowers it.
                 _ if self.explicit => self.remaining = self.remaining.min(left),
@@ -264,7 +268,8 @@ impl State {
                     self.window_ends
                         .map(|end| end.saturating_duration_since(now))
                 })
-                .unwrap_or(self.quota.window);
+                .unwrap_or(self.quota.window)
+                .min(self.longest_wait);
             let until = now + wait.max(Duration::from_millis(1));
             self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
             self.remaining = 0;
@@ -350,6 +355,7 @@ impl Budget {
                 state.explicit = true;
                 state.quota_known = true;
                 state.policy_wanted = false;
+                state.longest_wait = quota.window;
                 state.remaining = state.remaining.min(quota.requests);
                 let end = Instant::now() + quota.window;
                 state.window_ends = state.window_ends.map(|e| e.min(end));
@@ -370,6 +376,7 @@ impl Budget {
                 window_first: 0,
                 quota_known: setting.explicit,
                 policy_wanted: !setting.explicit,
+                longest_wait: quota.window,
             }),
             room: Notify::new(),
         });

@@ -25,6 +25,7 @@ fn budget(requests: u32, window_secs: u64, explicit: bool) -> Arc<Budget> {
             window_first: 0,
             quota_known: explicit,
             policy_wanted: !explicit,
+            longest_wait: Duration::from_secs(window_secs),
         }),
         room: Notify::new(),
     })
@@ -92,9 +93,9 @@ async fn reports_correct_the_count() {
     // About the next window: it starts (what this one sent still counted against it, as the
     // server may have counted some in the next).
     state.take(later).unwrap();
-    state.answered(later, 5, 200, None, report(25, 9));
+    state.answered(later, 5, 200, None, report(25, 5));
     assert_eq!(state.remaining, 24);
-    assert_eq!(state.window_ends, Some(later + 9 * SECOND + RESET_MARGIN));
+    assert_eq!(state.window_ends, Some(later + 5 * SECOND + RESET_MARGIN));
 }
 
 /// Without a known quota, every request in flight may be one a report does not count yet; and
@@ -176,6 +177,31 @@ async fn a_429_blocks_the_whole_budget() {
         state.take(now + blocked).unwrap();
         assert_eq!(state.remaining, 4, "{retry_after:?}");
     }
+}
+
+/// No answer stops the budget for longer than the configured window: not a `Retry-After` of a
+/// day, nor a reset of a day, nor a policy whose window is a day (a server that lies or is
+/// broken would otherwise stop every request on the credential, and no request would be sent
+/// to learn that it recovered).
+#[test]
+fn no_answer_stops_the_budget_past_the_configured_window() {
+    let now = Instant::now();
+    let day = 86_400 * SECOND;
+    let budget = budget(5, 10, false);
+    let mut state = budget.lock();
+    state.take(now).unwrap();
+    state.answered(now, 0, 429, Some(day), report(0, 86_400));
+    assert_eq!(state.take(now), Err(now + 10 * SECOND));
+    state.take(now + 10 * SECOND).unwrap();
+    let lying = Reported {
+        remaining: Some((0, day)),
+        policy: Some(Quota::new(1, day)),
+    };
+    state.answered(now + 10 * SECOND, 1, 200, None, Some(lying));
+    assert_eq!(state.quota, Quota::new(1, 10 * SECOND));
+    let resumes = now + 20 * SECOND + RESET_MARGIN;
+    assert_eq!(state.take(now + 11 * SECOND), Err(resumes));
+    state.take(resumes).unwrap();
 }
 
 /// `acquire` waits for the window's end on tokio's clock; a wait past the deadline is refused
