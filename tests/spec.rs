@@ -107,10 +107,11 @@ fn every_operation_is_complete() {
             }
         }
     }
-    assert_eq!(
-        count, 29,
+    // A floor, not a count: an operation added needs no edit here, one lost fails.
+    assert!(
+        count >= 29,
         "5 Calls apps + 5 TURN keys + 2 TURN credentials + 5 Magic apps + 6 Magic sites + 6 Hover \
-         operations"
+         operations, and {count} found"
     );
 }
 
@@ -451,5 +452,5 @@ fn every_operation_has_a_contract_test() {
         .map(|op| op.id.as_str())
         .collect();
     assert!(missing.is_empty(), "no contract test for {missing:?}");
-    assert!(operations.len() >= 23);
+    assert!(operations.len() >= 29);
 }
