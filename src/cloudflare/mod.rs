@@ -84,7 +84,8 @@ impl Credentials {
         })
     }
 
-    /// What identifies the credential to Cloudflare's rate limit, hashed.
+    /// The credential, hashed: the budget's key (Cloudflare counts per user; a user's tokens
+    /// each get a budget, corrected by the `Ratelimit` reports, which count the user's requests).
     fn fingerprint(&self) -> u64 {
         match self {
             Credentials::ApiToken(token) => budget::fingerprint([token.expose()]),

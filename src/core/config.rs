@@ -270,7 +270,8 @@ macro_rules! common_builder_methods {
         /// [`Quota::CLOUDFLARE`](crate::Quota::CLOUDFLARE) (1,200 per 5 minutes), replaced by
         /// the quota the API reports; a quota set here stays the limit (the API's reports only
         /// lower what is left), for every client sharing the budget from the moment this one is
-        /// built. Hover and the TURN credentials host have none by default.
+        /// built; of two quotas set by hand, the stricter stays. Hover and the TURN credentials
+        /// host have none by default.
         ///
         /// ```
         /// use std::time::Duration;

@@ -354,8 +354,16 @@ async fn usage_finds_the_configs_that_point_at_an_app_on_every_site() {
         .mock_async(|when, then| {
             when.method(GET).path(cf_path("/magic/sites"));
             then.status(200).json_body(envelope(json!([
-                {"id": SITE, "name": "headquarters"}, {"id": OTHER_SITE, "name": "branch"}
+                {"id": SITE, "name": "headquarters"}, {"id": OTHER_SITE, "name": "branch"},
+                {"id": "gone", "name": "deleted since the list"}
             ])));
+        })
+        .await;
+    let gone = server
+        .mock_async(|when, then| {
+            when.method(GET).path(configs_path("gone"));
+            then.status(404)
+                .json_body(cf_failure(1002, "Site gone not found"));
         })
         .await;
     let first = server
@@ -371,7 +379,9 @@ async fn usage_finds_the_configs_that_point_at_an_app_on_every_site() {
         .mock_async(|when, then| {
             when.method(GET).path(configs_path(OTHER_SITE));
             then.status(200).json_body(envelope(json!([
-                {"id": "c3", "site_id": OTHER_SITE, "account_app_id": "other", "priority": 1}
+                {"id": "c3", "site_id": OTHER_SITE, "account_app_id": "other", "priority": 1},
+                {"id": "c4", "site_id": OTHER_SITE, "account_app_id": APP.to_uppercase(),
+                 "priority": 1}
             ])));
         })
         .await;
@@ -381,9 +391,11 @@ async fn usage_finds_the_configs_that_point_at_an_app_on_every_site() {
         .usage(&SiteApp::Account(MagicAppId::new(APP)))
         .await
         .unwrap();
-    assert_eq!(uses.len(), 1);
+    // The same hex ID in capitals is the same app.
+    assert_eq!(uses.len(), 2);
     assert_eq!(uses[0].site.name.as_deref(), Some("headquarters"));
     assert_eq!(uses[0].config.id, AppConfigId::new(CONFIG));
+    assert_eq!(uses[1].config.id, AppConfigId::new("c4"));
     let uses = magic
         .usage(&SiteApp::Managed("cloudflare".into()))
         .await
@@ -398,4 +410,5 @@ async fn usage_finds_the_configs_that_point_at_an_app_on_every_site() {
     sites.assert_calls_async(3).await;
     first.assert_calls_async(3).await;
     second.assert_calls_async(3).await;
+    gone.assert_calls_async(3).await;
 }

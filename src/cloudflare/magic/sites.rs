@@ -74,6 +74,18 @@ impl From<MagicAppId> for SiteApp {
 }
 
 impl SiteApp {
+    /// Whether this names the same app as `other` (account app IDs are hex, compared without
+    /// regard to case).
+    pub fn is(&self, other: &SiteApp) -> bool {
+        match (self, other) {
+            (SiteApp::Account(a), SiteApp::Account(b)) => {
+                a.as_str().eq_ignore_ascii_case(b.as_str())
+            }
+            (SiteApp::Managed(a), SiteApp::Managed(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// The two ID fields of a request body, exactly one of them set.
     fn fields(&self) -> Result<(Option<String>, Option<String>), Error> {
         Ok(match self {
@@ -284,6 +296,13 @@ impl AppConfigChanges {
             Some(app) => app.fields()?,
             None => (None, None),
         };
+        // A replacement without either would leave a config that decides nothing, which a
+        // create may not make either.
+        if replace && self.decision.breakout.is_none() && self.decision.priority.is_none() {
+            return Err(Error::InvalidArgument(
+                "a replaced app config needs breakout or priority (or both)".into(),
+            ));
+        }
         self.decision.check(replace)?;
         let d = &self.decision;
         Ok(gen::MagicAppConfigUpdateRequest {
@@ -380,7 +399,7 @@ impl Magic<'_> {
             .await
     }
 
-    /// Replaces an app config (PUT): send its complete state.
+    /// Replaces an app config (PUT): send its complete state, breakout or priority included.
     pub async fn update_app_config(
         &self,
         site: &SiteId,
@@ -446,12 +465,18 @@ impl Magic<'_> {
 
     /// Who uses this app: every site app config of the account that points at `app`, with its
     /// site. One request for the sites, then one per site, one after another, so that the job
-    /// takes its turn in the rate budget like any other.
+    /// takes its turn in the rate budget like any other; a site deleted in between is skipped.
     pub async fn usage(&self, app: &SiteApp) -> Result<Vec<AppUse>, Error> {
         let mut uses = Vec::new();
         for site in self.sites().await? {
-            for config in self.app_configs(&site.id).await? {
-                if config.app == *app {
+            let configs = match self.app_configs(&site.id).await {
+                Ok(configs) => configs,
+                // Deleted since the list: it has no configs.
+                Err(Error::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            for config in configs {
+                if config.app.is(app) {
                     uses.push(AppUse {
                         site: site.clone(),
                         config,
@@ -541,8 +566,12 @@ mod tests {
         let wans = AppConfigChanges::new().preferred_wans(["w"]);
         // A merge leaves the config's breakout as it is: the API judges.
         assert!(wans.to_request(false).is_ok());
-        // A replacement without breakout true has none.
+        // A replacement without breakout true has none; one that decides nothing is refused.
+        let wans = wans.priority(0);
         assert!(invalid(wans.to_request(true)).contains("breakout set to true"));
+        let app_only = AppConfigChanges::new().app(MagicAppId::new("a"));
+        assert!(invalid(app_only.to_request(true)).contains("breakout or priority"));
+        assert!(app_only.to_request(false).is_ok());
         let switch = AppConfigChanges::new().app(SiteApp::Managed("cloudflare".into()));
         assert_eq!(
             serde_json::to_value(switch.to_request(false).unwrap()).unwrap(),

@@ -143,6 +143,14 @@ const SAME_WINDOW: Duration = Duration::from_secs(1);
 /// the last moment of the old window.
 const RESET_MARGIN: Duration = Duration::from_millis(250);
 
+/// The least time a request must have left after waiting for its place.
+const LEAST_TRY: Duration = Duration::from_millis(100);
+
+/// How long a 429 that says nothing of its length (no `Retry-After`, no `Ratelimit`) blocks the
+/// budget: a proxy's or a WAF's 429 is not the API's five-minute block, and after this the
+/// next request finds out.
+const UNSAID_BLOCK: Duration = Duration::from_secs(5);
+
 /// A credential's budget.
 #[derive(Debug)]
 pub(crate) struct Budget {
@@ -213,7 +221,7 @@ impl State {
     }
 
     /// The answer to request number `request`: its status, the wait it asked for and the limits
-    /// it reported. Returns whether there is more room than before.
+    /// it reported. Returns whether there is more room than before, or the window ends sooner.
     fn answered(
         &mut self,
         now: Instant,
@@ -223,7 +231,7 @@ impl State {
         report: Option<Reported>,
     ) -> bool {
         self.in_flight = self.in_flight.saturating_sub(1);
-        let before = self.remaining;
+        let (before, ends_before) = (self.remaining, self.window_ends);
         let report = report.unwrap_or_default();
         if let (Some(policy), false) = (report.policy, self.explicit) {
             self.quota = Quota::new(policy.requests, policy.window.min(self.longest_wait));
@@ -264,11 +272,7 @@ impl State {
             // Blocked: every request waits for the server's wait, or for the window's end.
             let wait = retry_after
                 .or(report.remaining.map(|(_, reset)| reset))
-                .or_else(|| {
-                    self.window_ends
-                        .map(|end| end.saturating_duration_since(now))
-                })
-                .unwrap_or(self.quota.window)
+                .unwrap_or(UNSAID_BLOCK)
                 .min(self.longest_wait);
             let until = now + wait.max(Duration::from_millis(1));
             self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
@@ -276,7 +280,9 @@ impl State {
             self.window_ends = self.blocked_until;
             self.reported = false;
         }
-        self.remaining > before
+        // More room, or the same room sooner: the waiting look again.
+        let sooner = matches!((self.window_ends, ends_before), (Some(now), Some(was)) if now < was);
+        self.remaining > before || sooner
     }
 }
 
@@ -318,6 +324,17 @@ impl Drop for Permit {
     }
 }
 
+/// The quota that lets fewer requests through per unit of time.
+fn stricter(a: Quota, b: Quota) -> Quota {
+    // a.requests / a.window <= b.requests / b.window, without division.
+    let rate = |q: Quota, other: Quota| u128::from(q.requests) * other.window.as_nanos();
+    if rate(a, b) <= rate(b, a) {
+        a
+    } else {
+        b
+    }
+}
+
 /// The budgets in the process, by API base URL and credential.
 type Registry = Mutex<HashMap<(String, u64), Weak<Budget>>>;
 
@@ -349,8 +366,14 @@ impl Budget {
         let key = (base_url.to_string(), credential);
         if let Some(budget) = budgets.get(&key).and_then(Weak::upgrade) {
             if setting.explicit {
-                // A quota set by hand is the limit from now on, for every client sharing it.
+                // A quota set by hand is the limit from now on, for every client sharing it;
+                // of two set by hand, the stricter (no client loosens another's).
                 let mut state = budget.lock();
+                let quota = if state.explicit {
+                    stricter(state.quota, quota)
+                } else {
+                    quota
+                };
                 state.quota = quota;
                 state.explicit = true;
                 state.quota_known = true;
@@ -426,7 +449,9 @@ impl Budget {
                 Err(until) => until,
             };
             let wait = until.saturating_duration_since(now);
-            if until > deadline {
+            // A place that comes with less than a try's worth of time left is no place: the
+            // try would time out, and a create that timed out may have been sent.
+            if until + LEAST_TRY > deadline {
                 return Err(wait);
             }
             if !announced {

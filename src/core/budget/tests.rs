@@ -162,7 +162,8 @@ async fn a_429_blocks_the_whole_budget() {
     for (retry_after, report, blocked) in [
         (Some(7 * SECOND), report(0, 3), 7 * SECOND),
         (None, report(0, 3), 3 * SECOND),
-        (None, None, 10 * SECOND),
+        // Saying nothing of its length, it blocks briefly (a proxy's 429 is not the API's).
+        (None, None, UNSAID_BLOCK),
     ] {
         let budget = budget(5, 10, false);
         let mut state = budget.lock();
@@ -219,6 +220,12 @@ async fn acquire_waits_or_refuses() {
     assert_eq!(budget.snapshot().remaining, 0);
     let refused = budget.acquire(start + 9 * SECOND, &span).await.unwrap_err();
     assert_eq!(refused, 10 * SECOND);
+    // A place that comes at the deadline, with no time left for the try, is none.
+    let refused = budget
+        .acquire(start + 10 * SECOND, &span)
+        .await
+        .unwrap_err();
+    assert_eq!(refused, 10 * SECOND);
     assert_eq!(start.elapsed(), Duration::ZERO, "refused at once");
     let third = budget.acquire(far, &span).await.unwrap();
     assert_eq!(start.elapsed(), 10 * SECOND);
@@ -248,6 +255,26 @@ async fn room_reported_wakes_the_waiting() {
     assert_eq!(start.elapsed(), SECOND);
 }
 
+/// A report that the window ends sooner than estimated wakes the waiting requests for the new
+/// end, instead of leaving them asleep until the old one.
+#[tokio::test(start_paused = true)]
+async fn a_sooner_reset_wakes_the_waiting() {
+    let budget = budget(1, 300, false);
+    let span = tracing::Span::none();
+    let start = Instant::now();
+    let far = start + 1000 * SECOND;
+    let permit = budget.acquire(far, &span).await.unwrap();
+    let waiting = tokio::spawn({
+        let budget = budget.clone();
+        async move { budget.acquire(far, &tracing::Span::none()).await.map(drop) }
+    });
+    tokio::time::sleep(SECOND).await;
+    // No room left, but the window ends in 5 s, not in the 299 s estimated.
+    permit.answered(200, None, report(0, 5));
+    waiting.await.unwrap().unwrap();
+    assert_eq!(start.elapsed(), 6 * SECOND + RESET_MARGIN);
+}
+
 /// Clients with the same credential and base URL share one budget; another URL or credential
 /// has its own; a quota that cannot be kept is refused.
 #[test]
@@ -269,7 +296,21 @@ fn budgets_are_shared_by_credential_and_url() {
     assert!(Arc::ptr_eq(&a, &c));
     assert_eq!(a.snapshot().policy, Quota::new(10, SECOND));
     assert_eq!(a.snapshot().remaining, 10);
-    drop(c);
+    // Of two set by hand, the stricter stays: a looser one does not loosen it, either way
+    // round.
+    let looser = Setting {
+        quota: Quota::new(1_000_000, Duration::from_millis(1)),
+        explicit: true,
+    };
+    let d = Budget::shared("https://a.example/v4", token, looser).unwrap();
+    assert_eq!(a.snapshot().policy, Quota::new(10, SECOND));
+    let stricter = Setting {
+        quota: Quota::new(10, 2 * SECOND),
+        explicit: true,
+    };
+    let e = Budget::shared("https://a.example/v4", token, stricter).unwrap();
+    assert_eq!(a.snapshot().policy, Quota::new(10, 2 * SECOND));
+    drop((c, d, e));
     let other_url = Budget::shared("https://b.example/v4", token, setting).unwrap();
     let other_token = fingerprint(["another-token"]);
     let other_key = Budget::shared("https://a.example/v4", other_token, setting).unwrap();

@@ -325,6 +325,14 @@ fn change(state: &State, params: &Params, body: &[u8], replace: bool) -> Respons
     {
         return invalid(1001, "at least one field is required", None);
     }
+    if replace && fields.breakout.is_none() && fields.priority.is_none() {
+        // ASSUMPTION: a replacement decides something, as a create must.
+        return invalid(
+            1001,
+            "at least one of breakout or priority is required",
+            None,
+        );
+    }
     let mut store = state.store();
     if let Err(missing) = app_exists(&store, &account, &fields) {
         return missing;

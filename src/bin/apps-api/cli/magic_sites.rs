@@ -192,20 +192,64 @@ pub async fn usage(
 /// Refuses when site app configs use `app`, naming their sites.
 pub async fn refuse_if_used(magic: &Magic<'_>, app: &MagicAppId) -> Result<(), Error> {
     let uses = magic.usage(&SiteApp::Account(app.clone())).await?;
-    if uses.is_empty() {
-        return Ok(());
+    match in_use(app, &uses) {
+        Some(why) => Err(Error::InvalidArgument(why)),
+        None => Ok(()),
     }
+}
+
+/// Why `app` cannot be deleted, if configs use it. Site names and IDs are server text: made
+/// safe for a terminal and cut, as table cells are.
+fn in_use(app: &MagicAppId, uses: &[AppUse]) -> Option<String> {
+    if uses.is_empty() {
+        return None;
+    }
+    let shown = |text: &str| output::cell(&output::safe(text));
     let sites: Vec<String> = uses
         .iter()
-        .map(|found| match &found.site.name {
-            Some(name) => format!("{name} ({}, config {})", found.site.id, found.config.id),
-            None => format!("{} (config {})", found.site.id, found.config.id),
+        .map(|found| {
+            let (site, config) = (
+                shown(found.site.id.as_str()),
+                shown(found.config.id.as_str()),
+            );
+            match &found.site.name {
+                Some(name) => format!("{} ({site}, config {config})", shown(name)),
+                None => format!("{site} (config {config})"),
+            }
         })
         .collect();
-    Err(Error::InvalidArgument(format!(
-        "Magic app {app} is used by {} site app config(s): {}; delete those configs first \
+    Some(format!(
+        "Magic app {} is used by {} site app config(s): {}; delete those configs first \
          (apps-api magic site-apps delete SITE_ID CONFIG_ID), or pass --force",
+        shown(app.as_str()),
         uses.len(),
         sites.join("; ")
-    )))
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A site named by someone else with escape sequences, or at length, is shown escaped and
+    /// cut in the refusal that goes to the operator's terminal.
+    #[test]
+    fn the_refusal_shows_server_text_escaped_and_cut() {
+        let found: AppUse = serde_json::from_value(serde_json::json!({
+            "site": {"id": "s1", "name": format!("\u{1b}]52;c;aGk=\u{7}{}", "x".repeat(500)),
+                     "description": null, "connector_id": null, "secondary_connector_id": null,
+                     "ha_mode": null},
+            "config": {"id": "c\u{202e}1", "site_id": "s1", "app": {"kind": "account", "id": "a"},
+                       "breakout": null, "priority": 1, "preferred_wans": []}
+        }))
+        .unwrap();
+        let why = in_use(&MagicAppId::new("a"), &[found]).unwrap();
+        assert!(
+            !why.chars().any(|c| c.is_control() || c == '\u{202e}'),
+            "{why:?}"
+        );
+        assert!(why.contains("s1") && why.contains("--force"), "{why}");
+        assert!(why.len() < 400, "{} bytes", why.len());
+        assert_eq!(in_use(&MagicAppId::new("a"), &[]), None);
+    }
 }

@@ -192,7 +192,7 @@ pub fn line(text: &str) {
 }
 
 /// `text` cut to [`CELL_CHARS`] characters, with `…` when cut.
-fn cell(text: &str) -> String {
+pub fn cell(text: &str) -> String {
     if text.chars().count() <= CELL_CHARS {
         return text.to_string();
     }
