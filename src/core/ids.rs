@@ -414,6 +414,14 @@ mod tests {
         }
     }
 
+    /// A refused value is quoted up to 8 characters, with `…` only when some were left out.
+    #[test]
+    fn a_quote_is_cut_only_past_eight_characters() {
+        assert_eq!(quote("abcdefg/"), r#""abcdefg/""#);
+        assert_eq!(quote("abcdefgh/"), r#""abcdefgh…""#);
+        assert_eq!(quote("a\tb"), r#""a\tb""#);
+    }
+
     /// The position named is the 1-based character where the first refused byte is, counted in
     /// characters (a multi-byte character is one), so a caller can find it.
     #[test]

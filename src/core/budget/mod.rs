@@ -352,6 +352,28 @@ pub(crate) fn fingerprint<'a>(secrets: impl IntoIterator<Item = &'a str>) -> u64
 }
 
 impl Budget {
+    /// A budget keeping `setting`'s quota, with the whole quota left.
+    fn new(setting: Setting) -> Self {
+        let Setting { quota, explicit } = setting;
+        Budget {
+            state: Mutex::new(State {
+                quota,
+                explicit,
+                remaining: quota.requests,
+                in_flight: 0,
+                window_ends: None,
+                reported: false,
+                blocked_until: None,
+                sent: 0,
+                window_first: 0,
+                quota_known: explicit,
+                policy_wanted: !explicit,
+                longest_wait: quota.window,
+            }),
+            room: Notify::new(),
+        }
+    }
+
     /// The budget of `credential` at `base_url`: the one a client with the same credential
     /// already made (its quota replaced by `setting`'s if that was set by hand), or a new one
     /// keeping `setting`.
@@ -386,23 +408,7 @@ impl Budget {
             }
             return Ok(budget);
         }
-        let budget = Arc::new(Budget {
-            state: Mutex::new(State {
-                quota,
-                explicit: setting.explicit,
-                remaining: quota.requests,
-                in_flight: 0,
-                window_ends: None,
-                reported: false,
-                blocked_until: None,
-                sent: 0,
-                window_first: 0,
-                quota_known: setting.explicit,
-                policy_wanted: !setting.explicit,
-                longest_wait: quota.window,
-            }),
-            room: Notify::new(),
-        });
+        let budget = Arc::new(Budget::new(Setting { quota, ..setting }));
         budgets.insert(key, Arc::downgrade(&budget));
         Ok(budget)
     }

@@ -12,23 +12,10 @@ use super::*;
 const SECOND: Duration = Duration::from_secs(1);
 
 fn budget(requests: u32, window_secs: u64, explicit: bool) -> Arc<Budget> {
-    Arc::new(Budget {
-        state: Mutex::new(State {
-            quota: Quota::new(requests, Duration::from_secs(window_secs)),
-            explicit,
-            remaining: requests,
-            in_flight: 0,
-            window_ends: None,
-            reported: false,
-            blocked_until: None,
-            sent: 0,
-            window_first: 0,
-            quota_known: explicit,
-            policy_wanted: !explicit,
-            longest_wait: Duration::from_secs(window_secs),
-        }),
-        room: Notify::new(),
-    })
+    Arc::new(Budget::new(Setting {
+        quota: Quota::new(requests, Duration::from_secs(window_secs)),
+        explicit,
+    }))
 }
 
 fn report(remaining: u32, reset_secs: u64) -> Option<Reported> {

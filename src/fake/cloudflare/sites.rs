@@ -136,14 +136,20 @@ fn not_found(what: &str, id: &str) -> Response {
     )
 }
 
-/// The site of the path, if the account has it.
-fn site(params: &Params) -> Result<String, Response> {
+/// The account and site of the path, if the account has the site.
+fn site(params: &Params) -> Result<(String, String), Response> {
     let site = params.get("site_id");
     if SITES.iter().any(|(id, _, _)| *id == site) {
-        Ok(site.to_string())
+        Ok((params.account(), site.to_string()))
     } else {
         Err(not_found("Site", site))
     }
+}
+
+/// [`site`], and the fields of the body.
+fn site_and_fields(params: &Params, body: &[u8]) -> Result<(String, String, Fields), Response> {
+    let (account, site) = site(params)?;
+    Ok((account, site, fields(body)?))
 }
 
 /// The fields of a request body, each checked for its type; `None` where absent.
@@ -247,7 +253,7 @@ fn wans_need_breakout(record: &AppConfigRecord) -> Result<(), Response> {
 
 fn list(state: &State, params: &Params, _: &[u8]) -> Response {
     let (account, site) = match site(params) {
-        Ok(site) => (params.account(), site),
+        Ok(found) => found,
         Err(missing) => return missing,
     };
     let store = state.store();
@@ -261,13 +267,9 @@ fn list(state: &State, params: &Params, _: &[u8]) -> Response {
 }
 
 fn create(state: &State, params: &Params, body: &[u8]) -> Response {
-    let (account, site) = match site(params) {
-        Ok(site) => (params.account(), site),
-        Err(missing) => return missing,
-    };
-    let fields = match fields(body) {
-        Ok(fields) => fields,
-        Err(bad) => return bad,
+    let (account, site, fields) = match site_and_fields(params, body) {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
     if fields.account_app_id.is_none() && fields.managed_app_id.is_none() {
         return invalid(
@@ -309,13 +311,9 @@ fn create(state: &State, params: &Params, body: &[u8]) -> Response {
 /// PUT replaces the traffic decision (omitted fields go back to their defaults), PATCH merges;
 /// both replace the app when one is named, whichever kind it was.
 fn change(state: &State, params: &Params, body: &[u8], replace: bool) -> Response {
-    let (account, site) = match site(params) {
-        Ok(site) => (params.account(), site),
-        Err(missing) => return missing,
-    };
-    let fields = match fields(body) {
-        Ok(fields) => fields,
-        Err(bad) => return bad,
+    let (account, site, fields) = match site_and_fields(params, body) {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
     let named_app = fields.account_app_id.is_some() || fields.managed_app_id.is_some();
     if !named_app
@@ -370,7 +368,7 @@ fn change(state: &State, params: &Params, body: &[u8], replace: bool) -> Respons
 
 fn delete(state: &State, params: &Params, _: &[u8]) -> Response {
     let (account, site) = match site(params) {
-        Ok(site) => (params.account(), site),
+        Ok(found) => found,
         Err(missing) => return missing,
     };
     let key = (account, site, params.get("app_config_id").to_string());
