@@ -48,10 +48,17 @@ impl Answers {
     }
 
     /// Prints one step: operation, method, path template and the status the server gave it
-    /// (the last answer, after any retries), then the fields.
+    /// (the last answer, after any retries; `200×3` for a step of three requests answered
+    /// alike), then the fields.
     fn step(&self, operation: &str, method: &str, path: &str, fields: &[(&str, String)]) {
         let mut answers = self.0.lock().unwrap();
-        let status = answers.last().map_or("-".to_string(), |s| s.to_string());
+        let status = match answers.as_slice() {
+            [] => "-".to_string(),
+            [first, rest @ ..] if !rest.is_empty() && rest.iter().all(|s| s == first) => {
+                format!("{first}×{}", answers.len())
+            }
+            [.., last] => last.to_string(),
+        };
         answers.clear();
         drop(answers);
         println!("  {operation:<9} {method:<6} {path:<52} {status}");

@@ -85,11 +85,17 @@ async fn tour(vars: &[(&str, String)]) -> (bool, String, String) {
 }
 
 /// The statuses the tour printed, per operation line (`  create    POST   /… 201`).
+/// The statuses the tour printed, a step of several requests (`200×3`) counted as each.
 fn printed_statuses(stdout: &str) -> Vec<u16> {
     stdout
         .lines()
         .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
-        .filter_map(|l| l.split_whitespace().last()?.parse().ok())
+        .filter_map(|l| {
+            let printed = l.split_whitespace().last()?;
+            let (status, times) = printed.split_once('×').unwrap_or((printed, "1"));
+            Some(vec![status.parse().ok()?; times.parse().ok()?])
+        })
+        .flatten()
         .collect()
 }
 
