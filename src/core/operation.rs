@@ -130,3 +130,19 @@ pub(crate) fn deadline_after(total: Duration) -> tokio::time::Instant {
     now.checked_add(total)
         .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 60 * 60))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A limit past what the clock can hold is a century away, not a panic and not soon.
+    #[test]
+    fn a_deadline_past_the_clock_is_a_century_away() {
+        let now = tokio::time::Instant::now();
+        let century = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+        let far = deadline_after(Duration::MAX);
+        assert!(far >= now + century && far < now + century + Duration::from_secs(60));
+        let soon = deadline_after(Duration::from_secs(5));
+        assert!(soon >= now + Duration::from_secs(5) && soon < now + Duration::from_secs(65));
+    }
+}

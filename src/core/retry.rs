@@ -283,14 +283,56 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    /// Each setter sets its own field, and only it.
+    #[test]
+    fn every_setter_sets_its_own_field() {
+        let ms = Duration::from_millis;
+        let set = RetryConfig::default()
+            .max_retries(7)
+            .max_rate_limit_retries(8)
+            .base(ms(3))
+            .cap(ms(4))
+            .rate_limit_cap(ms(5))
+            .max_retry_after(ms(6))
+            .retry_non_idempotent(true);
+        assert_eq!(
+            (
+                set.max_retries,
+                set.max_rate_limit_retries,
+                set.base,
+                set.cap
+            ),
+            (7, 8, ms(3), ms(4))
+        );
+        assert_eq!(
+            (
+                set.rate_limit_cap,
+                set.max_retry_after,
+                set.retry_non_idempotent
+            ),
+            (ms(5), ms(6), true)
+        );
+        assert_eq!(set.rate_limit_base, RetryConfig::default().rate_limit_base);
+        let off = RetryConfig::disabled();
+        assert_eq!((off.max_retries, off.max_rate_limit_retries), (0, 0));
+        assert_eq!(off.base, RetryConfig::default().base);
+    }
+
     #[test]
     fn backoff_is_full_jitter_under_the_exponential_cap() {
         let config = RetryConfig::default();
         for retry in 1..10 {
             let ceiling = Duration::from_millis(500 * 2u64.pow(retry - 1)).min(config.cap);
-            for _ in 0..100 {
-                assert!(config.backoff(retry) <= ceiling);
-            }
+            let waits: Vec<Duration> = (0..200).map(|_| config.backoff(retry)).collect();
+            assert!(waits.iter().all(|w| *w <= ceiling));
+            // Spread over the range, not stuck at zero: 200 draws all under half the ceiling
+            // happen once in 2^200.
+            assert!(waits.iter().any(|w| *w > ceiling / 2), "retry {retry}");
+            let limited: Vec<Duration> =
+                (0..200).map(|_| config.rate_limit_backoff(retry)).collect();
+            let ceiling = (config.rate_limit_base * 2u32.pow(retry - 1)).min(config.rate_limit_cap);
+            assert!(limited.iter().all(|w| *w <= ceiling));
+            assert!(limited.iter().any(|w| *w > ceiling / 2), "retry {retry}");
         }
     }
 

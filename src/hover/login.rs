@@ -223,3 +223,26 @@ fn login_endpoint() -> Endpoint {
         path: AUTHENTICATE.path().to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cooldown doubles with each rejection in a row, up to five minutes (or the cooldown
+    /// itself, when set longer).
+    #[test]
+    fn the_cooldown_doubles_up_to_five_minutes() {
+        let s = Duration::from_secs;
+        let logins = Logins::new(LOGIN_COOLDOWN);
+        let waits: Vec<Duration> = [0, 1, 2, 3, 6, 7, 8, 40, u32::MAX]
+            .into_iter()
+            .map(|n| logins.cooldown_after(n))
+            .collect();
+        assert_eq!(
+            waits,
+            [s(5), s(5), s(10), s(20), s(160), s(300), s(300), s(300), s(300)]
+        );
+        assert_eq!(Logins::new(s(600)).cooldown_after(3), s(600));
+        assert_eq!(Logins::new(Duration::ZERO).cooldown_after(3), Duration::ZERO);
+    }
+}
