@@ -210,18 +210,21 @@ impl Transport {
                 explicit: false,
             }),
         };
-        let budget = setting
-            .map(|setting| Budget::shared(base_url, budget_of.credential, setting))
-            .transpose()
-            .map_err(Error::Config)?;
         let user_agent = HeaderValue::from_str(&options.user_agent).map_err(|_| {
             Error::Config(format!(
                 "user agent {:?} is not a valid header value",
                 options.user_agent
             ))
         })?;
+        let http = options.http_client(base_url)?;
+        // Last: a quota set by hand changes the budget every client of the credential shares,
+        // so only a client that is built may set it.
+        let budget = setting
+            .map(|setting| Budget::shared(base_url, budget_of.credential, setting))
+            .transpose()
+            .map_err(Error::Config)?;
         Ok(Self {
-            http: options.http_client(base_url)?,
+            http,
             provider,
             credentials,
             user_agent,

@@ -240,9 +240,22 @@ mod tests {
             .collect();
         assert_eq!(
             waits,
-            [s(5), s(5), s(10), s(20), s(160), s(300), s(300), s(300), s(300)]
+            [
+                s(5),
+                s(5),
+                s(10),
+                s(20),
+                s(160),
+                s(300),
+                s(300),
+                s(300),
+                s(300)
+            ]
         );
         assert_eq!(Logins::new(s(600)).cooldown_after(3), s(600));
-        assert_eq!(Logins::new(Duration::ZERO).cooldown_after(3), Duration::ZERO);
+        assert_eq!(
+            Logins::new(Duration::ZERO).cooldown_after(3),
+            Duration::ZERO
+        );
     }
 }

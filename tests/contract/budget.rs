@@ -202,6 +202,21 @@ async fn clients_with_one_credential_share_one_budget() {
         .build()
         .unwrap();
     assert_eq!(limited.rate_budget().unwrap().remaining, 5);
+    // A client that fails to build sets no quota for the others.
+    let failed = cloudflare(server_for_failed_build())
+        .base_url("https://shared.example/client/v4")
+        .user_agent("bad\nagent")
+        .rate_budget(Some(Quota::new(1, Duration::from_secs(3600))))
+        .build();
+    assert!(matches!(failed, Err(apps_api::Error::Config(_))));
+    assert_eq!(
+        b.rate_budget().unwrap().policy,
+        Quota::new(30, Duration::from_secs(6))
+    );
+}
+
+fn server_for_failed_build() -> Responder {
+    Responder::new(|_| http::Response::new(bytes::Bytes::new()))
 }
 
 /// A 429 blocks every request through the budget until its `Retry-After`: nothing is sent in
