@@ -738,6 +738,22 @@ async fn the_cooldown_counts_from_the_rejection() {
     assert_eq!(counts.of("/api/authenticate"), 2, "the cooldown is over");
 }
 
+/// A login that failed without a rejection (a 503, not a 401 or 429) starts no cooldown: the
+/// next request logs in again at once. (Virtual time.)
+#[cfg(feature = "test-util")]
+#[tokio::test(start_paused = true)]
+async fn a_failed_login_that_was_no_rejection_starts_no_cooldown() {
+    let (responder, counts) = hover_script(503, std::time::Duration::ZERO);
+    let hover = crate::support::in_process::hover(responder)
+        .login_cooldown(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let err = hover.authenticate().await.unwrap_err();
+    assert!(matches!(err, Error::Api(_)), "{err:?}");
+    hover.authenticate().await.unwrap_err();
+    assert_eq!(counts.of("/api/authenticate"), 2);
+}
+
 /// Each rejection in a row doubles the cooldown, up to 5 minutes (or the first cooldown, if
 /// that is longer); a successful login starts it over. (Virtual time.)
 #[cfg(feature = "test-util")]
