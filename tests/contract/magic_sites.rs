@@ -412,3 +412,33 @@ async fn usage_finds_the_configs_that_point_at_an_app_on_every_site() {
     second.assert_calls_async(3).await;
     gone.assert_calls_async(3).await;
 }
+
+/// A site ID from the server that is not one path segment stops `usage` with an argument error
+/// naming it: its configs are never asked for at a path it would escape.
+#[tokio::test]
+async fn usage_refuses_a_site_id_from_the_server_that_would_leave_its_segment() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(GET).path(cf_path("/magic/sites"));
+            then.status(200)
+                .json_body(envelope(json!([{"id": "../../calls/apps", "name": "x"}])));
+        })
+        .await;
+    let other = server
+        .mock_async(|when, then| {
+            when.path_includes("app_configs");
+            then.status(200).json_body(envelope(json!([])));
+        })
+        .await;
+    let err = cf(&server)
+        .magic(ACCOUNT)
+        .usage(&SiteApp::Managed("cloudflare".into()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument(m) if m.contains("site ID")),
+        "{err:?}"
+    );
+    other.assert_calls_async(0).await;
+}
