@@ -239,6 +239,18 @@ fn app_exists(store: &Store, account: &str, fields: &Fields) -> Result<(), Respo
     Ok(())
 }
 
+/// A create or a replacement must say something of the app's traffic.
+fn decides(fields: &Fields) -> Result<(), Response> {
+    if fields.breakout.is_none() && fields.priority.is_none() {
+        return Err(invalid(
+            1001,
+            "at least one of breakout or priority is required",
+            None,
+        ));
+    }
+    Ok(())
+}
+
 /// The rule that holds of every stored config.
 fn wans_need_breakout(record: &AppConfigRecord) -> Result<(), Response> {
     if record.preferred_wans.is_some() && record.breakout != Some(true) {
@@ -278,12 +290,8 @@ fn create(state: &State, params: &Params, body: &[u8]) -> Response {
             None,
         );
     }
-    if fields.breakout.is_none() && fields.priority.is_none() {
-        return invalid(
-            1001,
-            "at least one of breakout or priority is required",
-            None,
-        );
+    if let Err(bad) = decides(&fields) {
+        return bad;
     }
     let mut store = state.store();
     if let Err(missing) = app_exists(&store, &account, &fields) {
@@ -323,13 +331,10 @@ fn change(state: &State, params: &Params, body: &[u8], replace: bool) -> Respons
     {
         return invalid(1001, "at least one field is required", None);
     }
-    if replace && fields.breakout.is_none() && fields.priority.is_none() {
-        // ASSUMPTION: a replacement decides something, as a create must.
-        return invalid(
-            1001,
-            "at least one of breakout or priority is required",
-            None,
-        );
+    // ASSUMPTION: a replacement decides something, as a create must.
+    let decided = if replace { decides(&fields) } else { Ok(()) };
+    if let Err(bad) = decided {
+        return bad;
     }
     let mut store = state.store();
     if let Err(missing) = app_exists(&store, &account, &fields) {
