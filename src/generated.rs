@@ -9,6 +9,10 @@ pub(crate) mod calls {
 pub(crate) mod realtime {
     include!(concat!(env!("OUT_DIR"), "/realtime.rs"));
 }
+#[cfg(feature = "cloudflare-calls")]
+pub(crate) mod sfu {
+    include!(concat!(env!("OUT_DIR"), "/sfu.rs"));
+}
 #[cfg(feature = "cloudflare-magic")]
 pub(crate) mod magic {
     include!(concat!(env!("OUT_DIR"), "/magic.rs"));

@@ -59,7 +59,8 @@ pub use crate::core::dry_run::{dry_run, PreparedRequest};
 pub use crate::core::envelope::MessageHandler;
 pub use crate::core::error::{ApiError, Endpoint, Error, Failure, Provider};
 pub use crate::core::ids::{
-    AccountId, AppConfigId, CallsAppId, HoverAppId, MagicAppId, SiteId, TurnKeyId, TurnUsername,
+    AccountId, AppConfigId, CallsAppId, HoverAppId, MagicAppId, SessionId, SiteId, TurnKeyId,
+    TurnUsername,
 };
 pub use crate::core::retry::{RetryConfig, Sleeper, TokioSleeper};
 pub use crate::core::secret::Secret;

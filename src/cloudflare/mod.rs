@@ -20,6 +20,8 @@ pub mod calls;
 #[cfg(feature = "cloudflare-magic")]
 pub mod magic;
 #[cfg(feature = "cloudflare-calls")]
+pub mod sfu;
+#[cfg(feature = "cloudflare-calls")]
 pub mod turn;
 #[cfg(feature = "cloudflare-calls")]
 pub mod turn_keys;

@@ -41,6 +41,12 @@ pub const APIS: &[Api] = &[
         replacements: &[("TurnCredentialSecret", "crate::Secret")],
     },
     Api {
+        spec: "spec/cloudflare-realtime-sfu.yaml",
+        feature: "cloudflare-calls",
+        out_file: "sfu.rs",
+        replacements: &[],
+    },
+    Api {
         spec: "spec/cloudflare-magic.yaml",
         feature: "cloudflare-magic",
         out_file: "magic.rs",

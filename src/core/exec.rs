@@ -255,6 +255,8 @@ macro_rules! transport_hooks {
 transport_hooks!(crate::generated::calls::Client);
 #[cfg(feature = "cloudflare-calls")]
 transport_hooks!(crate::generated::realtime::Client);
+#[cfg(feature = "cloudflare-calls")]
+transport_hooks!(crate::generated::sfu::Client);
 #[cfg(feature = "cloudflare-magic")]
 transport_hooks!(crate::generated::magic::Client);
 #[cfg(feature = "hover")]

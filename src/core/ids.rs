@@ -281,6 +281,18 @@ id_type!(
     }
 );
 
+id_type!(
+    /// The identifier of a Realtime SFU session (32 hex characters in Cloudflare's examples; 1 to
+    /// 128 ASCII letters, digits, `-` and `_` accepted, as no format is documented).
+    SessionId,
+    IdRule {
+        what: "SFU session ID",
+        min_len: 1,
+        max_len: 128,
+        alphabet: Alphabet::Safe,
+    }
+);
+
 impl From<i64> for HoverAppId {
     fn from(id: i64) -> Self {
         Self::new(id.to_string())
@@ -311,6 +323,16 @@ pub(crate) const PATH_PARAMETERS: &[(&str, &str, IdRule)] = &[
         "spec/cloudflare-realtime.yaml",
         "username",
         TurnUsername::RULE,
+    ),
+    (
+        "spec/cloudflare-realtime-sfu.yaml",
+        "app_id",
+        CallsAppId::RULE,
+    ),
+    (
+        "spec/cloudflare-realtime-sfu.yaml",
+        "session_id",
+        SessionId::RULE,
     ),
 ];
 

@@ -22,6 +22,10 @@ pub(crate) struct Op {
     pub(crate) replayable: bool,
     /// Sent once, whatever happens (a login: a second try is a second password attempt).
     pub(crate) once: bool,
+    /// Never sent again once it may have reached the server, whatever its method or the
+    /// client's `retry_non_idempotent` say (an SFU `sessions/new`: a second one is a second
+    /// session). Still retried when it was not sent (no connection) or refused with a 429.
+    pub(crate) never_replayed: bool,
     /// Its path carries something sensitive (a TURN username): errors, spans and dry runs
     /// show the path template instead.
     pub(crate) secret_path: bool,
@@ -39,6 +43,7 @@ impl Op {
             deadline: None,
             replayable: false,
             once: false,
+            never_replayed: false,
             secret_path: false,
             anonymous: false,
         }
@@ -68,6 +73,12 @@ impl Op {
     /// The same operation, never sent twice.
     pub(crate) const fn once(mut self) -> Self {
         self.once = true;
+        self
+    }
+
+    /// The same operation, never sent again once it may have reached the server.
+    pub(crate) const fn never_replayed(mut self) -> Self {
+        self.never_replayed = true;
         self
     }
 

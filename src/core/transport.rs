@@ -279,13 +279,31 @@ impl Transport {
         F: Fn() -> Fut + 'a,
         Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>> + 'a,
     {
-        Box::pin(self.run_unboxed(op, account, make))
+        Box::pin(self.run_unboxed(op, account, self.budget.as_ref(), make))
+    }
+
+    /// [`Transport::run`] through `budget` instead of the client's (a Realtime SFU session's
+    /// own pace).
+    pub(crate) fn run_paced<'a, T, E, F, Fut>(
+        &'a self,
+        op: Op,
+        budget: Option<&'a Arc<Budget>>,
+        make: F,
+    ) -> std::pin::Pin<Box<impl Future<Output = Result<(T, Meta), Error>> + 'a>>
+    where
+        T: 'a,
+        E: ErrorBody + 'a,
+        F: Fn() -> Fut + 'a,
+        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>> + 'a,
+    {
+        Box::pin(self.run_unboxed(op, None, budget, make))
     }
 
     async fn run_unboxed<T, E, F, Fut>(
         &self,
         op: Op,
         account: Option<&str>,
+        budget: Option<&Arc<Budget>>,
         make: F,
     ) -> Result<(T, Meta), Error>
     where
@@ -304,8 +322,10 @@ impl Transport {
             status = tracing::field::Empty,
             cf_ray = tracing::field::Empty,
         );
-        let replayable =
-            op.replayable || retry::is_idempotent(op.method()) || self.retry.retry_non_idempotent;
+        let replayable = !op.never_replayed
+            && (op.replayable
+                || retry::is_idempotent(op.method())
+                || self.retry.retry_non_idempotent);
         let per_try = op.timeout.unwrap_or(self.request_timeout);
         let total = op.total.unwrap_or(self.total_timeout);
         let deadline = op.deadline.unwrap_or_else(|| deadline_after(total));
@@ -320,10 +340,7 @@ impl Transport {
         let mut tries = retry::Tries::default();
         let mut attempt: u32 = 0;
         // A dry run sends nothing, so it takes nothing from the budget.
-        let budget = self
-            .budget
-            .as_ref()
-            .filter(|_| !crate::core::dry_run::active());
+        let budget = budget.filter(|_| !crate::core::dry_run::active());
         let mut permit = match budget {
             Some(budget) => match budget.acquire(deadline, &span).await {
                 Ok(permit) => Some(permit),

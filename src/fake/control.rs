@@ -4,22 +4,34 @@
 //! | request | effect | answer |
 //! |---|---|---|
 //! | `POST /__fake/faults` `{"operation", "count"?, "fault"}` | queues faults | 201 `{"operation", "queued"}` |
-//! | `DELETE /__fake/faults` | removes every queued fault | 204 |
-//! | `POST /__fake/reset` | forgets every app and key (tokens stay valid) | 204 |
+//! | `POST /__fake/item-faults` `{"operation", "count"?, "error_code", "error_description"?}` | the next `count` (default 1) items of an SFU batch operation fail inside its answer with this `errorCode` and `errorDescription` (default "Backend error") | 201 `{"operation", "queued"}` |
+//! | `DELETE /__fake/item-faults` | removes every queued item fault | 204 |
+//! | `DELETE /__fake/faults` | removes every queued fault, item faults included | 204 |
+//! | `POST /__fake/reset` | forgets every app and key, SFU session and adapter (tokens stay valid) | 204 |
 //! | `POST /__fake/expire-hover-tokens` | every Hover JWT issued so far expires | 204 |
-//! | `GET /__fake/state` | the store, secrets redacted, and the faults waiting | 200 |
+//! | `POST /__fake/expire-sfu-sessions` | every SFU session expires (later requests for one: 410) | 204 |
+//! | `GET /__fake/state` | the store, secrets redacted, and the faults and item faults waiting | 200 |
 //! | `GET /__fake/requests` | the last requests served, bodies with secrets redacted | 200 |
 //! | `POST /__fake/rate-limit` `{"requests", "window_secs"}` | limits the Cloudflare API per credential | 204 |
 //! | `DELETE /__fake/rate-limit` | lifts the limit | 204 |
 //!
 //! A bad request gets a 400 `{"error": "..."}` saying what is wrong.
+//!
+//! Item faults apply to `sfu-tracks-new`, `sfu-tracks-update`, `sfu-tracks-close`,
+//! `sfu-datachannels-new`, `sfu-datachannels-update`, `sfu-datachannels-close`,
+//! `sfu-adapters-websocket-new` and `sfu-adapters-websocket-close`; `queued` is how many items
+//! of the operation will fail. An item that fails is not carried out, and is answered with its
+//! request's identity: `{"mid": "", "trackName", "sessionId"?, ...}` for a new track (an empty
+//! `mid`, as Cloudflare's failed pulls have), the `mid` for an update or a close, the
+//! `dataChannelName` (or `id` for a close) for a data channel, the `trackName` (or `adapterId`)
+//! for an adapter.
 
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::faults::{Fault, Injection};
+use super::faults::{Fault, Injection, ItemFault, ItemInjection};
 use super::{cloudflare, hover, State};
 
 fn bad(message: impl Into<String>) -> Response {
@@ -98,6 +110,15 @@ fn json_bytes(body: Result<Vec<u8>, serde_json::Error>) -> Response {
 pub(crate) fn handle(state: &State, method: &Method, path: &str, body: &[u8]) -> Response {
     match (method.as_str(), path.trim_end_matches('/')) {
         ("POST", "/__fake/faults") => inject(state, body),
+        ("POST", "/__fake/item-faults") => inject_items(state, body),
+        ("DELETE", "/__fake/item-faults") => {
+            state.faults().clear_items();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("POST", "/__fake/expire-sfu-sessions") => {
+            state.store().sfu.expire_all();
+            StatusCode::NO_CONTENT.into_response()
+        }
         ("DELETE", "/__fake/faults") => {
             state.faults().clear();
             StatusCode::NO_CONTENT.into_response()
@@ -116,9 +137,13 @@ pub(crate) fn handle(state: &State, method: &Method, path: &str, body: &[u8]) ->
                 cloudflare: C,
                 hover: H,
                 faults: serde_json::Map<String, serde_json::Value>,
+                item_faults: serde_json::Map<String, serde_json::Value>,
                 rate_limit: Option<serde_json::Value>,
             }
-            let faults = state.faults().waiting();
+            let (faults, item_faults) = {
+                let faults = state.faults();
+                (faults.waiting(), faults.waiting_items())
+            };
             let rate_limit = state.rate().quota().map(|quota| {
                 json!({"requests": quota.requests, "window_secs": quota.window.as_secs_f64()})
             });
@@ -128,6 +153,7 @@ pub(crate) fn handle(state: &State, method: &Method, path: &str, body: &[u8]) ->
                 cloudflare: cloudflare::state(&store),
                 hover: hover::state(&store),
                 faults,
+                item_faults,
                 rate_limit,
             });
             drop(store);
@@ -143,9 +169,10 @@ pub(crate) fn handle(state: &State, method: &Method, path: &str, body: &[u8]) ->
             StatusCode::NOT_FOUND,
             Json(json!({"error": format!(
                 "no control route {method} {path}; there are POST /__fake/faults, DELETE \
-                 /__fake/faults, POST /__fake/reset, POST /__fake/expire-hover-tokens, GET \
-                 /__fake/state, GET /__fake/requests, POST /__fake/rate-limit and DELETE \
-                 /__fake/rate-limit"
+                 /__fake/faults, POST /__fake/item-faults, DELETE /__fake/item-faults, POST \
+                 /__fake/reset, POST /__fake/expire-hover-tokens, POST \
+                 /__fake/expire-sfu-sessions, GET /__fake/state, GET /__fake/requests, POST \
+                 /__fake/rate-limit and DELETE /__fake/rate-limit"
             )})),
         )
             .into_response(),
@@ -230,6 +257,30 @@ fn inject(state: &State, body: &[u8]) -> Response {
     match state
         .faults()
         .inject(&injection.operation, injection.count, fault)
+    {
+        Ok(queued) => (
+            StatusCode::CREATED,
+            Json(json!({"operation": injection.operation, "queued": queued})),
+        )
+            .into_response(),
+        Err(message) => bad(message),
+    }
+}
+
+fn inject_items(state: &State, body: &[u8]) -> Response {
+    let injection: ItemInjection = match serde_json::from_slice(body) {
+        Ok(injection) => injection,
+        Err(e) => {
+            return bad(format!(
+                "an item fault is {{\"operation\": \"sfu-tracks-new\", \"count\": N, \
+                 \"error_code\": \"internal_error\", \"error_description\": \"Backend error\"}}: {e}"
+            ))
+        }
+    };
+    let fault = ItemFault::new(injection.error_code, injection.error_description);
+    match state
+        .faults()
+        .inject_items(&injection.operation, injection.count, fault)
     {
         Ok(queued) => (
             StatusCode::CREATED,

@@ -1,5 +1,8 @@
 //! Faults: what they are, their JSON form for `POST /__fake/faults`, the queue they wait in,
-//! and how each is answered, as the real edge or service sends it.
+//! and how each is answered, as the real edge or service sends it. Item faults, single items of
+//! an SFU batch that fail inside its answer, are in [`items`].
+
+mod items;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -12,6 +15,8 @@ use serde_json::json;
 use super::routes::Api;
 use super::store::hex;
 use crate::operations::Operation;
+pub use items::ItemFault;
+pub(crate) use items::ItemInjection;
 
 /// A failure the fake answers with instead of serving a request, for testing your own error
 /// handling. Each is sent as the real service (or Cloudflare's edge) sends it.
@@ -50,10 +55,11 @@ const SLOWEST_TRICKLE: Duration = Duration::from_secs(10);
 /// How much of a body a trickle sends a byte at a time.
 const TRICKLED_BYTES: usize = 1024;
 
-/// Faults waiting, per operation, in order.
+/// Faults waiting, per operation, in order; item faults as (fault, items left) per injection.
 #[derive(Default)]
 pub(crate) struct Faults {
     queues: HashMap<&'static str, VecDeque<Fault>>,
+    items: HashMap<&'static str, VecDeque<(ItemFault, usize)>>,
 }
 
 impl Faults {
@@ -96,8 +102,10 @@ impl Faults {
         self.queues.get(operation).map_or(0, VecDeque::len)
     }
 
+    /// Removes every fault, item faults included.
     pub(crate) fn clear(&mut self) {
         self.queues.clear();
+        self.items.clear();
     }
 
     /// How many faults wait, per operation.

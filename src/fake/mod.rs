@@ -7,8 +7,10 @@
 //! routing errors (7003/7000) for unknown paths, bearer tokens for Calls and bearer or
 //! email + key for Magic, JSON:API bodies with explicit `null`s, archive/restore, logins that
 //! issue JWTs which expire, and each account seeing only its own apps. Cloudflare is served
-//! under `/client/v4` and Hover under `/api`, as on the real hosts; `/__fake` is its control
-//! API (see "Control API" below).
+//! under `/client/v4`, the Realtime data plane (TURN credentials, and the SFU's sessions,
+//! tracks, data channels and WebSocket adapters with each Calls app's secret) under `/v1`, and
+//! Hover under `/api`, as on the real hosts; `/__fake` is its control API (see "Control API"
+//! below).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), apps_api::Error> {
@@ -26,8 +28,10 @@
 //! with `{"operation": "<operationId>", "count": N, "fault": F}` (F: `{"status": 503}`,
 //! `{"rate_limited": {"retry_after_secs": 2}}`, `"malformed_body"`, `{"stall_ms": 2000}`,
 //! `"waf_block"`, `"success_false"`, `"closed_mid_body"`, `{"trickle_ms": 100}`),
-//! `DELETE /__fake/faults`, `POST /__fake/reset`, `POST /__fake/expire-hover-tokens`,
-//! `GET /__fake/state`.
+//! `POST /__fake/item-faults` with `{"operation": "<operationId>", "count": N, "error_code":
+//! "internal_error", "error_description": "Backend error"}` (the next N items of an SFU batch
+//! fail inside a 200), `DELETE /__fake/faults`, `POST /__fake/reset`,
+//! `POST /__fake/expire-hover-tokens`, `POST /__fake/expire-sfu-sessions`, `GET /__fake/state`.
 
 // Handlers return an early `Response` as their error, axum's usual shape; its size does not
 // matter in a test server.
@@ -47,7 +51,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-pub use faults::Fault;
+pub use faults::{Fault, ItemFault};
+pub use store::sfu::DEFAULT_SESSION_IDLE as DEFAULT_SFU_SESSION_IDLE;
 
 use crate::cloudflare::{CloudflareClient, Credentials};
 use crate::hover::HoverClient;
@@ -77,6 +82,9 @@ pub struct FakeConfig {
     /// A rate limit on the Cloudflare API per credential (default none); see
     /// [`FakeConfig::rate_limit`].
     pub rate_limit: Option<crate::Quota>,
+    /// How long an SFU session lives unused (default [`DEFAULT_SFU_SESSION_IDLE`], 30 s); see
+    /// [`FakeConfig::sfu_session_idle`].
+    pub sfu_session_idle: Option<Duration>,
 }
 
 impl FakeConfig {
@@ -126,6 +134,15 @@ impl FakeConfig {
         self.rate_limit = Some(quota);
         self
     }
+
+    /// Expires an SFU session unused for `idle` (real time; default 30 s, about what
+    /// Cloudflare's sessions last without activity): every later request for it answers 410
+    /// `session_error`. A session that an ingest adapter holds does not expire. A tiny value
+    /// lets a test see expiry quickly; [`FakeServer::expire_sfu_sessions`] expires them at once.
+    pub fn sfu_session_idle(mut self, idle: Duration) -> Self {
+        self.sfu_session_idle = Some(idle);
+        self
+    }
 }
 
 /// A running fake; stops when dropped.
@@ -151,6 +168,7 @@ pub(crate) struct State {
     pub(crate) hover_email: String,
     pub(crate) hover_password: Secret,
     pub(crate) hover_token_ttl: Duration,
+    pub(crate) sfu_session_idle: Duration,
     store: Mutex<store::Store>,
     faults: Mutex<faults::Faults>,
     journal: Mutex<Journal>,
@@ -272,6 +290,7 @@ impl FakeServer {
                 .hover_password
                 .unwrap_or_else(|| Secret::new(format!("fake-password-{}", store::hex(12)))),
             hover_token_ttl: config.hover_token_ttl.unwrap_or(DEFAULT_HOVER_TOKEN_TTL),
+            sfu_session_idle: config.sfu_session_idle.unwrap_or(DEFAULT_SFU_SESSION_IDLE),
             store: Mutex::new(store::Store::new()),
             faults: Mutex::new(faults::Faults::default()),
             journal: Mutex::new(Journal::default()),
@@ -315,7 +334,8 @@ impl FakeServer {
         format!("http://{}/client/v4", self.address)
     }
 
-    /// The TURN credentials API's base URL on the fake: `http://127.0.0.1:PORT/v1`.
+    /// The Realtime data plane's base URL on the fake (TURN credentials and the SFU):
+    /// `http://127.0.0.1:PORT/v1`.
     pub fn realtime_base_url(&self) -> String {
         format!("http://{}/v1", self.address)
     }
@@ -327,6 +347,18 @@ impl FakeServer {
         key: impl Into<Secret>,
     ) -> Result<crate::cloudflare::turn::TurnCredentials, Error> {
         crate::cloudflare::turn::TurnCredentials::builder(key_id, key)
+            .base_url(self.realtime_base_url())
+            .build()
+    }
+
+    /// A Realtime SFU client pointed at the fake, for a Calls app its management API created
+    /// (with the secret the create returned).
+    pub fn realtime_client(
+        &self,
+        app_id: impl Into<crate::CallsAppId>,
+        secret: impl Into<Secret>,
+    ) -> Result<crate::cloudflare::sfu::RealtimeClient, Error> {
+        crate::cloudflare::sfu::RealtimeClient::builder(app_id, secret)
             .base_url(self.realtime_base_url())
             .build()
     }
@@ -449,12 +481,52 @@ impl FakeServer {
         self.state.faults().pending(operation)
     }
 
-    /// Removes every queued fault.
+    /// Makes the next `count` items of `operation` fail with `fault`, each inside an answer
+    /// that is otherwise served (HTTP 200; the adapters' 503 when every item of a batch failed).
+    /// The item is not carried out. `operation` is an SFU operation whose request is a batch:
+    /// `sfu-tracks-new`, `-update`, `-close`, `sfu-datachannels-new`, `-update`, `-close`,
+    /// `sfu-adapters-websocket-new`, `-close`. Items are counted across requests, in order.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), apps_api::Error> {
+    /// use apps_api::fake::{FakeServer, ItemFault};
+    /// let fake = FakeServer::start().await?;
+    /// // The next pulled track comes back as {"mid": "", "errorCode": "internal_error", ...}.
+    /// fake.inject_item_fault("sfu-tracks-new", 1, ItemFault::internal_error())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn inject_item_fault(
+        &self,
+        operation: &str,
+        count: usize,
+        fault: ItemFault,
+    ) -> Result<(), Error> {
+        self.state
+            .faults()
+            .inject_items(operation, count, fault)
+            .map(drop)
+            .map_err(Error::InvalidArgument)
+    }
+
+    /// How many items of `operation` will still fail ([`FakeServer::inject_item_fault`]).
+    pub fn pending_item_faults(&self, operation: &str) -> usize {
+        self.state.faults().pending_items(operation)
+    }
+
+    /// Removes every queued fault, item faults included.
     pub fn clear_faults(&self) {
         self.state.faults().clear();
     }
 
-    /// Forgets every app and key (the tokens issued stay valid).
+    /// Makes every SFU session expire now, as if unused for longer than
+    /// [`FakeConfig::sfu_session_idle`]: every later request for one answers 410
+    /// `session_error`.
+    pub fn expire_sfu_sessions(&self) {
+        self.state.store().sfu.expire_all();
+    }
+
+    /// Forgets every app and key, and the SFU's sessions and adapters (the tokens issued stay
+    /// valid).
     pub fn reset(&self) {
         self.state.store().reset();
     }
@@ -487,6 +559,7 @@ impl FakeServer {
              \x20 account: {account} (any account ID works)\n\
              \x20 rate limit: {rate_limit}\n\
              Fake TURN credentials: {hover}/v1 (with the tokens of the TURN keys it creates)\n\
+             Fake Realtime SFU:   {hover}/v1/apps/<app>/... (with the secrets of the Calls apps it creates)\n\
              Fake Hover API:      {hover}/api\n\
              \x20 email:    {hover_email}\n\
              \x20 password: {password}\n\

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Router;
 
-use super::cloudflare::{self, turn};
+use super::cloudflare::{self, sfu, turn};
 use super::faults::{self, Effect};
 use super::routes::{self, Api, Handler, Params};
 use super::{control, hover, rate, State};
@@ -158,6 +158,8 @@ fn authorize(
 ) -> Option<Response> {
     match Api::of(operation) {
         Api::Cloudflare => cloudflare::authorize(state, operation, headers),
+        // The SFU's paths name a Calls app, whose secret is their bearer; TURN's name a key.
+        Api::Realtime if operation.spec == sfu::SPEC => sfu::authorize(state, params, headers),
         Api::Realtime => turn::authorize(state, params, headers),
         Api::Hover if *operation == ops::AUTHENTICATE => {
             // Served as is when refused: it answers 400 or 401, and consumes no fault.

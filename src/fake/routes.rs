@@ -9,7 +9,9 @@ use axum::response::Response;
 use super::State;
 use crate::core::ids::IdRule;
 use crate::operations::{Operation, ALL};
-use crate::{AccountId, AppConfigId, CallsAppId, MagicAppId, SiteId, TurnKeyId, TurnUsername};
+use crate::{
+    AccountId, AppConfigId, CallsAppId, MagicAppId, SessionId, SiteId, TurnKeyId, TurnUsername,
+};
 
 /// Serves an operation whose credentials were accepted.
 pub(crate) type Handler = fn(&State, &Params, &[u8]) -> Response;
@@ -32,7 +34,7 @@ impl Api {
     /// The API of an operation, by its spec.
     pub(crate) fn of(operation: &Operation) -> Api {
         match operation.spec {
-            "spec/cloudflare-realtime.yaml" => Api::Realtime,
+            "spec/cloudflare-realtime.yaml" | "spec/cloudflare-realtime-sfu.yaml" => Api::Realtime,
             "spec/hover.yaml" => Api::Hover,
             _ => Api::Cloudflare,
         }
@@ -101,6 +103,7 @@ fn rule(name: &str) -> Option<IdRule> {
         "site_id" => SiteId::RULE,
         "app_config_id" => AppConfigId::RULE,
         "username" => TurnUsername::RULE,
+        "session_id" => SessionId::RULE,
         _ => return None,
     })
 }

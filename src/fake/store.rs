@@ -1,5 +1,8 @@
-//! What the fake remembers: apps, keys and issued tokens, every collection bounded so that no
-//! sequence of requests can make the fake grow without limit.
+//! What the fake remembers: apps, keys and issued tokens, and the SFU's sessions ([`sfu`]),
+//! every collection bounded so that no sequence of requests can make the fake grow without
+//! limit.
+
+pub(crate) mod sfu;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
@@ -166,6 +169,8 @@ pub(crate) struct Store {
     pub(crate) hover: Table<i64, HoverRecord>,
     pub(crate) next_hover_id: i64,
     pub(crate) hover_tokens: HoverTokens,
+    /// The Realtime SFU's sessions and adapters.
+    pub(crate) sfu: sfu::Sfu,
 }
 
 impl Store {
@@ -183,6 +188,7 @@ impl Store {
             + self.app_configs.weight
             + self.turn_keys.weight
             + self.hover.weight
+            + self.sfu.weight()
     }
 
     /// Whether an item of weight `new` may be stored in a collection of `count` items, in place
@@ -199,7 +205,8 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets every app and key (not the tokens issued: clients stay logged in).
+    /// Forgets every app and key, SFU session and adapter (not the tokens issued: clients stay
+    /// logged in).
     pub(crate) fn reset(&mut self) {
         let tokens = std::mem::take(&mut self.hover_tokens);
         *self = Self::new();
@@ -213,7 +220,8 @@ pub(crate) struct NamedRecord {
     pub(crate) name: String,
     pub(crate) created: DateTime<Utc>,
     pub(crate) modified: DateTime<Utc>,
-    /// A TURN key's bearer token for the credentials API (shown only on create).
+    /// The secret shown only on create, kept because it is a bearer: a TURN key's token for the
+    /// credentials API, a Calls app's secret for the SFU data plane.
     pub(crate) token: Option<crate::Secret>,
 }
 
@@ -229,6 +237,14 @@ impl Store {
         self.turn_keys
             .iter()
             .find(|((_, uid), _)| uid == key_id)
+            .and_then(|(_, record)| record.token.as_ref())
+    }
+
+    /// The secret of the Calls app with this ID, in whichever account it is.
+    pub(crate) fn calls_app_secret(&self, app_id: &str) -> Option<&crate::Secret> {
+        self.calls
+            .iter()
+            .find(|((_, uid), _)| uid == app_id)
             .and_then(|(_, record)| record.token.as_ref())
     }
 

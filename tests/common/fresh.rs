@@ -14,26 +14,31 @@ pub struct Fresh {
     pub ids: BTreeMap<&'static str, String>,
     /// The TURN key made for `key_id` (its token signs the data plane's requests).
     pub turn_key: Option<CreatedTurnKey>,
+    /// The secret of the Calls app made for `app_id` (it signs the SFU's requests).
+    pub app_secret: Option<apps_api::Secret>,
 }
 
 /// Makes what `parameters` name: a Calls app (`app_id`), a Magic app (`account_app_id`), a
 /// Magic site (`site_id`, one the fake has) and an app config on it (`app_config_id`), a Hover
-/// app (`id`), a TURN key (`key_id`) and a credential minted with it (`username`).
+/// app (`id`), a TURN key (`key_id`) and a credential minted with it (`username`), an SFU
+/// session of the Calls app (`session_id`).
 pub async fn fresh(fake: &FakeServer, parameters: &[&'static str]) -> Fresh {
     let cf = fake.cloudflare_client().unwrap();
     let account = fake.account_id();
     let mut fresh = Fresh {
         ids: BTreeMap::new(),
         turn_key: None,
+        app_secret: None,
     };
     // A username is minted with a key, a config made on a site: the key and the site first.
     let mut parameters = parameters.to_vec();
-    parameters.sort_by_key(|p| matches!(*p, "username" | "app_config_id"));
+    parameters.sort_by_key(|p| matches!(*p, "username" | "app_config_id" | "session_id"));
     for parameter in parameters {
         let id = match parameter {
             "account_id" => account.to_string(),
             "app_id" => {
                 let created = cf.calls(&account).create(None).await.unwrap();
+                fresh.app_secret = Some(created.secret.clone());
                 created.app.id.unwrap().to_string()
             }
             "account_app_id" => {
@@ -81,6 +86,15 @@ pub async fn fresh(fake: &FakeServer, parameters: &[&'static str]) -> Fresh {
                     .await
                     .unwrap();
                 minted.username().unwrap().as_str().to_string()
+            }
+            "session_id" => {
+                let app = &fresh.ids["app_id"];
+                let secret = fresh
+                    .app_secret
+                    .clone()
+                    .expect("a session is made in an app");
+                let sfu = fake.realtime_client(app.as_str(), secret).unwrap();
+                sfu.create_session().await.unwrap().session_id.to_string()
             }
             other => panic!("no fresh resource for {{{other}}}: make one here"),
         };

@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use apps_api::cloudflare::sfu::RealtimeClient;
 use apps_api::cloudflare::turn::TurnCredentials;
 use apps_api::cloudflare::CloudflareClient;
 use apps_api::hover::HoverClient;
@@ -53,6 +54,7 @@ pub fn all() -> Vec<Driver> {
     [
         crate::calls::drivers(),
         crate::turn::drivers(),
+        crate::sfu::drivers(),
         crate::magic::drivers(),
         crate::magic_sites::drivers(),
         crate::hover::drivers(),
@@ -66,7 +68,7 @@ pub fn all() -> Vec<Driver> {
 pub fn base_path(op: &Operation) -> &'static str {
     match op.spec {
         "spec/cloudflare-calls.yaml" | "spec/cloudflare-magic.yaml" => "/client/v4",
-        "spec/cloudflare-realtime.yaml" => "/v1",
+        "spec/cloudflare-realtime.yaml" | "spec/cloudflare-realtime-sfu.yaml" => "/v1",
         "spec/hover.yaml" => "",
         other => panic!("no base path for {other}"),
     }
@@ -74,6 +76,9 @@ pub fn base_path(op: &Operation) -> &'static str {
 
 /// A TURN credentials client for a key ID.
 pub type TurnFor = Box<dyn Fn(&str) -> Result<TurnCredentials, apps_api::Error>>;
+
+/// A Realtime SFU client for a Calls app ID.
+pub type SfuFor = Box<dyn Fn(&str) -> Result<RealtimeClient, apps_api::Error>>;
 
 /// The clients drivers call.
 pub struct Handles {
@@ -83,6 +88,7 @@ pub struct Handles {
     /// Logs in with an email and password.
     pub hover_login: HoverClient,
     turn_for: TurnFor,
+    sfu_for: SfuFor,
 }
 
 impl Handles {
@@ -91,17 +97,24 @@ impl Handles {
         hover: HoverClient,
         hover_login: HoverClient,
         turn_for: TurnFor,
+        sfu_for: SfuFor,
     ) -> Self {
         Handles {
             cf,
             hover,
             hover_login,
             turn_for,
+            sfu_for,
         }
     }
 
     /// A TURN credentials client for `key` (an invalid key ID is refused when it is built).
     pub fn turn(&self, key: &str) -> Result<TurnCredentials, apps_api::Error> {
         (self.turn_for)(key)
+    }
+
+    /// A Realtime SFU client for app `app` (an invalid app ID is refused when it is built).
+    pub fn sfu(&self, app: &str) -> Result<RealtimeClient, apps_api::Error> {
+        (self.sfu_for)(app)
     }
 }

@@ -20,5 +20,7 @@ mod properties;
 mod redaction;
 mod resilience;
 mod security;
+mod sfu;
+mod sfu_channels;
 mod spec_requests;
 mod turn;

@@ -4,6 +4,7 @@
 #![cfg(feature = "fake")]
 
 use apps_api::cloudflare::magic::MagicAppChanges;
+use apps_api::cloudflare::sfu::RealtimeClient;
 use apps_api::cloudflare::turn::TurnCredentials;
 use apps_api::fake::FakeServer;
 use apps_api::hover::HoverAppChanges;
@@ -25,11 +26,52 @@ async fn fresh(fake: &FakeServer, parameters: &[&'static str]) -> (Handles, Ids)
             .base_url(realtime.clone())
             .build()
     });
+    let (secret, realtime) = (fresh.app_secret, fake.realtime_base_url());
+    let sfu_for = Box::new(move |app: &str| {
+        let secret = secret.clone().expect("a fresh Calls app");
+        RealtimeClient::builder(app, secret)
+            .base_url(realtime.clone())
+            .build()
+    });
     let cf = fake.cloudflare_client().unwrap();
     (
-        Handles::new(cf, hover.clone(), hover, turn_for),
+        Handles::new(cf, hover.clone(), hover, turn_for, sfu_for),
         Ids(fresh.ids),
     )
+}
+
+/// What an SFU operation needs of its fresh session before it can succeed: an offer of the
+/// SFU waiting for an answer (renegotiate), an established data channel transport (the data
+/// channel calls).
+async fn prepare(op: &Operation, handles: &Handles, ids: &Ids) {
+    use apps_api::cloudflare::sfu::{DataChannelRequest, SessionDescription};
+    use apps_api::operations as ops;
+    let needs_transport = [
+        ops::SFU_RENEGOTIATE.id,
+        ops::SFU_DATACHANNELS_NEW.id,
+        ops::SFU_DATACHANNELS_UPDATE.id,
+        ops::SFU_DATACHANNELS_CLOSE.id,
+    ];
+    if !needs_transport.contains(&op.id) {
+        return;
+    }
+    let session = handles
+        .sfu(&ids["app_id"])
+        .unwrap()
+        .session(&ids["session_id"]);
+    let events = DataChannelRequest::remote(&ids["session_id"], "server-events");
+    let established = session.establish_data_channels(events, None).await.unwrap();
+    assert!(established.requires_immediate_renegotiation);
+    if op.id == ops::SFU_RENEGOTIATE.id {
+        return;
+    }
+    let answer = SessionDescription::answer("v=0\r\ns=-\r\n");
+    session.renegotiate(&answer).await.unwrap();
+    if op.id == ops::SFU_DATACHANNELS_UPDATE.id {
+        let chat = DataChannelRequest::local("chat");
+        let added = session.add_data_channels(vec![chat]).await.unwrap();
+        added.into_result().unwrap();
+    }
 }
 
 #[tokio::test]
@@ -38,6 +80,7 @@ async fn every_request_and_answer_validates_against_the_spec() {
     for driver in drivers::all() {
         let parameters: Vec<&'static str> = driver.op.parameters().collect();
         let (handles, ids) = fresh(&fake, &parameters).await;
+        prepare(driver.op, &handles, &ids).await;
         (driver.run)(&handles, &ids)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", driver.op.id));

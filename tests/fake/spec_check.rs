@@ -25,7 +25,9 @@ async fn fresh_request(fake: &FakeServer, op: &Operation, spec: &Value) -> Reque
     let parameters: Vec<&'static str> = op.parameters().collect();
     let fresh = fresh::fresh(fake, &parameters).await;
     let base = match op.spec {
-        "spec/cloudflare-realtime.yaml" => fake.realtime_base_url(),
+        "spec/cloudflare-realtime.yaml" | "spec/cloudflare-realtime-sfu.yaml" => {
+            fake.realtime_base_url()
+        }
         "spec/hover.yaml" => fake.hover_base_url(),
         _ => fake.cloudflare_base_url(),
     };
@@ -47,6 +49,10 @@ async fn fresh_request(fake: &FakeServer, op: &Operation, spec: &Value) -> Reque
                 .as_ref()
                 .expect("the data plane names its key");
             Some(format!("Bearer {}", key.key.expose()))
+        }
+        "spec/cloudflare-realtime-sfu.yaml" => {
+            let secret = fresh.app_secret.as_ref().expect("the SFU names its app");
+            Some(format!("Bearer {}", secret.expose()))
         }
         "spec/hover.yaml" => {
             let url = format!("{}/api/authenticate", fake.hover_base_url());

@@ -67,7 +67,7 @@ impl Quota {
 }
 
 /// `quota`, if a budget can keep it; else why not.
-#[cfg(feature = "fake")]
+#[cfg(any(feature = "fake", feature = "cloudflare-calls"))]
 pub(crate) fn checked(quota: Quota) -> Result<Quota, String> {
     quota.check()
 }

@@ -1,5 +1,5 @@
-//! Calls apps: `/accounts/{account_id}/calls/apps` (the secret of a new app is shown once and
-//! not kept).
+//! Calls apps: `/accounts/{account_id}/calls/apps` (the secret of a new app is shown once, and
+//! kept: it is the bearer of the app's SFU data plane, see `sfu`).
 
 use super::named::{self, Resource};
 use crate::fake::routes::Route;
@@ -9,7 +9,7 @@ const APPS: Resource = Resource {
     noun: "App",
     id: "app_id",
     secret_field: "secret",
-    keeps_secret: false,
+    keeps_secret: true,
     per_account: None,
     table: |store| &store.calls,
     table_mut: |store| &mut store.calls,

@@ -1,6 +1,7 @@
 //! The fake Cloudflare API under `/client/v4`: authentication, Cloudflare's envelopes and
 //! routing errors, and the handlers of Calls apps, TURN keys, Magic apps and Magic sites (one
-//! module each, as the facade has them).
+//! module each, as the facade has them); and the Realtime data plane under `/v1` (TURN
+//! credentials, the SFU).
 //!
 //! Where the sources show how the real API answers, the fake does the same; where they do not,
 //! the choice is marked ASSUMPTION and listed in the README's "Testing your code".
@@ -8,6 +9,7 @@
 mod calls;
 mod magic;
 mod named;
+pub(crate) mod sfu;
 mod sites;
 pub(crate) mod turn;
 mod turn_keys;
@@ -32,6 +34,7 @@ pub(crate) fn routes() -> impl Iterator<Item = &'static Route> {
         .chain(magic::ROUTES)
         .chain(sites::ROUTES)
         .chain(turn::ROUTES)
+        .chain(sfu::ROUTES)
 }
 
 /// The answer to a request that reaches no operation, as Cloudflare gives it. Sources: an
@@ -247,6 +250,8 @@ pub(crate) fn state(store: &super::store::Store) -> impl Serialize + '_ {
         site_app_configs: Vec<Owned<'a, sites::AppConfig<'a>>>,
         turn_keys: Vec<Owned<'a, NamedItem<'a>>>,
         turn_credentials: Credentials,
+        sfu_sessions: Vec<sfu::SessionSummary<'a>>,
+        sfu_adapters: Vec<sfu::AdapterSummary<'a>>,
     }
     CloudflareState {
         calls_apps: named::all(&store.calls),
@@ -257,5 +262,7 @@ pub(crate) fn state(store: &super::store::Store) -> impl Serialize + '_ {
             minted: store.turn_credentials.len(),
             revoked: store.turn_credentials.iter().filter(|c| c.revoked).count(),
         },
+        sfu_sessions: sfu::sessions(store),
+        sfu_adapters: sfu::adapters(store),
     }
 }

@@ -21,7 +21,8 @@ pub(crate) struct Resource {
     pub(crate) id: &'static str,
     /// The field of the create answer that holds the secret shown once.
     pub(crate) secret_field: &'static str,
-    /// Whether the store keeps the secret (a TURN key's token authorizes minting).
+    /// Whether the store keeps the secret (a TURN key's token authorizes minting, a Calls app's
+    /// secret the SFU data plane). It is never shown again.
     pub(crate) keeps_secret: bool,
     /// The most one account may have, as the API documents it.
     pub(crate) per_account: Option<usize>,

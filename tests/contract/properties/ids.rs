@@ -66,6 +66,9 @@ const KINDS: &[Kind] = &[
     ("username", "u5ername", |id| {
         apps_api::TurnUsername::parse(id).is_ok()
     }),
+    ("session_id", "2a45361d5fd7cc14eface0587c276c94", |id| {
+        apps_api::SessionId::parse(id).is_ok()
+    }),
 ];
 
 /// A valid ID for every path parameter.

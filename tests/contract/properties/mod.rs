@@ -20,6 +20,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use serde_json::Value;
 
+use apps_api::cloudflare::sfu::RealtimeClient;
 use apps_api::cloudflare::turn::TurnCredentials;
 use apps_api::cloudflare::{CloudflareClient, Credentials};
 use apps_api::hover::HoverClient;
@@ -225,6 +226,19 @@ impl Clients {
                     .responder(responder.clone())
             }
         };
+        let sfu_builder = {
+            let (retry, responder, record) = (retry.clone(), responder.clone(), record.clone());
+            let host = host.clone();
+            move |app: &str| {
+                RealtimeClient::builder(app, "fuzz-app-secret")
+                    .base_url(format!("{host}/v1"))
+                    .rate_budget(quota)
+                    .sleeper(Arc::new(NoWait))
+                    .retry(retry.clone())
+                    .on_response(record())
+                    .responder(responder.clone())
+            }
+        };
         let hover = |with_password: bool| {
             let builder = HoverClient::builder()
                 .on_response(record())
@@ -252,6 +266,13 @@ impl Clients {
                     Box::new(move |key| match key == &ids::valid_ids()["key_id"] {
                         true => Ok(valid.clone()),
                         false => turn_builder(key).build(),
+                    })
+                },
+                {
+                    let valid = sfu_builder(&ids::valid_ids()["app_id"]).build().unwrap();
+                    Box::new(move |app| match app == &ids::valid_ids()["app_id"] {
+                        true => Ok(valid.clone()),
+                        false => sfu_builder(app).build(),
                     })
                 },
             ),

@@ -1,0 +1,281 @@
+//! WebSocket adapters: bridges between an app's tracks and WebSocket endpoints, created and
+//! closed per app (not per session).
+
+use std::future::Future;
+
+use super::batch::{item_error, pair, plain, settle, Batch, Closed};
+use super::model::{checked_session, refused, Location};
+use super::RealtimeClient;
+use crate::core::operation::Op;
+use crate::generated::sfu::types as wire;
+use crate::operations as ops;
+use crate::{Error, SessionId};
+
+/// Creates adapters (and sessions): never sent twice.
+const ADAPTERS_NEW: Op = Op::new(&ops::SFU_ADAPTERS_WEBSOCKET_NEW).never_replayed();
+/// An adapter already closed counts as closed: safe to send again although it is a `POST`.
+const ADAPTERS_CLOSE: Op = Op::new(&ops::SFU_ADAPTERS_WEBSOCKET_CLOSE).replayable();
+
+/// A WebSocket adapter to create: [`AdapterRequest::ingest`] (WebSocket → a new publisher
+/// session) or [`AdapterRequest::stream`] (a published track → WebSocket).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AdapterRequest {
+    /// `Local`: ingest; `Remote`: stream out.
+    pub location: Location,
+    /// The track's name (non-empty).
+    pub track_name: String,
+    /// The `ws://` or `wss://` URL the SFU connects to.
+    pub endpoint: String,
+    /// The publishing session, for a stream.
+    pub session_id: Option<SessionId>,
+    /// What the stream sends: PCM audio or JPEG frames.
+    pub output: Option<OutputCodec>,
+}
+
+/// What a streaming adapter sends to its WebSocket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputCodec {
+    /// 48 kHz stereo s16le PCM.
+    Pcm,
+    /// JPEG frames (video).
+    Jpeg,
+}
+
+/// The most adapters one request may name.
+pub const MAX_ADAPTERS_PER_REQUEST: usize = 4;
+
+impl AdapterRequest {
+    /// Ingests PCM audio from the WebSocket `endpoint` as the track `track_name` of a new
+    /// publisher session.
+    pub fn ingest(track_name: impl Into<String>, endpoint: impl Into<String>) -> Self {
+        Self {
+            location: Location::Local,
+            track_name: track_name.into(),
+            endpoint: endpoint.into(),
+            session_id: None,
+            output: None,
+        }
+    }
+
+    /// Streams the track `track_name` of session `session_id` to the WebSocket `endpoint`.
+    pub fn stream(
+        session_id: impl Into<SessionId>,
+        track_name: impl Into<String>,
+        endpoint: impl Into<String>,
+        output: OutputCodec,
+    ) -> Self {
+        Self {
+            location: Location::Remote,
+            track_name: track_name.into(),
+            endpoint: endpoint.into(),
+            session_id: Some(session_id.into()),
+            output: Some(output),
+        }
+    }
+
+    pub(crate) fn to_wire(&self) -> Result<wire::SfuNewAdapter, Error> {
+        let scheme_ok = ["ws://", "wss://"].iter().any(|scheme| {
+            self.endpoint
+                .get(..scheme.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+        });
+        if !scheme_ok || reqwest::Url::parse(&self.endpoint).is_err() {
+            return Err(refused(
+                "an adapter's endpoint must be a ws:// or wss:// URL",
+            ));
+        }
+        let endpoint = wire::SfuNewAdapterEndpoint::try_from(self.endpoint.clone())
+            .map_err(|_| refused("an adapter's endpoint must not be empty"))?;
+        let track_name = wire::SfuNewAdapterTrackName::try_from(self.track_name.clone())
+            .map_err(|_| refused("an adapter's track name must not be empty"))?;
+        let (session_id, input, output) = match self.location {
+            Location::Local => (None, Some(wire::SfuNewAdapterInputCodec::Pcm), None),
+            Location::Remote => {
+                let (Some(session), Some(output)) = (&self.session_id, self.output) else {
+                    return Err(refused(
+                        "a streaming adapter needs its session and an output codec",
+                    ));
+                };
+                let session = wire::SfuNewAdapterSessionId::try_from(checked_session(session)?)
+                    .map_err(|_| refused("an adapter's session must not be empty"))?;
+                let output = match output {
+                    OutputCodec::Pcm => wire::SfuNewAdapterOutputCodec::Pcm,
+                    OutputCodec::Jpeg => wire::SfuNewAdapterOutputCodec::Jpeg,
+                };
+                (Some(session), None, Some(output))
+            }
+        };
+        Ok(wire::SfuNewAdapter {
+            location: self.location.to_wire(),
+            track_name,
+            endpoint,
+            session_id,
+            input_codec: input,
+            output_codec: output,
+        })
+    }
+
+    pub(crate) fn names(&self, item: &wire::SfuAdapterResult) -> bool {
+        item.track_name.as_deref() == Some(self.track_name.as_str())
+            && item
+                .location
+                .as_deref()
+                .is_none_or(|l| l == self.location.as_str())
+    }
+}
+
+/// An adapter the SFU created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AdapterAnswer {
+    /// Its ID, to close it.
+    pub adapter_id: String,
+    /// For an ingest adapter, the new session that publishes the track.
+    pub session_id: Option<SessionId>,
+}
+
+/// An adapter closed (or closed already).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ClosedAdapter {
+    /// Closed now, or already.
+    pub closed: super::batch::Closed,
+    /// The bytes it processed, when the SFU says (not the billing figure).
+    pub bytes_processed: Option<f64>,
+}
+
+impl RealtimeClient {
+    /// Creates 1 to [`MAX_ADAPTERS_PER_REQUEST`] WebSocket adapters. Never sent twice; an
+    /// answer where every item failed (HTTP 503) is a batch of failures, not an error.
+    pub async fn new_websocket_adapters(
+        &self,
+        adapters: Vec<AdapterRequest>,
+    ) -> Result<Batch<AdapterRequest, AdapterAnswer>, Error> {
+        let app = self.inner.app_id.segment()?;
+        adapter_count(adapters.len())?;
+        let body = wire::SfuNewAdapterRequest {
+            tracks: adapters
+                .iter()
+                .map(AdapterRequest::to_wire)
+                .collect::<Result<_, _>>()?,
+        };
+        let answer = self
+            .adapters(ADAPTERS_NEW, || {
+                self.inner.api.sfu_adapters_websocket_new(app, &body)
+            })
+            .await?;
+        let known = self.inner.transport.known();
+        let paired = pair(
+            adapters,
+            answer.tracks,
+            |q, a| q.names(a),
+            |a| a.track_name.is_none(),
+        );
+        Ok(settle(
+            paired,
+            &known,
+            plain(|item: wire::SfuAdapterResult| {
+                Some(AdapterAnswer {
+                    adapter_id: item.adapter_id.filter(|id| !id.is_empty())?,
+                    // A streaming adapter's echoed session is the publisher's, not a new one.
+                    session_id: item
+                        .session_id
+                        .filter(|_| item.location.as_deref() != Some("remote"))
+                        .map(SessionId::new),
+                })
+            }),
+        ))
+    }
+
+    /// Closes 1 to [`MAX_ADAPTERS_PER_REQUEST`] adapters. An adapter already closed counts as
+    /// closed (ASSUMPTION: `adapter_not_found` means so; see the spec), so it is safe to send
+    /// again.
+    pub async fn close_websocket_adapters(
+        &self,
+        adapter_ids: &[&str],
+    ) -> Result<Batch<String, ClosedAdapter>, Error> {
+        let app = self.inner.app_id.segment()?;
+        adapter_count(adapter_ids.len())?;
+        let body = wire::SfuCloseAdapterRequest {
+            tracks: adapter_ids
+                .iter()
+                .map(|id| {
+                    wire::SfuCloseAdapterAdapterId::try_from(id.to_string())
+                        .map(|adapter_id| wire::SfuCloseAdapter { adapter_id })
+                        .map_err(|_| refused("an adapter ID must not be empty"))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let answer = self
+            .adapters(ADAPTERS_CLOSE, || {
+                self.inner.api.sfu_adapters_websocket_close(app, &body)
+            })
+            .await?;
+        let known = self.inner.transport.known();
+        let requests = adapter_ids.iter().map(|id| id.to_string()).collect();
+        let paired = pair(
+            requests,
+            answer.tracks,
+            |q, a| a.adapter_id.as_deref() == Some(q.as_str()),
+            |a| a.adapter_id.as_deref().is_none_or(str::is_empty),
+        );
+        Ok(settle(paired, &known, |item| {
+            let closed = match item.error_code.as_ref().map(|c| c.0.as_str()) {
+                None => Closed::Closed,
+                Some("adapter_not_found") => Closed::AlreadyClosed,
+                Some(code) => return Err(item_error(code, item.error_description)),
+            };
+            Ok(ClosedAdapter {
+                closed,
+                bytes_processed: item.bytes_processed,
+            })
+        }))
+    }
+
+    /// Runs an adapter operation: a 503 that carries items is the batch's answer (every item
+    /// failed), not an error.
+    async fn adapters<F, Fut>(&self, op: Op, call: F) -> Result<wire::SfuAdapterAnswer, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<
+            Output = Result<
+                progenitor_client::ResponseValue<wire::SfuAdapterAnswer>,
+                progenitor_client::Error<wire::SfuAdapterAnswer>,
+            >,
+        >,
+    {
+        let (answer, meta) = self
+            .inner
+            .transport
+            .run(op, None, || async {
+                match call().await {
+                    Err(progenitor_client::Error::ErrorResponse(answer))
+                        if answer.status() == 503 && !answer.tracks.is_empty() =>
+                    {
+                        Ok(answer)
+                    }
+                    other => other,
+                }
+            })
+            .await?;
+        if answer.tracks.is_empty() {
+            self.refuse_error_code(
+                &meta,
+                answer.error_code.clone(),
+                answer.error_description.clone(),
+            )?;
+        }
+        Ok(answer)
+    }
+}
+
+fn adapter_count(count: usize) -> Result<(), Error> {
+    if (1..=MAX_ADAPTERS_PER_REQUEST).contains(&count) {
+        Ok(())
+    } else {
+        Err(refused(&format!(
+            "a request names 1 to {MAX_ADAPTERS_PER_REQUEST} adapters, not {count}"
+        )))
+    }
+}

@@ -1,0 +1,353 @@
+//! Cloudflare Realtime SFU data plane: sessions, tracks, data channels and WebSocket adapters of
+//! one Calls app, at `https://rtc.live.cloudflare.com/v1/apps/{app_id}/…`, with the app's secret.
+//!
+//! Reference: <https://developers.cloudflare.com/realtime/sfu/>
+//!
+//! - **Per-item failures cannot be overlooked.** Batch calls answer a [`Batch`]: successes and
+//!   failures apart, each keyed by the request item it answers, each failure with its
+//!   [`ItemCode`]. A request-level `errorCode` inside an HTTP 200 is an [`Error::Api`].
+//! - **Retries follow the reference.** Reading a session, closes and updates may be sent again;
+//!   creating a session, tracks, data channels, adapters and establishing the transport are
+//!   never sent twice once they may have reached the server (they would allocate twice), nor is
+//!   a renegotiation (its answer would be stale). A failed batch item is sent again by the
+//!   caller, alone.
+//! - **One mutation at a time per session**, as Cloudflare asks, and each session's requests
+//!   paced at 25 per second (fixed windows, so no second holds more than 50 even across a
+//!   window's edge; Cloudflare allows 50 per second per session), with the rate budget every
+//!   client shares. Different sessions run concurrently. Waiting counts against each call's
+//!   deadline.
+//! - **Secrets:** the app secret is a [`Secret`]; SDP (which carries ICE credentials) is never
+//!   logged and `Debug` shows only its length; the SFU's descriptions are bounded and escaped.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), apps_api::Error> {
+//! use apps_api::cloudflare::sfu::{NewTracks, RealtimeClient, SessionDescription, TrackRequest};
+//! let sfu = RealtimeClient::from_env()?;
+//! let created = sfu.create_session().await?;
+//! let session = sfu.session(&created.session_id);
+//! let offer = SessionDescription::offer("v=0\r\n…"); // from the browser's RTCPeerConnection
+//! let added = session
+//!     .add_tracks(&NewTracks::new([TrackRequest::local("0", "mic")]).offer(offer))
+//!     .await?;
+//! let published = added.tracks.into_result().expect("every track was published");
+//! # let _ = published;
+//! # Ok(()) }
+//! ```
+
+mod adapters;
+mod batch;
+mod channels;
+mod model;
+mod session;
+mod tracks;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use reqwest::header::{HeaderValue, AUTHORIZATION};
+
+pub use self::adapters::{
+    AdapterAnswer, AdapterRequest, ClosedAdapter, OutputCodec, MAX_ADAPTERS_PER_REQUEST,
+};
+pub use self::batch::{Batch, Closed, ItemCode, ItemFailure, PartialFailure};
+pub use self::channels::{DataChannelAnswer, DataChannelRequest, EstablishedTransport};
+pub use self::model::{
+    DataChannelState, Location, NewSession, SdpType, SessionDescription, SessionOptions,
+    SessionState, Status, TrackState,
+};
+pub use self::session::Session;
+pub use self::tracks::{
+    CloseTracks, ClosedTracks, NewTracks, RidOrdering, Simulcast, TrackAnswer, TrackRequest,
+    TracksAnswer, MAX_TRACKS_PER_REQUEST,
+};
+use super::turn::{realtime_errors, DEFAULT_REALTIME_BASE_URL};
+use crate::core::auth::Credentials;
+use crate::core::budget::{self, Budget, Setting};
+use crate::core::config::{common_builder_methods, env_var, Options};
+use crate::core::error::Provider;
+use crate::core::failure::{Answer, ErrorBody};
+use crate::core::operation::{Limits, Op};
+use crate::core::transport::{BudgetOf, Meta, Transport};
+use crate::generated::sfu::types as wire;
+use crate::operations as ops;
+use crate::{ApiError, CallsAppId, Error, Quota, Secret, SessionId};
+
+/// Each creates a session: never sent twice.
+const SESSIONS_NEW: Op = Op::new(&ops::SFU_SESSIONS_NEW).never_replayed();
+/// Each session's default pace: 25 requests per second. The budget counts fixed windows, so a
+/// burst at the end of one and another at the start of the next stay under Cloudflare's 50 per
+/// second per session.
+pub const SESSION_QUOTA: Quota = Quota::new(25, Duration::from_secs(1));
+
+/// A client of one Calls app's SFU: creates sessions and adapters, and hands out
+/// [`Session`] handles for the per-session calls.
+///
+/// Cheap to clone (one `Arc`); `Send + Sync`.
+#[derive(Clone)]
+pub struct RealtimeClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Arc<Transport>,
+    api: crate::generated::sfu::Client,
+    app_id: CallsAppId,
+    base_url: String,
+    /// What identifies the credential in the rate budgets' registry (with a session ID).
+    secret: Secret,
+    /// The per-session quota, or none.
+    pace: Option<Setting>,
+    /// Each session's gate, while a handle of it lives.
+    gates: Mutex<HashMap<SessionId, Weak<Gate>>>,
+}
+
+/// What serialises and paces one session's requests.
+#[derive(Debug)]
+struct Gate {
+    mutations: tokio::sync::Mutex<()>,
+    budget: Option<Arc<Budget>>,
+}
+
+impl std::fmt::Debug for RealtimeClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RealtimeClient")
+            .field("app_id", &self.inner.app_id)
+            .field("transport", &self.inner.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`RealtimeClient`].
+#[must_use]
+pub struct RealtimeClientBuilder {
+    pub(crate) options: Options,
+    app_id: CallsAppId,
+    secret: Secret,
+}
+
+impl std::fmt::Debug for RealtimeClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RealtimeClientBuilder")
+            .field("options", &self.options)
+            .field("app_id", &self.app_id)
+            .field("secret", &self.secret)
+            .finish()
+    }
+}
+
+impl RealtimeClientBuilder {
+    common_builder_methods!();
+
+    /// Builds the client. The app ID is checked now; no request is sent.
+    ///
+    /// [`rate_budget`](Self::rate_budget) sets each session's pace here (default
+    /// [`SESSION_QUOTA`]; `None`: unpaced): Cloudflare limits requests per session, not per
+    /// app.
+    pub fn build(mut self) -> Result<RealtimeClient, Error> {
+        self.app_id.segment()?;
+        let base_url = self.options.base_url(DEFAULT_REALTIME_BASE_URL)?;
+        let pace = match self.options.rate_budget.take() {
+            Some(Some(quota)) => Some(Setting {
+                quota: budget::checked(quota).map_err(Error::Config)?,
+                explicit: true,
+            }),
+            Some(None) => None,
+            None => Some(Setting {
+                quota: SESSION_QUOTA,
+                explicit: false,
+            }),
+        };
+        let mut bearer = HeaderValue::try_from(format!("Bearer {}", self.secret.expose()))
+            .map_err(|_| Error::Config("the app secret is not a valid header value".into()))?;
+        bearer.set_sensitive(true);
+        let transport = Arc::new(Transport::new(
+            Provider::Cloudflare,
+            &self.options,
+            &base_url,
+            Credentials::fixed(vec![(AUTHORIZATION, bearer)], vec![self.secret.clone()]),
+            BudgetOf {
+                credential: budget::fingerprint([self.app_id.as_str(), self.secret.expose()]),
+                default: None,
+            },
+        )?);
+        Ok(RealtimeClient {
+            inner: Arc::new(Inner {
+                api: crate::generated::sfu::Client::new_with_client(
+                    &base_url,
+                    transport.http.clone(),
+                    transport.clone(),
+                ),
+                transport,
+                app_id: self.app_id,
+                base_url,
+                secret: self.secret,
+                pace,
+                gates: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+impl RealtimeClient {
+    /// A client of app `app_id` with its secret, on Cloudflare's production host.
+    pub fn new(app_id: impl Into<CallsAppId>, secret: impl Into<Secret>) -> Result<Self, Error> {
+        Self::builder(app_id, secret).build()
+    }
+
+    /// A builder, to set the base URL, timeouts, retries, the per-session pace and the rest.
+    pub fn builder(
+        app_id: impl Into<CallsAppId>,
+        secret: impl Into<Secret>,
+    ) -> RealtimeClientBuilder {
+        RealtimeClientBuilder {
+            options: Options::default(),
+            app_id: app_id.into(),
+            secret: secret.into(),
+        }
+    }
+
+    /// A client configured from the environment: `CLOUDFLARE_CALLS_APP_ID` and
+    /// `CLOUDFLARE_CALLS_APP_SECRET`, and optionally `CLOUDFLARE_REALTIME_BASE_URL` (default
+    /// `https://rtc.live.cloudflare.com/v1`). A missing variable is an [`Error::Config`] naming
+    /// it.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::builder_from_env()?.build()
+    }
+
+    /// Like [`RealtimeClient::from_env`], returning the builder for further settings.
+    pub fn builder_from_env() -> Result<RealtimeClientBuilder, Error> {
+        builder_from(env_var)
+    }
+
+    /// The app this client runs sessions of.
+    pub fn app_id(&self) -> &CallsAppId {
+        &self.inner.app_id
+    }
+
+    /// A handle on session `id`, for its calls. Handles of one session (from this client and
+    /// its clones) share its one-mutation-at-a-time gate; every client of the app shares its
+    /// pace.
+    pub fn session(&self, id: impl Into<SessionId>) -> Session {
+        let id = id.into();
+        let mut gates = self.inner.gates.lock().unwrap_or_else(|p| p.into_inner());
+        gates.retain(|_, gate| gate.strong_count() > 0);
+        let gate = match gates.get(&id).and_then(Weak::upgrade) {
+            Some(gate) => gate,
+            None => {
+                let budget = self.inner.pace.and_then(|setting| {
+                    let credential = budget::fingerprint([
+                        self.inner.app_id.as_str(),
+                        self.inner.secret.expose(),
+                        id.as_str(),
+                    ]);
+                    // The quota was checked when the client was built.
+                    Budget::shared(&self.inner.base_url, credential, setting).ok()
+                });
+                let gate = Arc::new(Gate {
+                    mutations: tokio::sync::Mutex::new(()),
+                    budget,
+                });
+                gates.insert(id.clone(), Arc::downgrade(&gate));
+                gate
+            }
+        };
+        Session {
+            client: self.clone(),
+            id,
+            gate,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Creates a session. Never sent twice (a second request would be a second session): if
+    /// the answer is lost, the error says so, and the session (if made) expires unused.
+    pub async fn create_session(&self) -> Result<NewSession, Error> {
+        self.create_session_with(&SessionOptions::default()).await
+    }
+
+    /// [`RealtimeClient::create_session`] with `thirdparty` and `correlationId`.
+    pub async fn create_session_with(&self, options: &SessionOptions) -> Result<NewSession, Error> {
+        let app = self.inner.app_id.segment()?;
+        let third_party = options.third_party.then_some(true);
+        let (answer, meta) = self
+            .inner
+            .transport
+            .run(SESSIONS_NEW, None, || {
+                self.inner
+                    .api
+                    .sfu_sessions_new(app, options.correlation_id.as_deref(), third_party)
+            })
+            .await?;
+        self.refuse_error_code(&meta, answer.error_code, answer.error_description)?;
+        Ok(NewSession {
+            session_id: SessionId::new(answer.session_id),
+            session_description: SessionDescription::from_wire(answer.session_description),
+        })
+    }
+
+    /// A request-level `errorCode` in a success answer: the request failed (though, as
+    /// Cloudflare warns, that does not prove nothing changed).
+    fn refuse_error_code(
+        &self,
+        meta: &Meta,
+        code: Option<wire::SfuErrorCode>,
+        description: Option<wire::SfuErrorDescription>,
+    ) -> Result<(), Error> {
+        let Some(code) = code else { return Ok(()) };
+        let body = serde_json::json!({
+            "errorCode": code.0,
+            "errorDescription": description.map(|d| d.0),
+        });
+        let mut errors = realtime_errors(&body);
+        if errors.is_empty() {
+            errors.push(ApiError::message(code.0));
+        }
+        Err(self.inner.transport.failure(
+            meta.endpoint(),
+            meta.status,
+            errors,
+            Answer {
+                request_id: meta.request_id(),
+                ..Answer::default()
+            },
+            None,
+        ))
+    }
+}
+
+impl ErrorBody for wire::SfuError {
+    /// `{errorCode, errorDescription}`, or any other common shape (ASSUMPTION; see the spec).
+    fn api_errors(self) -> Vec<ApiError> {
+        realtime_errors(&self.0)
+    }
+}
+
+impl ErrorBody for wire::SfuAdapterAnswer {
+    fn api_errors(self) -> Vec<ApiError> {
+        let body = serde_json::json!({
+            "errorCode": self.error_code.map(|c| c.0),
+            "errorDescription": self.error_description.map(|d| d.0),
+        });
+        realtime_errors(&body)
+    }
+}
+
+/// [`RealtimeClient::builder_from_env`] with the lookup injected (tests use a map).
+pub(crate) fn builder_from(
+    lookup: impl Fn(&str) -> Result<Option<String>, Error>,
+) -> Result<RealtimeClientBuilder, Error> {
+    let app_id = lookup("CLOUDFLARE_CALLS_APP_ID")?.ok_or_else(|| {
+        Error::Config("CLOUDFLARE_CALLS_APP_ID is not set (the Calls app's uid)".into())
+    })?;
+    let secret = lookup("CLOUDFLARE_CALLS_APP_SECRET")?.ok_or_else(|| {
+        Error::Config(
+            "CLOUDFLARE_CALLS_APP_SECRET is not set (the app's secret, shown on create)".into(),
+        )
+    })?;
+    let mut builder = RealtimeClient::builder(app_id, secret);
+    if let Some(url) = lookup("CLOUDFLARE_REALTIME_BASE_URL")? {
+        builder = builder.base_url(url);
+    }
+    Ok(builder)
+}

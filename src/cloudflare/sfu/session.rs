@@ -1,0 +1,444 @@
+//! One session's calls: its state, tracks, renegotiation and data channels, one mutation at a
+//! time and paced.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::batch::{item_error, pair, plain, settle, Batch, Closed};
+use super::channels::{channel_id, DataChannelAnswer, DataChannelRequest, EstablishedTransport};
+use super::model::{refused, SdpType, SessionDescription, SessionState};
+use super::tracks::{
+    wire_tracks, CloseTracks, ClosedTracks, NewTracks, TrackAnswer, TrackRequest, TracksAnswer,
+    MAX_TRACKS_PER_REQUEST,
+};
+use super::{Gate, RealtimeClient};
+use crate::core::error::Provider;
+use crate::core::failure::ErrorBody;
+use crate::core::operation::{deadline_after, handle_limits, Limits, Op};
+use crate::core::transport::Meta;
+use crate::generated::sfu::types as wire;
+use crate::operations as ops;
+use crate::{Endpoint, Error, SessionId};
+
+/// Reads sessions: sent again after a lost answer or a 5xx.
+const SESSION_GET: Op = Op::new(&ops::SFU_SESSION_GET);
+/// Allocates tracks: a second request would allocate them again.
+const TRACKS_NEW: Op = Op::new(&ops::SFU_TRACKS_NEW).never_replayed();
+/// An answer sent again after its exchange finished is refused: never sent twice.
+const RENEGOTIATE: Op = Op::new(&ops::SFU_RENEGOTIATE).never_replayed();
+/// A track already closed comes back as closed: safe to send again.
+const TRACKS_CLOSE: Op = Op::new(&ops::SFU_TRACKS_CLOSE);
+/// Sets state: safe to send again.
+const TRACKS_UPDATE: Op = Op::new(&ops::SFU_TRACKS_UPDATE);
+/// A second establish fails: never sent twice.
+const DATACHANNELS_ESTABLISH: Op = Op::new(&ops::SFU_DATACHANNELS_ESTABLISH).never_replayed();
+/// Allocates channels: never sent twice.
+const DATACHANNELS_NEW: Op = Op::new(&ops::SFU_DATACHANNELS_NEW).never_replayed();
+/// Sets state: safe to send again.
+const DATACHANNELS_UPDATE: Op = Op::new(&ops::SFU_DATACHANNELS_UPDATE);
+/// A channel already closed comes back as closed: safe to send again.
+const DATACHANNELS_CLOSE: Op = Op::new(&ops::SFU_DATACHANNELS_CLOSE);
+/// One session of a [`RealtimeClient`]'s app: `client.session(id)`.
+///
+/// Its mutations (tracks, data channels, renegotiation) run one at a time, in call order, even
+/// from clones and other handles of the same session; reads do not wait for them.
+#[derive(Clone)]
+pub struct Session {
+    pub(super) client: RealtimeClient,
+    pub(super) id: SessionId,
+    pub(super) gate: Arc<Gate>,
+    pub(super) limits: Limits,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("app_id", &self.client.inner.app_id)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    handle_limits!();
+
+    /// The session's ID.
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    /// Runs one request of this session through its pace.
+    async fn send<T, E, F, Fut>(&self, op: Op, make: F) -> Result<(T, Meta), Error>
+    where
+        E: ErrorBody,
+        F: Fn() -> Fut,
+        Fut: Future<
+            Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<E>>,
+        >,
+    {
+        self.client
+            .inner
+            .transport
+            .run_paced(op, self.gate.budget.as_ref(), make)
+            .await
+    }
+
+    /// The operation with this handle's limits, its deadline fixed now, and this session's
+    /// turn to mutate (waited for until that deadline).
+    async fn turn(&self, op: Op) -> Result<(Op, tokio::sync::MutexGuard<'_, ()>), Error> {
+        let op = op.with_limits(self.limits);
+        let total = op
+            .total
+            .unwrap_or_else(|| self.client.inner.transport.total_timeout());
+        let deadline = deadline_after(total);
+        match tokio::time::timeout_at(deadline, self.gate.mutations.lock()).await {
+            Ok(guard) => Ok((op.until(deadline), guard)),
+            Err(_) => Err(Error::Timeout {
+                endpoint: Box::new(Endpoint {
+                    provider: Provider::Cloudflare,
+                    operation: op.id(),
+                    method: op.method(),
+                    path: op.path().to_string(),
+                }),
+                after: total,
+            }),
+        }
+    }
+
+    fn ids(&self) -> Result<(&str, &str), Error> {
+        Ok((self.client.inner.app_id.segment()?, self.id.segment()?))
+    }
+
+    /// The session's tracks and data channels with their status (closed tracks included, as
+    /// `inactive`). A read: it does not wait for the session's mutations.
+    pub async fn state(&self) -> Result<SessionState, Error> {
+        let (app, session) = self.ids()?;
+        let op = SESSION_GET.with_limits(self.limits);
+        let (answer, meta) = self
+            .send(op, || self.client.inner.api.sfu_session_get(app, session))
+            .await?;
+        self.client.refuse_error_code(
+            &meta,
+            answer.error_code.clone(),
+            answer.error_description.clone(),
+        )?;
+        Ok(answer.into())
+    }
+
+    /// Publishes or pulls tracks (at most [`MAX_TRACKS_PER_REQUEST`]). Never sent twice: on
+    /// per-item failures send the failed items again, alone.
+    pub async fn add_tracks(&self, request: &NewTracks) -> Result<TracksAnswer, Error> {
+        let (app, session) = self.ids()?;
+        if let Some(offer) = &request.offer {
+            offer.expect(SdpType::Offer, "the session description of new tracks")?;
+        }
+        let body = wire::SfuTracksRequest {
+            session_description: request.offer.as_ref().map(SessionDescription::to_wire),
+            tracks: wire_tracks(&request.tracks)?,
+            auto_discover: request.auto_discover.then_some(true),
+        };
+        let (op, _turn) = self.turn(TRACKS_NEW).await?;
+        let (answer, meta) = self
+            .send(op, || {
+                self.client.inner.api.sfu_tracks_new(app, session, &body)
+            })
+            .await?;
+        self.client
+            .refuse_error_code(&meta, answer.error_code, answer.error_description)?;
+        Ok(TracksAnswer {
+            session_description: SessionDescription::from_wire(answer.session_description),
+            requires_immediate_renegotiation: answer
+                .requires_immediate_renegotiation
+                .unwrap_or(false),
+            tracks: self.tracks(request.tracks.clone(), answer.tracks),
+        })
+    }
+
+    /// Points transceivers at other tracks, or changes simulcast preferences (at most
+    /// [`MAX_TRACKS_PER_REQUEST`]). Safe to send again.
+    pub async fn update_tracks(
+        &self,
+        tracks: Vec<TrackRequest>,
+        offer: Option<SessionDescription>,
+    ) -> Result<TracksAnswer, Error> {
+        let (app, session) = self.ids()?;
+        let body = wire::SfuUpdateTracksRequest {
+            session_description: offer.as_ref().map(SessionDescription::to_wire),
+            tracks: wire_tracks(&tracks)?,
+        };
+        let (op, _turn) = self.turn(TRACKS_UPDATE).await?;
+        let (answer, meta) = self
+            .send(op, || {
+                self.client.inner.api.sfu_tracks_update(app, session, &body)
+            })
+            .await?;
+        self.client
+            .refuse_error_code(&meta, answer.error_code, answer.error_description)?;
+        Ok(TracksAnswer {
+            session_description: None,
+            requires_immediate_renegotiation: answer
+                .requires_immediate_renegotiation
+                .unwrap_or(false),
+            tracks: self.tracks(tracks, answer.tracks),
+        })
+    }
+
+    fn tracks(
+        &self,
+        requests: Vec<TrackRequest>,
+        items: Vec<wire::SfuTrackResult>,
+    ) -> Batch<TrackRequest, TrackAnswer> {
+        let paired = pair(
+            requests,
+            items,
+            |q, a| {
+                if a.track_name.is_some() {
+                    q.names(a)
+                } else {
+                    q.mid.is_some() && q.mid == a.mid
+                }
+            },
+            |a| a.track_name.is_none() && a.mid.as_deref().is_none_or(str::is_empty),
+        );
+        settle(
+            paired,
+            &self.client.inner.transport.known(),
+            plain(|item| Some(TrackAnswer::from_wire(item))),
+        )
+    }
+
+    /// Answers an offer the SFU made (`requires_immediate_renegotiation`). Not sent again once
+    /// it may have reached the SFU: a stale answer is refused.
+    pub async fn renegotiate(
+        &self,
+        answer: &SessionDescription,
+    ) -> Result<Option<SessionDescription>, Error> {
+        let (app, session) = self.ids()?;
+        answer.expect(SdpType::Answer, "a renegotiation")?;
+        let body = wire::SfuRenegotiateRequest {
+            session_description: answer.to_wire(),
+        };
+        let (op, _turn) = self.turn(RENEGOTIATE).await?;
+        let (reply, meta) = self
+            .send(op, || {
+                self.client.inner.api.sfu_renegotiate(app, session, &body)
+            })
+            .await?;
+        self.client
+            .refuse_error_code(&meta, reply.error_code, reply.error_description)?;
+        Ok(SessionDescription::from_wire(reply.session_description))
+    }
+
+    /// Closes tracks by `mid` (1 to [`MAX_TRACKS_PER_REQUEST`]). A track already closed or
+    /// absent counts as closed ([`Closed::AlreadyClosed`]), so it is safe to send again.
+    pub async fn close_tracks(
+        &self,
+        mids: &[&str],
+        how: &CloseTracks,
+    ) -> Result<ClosedTracks, Error> {
+        let (app, session) = self.ids()?;
+        if mids.is_empty() || mids.len() > MAX_TRACKS_PER_REQUEST {
+            return Err(refused(&format!(
+                "a close names 1 to {MAX_TRACKS_PER_REQUEST} tracks, not {}",
+                mids.len()
+            )));
+        }
+        let (force, offer) = match how {
+            CloseTracks::Force => (true, None),
+            CloseTracks::Negotiated(offer) => {
+                offer.expect(SdpType::Offer, "a negotiated close")?;
+                (false, Some(offer.to_wire()))
+            }
+        };
+        let body = wire::SfuCloseTracksRequest {
+            force,
+            session_description: offer,
+            tracks: mids
+                .iter()
+                .map(|mid| {
+                    wire::SfuCloseTrackMid::try_from(mid.to_string())
+                        .map(|mid| wire::SfuCloseTrack { mid })
+                        .map_err(|_| refused("a track's mid must not be empty"))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let (op, _turn) = self.turn(TRACKS_CLOSE).await?;
+        let (answer, meta) = self
+            .send(op, || {
+                self.client.inner.api.sfu_tracks_close(app, session, &body)
+            })
+            .await?;
+        self.client
+            .refuse_error_code(&meta, answer.error_code, answer.error_description)?;
+        let requests = mids.iter().map(|mid| mid.to_string()).collect();
+        let paired = pair(
+            requests,
+            answer.tracks,
+            |q, a| a.mid.as_deref() == Some(q.as_str()),
+            |a| a.mid.as_deref().is_none_or(str::is_empty),
+        );
+        let tracks = settle(
+            paired,
+            &self.client.inner.transport.known(),
+            |item| match item.error_code.as_ref().map(|c| c.0.as_str()) {
+                None => Ok(Closed::Closed),
+                Some("close_track_error") => Ok(Closed::AlreadyClosed),
+                Some(code) => Err(item_error(code, item.error_description)),
+            },
+        );
+        Ok(ClosedTracks {
+            session_description: SessionDescription::from_wire(answer.session_description),
+            requires_immediate_renegotiation: answer
+                .requires_immediate_renegotiation
+                .unwrap_or(false),
+            tracks,
+        })
+    }
+
+    /// Sets up the session's data channel transport with `channel` (usually
+    /// `DataChannelRequest::remote(session, "server-events")`). Without an offer the SFU makes
+    /// one, to answer with [`Session::renegotiate`]. Never sent twice: a second establish
+    /// fails.
+    pub async fn establish_data_channels(
+        &self,
+        channel: DataChannelRequest,
+        offer: Option<SessionDescription>,
+    ) -> Result<EstablishedTransport, Error> {
+        let (app, session) = self.ids()?;
+        if let Some(offer) = &offer {
+            offer.expect(SdpType::Offer, "the session description of an establish")?;
+        }
+        let body = wire::SfuEstablishRequest {
+            data_channel: channel.to_wire()?,
+            session_description: offer.as_ref().map(SessionDescription::to_wire),
+        };
+        let (op, _turn) = self.turn(DATACHANNELS_ESTABLISH).await?;
+        let (answer, meta) = self
+            .send(op, || {
+                self.client
+                    .inner
+                    .api
+                    .sfu_datachannels_establish(app, session, &body)
+            })
+            .await?;
+        self.client
+            .refuse_error_code(&meta, answer.error_code, answer.error_description)?;
+        Ok(EstablishedTransport {
+            session_description: SessionDescription::from_wire(answer.session_description),
+            requires_immediate_renegotiation: answer
+                .requires_immediate_renegotiation
+                .unwrap_or(false),
+            data_channel: self.channels(vec![channel], answer.data_channel.into_iter().collect()),
+        })
+    }
+
+    /// Publishes or subscribes to data channels. Never sent twice: on per-item failures send
+    /// the failed items again, alone.
+    pub async fn add_data_channels(
+        &self,
+        channels: Vec<DataChannelRequest>,
+    ) -> Result<Batch<DataChannelRequest, DataChannelAnswer>, Error> {
+        self.data_channels(DATACHANNELS_NEW, channels).await
+    }
+
+    /// Changes data channels' settings. Safe to send again.
+    pub async fn update_data_channels(
+        &self,
+        channels: Vec<DataChannelRequest>,
+    ) -> Result<Batch<DataChannelRequest, DataChannelAnswer>, Error> {
+        self.data_channels(DATACHANNELS_UPDATE, channels).await
+    }
+
+    async fn data_channels(
+        &self,
+        op: Op,
+        channels: Vec<DataChannelRequest>,
+    ) -> Result<Batch<DataChannelRequest, DataChannelAnswer>, Error> {
+        let (app, session) = self.ids()?;
+        if channels.is_empty() {
+            return Err(refused("a request names at least one data channel"));
+        }
+        let body = wire::SfuDataChannelsRequest {
+            data_channels: channels
+                .iter()
+                .map(DataChannelRequest::to_wire)
+                .collect::<Result<_, _>>()?,
+        };
+        let (op, _turn) = self.turn(op).await?;
+        let api = &self.client.inner.api;
+        let (answer, meta) = if op.id() == ops::SFU_DATACHANNELS_NEW.id {
+            self.send(op, || api.sfu_datachannels_new(app, session, &body))
+                .await?
+        } else {
+            self.send(op, || api.sfu_datachannels_update(app, session, &body))
+                .await?
+        };
+        self.client
+            .refuse_error_code(&meta, answer.error_code, answer.error_description)?;
+        Ok(self.channels(channels, answer.data_channels))
+    }
+
+    fn channels(
+        &self,
+        requests: Vec<DataChannelRequest>,
+        items: Vec<wire::SfuDataChannelResult>,
+    ) -> Batch<DataChannelRequest, DataChannelAnswer> {
+        let paired = pair(
+            requests,
+            items,
+            |q, a| q.names(a),
+            |a| a.data_channel_name.as_deref().is_none_or(str::is_empty),
+        );
+        settle(
+            paired,
+            &self.client.inner.transport.known(),
+            plain(|item: wire::SfuDataChannelResult| {
+                Some(DataChannelAnswer {
+                    id: channel_id(item.id)?,
+                    name: item.data_channel_name,
+                })
+            }),
+        )
+    }
+
+    /// Closes data channels by `id`. One already closed or absent counts as closed, so it is
+    /// safe to send again.
+    pub async fn close_data_channels(&self, ids: &[u16]) -> Result<Batch<u16, Closed>, Error> {
+        let (app, session) = self.ids()?;
+        if ids.is_empty() {
+            return Err(refused("a close names at least one data channel"));
+        }
+        let body = wire::SfuCloseDataChannelsRequest {
+            data_channels: ids
+                .iter()
+                .map(|id| wire::SfuCloseDataChannel { id: i64::from(*id) })
+                .collect(),
+        };
+        let (op, _turn) = self.turn(DATACHANNELS_CLOSE).await?;
+        let (answer, meta) = self
+            .send(op, || {
+                self.client
+                    .inner
+                    .api
+                    .sfu_datachannels_close(app, session, &body)
+            })
+            .await?;
+        self.client
+            .refuse_error_code(&meta, answer.error_code, answer.error_description)?;
+        let paired = pair(
+            ids.to_vec(),
+            answer.data_channels,
+            |q, a| channel_id(a.id) == Some(*q),
+            |a| channel_id(a.id).is_none(),
+        );
+        Ok(settle(
+            paired,
+            &self.client.inner.transport.known(),
+            |item| match item.error_code.as_ref().map(|c| c.0.as_str()) {
+                None => Ok(Closed::Closed),
+                Some("close_track_error") => Ok(Closed::AlreadyClosed),
+                Some(code) => Err(item_error(code, item.error_description)),
+            },
+        ))
+    }
+}
