@@ -9,6 +9,7 @@ use apps_api::fake::{FakeConfig, FakeServer, Fault};
 use serde_json::Value;
 
 mod magic_sites;
+mod sfu;
 
 const ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 const VARIABLES: &[&str] = &[
@@ -19,6 +20,8 @@ const VARIABLES: &[&str] = &[
     "CLOUDFLARE_BASE_URL",
     "CLOUDFLARE_REALTIME_BASE_URL",
     "CLOUDFLARE_TURN_KEY",
+    "CLOUDFLARE_CALLS_APP_ID",
+    "CLOUDFLARE_CALLS_APP_SECRET",
     "HOVER_API_TOKEN",
     "HOVER_EMAIL",
     "HOVER_PASSWORD",
@@ -700,6 +703,9 @@ async fn every_command_has_help_with_an_example_and_completions_exist() {
         &["turn-keys", "delete"],
         &["turn", "credentials"],
         &["turn", "revoke"],
+        &["sfu"],
+        &["sfu", "session"],
+        &["sfu", "new-session"],
         &["completions"],
         &[],
     ] {
@@ -722,7 +728,11 @@ async fn every_command_has_help_with_an_example_and_completions_exist() {
     );
     let bash = run(&env, &["completions", "bash"]).await;
     assert!(
-        bash.code == 0 && bash.stdout.contains("apps-api") && bash.stdout.contains("turn-keys")
+        bash.code == 0
+            && bash.stdout.contains("apps-api")
+            && bash.stdout.contains("turn-keys")
+            && bash.stdout.contains("new-session")
+            && bash.stdout.contains("--app-id")
     );
 }
 

@@ -378,16 +378,29 @@ async fn secrets_and_sdp_stay_out_of_debug_and_errors() {
             when.method(POST).path(session_path("/tracks/new"));
             then.status(200).json_body(json!({
                 "sessionDescription": {"type": "answer", "sdp": ANSWER},
-                "tracks": [{"trackName": "mic", "errorCode": "internal_error",
-                            "errorDescription": format!("no \u{1b}[31m{}{}", APP_SECRET, "x".repeat(500))}]
+                "tracks": [
+                    {"trackName": "mic", "errorCode": "internal_error",
+                     "errorDescription": format!("no \u{1b}[31m{}{}", APP_SECRET, "x".repeat(500))},
+                    {"trackName": "cam", "errorCode": format!("\u{1b}[2J{APP_SECRET}{}", "y".repeat(5000))}
+                ]
             }));
         })
         .await;
     let client = sfu(&server);
     assert!(!format!("{client:?}").contains(APP_SECRET));
-    let tracks =
-        NewTracks::new([TrackRequest::local("0", "mic")]).offer(SessionDescription::offer(OFFER));
+    let tracks = NewTracks::new([
+        TrackRequest::local("0", "mic"),
+        TrackRequest::local("1", "cam"),
+    ])
+    .offer(SessionDescription::offer(OFFER));
     let added = client.session(SESSION).add_tracks(&tracks).await.unwrap();
+    // A code the client does not know is kept, as safe text.
+    let unknown = added.tracks.failed()[1].code.as_str();
+    assert!(
+        !unknown.contains(APP_SECRET) && !unknown.contains('\u{1b}'),
+        "{unknown}"
+    );
+    assert!(unknown.len() <= 160, "{}", unknown.len());
     let shown = format!("{added:?} {tracks:?}");
     assert!(!shown.contains("ice-pwd"), "{shown}");
     let description = added.tracks.failed()[0].description.clone().unwrap();

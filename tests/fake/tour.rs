@@ -1,6 +1,6 @@
 //! The tour binary `--live` against the fake, once per credential form the clients accept: it
 //! must finish, touch every operation it prints, and print the statuses the server actually
-//! answered.
+//! answered. The SFU example's call on the fake.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,14 +11,18 @@ use serde_json::json;
 
 use crate::support::send;
 
-/// The tour example's binary, as `cargo test` builds it beside the test binaries, and no older
-/// than what it is built from: a binary left from an earlier build would test earlier code.
 fn tour_binary() -> PathBuf {
+    example_binary("tour", "examples/tour")
+}
+
+/// An example's binary, as `cargo test` builds it beside the test binaries, and no older than
+/// what it is built from: a binary left from an earlier build would test earlier code.
+fn example_binary(name: &str, source: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let debug = exe.parent().and_then(|deps| deps.parent()).unwrap();
     let binary = debug
         .join("examples")
-        .join(format!("tour{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let built = std::fs::metadata(&binary)
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| {
@@ -27,7 +31,7 @@ fn tour_binary() -> PathBuf {
                 binary.display()
             )
         });
-    let newest = newest_source(&["src", "spec", "examples/tour.rs", "build.rs", "Cargo.toml"]);
+    let newest = newest_source(&["src", "spec", source, "build.rs", "Cargo.toml"]);
     assert!(
         built >= newest.0,
         "{} is older than {}: build it again (`cargo test --all-features` builds the examples, \
@@ -137,6 +141,10 @@ async fn the_tour_runs_live_with_every_credential_form() {
     let operations: Vec<&str> = fake.requests().iter().map(|r| r.operation).collect();
     for operation in [
         "calls-apps-delete-app",
+        "sfu-sessions-new",
+        "sfu-tracks-new",
+        "sfu-session-get",
+        "sfu-tracks-close",
         "calls-turn-key-create",
         "calls-update-turn-key",
         "turn-generate-ice-servers",
@@ -223,4 +231,27 @@ async fn the_tour_runs_live_with_every_credential_form() {
     assert!(
         !out.contains("tour-password") && !out.contains("tour-token") && !out.contains("tour-key")
     );
+}
+
+/// Two participants on the embedded fake: Alice publishes two tracks, Bob pulls both and answers
+/// the SFU's offer, both close; the states show it.
+#[tokio::test]
+async fn the_sfu_example_runs_a_call_on_the_fake() {
+    let output = tokio::process::Command::new(example_binary("sfu", "examples/sfu.rs"))
+        .env_remove("CLOUDFLARE_CALLS_APP_SECRET")
+        .output()
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{out}");
+    for line in [
+        "alice publishes: 2 track(s) done, 0 failed",
+        "bob pulls: 2 track(s) done, 0 failed; the SFU sent an offer to answer",
+        "bob: renegotiated (answered the SFU's offer)",
+        "bob: track cam mid 1 Some(Active)",
+        "alice: closed [(\"0\", Closed), (\"1\", Closed)]",
+        "alice: track mic mid 0 Some(Inactive)",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line:?} not in:\n{out}");
+    }
 }

@@ -123,7 +123,8 @@ macro_rules! item_codes {
             /// The answer listed no item for this request item (or one the client could not
             /// read: a data channel without a valid `id`, an adapter without an `adapterId`).
             NoAnswer,
-            /// A code this client does not know.
+            /// A code this client does not know, as the SFU wrote it (at most 128 bytes, control
+            /// characters escaped, the client's secrets withheld).
             Other(String),
         }
 
@@ -268,7 +269,13 @@ pub(crate) fn settle<Q, W, A>(
             Ok(answer) => batch.push_ok(request, answer),
             Err((code, description)) => batch.push_failed(ItemFailure {
                 request,
-                code,
+                // A code the client does not know is the server's text, shown as such.
+                code: match code {
+                    ItemCode::Other(text) => {
+                        ItemCode::Other(scrub::message(&text, known, scrub::SHORT_BYTES))
+                    }
+                    known_code => known_code,
+                },
                 description: description.map(|d| scrub::message(&d.0, known, scrub::SHORT_BYTES)),
             }),
         }
@@ -318,6 +325,51 @@ pub(crate) fn plain<W: ItemError, A>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: crate::core::proptest_cases(),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Whatever an answer lists (names the request has or not, repeated, missing, extra):
+        /// every request item comes back once, in order; each answer item goes to at most one
+        /// request item, and only to one it names, or, if it names nothing, to one left over.
+        #[test]
+        fn every_request_item_comes_back_once(
+            requests in proptest::collection::vec(0u8..6, 0..10),
+            answers in proptest::collection::vec(proptest::option::of(0u8..8), 0..12),
+        ) {
+            let answers: Vec<(usize, Option<u8>)> = answers.into_iter().enumerate().collect();
+            let paired = pair(
+                requests.clone(),
+                answers.clone(),
+                |q, a| a.1 == Some(*q),
+                |a| a.1.is_none(),
+            );
+            prop_assert_eq!(paired.iter().map(|(q, _)| *q).collect::<Vec<_>>(), requests);
+            let mut used = std::collections::HashSet::new();
+            for (request, answer) in &paired {
+                if let Some((index, name)) = answer {
+                    prop_assert!(used.insert(*index), "answer {} used twice", index);
+                    prop_assert!(name.is_none_or(|n| n == *request));
+                }
+            }
+            // A request left without an answer: no answer naming it, nor any anonymous one, is
+            // left unused.
+            for (request, answer) in &paired {
+                if answer.is_none() {
+                    let unused = answers
+                        .iter()
+                        .filter(|(i, _)| !used.contains(i))
+                        .any(|(_, name)| name.is_none() || *name == Some(*request));
+                    prop_assert!(!unused, "request {} left unanswered", request);
+                }
+            }
+        }
+    }
 
     #[test]
     fn pairs_by_name_then_the_anonymous_in_order() {

@@ -11,6 +11,7 @@
 
 mod headers;
 mod ids;
+mod sfu;
 
 use std::future::Future;
 use std::pin::Pin;

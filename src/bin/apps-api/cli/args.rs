@@ -14,8 +14,9 @@ use clap::{Args, Parser, Subcommand};
 Configuration comes from the environment, as the library's from_env() reads it:
   CLOUDFLARE_API_TOKEN (or CLOUDFLARE_API_KEY + CLOUDFLARE_EMAIL), CLOUDFLARE_ACCOUNT_ID,
   CLOUDFLARE_BASE_URL, CLOUDFLARE_REALTIME_BASE_URL, CLOUDFLARE_TURN_KEY,
+  CLOUDFLARE_CALLS_APP_ID + CLOUDFLARE_CALLS_APP_SECRET (sfu),
   HOVER_API_TOKEN (or HOVER_EMAIL + HOVER_PASSWORD), HOVER_BASE_URL.
---account and --base-url override them.
+--account, --app-id and --base-url override them.
 
 Output: a table by default; with --json, one JSON document on stdout and nothing else.
 Errors go to stderr. Exit codes: 0 ok, 1 other API or transport error, 2 usage or
@@ -26,6 +27,7 @@ Examples:
   apps-api calls create --name prod --secret-file prod.secret
   apps-api magic patch APP_ID --hostname a.example --ip-subnet 192.0.2.0/24 --json
   apps-api turn credentials KEY_ID --ttl 1h
+  apps-api sfu session SESSION_ID
   apps-api fake --port 8787"
 )]
 pub struct Cli {
@@ -70,6 +72,20 @@ pub enum Command {
     /// Short-lived TURN credentials (with a TURN key's own token).
     #[command(subcommand)]
     Turn(Turn),
+    /// Realtime SFU sessions of one Calls app (with the app's secret, not the account token):
+    /// what a session publishes and pulls, for debugging.
+    #[command(
+        subcommand,
+        after_help = "\
+The app is CLOUDFLARE_CALLS_APP_ID (or --app-id), its secret CLOUDFLARE_CALLS_APP_SECRET (the
+one `apps-api calls create` shows once; never a flag), the base URL
+CLOUDFLARE_REALTIME_BASE_URL (or --base-url; default https://rtc.live.cloudflare.com/v1).
+
+Examples:
+  apps-api sfu new-session --correlation-id debug-1
+  apps-api sfu session 2a45361d5fd7cc14eface0587c276c94 --json"
+    )]
+    Sfu(Sfu),
     /// Serve fake Cloudflare and Hover APIs on 127.0.0.1 until Ctrl-C, and print their base
     /// URLs and the credentials they accept (made up unless given).
     #[command(after_help = "\
@@ -410,5 +426,45 @@ pub enum Turn {
         /// Read the key's token from this file instead of CLOUDFLARE_TURN_KEY.
         #[arg(long, value_name = "PATH")]
         key_file: Option<PathBuf>,
+    },
+}
+
+/// The Calls app whose SFU a command uses.
+#[derive(Args, Debug, Clone)]
+pub struct SfuApp {
+    /// The Calls app's ID (instead of CLOUDFLARE_CALLS_APP_ID); its secret still comes from
+    /// CLOUDFLARE_CALLS_APP_SECRET.
+    #[arg(long, value_name = "APP_ID")]
+    pub app_id: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Sfu {
+    /// Show a session's tracks (location, mid, name, publishing session of a pulled track,
+    /// status; closed ones stay, inactive) and data channels.
+    #[command(
+        after_help = "Example:\n  apps-api sfu session 2a45361d5fd7cc14eface0587c276c94 --json"
+    )]
+    Session {
+        /// The session's ID (as `sfu new-session` or the app's endpoint got it).
+        session_id: String,
+        #[command(flatten)]
+        app: SfuApp,
+    },
+    /// Create an empty session and print its ID (never sent twice: a lost answer leaves a
+    /// session that expires unused).
+    #[command(
+        name = "new-session",
+        after_help = "Example:\n  apps-api sfu new-session --correlation-id debug-1"
+    )]
+    NewSession {
+        /// A label for Cloudflare's diagnostics (correlationId).
+        #[arg(long, value_name = "LABEL")]
+        correlation_id: Option<String>,
+        /// The session's peer is ICE-lite (another SFU, a server): thirdparty=true.
+        #[arg(long)]
+        third_party: bool,
+        #[command(flatten)]
+        app: SfuApp,
     },
 }

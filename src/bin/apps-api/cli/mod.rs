@@ -6,6 +6,7 @@ mod cloudflare;
 mod hover;
 mod magic_sites;
 mod output;
+mod sfu;
 mod signals;
 mod turn;
 
@@ -166,6 +167,7 @@ async fn run(command: Command, global: &Global) -> Result<(), Failure> {
         Command::Hover(command) => hover::hover(command, global).await,
         Command::TurnKeys(command) => cloudflare::turn_keys(command, global).await,
         Command::Turn(command) => turn::turn(command, global).await,
+        Command::Sfu(command) => sfu::sfu(command, global).await,
         Command::Fake(_) | Command::Completions { .. } => Ok(()),
     }
 }

@@ -10,9 +10,11 @@
 //! `CLOUDFLARE_API_TOKEN` (or `CLOUDFLARE_API_KEY` + `CLOUDFLARE_EMAIL`, which Magic accepts
 //! and Calls does not) and `CLOUDFLARE_ACCOUNT_ID`, and/or `HOVER_API_TOKEN` (or
 //! `HOVER_EMAIL` with `HOVER_PASSWORD`), it tours those services instead (at `CLOUDFLARE_BASE_URL` /
-//! `HOVER_BASE_URL` if set, and TURN credentials at `CLOUDFLARE_REALTIME_BASE_URL`), but only
-//! with `--live`: it creates uniquely named apps and a TURN key, and deletes or archives them at
-//! the end even when a step fails.
+//! `HOVER_BASE_URL` if set, and TURN credentials and the Realtime SFU at
+//! `CLOUDFLARE_REALTIME_BASE_URL`), but only with `--live`: it creates uniquely named apps and a
+//! TURN key, and deletes or archives them at the end even when a step fails.
+
+mod sfu;
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -158,11 +160,11 @@ async fn main() -> ExitCode {
     if let Some(setup) = cloudflare {
         match setup {
             Ok((account, client, true)) => {
+                let realtime = realtime_base_url.as_deref();
                 report(
                     "Calls tour",
-                    calls_tour(&client, &account, &suffix, &answers).await,
+                    calls_tour(&client, &account, realtime, &suffix, &answers).await,
                 );
-                let realtime = realtime_base_url.as_deref();
                 report(
                     "TURN tour",
                     turn_tour(&client, &account, realtime, &suffix, &answers).await,
@@ -214,6 +216,7 @@ fn time(value: Option<chrono::DateTime<chrono::Utc>>) -> String {
 async fn calls_tour(
     cf: &CloudflareClient,
     account: &AccountId,
+    realtime_base_url: Option<&str>,
     suffix: &str,
     answers: &Answers,
 ) -> Result<(), Error> {
@@ -261,6 +264,8 @@ async fn calls_tour(
                 ("modified", time(renamed.modified)),
             ],
         );
+        println!("Cloudflare Realtime SFU, with the app's secret");
+        sfu::sfu_tour(&id, &created.secret, realtime_base_url, answers).await?;
         Ok::<_, Error>(())
     }
     .await;
