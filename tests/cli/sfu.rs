@@ -84,6 +84,9 @@ async fn a_sessions_tracks_and_data_channels_as_tables_and_json() {
             Some(offer(&[("1", "application")])),
         )
         .await
+        .unwrap()
+        .data_channel
+        .into_result()
         .unwrap();
 
     let table = run(&env, &["sfu", "session", &publisher]).await;
@@ -148,6 +151,9 @@ async fn a_sessions_tracks_and_data_channels_as_tables_and_json() {
     sfu.session(publisher.as_str())
         .close_tracks(&["0"], &CloseTracks::Force)
         .await
+        .unwrap()
+        .tracks
+        .into_result()
         .unwrap();
     let closed = run(&env, &["sfu", "session", &publisher]).await;
     assert_eq!(closed.code, 0, "{}", closed.stderr);

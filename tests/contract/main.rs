@@ -22,5 +22,6 @@ mod resilience;
 mod security;
 mod sfu;
 mod sfu_channels;
+mod sfu_edges;
 mod spec_requests;
 mod turn;

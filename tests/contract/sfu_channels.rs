@@ -466,19 +466,25 @@ mod pace {
     #[tokio::test(start_paused = true)]
     async fn one_sessions_mutations_run_one_at_a_time_and_sessions_run_side_by_side() {
         let (responder, _, most) = slow_server(Duration::from_millis(100));
-        let sfu = client(responder, SECRET_A);
-        let close = |session: &str| {
+        let sfu = client(responder.clone(), SECRET_A);
+        // Another client of the same app, built apart: the same session's gate.
+        let also = client(responder, SECRET_A);
+        let close = |sfu: &RealtimeClient, session: &str| {
             let handle = sfu.session(session);
             async move { handle.close_tracks(&["0"], &CloseTracks::Force).await }
         };
         let started = Instant::now();
-        let (a, b, c) = tokio::join!(close(SESSION), close(SESSION), close(SESSION));
+        let (a, b, c) = tokio::join!(
+            close(&sfu, SESSION),
+            close(&also, SESSION),
+            close(&sfu, SESSION)
+        );
         assert!(a.is_ok() && b.is_ok() && c.is_ok());
         assert_eq!(most.load(SeqCst), 1, "one mutation of a session at a time");
         assert_eq!(started.elapsed(), Duration::from_millis(300));
         most.store(0, SeqCst);
         let started = Instant::now();
-        let (a, b) = tokio::join!(close(SESSION), close(OTHER));
+        let (a, b) = tokio::join!(close(&sfu, SESSION), close(&also, OTHER));
         assert!(a.is_ok() && b.is_ok());
         assert_eq!(most.load(SeqCst), 2, "two sessions side by side");
         assert_eq!(started.elapsed(), Duration::from_millis(100));

@@ -3,8 +3,9 @@
 
 use std::future::Future;
 
-use super::batch::{item_error, pair, plain, settle, Batch, Closed};
+use super::batch::{item_error, none_unasked, plain, settle, Batch, Closed, Failed, Rules};
 use super::model::{checked_session, refused, Location};
+use super::ItemCode;
 use super::RealtimeClient;
 use crate::core::operation::Op;
 use crate::generated::sfu::types as wire;
@@ -18,7 +19,7 @@ const ADAPTERS_CLOSE: Op = Op::new(&ops::SFU_ADAPTERS_WEBSOCKET_CLOSE).replayabl
 
 /// A WebSocket adapter to create: [`AdapterRequest::ingest`] (WebSocket → a new publisher
 /// session) or [`AdapterRequest::stream`] (a published track → WebSocket).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AdapterRequest {
     /// `Local`: ingest; `Remote`: stream out.
@@ -31,6 +32,24 @@ pub struct AdapterRequest {
     pub session_id: Option<SessionId>,
     /// What the stream sends: PCM audio or JPEG frames.
     pub output: Option<OutputCodec>,
+}
+
+/// Shows the endpoint without user info, path or query: a WebSocket endpoint often carries its
+/// credentials there, since the SFU cannot send it headers.
+impl std::fmt::Debug for AdapterRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let endpoint = reqwest::Url::parse(&self.endpoint)
+            .ok()
+            .and_then(|url| Some(format!("{}://{}/…", url.scheme(), url.host_str()?)))
+            .unwrap_or_else(|| "[not a URL]".into());
+        f.debug_struct("AdapterRequest")
+            .field("location", &self.location)
+            .field("track_name", &self.track_name)
+            .field("endpoint", &endpoint)
+            .field("session_id", &self.session_id)
+            .field("output", &self.output)
+            .finish()
+    }
 }
 
 /// What a streaming adapter sends to its WebSocket.
@@ -80,7 +99,13 @@ impl AdapterRequest {
                 .get(..scheme.len())
                 .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
         });
-        if !scheme_ok || reqwest::Url::parse(&self.endpoint).is_err() {
+        // The URL parser drops tabs and line breaks; the endpoint is sent as given, so it may
+        // have none.
+        let plain = !self
+            .endpoint
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control());
+        if !scheme_ok || !plain || reqwest::Url::parse(&self.endpoint).is_err() {
             return Err(refused(
                 "an adapter's endpoint must be a ws:// or wss:// URL",
             ));
@@ -160,21 +185,22 @@ impl RealtimeClient {
                 .map(AdapterRequest::to_wire)
                 .collect::<Result<_, _>>()?,
         };
-        let answer = self
+        let (answer, status) = self
             .adapters(ADAPTERS_NEW, || {
                 self.inner.api.sfu_adapters_websocket_new(app, &body)
             })
             .await?;
         let known = self.inner.transport.known();
-        let paired = pair(
-            adapters,
-            answer.tracks,
-            |q, a| q.names(a),
-            |a| a.track_name.is_none(),
-        );
-        Ok(settle(
-            paired,
-            &known,
+        let rules = Rules {
+            same: &|q: &AdapterRequest, a: &wire::SfuAdapterResult| q.names(a),
+            anonymous: &|a| a.track_name.as_deref().is_none_or(str::is_empty),
+            unasked: &none_unasked,
+        };
+        let all_failed = status == 503;
+        Ok(settle(adapters, answer.tracks, rules, &known, |item| {
+            if all_failed && item.error_code.is_none() {
+                return Err(UNAVAILABLE);
+            }
             plain(|item: wire::SfuAdapterResult| {
                 Some(AdapterAnswer {
                     adapter_id: item.adapter_id.filter(|id| !id.is_empty())?,
@@ -184,8 +210,8 @@ impl RealtimeClient {
                         .filter(|_| item.location.as_deref() != Some("remote"))
                         .map(SessionId::new),
                 })
-            }),
-        ))
+            })(item)
+        }))
     }
 
     /// Closes 1 to [`MAX_ADAPTERS_PER_REQUEST`] adapters. An adapter already closed counts as
@@ -207,35 +233,43 @@ impl RealtimeClient {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let answer = self
+        let (answer, status) = self
             .adapters(ADAPTERS_CLOSE, || {
                 self.inner.api.sfu_adapters_websocket_close(app, &body)
             })
             .await?;
         let known = self.inner.transport.known();
         let requests = adapter_ids.iter().map(|id| id.to_string()).collect();
-        let paired = pair(
-            requests,
-            answer.tracks,
-            |q, a| a.adapter_id.as_deref() == Some(q.as_str()),
-            |a| a.adapter_id.as_deref().is_none_or(str::is_empty),
-        );
-        Ok(settle(paired, &known, |item| {
+        let rules = Rules {
+            same: &|q: &String, a: &wire::SfuAdapterResult| {
+                a.adapter_id.as_deref() == Some(q.as_str())
+            },
+            anonymous: &|a| a.adapter_id.as_deref().is_none_or(str::is_empty),
+            unasked: &none_unasked,
+        };
+        let all_failed = status == 503;
+        Ok(settle(requests, answer.tracks, rules, &known, |item| {
             let closed = match item.error_code.as_ref().map(|c| c.0.as_str()) {
+                None if all_failed => return Err(UNAVAILABLE),
                 None => Closed::Closed,
                 Some("adapter_not_found") => Closed::AlreadyClosed,
                 Some(code) => return Err(item_error(code, item.error_description)),
             };
             Ok(ClosedAdapter {
                 closed,
-                bytes_processed: item.bytes_processed,
+                bytes_processed: item.bytes_processed.filter(|b| b.is_finite() && *b >= 0.0),
             })
         }))
     }
 
-    /// Runs an adapter operation: a 503 that carries items is the batch's answer (every item
-    /// failed), not an error.
-    async fn adapters<F, Fut>(&self, op: Op, call: F) -> Result<wire::SfuAdapterAnswer, Error>
+    /// Runs an adapter operation, with the answer's status: a 503 that carries items is the
+    /// batch's answer (every item failed), not an error; an `errorCode` at the top of a 2xx is an
+    /// error.
+    async fn adapters<F, Fut>(
+        &self,
+        op: Op,
+        call: F,
+    ) -> Result<(wire::SfuAdapterAnswer, u16), Error>
     where
         F: Fn() -> Fut,
         Fut: Future<
@@ -259,16 +293,19 @@ impl RealtimeClient {
                 }
             })
             .await?;
-        if answer.tracks.is_empty() {
+        if meta.status != 503 {
             self.refuse_error_code(
                 &meta,
                 answer.error_code.clone(),
                 answer.error_description.clone(),
             )?;
         }
-        Ok(answer)
+        Ok((answer, meta.status))
     }
 }
+
+/// An item of an answer whose every item failed (HTTP 503) that gives no code of its own.
+const UNAVAILABLE: Failed = (ItemCode::TemporarilyUnavailable, None);
 
 fn adapter_count(count: usize) -> Result<(), Error> {
     if (1..=MAX_ADAPTERS_PER_REQUEST).contains(&count) {

@@ -8,14 +8,15 @@ use crate::generated::sfu::types as wire;
 
 /// The outcome of a batch request (tracks, data channels, adapters): every item of the request,
 /// either succeeded with its answer or failed with its own error code. An HTTP 200 can carry
-/// failed items, so a batch is `#[must_use]` and has no way to reach the successes that hides
-/// the failures: [`Batch::into_result`] fails if any item failed,
-/// [`Batch::into_parts`] hands both over.
+/// failed items, so a batch (and every answer holding one) is `#[must_use]`;
+/// [`Batch::into_result`] fails if any item failed, [`Batch::into_parts`] hands both over, and
+/// [`Batch::succeeded`] alone is only the successes: read [`Batch::failed`] beside it.
 ///
 /// Items are matched to the request by what the request said (a track's `trackName` and
-/// `sessionId`, a close's `mid`, a data channel's name or `id`, an adapter's `adapterId`);
-/// answer items that name nothing are matched to the remaining request items in order. A request
-/// item the answer does not account for is a failure with [`ItemCode::NoAnswer`].
+/// `sessionId`, a close's `mid`, a data channel's name, location and `sessionId` or its `id`, an
+/// adapter's `adapterId`); an answer item that names nothing is taken only as a failure, for the
+/// remaining request items in order. A request item the answer does not account for is a failure
+/// with [`ItemCode::NoAnswer`].
 #[must_use = "a batch can hold failed items: read `failed()`, or call `into_result()`"]
 #[derive(Clone, Debug, PartialEq)]
 pub struct Batch<Q, A> {
@@ -210,17 +211,20 @@ pub enum Closed {
     AlreadyClosed,
 }
 
+/// A request item and its answer item, if any, with whether the answer item named it.
+pub(crate) type Paired<Q, A> = (Q, Option<(A, bool)>);
+
 /// Pairs each request item with the answer item that names it (`same`), then the answer items
-/// that name nothing (`anonymous`) with the remaining request items in order. Answer items that
-/// match nothing are dropped.
+/// that name nothing (`anonymous`) with the remaining request items in order; each pair says
+/// whether the item named its request. The answer items left over come back apart.
 pub(crate) fn pair<Q, A>(
     requests: Vec<Q>,
     answers: Vec<A>,
     same: impl Fn(&Q, &A) -> bool,
     anonymous: impl Fn(&A) -> bool,
-) -> Vec<(Q, Option<A>)> {
+) -> (Vec<Paired<Q, A>>, Vec<A>) {
     let mut answers: Vec<Option<A>> = answers.into_iter().map(Some).collect();
-    let mut paired: Vec<(Q, Option<A>)> = Vec::with_capacity(requests.len());
+    let mut paired: Vec<Paired<Q, A>> = Vec::with_capacity(requests.len());
     for request in requests {
         let found = answers
             .iter_mut()
@@ -229,42 +233,86 @@ pub(crate) fn pair<Q, A>(
                     .is_some_and(|a| !anonymous(a) && same(&request, a))
             })
             .and_then(Option::take);
-        paired.push((request, found));
+        paired.push((request, found.map(|a| (a, true))));
     }
-    let mut rest = answers
-        .into_iter()
-        .flatten()
-        .filter(|answer| anonymous(answer));
+    let (rest, mut left): (Vec<A>, Vec<A>) =
+        answers.into_iter().flatten().partition(|a| anonymous(a));
+    let mut rest = rest.into_iter();
     for (_, answer) in paired.iter_mut().filter(|(_, a)| a.is_none()) {
         match rest.next() {
-            Some(next) => *answer = Some(next),
+            Some(next) => *answer = Some((next, false)),
             None => break,
         }
     }
-    paired
+    left.extend(rest);
+    (paired, left)
+}
+
+/// Why an item failed: its code and the SFU's description.
+pub(crate) type Failed = (ItemCode, Option<wire::SfuErrorDescription>);
+
+/// How the items of an answer are matched to the request's.
+pub(crate) struct Rules<'a, Q, W> {
+    /// Whether an answer item names this request item.
+    pub(crate) same: &'a dyn Fn(&Q, &W) -> bool,
+    /// Whether an answer item names nothing (no name, an empty `mid`).
+    pub(crate) anonymous: &'a dyn Fn(&W) -> bool,
+    /// The request item an answer item stands for when the request did not ask for it (tracks
+    /// the SFU discovered itself), if such items are expected.
+    pub(crate) unasked: &'a dyn Fn(&W) -> Option<Q>,
 }
 
 /// A failed item's code and its description, made safe to show.
-pub(crate) fn item_error(
-    code: &str,
-    description: Option<wire::SfuErrorDescription>,
-) -> (ItemCode, Option<wire::SfuErrorDescription>) {
+pub(crate) fn item_error(code: &str, description: Option<wire::SfuErrorDescription>) -> Failed {
     (ItemCode::parse(code), description)
 }
 
-/// Each request item with its answer item judged: `judge` turns an answer item without an
-/// `errorCode` (or one it reads as success) into the success, or says why it failed.
-pub(crate) fn settle<Q, W, A>(
-    paired: Vec<(Q, Option<W>)>,
+/// Each request item with its answer item judged: `judge` turns an answer item into the success,
+/// or says why it failed.
+///
+/// An item that names nothing is taken only as a failure (as a success it could stand for any
+/// request item: [`ItemCode::NoAnswer`]). An item left over that fails and names a request item
+/// judged a success makes that one a failure: a failure is never lost to a duplicate. Items left
+/// over that stand for something the request did not ask for (`unasked`) are added.
+pub(crate) fn settle<Q, W: ItemError, A>(
+    requests: Vec<Q>,
+    items: Vec<W>,
+    rules: Rules<'_, Q, W>,
     known: &scrub::Known,
-    judge: impl Fn(W) -> Result<A, (ItemCode, Option<wire::SfuErrorDescription>)>,
+    judge: impl Fn(W) -> Result<A, Failed>,
 ) -> Batch<Q, A> {
+    let (paired, left) = pair(requests, items, rules.same, rules.anonymous);
+    let mut outcomes: Vec<(Q, Result<A, Failed>)> = paired
+        .into_iter()
+        .map(|(request, item)| {
+            let outcome = match item {
+                None => Err((ItemCode::NoAnswer, None)),
+                Some((item, false)) if item.error().is_none() => Err((ItemCode::NoAnswer, None)),
+                Some((item, _)) => judge(item),
+            };
+            (request, outcome)
+        })
+        .collect();
+    for item in left {
+        let named = outcomes
+            .iter()
+            .position(|(request, outcome)| outcome.is_ok() && (rules.same)(request, &item));
+        match (named, item.error().is_some()) {
+            (Some(at), true) => {
+                if let Err(failed) = judge(item) {
+                    outcomes[at].1 = Err(failed);
+                }
+            }
+            (None, _) => {
+                if let Some(request) = (rules.unasked)(&item) {
+                    outcomes.push((request, judge(item)));
+                }
+            }
+            (Some(_), false) => {}
+        }
+    }
     let mut batch = Batch::new();
-    for (request, item) in paired {
-        let outcome = match item {
-            None => Err((ItemCode::NoAnswer, None)),
-            Some(item) => judge(item),
-        };
+    for (request, outcome) in outcomes {
         match outcome {
             Ok(answer) => batch.push_ok(request, answer),
             Err((code, description)) => batch.push_failed(ItemFailure {
@@ -281,6 +329,11 @@ pub(crate) fn settle<Q, W, A>(
         }
     }
     batch
+}
+
+/// Nothing is expected beyond what the request asked for.
+pub(crate) fn none_unasked<Q, W>(_: &W) -> Option<Q> {
+    None
 }
 
 /// An answer item's own error.
@@ -343,7 +396,7 @@ mod tests {
             answers in proptest::collection::vec(proptest::option::of(0u8..8), 0..12),
         ) {
             let answers: Vec<(usize, Option<u8>)> = answers.into_iter().enumerate().collect();
-            let paired = pair(
+            let (paired, left) = pair(
                 requests.clone(),
                 answers.clone(),
                 |q, a| a.1 == Some(*q),
@@ -352,18 +405,23 @@ mod tests {
             prop_assert_eq!(paired.iter().map(|(q, _)| *q).collect::<Vec<_>>(), requests);
             let mut used = std::collections::HashSet::new();
             for (request, answer) in &paired {
-                if let Some((index, name)) = answer {
+                if let Some(((index, name), by_name)) = answer {
                     prop_assert!(used.insert(*index), "answer {} used twice", index);
+                    prop_assert_eq!(*by_name, name.is_some());
                     prop_assert!(name.is_none_or(|n| n == *request));
                 }
             }
+            // Every answer item is paired or left over, once.
+            for (index, _) in &left {
+                prop_assert!(used.insert(*index), "answer {} paired and left over", index);
+            }
+            prop_assert_eq!(used.len(), answers.len());
             // A request left without an answer: no answer naming it, nor any anonymous one, is
-            // left unused.
+            // left over.
             for (request, answer) in &paired {
                 if answer.is_none() {
-                    let unused = answers
+                    let unused = left
                         .iter()
-                        .filter(|(i, _)| !used.contains(i))
                         .any(|(_, name)| name.is_none() || *name == Some(*request));
                     prop_assert!(!unused, "request {} left unanswered", request);
                 }
@@ -375,38 +433,44 @@ mod tests {
     fn pairs_by_name_then_the_anonymous_in_order() {
         let requests = vec!["a", "b", "c", "d"];
         let answers = vec![("c", 1), ("", 2), ("a", 3), ("zz", 4), ("", 5)];
-        let paired = pair(requests, answers, |q, a| *q == a.0, |a| a.0.is_empty());
+        let (paired, left) = pair(requests, answers, |q, a| *q == a.0, |a| a.0.is_empty());
         assert_eq!(
             paired,
             vec![
-                ("a", Some(("a", 3))),
-                ("b", Some(("", 2))),
-                ("c", Some(("c", 1))),
-                ("d", Some(("", 5))),
+                ("a", Some((("a", 3), true))),
+                ("b", Some((("", 2), false))),
+                ("c", Some((("c", 1), true))),
+                ("d", Some((("", 5), false))),
             ]
         );
+        assert_eq!(left, vec![("zz", 4)]);
     }
 
     #[test]
     fn a_request_item_without_an_answer_is_left_without() {
-        let paired = pair(
+        let (paired, left) = pair(
             vec!["a", "b"],
             vec![("b", 1)],
             |q, a| *q == a.0,
             |a| a.0.is_empty(),
         );
-        assert_eq!(paired, vec![("a", None), ("b", Some(("b", 1)))]);
+        assert_eq!(paired, vec![("a", None), ("b", Some((("b", 1), true)))]);
+        assert!(left.is_empty());
     }
 
     #[test]
     fn two_requests_with_the_same_name_take_one_answer_each() {
-        let paired = pair(
+        let (paired, left) = pair(
             vec!["a", "a"],
-            vec![("a", 1), ("a", 2)],
+            vec![("a", 1), ("a", 2), ("a", 3)],
             |q, a| *q == a.0,
             |a| a.0.is_empty(),
         );
-        assert_eq!(paired, vec![("a", Some(("a", 1))), ("a", Some(("a", 2)))]);
+        assert_eq!(
+            paired,
+            vec![("a", Some((("a", 1), true))), ("a", Some((("a", 2), true)))]
+        );
+        assert_eq!(left, vec![("a", 3)]);
     }
 
     #[test]

@@ -103,16 +103,21 @@ impl DataChannelRequest {
                 .location
                 .as_deref()
                 .is_none_or(|l| l == self.location.as_str())
+            && match (&item.session_id, &self.session_id) {
+                (Some(answer), Some(asked)) => answer == asked.as_str(),
+                _ => true,
+            }
     }
 }
 
 /// The highest data channel ID (SCTP stream IDs run to 65534).
-const MAX_CHANNEL_ID: i64 = 65534;
+pub(crate) const MAX_CHANNEL_ID: f64 = 65534.0;
 
-/// A data channel ID as the answer gave it, if it is one.
-pub(crate) fn channel_id(id: Option<i64>) -> Option<u16> {
-    id.filter(|id| (0..=MAX_CHANNEL_ID).contains(id))
-        .and_then(|id| u16::try_from(id).ok())
+/// A data channel ID as the answer gave it (a JSON number: `1.0` is 1), if it is one.
+pub(crate) fn channel_id(id: Option<f64>) -> Option<u16> {
+    let id = id.filter(|id| id.fract() == 0.0 && (0.0..=MAX_CHANNEL_ID).contains(id))?;
+    // In range and whole: the conversion is exact.
+    Some(id as u16)
 }
 
 /// A data channel the SFU accepted.
@@ -126,6 +131,7 @@ pub struct DataChannelAnswer {
 }
 
 /// The answer to establishing the data channel transport.
+#[must_use = "its data channel can have failed: read `data_channel.failed()`, or call `data_channel.into_result()`"]
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct EstablishedTransport {

@@ -6,16 +6,16 @@
 //! - **Per-item failures cannot be overlooked.** Batch calls answer a [`Batch`]: successes and
 //!   failures apart, each keyed by the request item it answers, each failure with its
 //!   [`ItemCode`]. A request-level `errorCode` inside an HTTP 200 is an [`Error::Api`].
-//! - **Retries follow the reference.** Reading a session, closes and updates may be sent again;
-//!   creating a session, tracks, data channels, adapters and establishing the transport are
-//!   never sent twice once they may have reached the server (they would allocate twice), nor is
-//!   a renegotiation (its answer would be stale). A failed batch item is sent again by the
-//!   caller, alone.
-//! - **One mutation at a time per session**, as Cloudflare asks, and each session's requests
-//!   paced at 25 per second (fixed windows, so no second holds more than 50 even across a
-//!   window's edge; Cloudflare allows 50 per second per session), with the rate budget every
-//!   client shares. Different sessions run concurrently. Waiting counts against each call's
-//!   deadline.
+//! - **Retries follow the reference.** Reading a session, forced closes and updates without an
+//!   offer may be sent again; creating a session, tracks, data channels, adapters, establishing
+//!   the transport, renegotiating and a close or update carrying an offer are never sent twice
+//!   once they may have acted (they would allocate twice, or carry a stale SDP); they are sent
+//!   again only when they never left or were refused with a 429. A failed batch item is sent
+//!   again by the caller, alone.
+//! - **One mutation at a time per session**, as Cloudflare asks, across every handle of it in
+//!   the process, and each session's requests paced at 25 per second (fixed windows, so at most
+//!   50 in any second, Cloudflare's limit per session), with the rate budget every client
+//!   shares. Different sessions run concurrently. Waiting counts against each call's deadline.
 //! - **Secrets:** the app secret is a [`Secret`]; SDP (which carries ICE credentials) is never
 //!   logged and `Debug` shows only its length; the SFU's descriptions are bounded and escaped.
 //!
@@ -42,7 +42,7 @@ mod session;
 mod tracks;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use reqwest::header::{HeaderValue, AUTHORIZATION};
@@ -52,6 +52,7 @@ pub use self::adapters::{
 };
 pub use self::batch::{Batch, Closed, ItemCode, ItemFailure, PartialFailure};
 pub use self::channels::{DataChannelAnswer, DataChannelRequest, EstablishedTransport};
+use self::model::refused;
 pub use self::model::{
     DataChannelState, Location, NewSession, SdpType, SessionDescription, SessionOptions,
     SessionState, Status, TrackState,
@@ -75,6 +76,9 @@ use crate::{ApiError, CallsAppId, Error, Quota, Secret, SessionId};
 
 /// Each creates a session: never sent twice.
 const SESSIONS_NEW: Op = Op::new(&ops::SFU_SESSIONS_NEW).never_replayed();
+/// The longest `correlationId` sent: a label, not a payload.
+const MAX_CORRELATION_ID: usize = 256;
+
 /// Each session's default pace: 25 requests per second. The budget counts fixed windows, so a
 /// burst at the end of one and another at the start of the next stay under Cloudflare's 50 per
 /// second per session.
@@ -98,15 +102,18 @@ struct Inner {
     secret: Secret,
     /// The per-session quota, or none.
     pace: Option<Setting>,
-    /// Each session's gate, while a handle of it lives.
-    gates: Mutex<HashMap<SessionId, Weak<Gate>>>,
 }
 
-/// What serialises and paces one session's requests.
-#[derive(Debug)]
-struct Gate {
-    mutations: tokio::sync::Mutex<()>,
-    budget: Option<Arc<Budget>>,
+/// What serialises one session's mutations: one per session (API host, app, secret and session
+/// ID) in the process, while a handle of it lives, whichever client made the handle.
+type Gate = tokio::sync::Mutex<()>;
+
+/// The gates of the sessions that have a handle, by API host and session fingerprint.
+type Gates = Mutex<HashMap<(String, u64), Weak<Gate>>>;
+
+fn gates() -> &'static Gates {
+    static GATES: OnceLock<Gates> = OnceLock::new();
+    GATES.get_or_init(Gates::default)
 }
 
 impl std::fmt::Debug for RealtimeClient {
@@ -183,7 +190,6 @@ impl RealtimeClientBuilder {
                 base_url,
                 secret: self.secret,
                 pace,
-                gates: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -225,37 +231,39 @@ impl RealtimeClient {
         &self.inner.app_id
     }
 
-    /// A handle on session `id`, for its calls. Handles of one session (from this client and
-    /// its clones) share its one-mutation-at-a-time gate; every client of the app shares its
-    /// pace.
+    /// A handle on session `id`, for its calls. Every handle of one session in the process
+    /// (from any client of the same app, secret and host) shares its one-mutation-at-a-time
+    /// gate and its pace.
     pub fn session(&self, id: impl Into<SessionId>) -> Session {
         let id = id.into();
-        let mut gates = self.inner.gates.lock().unwrap_or_else(|p| p.into_inner());
-        gates.retain(|_, gate| gate.strong_count() > 0);
-        let gate = match gates.get(&id).and_then(Weak::upgrade) {
-            Some(gate) => gate,
-            None => {
-                let budget = self.inner.pace.and_then(|setting| {
-                    let credential = budget::fingerprint([
-                        self.inner.app_id.as_str(),
-                        self.inner.secret.expose(),
-                        id.as_str(),
-                    ]);
-                    // The quota was checked when the client was built.
-                    Budget::shared(&self.inner.base_url, credential, setting).ok()
-                });
-                let gate = Arc::new(Gate {
-                    mutations: tokio::sync::Mutex::new(()),
-                    budget,
-                });
-                gates.insert(id.clone(), Arc::downgrade(&gate));
-                gate
+        let inner = &self.inner;
+        let fingerprint =
+            budget::fingerprint([inner.app_id.as_str(), inner.secret.expose(), id.as_str()]);
+        let key = (inner.base_url.clone(), fingerprint);
+        let gate = {
+            let mut gates = gates().lock().unwrap_or_else(|p| p.into_inner());
+            // Forgotten ones are swept when the map has doubled: amortised O(1) per handle.
+            if gates.len() >= 64 && gates.len().is_power_of_two() {
+                gates.retain(|_, gate| gate.strong_count() > 0);
+            }
+            match gates.get(&key).and_then(Weak::upgrade) {
+                Some(gate) => gate,
+                None => {
+                    let gate = Arc::new(Gate::new(()));
+                    gates.insert(key, Arc::downgrade(&gate));
+                    gate
+                }
             }
         };
+        // The quota was checked when the client was built.
+        let budget = inner
+            .pace
+            .and_then(|setting| Budget::shared(&inner.base_url, fingerprint, setting).ok());
         Session {
             client: self.clone(),
             id,
             gate,
+            budget,
             limits: Limits::default(),
         }
     }
@@ -269,6 +277,14 @@ impl RealtimeClient {
     /// [`RealtimeClient::create_session`] with `thirdparty` and `correlationId`.
     pub async fn create_session_with(&self, options: &SessionOptions) -> Result<NewSession, Error> {
         let app = self.inner.app_id.segment()?;
+        if let Some(label) = &options.correlation_id {
+            if label.len() > MAX_CORRELATION_ID || label.chars().any(char::is_control) {
+                return Err(refused(&format!(
+                    "a correlation ID is at most {MAX_CORRELATION_ID} bytes of text without \
+                     control characters"
+                )));
+            }
+        }
         let third_party = options.third_party.then_some(true);
         let (answer, meta) = self
             .inner
@@ -319,7 +335,19 @@ impl RealtimeClient {
 impl ErrorBody for wire::SfuError {
     /// `{errorCode, errorDescription}`, or any other common shape (ASSUMPTION; see the spec).
     fn api_errors(self) -> Vec<ApiError> {
-        realtime_errors(&self.0)
+        let mut errors = realtime_errors(&self.0);
+        if errors.is_empty() {
+            if let Some(code) = self.0.get("errorCode").and_then(|c| c.as_str()) {
+                errors.push(ApiError::message(code));
+            }
+        }
+        errors
+    }
+
+    /// A 2xx whose body cannot be the answer but carries an `errorCode` (a `sessions/new`
+    /// without its `sessionId`) failed: the SFU's error, not a decode error.
+    fn reports_failure(&self) -> bool {
+        self.0.get("errorCode").is_some_and(|c| c.is_string())
     }
 }
 

@@ -4,14 +4,19 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use super::batch::{item_error, pair, plain, settle, Batch, Closed};
-use super::channels::{channel_id, DataChannelAnswer, DataChannelRequest, EstablishedTransport};
+use super::batch::{
+    item_error, none_unasked, plain, settle, Batch, Closed, Failed, ItemError, Rules,
+};
+use super::channels::{
+    channel_id, DataChannelAnswer, DataChannelRequest, EstablishedTransport, MAX_CHANNEL_ID,
+};
 use super::model::{refused, SdpType, SessionDescription, SessionState};
 use super::tracks::{
     wire_tracks, CloseTracks, ClosedTracks, NewTracks, TrackAnswer, TrackRequest, TracksAnswer,
     MAX_TRACKS_PER_REQUEST,
 };
 use super::{Gate, RealtimeClient};
+use crate::core::budget::Budget;
 use crate::core::error::Provider;
 use crate::core::failure::ErrorBody;
 use crate::core::operation::{deadline_after, handle_limits, Limits, Op};
@@ -26,10 +31,20 @@ const SESSION_GET: Op = Op::new(&ops::SFU_SESSION_GET);
 const TRACKS_NEW: Op = Op::new(&ops::SFU_TRACKS_NEW).never_replayed();
 /// An answer sent again after its exchange finished is refused: never sent twice.
 const RENEGOTIATE: Op = Op::new(&ops::SFU_RENEGOTIATE).never_replayed();
-/// A track already closed comes back as closed: safe to send again.
+/// A track already closed comes back as closed: a forced close is safe to send again. One
+/// carrying an offer is not: the offer would be stale once the first exchange finished.
 const TRACKS_CLOSE: Op = Op::new(&ops::SFU_TRACKS_CLOSE);
-/// Sets state: safe to send again.
+/// Sets state: safe to send again, unless it carries an offer (as a close).
 const TRACKS_UPDATE: Op = Op::new(&ops::SFU_TRACKS_UPDATE);
+
+/// `op`, never sent twice if it carries an SDP offer.
+fn with_offer(op: Op, offer: bool) -> Op {
+    if offer {
+        op.never_replayed()
+    } else {
+        op
+    }
+}
 /// A second establish fails: never sent twice.
 const DATACHANNELS_ESTABLISH: Op = Op::new(&ops::SFU_DATACHANNELS_ESTABLISH).never_replayed();
 /// Allocates channels: never sent twice.
@@ -47,6 +62,7 @@ pub struct Session {
     pub(super) client: RealtimeClient,
     pub(super) id: SessionId,
     pub(super) gate: Arc<Gate>,
+    pub(super) budget: Option<Arc<Budget>>,
     pub(super) limits: Limits,
 }
 
@@ -79,7 +95,7 @@ impl Session {
         self.client
             .inner
             .transport
-            .run_paced(op, self.gate.budget.as_ref(), make)
+            .run_paced(op, self.budget.as_ref(), make)
             .await
     }
 
@@ -91,7 +107,7 @@ impl Session {
             .total
             .unwrap_or_else(|| self.client.inner.transport.total_timeout());
         let deadline = deadline_after(total);
-        match tokio::time::timeout_at(deadline, self.gate.mutations.lock()).await {
+        match tokio::time::timeout_at(deadline, self.gate.lock()).await {
             Ok(guard) => Ok((op.until(deadline), guard)),
             Err(_) => Err(Error::Timeout {
                 endpoint: Box::new(Endpoint {
@@ -150,23 +166,38 @@ impl Session {
             requires_immediate_renegotiation: answer
                 .requires_immediate_renegotiation
                 .unwrap_or(false),
-            tracks: self.tracks(request.tracks.clone(), answer.tracks),
+            tracks: self.tracks(request.tracks.clone(), answer.tracks, request.auto_discover),
         })
     }
 
-    /// Points transceivers at other tracks, or changes simulcast preferences (at most
-    /// [`MAX_TRACKS_PER_REQUEST`]). Safe to send again.
+    /// Points transceivers at other tracks, or changes simulcast preferences (1 to
+    /// [`MAX_TRACKS_PER_REQUEST`], each with its `mid`). Safe to send again without an offer;
+    /// with one, never sent twice (the offer would be stale).
     pub async fn update_tracks(
         &self,
         tracks: Vec<TrackRequest>,
         offer: Option<SessionDescription>,
     ) -> Result<TracksAnswer, Error> {
         let (app, session) = self.ids()?;
+        if let Some(offer) = &offer {
+            offer.expect(SdpType::Offer, "the session description of an update")?;
+        }
+        if tracks.is_empty()
+            || tracks
+                .iter()
+                .any(|t| t.mid.as_deref().is_none_or(str::is_empty))
+        {
+            return Err(refused(
+                "an update names at least one track, each by its mid",
+            ));
+        }
         let body = wire::SfuUpdateTracksRequest {
             session_description: offer.as_ref().map(SessionDescription::to_wire),
             tracks: wire_tracks(&tracks)?,
         };
-        let (op, _turn) = self.turn(TRACKS_UPDATE).await?;
+        let (op, _turn) = self
+            .turn(with_offer(TRACKS_UPDATE, offer.is_some()))
+            .await?;
         let (answer, meta) = self
             .send(op, || {
                 self.client.inner.api.sfu_tracks_update(app, session, &body)
@@ -179,29 +210,37 @@ impl Session {
             requires_immediate_renegotiation: answer
                 .requires_immediate_renegotiation
                 .unwrap_or(false),
-            tracks: self.tracks(tracks, answer.tracks),
+            tracks: self.tracks(tracks, answer.tracks, false),
         })
     }
 
+    /// Each track's outcome; with `discovered`, also the tracks the SFU named itself
+    /// (`autoDiscover`).
     fn tracks(
         &self,
         requests: Vec<TrackRequest>,
         items: Vec<wire::SfuTrackResult>,
+        discovered: bool,
     ) -> Batch<TrackRequest, TrackAnswer> {
-        let paired = pair(
-            requests,
-            items,
-            |q, a| {
+        let rules = Rules {
+            same: &|q: &TrackRequest, a: &wire::SfuTrackResult| {
                 if a.track_name.is_some() {
                     q.names(a)
                 } else {
                     q.mid.is_some() && q.mid == a.mid
                 }
             },
-            |a| a.track_name.is_none() && a.mid.as_deref().is_none_or(str::is_empty),
-        );
+            anonymous: &|a| a.track_name.is_none() && a.mid.as_deref().is_none_or(str::is_empty),
+            unasked: if discovered {
+                &TrackRequest::discovered
+            } else {
+                &none_unasked
+            },
+        };
         settle(
-            paired,
+            requests,
+            items,
+            rules,
             &self.client.inner.transport.known(),
             plain(|item| Some(TrackAnswer::from_wire(item))),
         )
@@ -230,7 +269,8 @@ impl Session {
     }
 
     /// Closes tracks by `mid` (1 to [`MAX_TRACKS_PER_REQUEST`]). A track already closed or
-    /// absent counts as closed ([`Closed::AlreadyClosed`]), so it is safe to send again.
+    /// absent counts as closed ([`Closed::AlreadyClosed`]), so a forced close is safe to send
+    /// again; a negotiated one is never sent twice (its offer would be stale).
     pub async fn close_tracks(
         &self,
         mids: &[&str],
@@ -262,7 +302,8 @@ impl Session {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let (op, _turn) = self.turn(TRACKS_CLOSE).await?;
+        let negotiated = matches!(how, CloseTracks::Negotiated(_));
+        let (op, _turn) = self.turn(with_offer(TRACKS_CLOSE, negotiated)).await?;
         let (answer, meta) = self
             .send(op, || {
                 self.client.inner.api.sfu_tracks_close(app, session, &body)
@@ -271,20 +312,17 @@ impl Session {
         self.client
             .refuse_error_code(&meta, answer.error_code, answer.error_description)?;
         let requests = mids.iter().map(|mid| mid.to_string()).collect();
-        let paired = pair(
+        let rules = Rules {
+            same: &|q: &String, a: &wire::SfuClosedTrack| a.mid.as_deref() == Some(q.as_str()),
+            anonymous: &|a| a.mid.as_deref().is_none_or(str::is_empty),
+            unasked: &none_unasked,
+        };
+        let tracks = settle(
             requests,
             answer.tracks,
-            |q, a| a.mid.as_deref() == Some(q.as_str()),
-            |a| a.mid.as_deref().is_none_or(str::is_empty),
-        );
-        let tracks = settle(
-            paired,
+            rules,
             &self.client.inner.transport.known(),
-            |item| match item.error_code.as_ref().map(|c| c.0.as_str()) {
-                None => Ok(Closed::Closed),
-                Some("close_track_error") => Ok(Closed::AlreadyClosed),
-                Some(code) => Err(item_error(code, item.error_description)),
-            },
+            closed_unless_failed,
         );
         Ok(ClosedTracks {
             session_description: SessionDescription::from_wire(answer.session_description),
@@ -383,14 +421,15 @@ impl Session {
         requests: Vec<DataChannelRequest>,
         items: Vec<wire::SfuDataChannelResult>,
     ) -> Batch<DataChannelRequest, DataChannelAnswer> {
-        let paired = pair(
+        let rules = Rules {
+            same: &|q: &DataChannelRequest, a: &wire::SfuDataChannelResult| q.names(a),
+            anonymous: &|a| a.data_channel_name.as_deref().is_none_or(str::is_empty),
+            unasked: &none_unasked,
+        };
+        settle(
             requests,
             items,
-            |q, a| q.names(a),
-            |a| a.data_channel_name.as_deref().is_none_or(str::is_empty),
-        );
-        settle(
-            paired,
+            rules,
             &self.client.inner.transport.known(),
             plain(|item: wire::SfuDataChannelResult| {
                 Some(DataChannelAnswer {
@@ -405,8 +444,10 @@ impl Session {
     /// safe to send again.
     pub async fn close_data_channels(&self, ids: &[u16]) -> Result<Batch<u16, Closed>, Error> {
         let (app, session) = self.ids()?;
-        if ids.is_empty() {
-            return Err(refused("a close names at least one data channel"));
+        if ids.is_empty() || ids.iter().any(|id| f64::from(*id) > MAX_CHANNEL_ID) {
+            return Err(refused(
+                "a close names at least one data channel, each by an ID of 0 to 65534",
+            ));
         }
         let body = wire::SfuCloseDataChannelsRequest {
             data_channels: ids
@@ -425,20 +466,30 @@ impl Session {
             .await?;
         self.client
             .refuse_error_code(&meta, answer.error_code, answer.error_description)?;
-        let paired = pair(
+        let rules = Rules {
+            same: &|q: &u16, a: &wire::SfuDataChannelResult| channel_id(a.id) == Some(*q),
+            anonymous: &|a| a.id.is_none(),
+            unasked: &none_unasked,
+        };
+        Ok(settle(
             ids.to_vec(),
             answer.data_channels,
-            |q, a| channel_id(a.id) == Some(*q),
-            |a| channel_id(a.id).is_none(),
-        );
-        Ok(settle(
-            paired,
+            rules,
             &self.client.inner.transport.known(),
-            |item| match item.error_code.as_ref().map(|c| c.0.as_str()) {
-                None => Ok(Closed::Closed),
-                Some("close_track_error") => Ok(Closed::AlreadyClosed),
-                Some(code) => Err(item_error(code, item.error_description)),
-            },
+            closed_unless_failed,
         ))
+    }
+}
+
+/// A close item: closed, or closed already (`close_track_error`: the track or channel is absent
+/// or was closed), or failed.
+fn closed_unless_failed<W: ItemError>(item: W) -> Result<Closed, Failed> {
+    match item.error() {
+        None => Ok(Closed::Closed),
+        Some("close_track_error") => Ok(Closed::AlreadyClosed),
+        Some(code) => {
+            let code = code.to_string();
+            Err(item_error(&code, item.description()))
+        }
     }
 }

@@ -142,6 +142,24 @@ impl TrackRequest {
         })
     }
 
+    /// The track an answer item names that no request item asked for: one the SFU discovered
+    /// in the offer (`autoDiscover`), if the item names it.
+    pub(crate) fn discovered(item: &wire::SfuTrackResult) -> Option<Self> {
+        let track_name = item.track_name.clone().filter(|name| !name.is_empty())?;
+        Some(Self {
+            location: match item.location.as_deref() {
+                Some("remote") => Location::Remote,
+                _ => Location::Local,
+            },
+            track_name,
+            mid: item.mid.clone(),
+            session_id: item.session_id.clone().map(SessionId::new),
+            kind: item.kind.clone(),
+            bidirectional_media_stream: false,
+            simulcast: None,
+        })
+    }
+
     /// Whether an answer item names this track.
     pub(crate) fn names(&self, item: &wire::SfuTrackResult) -> bool {
         item.track_name.as_deref() == Some(self.track_name.as_str())
@@ -223,6 +241,7 @@ impl TrackAnswer {
 }
 
 /// The answer to adding or updating tracks.
+#[must_use = "its tracks can hold failed items: read `tracks.failed()`, or call `tracks.into_result()`"]
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct TracksAnswer {
@@ -231,7 +250,8 @@ pub struct TracksAnswer {
     pub session_description: Option<SessionDescription>,
     /// The SFU made an offer: answer it with `renegotiate` before anything else.
     pub requires_immediate_renegotiation: bool,
-    /// Each track's outcome.
+    /// Each track's outcome; with `autoDiscover`, also each track the SFU named itself (as the
+    /// answer described it).
     pub tracks: Batch<TrackRequest, TrackAnswer>,
 }
 
@@ -245,6 +265,7 @@ pub enum CloseTracks {
 }
 
 /// The answer to closing tracks.
+#[must_use = "its tracks can hold failed items: read `tracks.failed()`, or call `tracks.into_result()`"]
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ClosedTracks {

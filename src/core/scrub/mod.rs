@@ -43,6 +43,8 @@ fn is_secret_key(key: &str) -> bool {
                 | "session"
                 | "signature"
                 | "username"
+                // An SDP offer or answer carries ICE credentials.
+                | "sdp"
         )
 }
 

@@ -1,0 +1,296 @@
+//! The SFU client against a server that lies or is unclear: answers whose items do not line up
+//! with the request (discovered tracks, duplicates, items naming nothing, numbers written as
+//! floats), request-level errors beside items, a 503 whose items claim success; and arguments
+//! that would send something other than what they say.
+
+use apps_api::cloudflare::sfu::{
+    AdapterRequest, CloseTracks, DataChannelRequest, ItemCode, NewTracks, OutputCodec,
+    SessionDescription, SessionOptions, TrackRequest,
+};
+use apps_api::{Error, RetryConfig};
+use httpmock::Method::{POST, PUT};
+use httpmock::MockServer;
+use serde_json::json;
+
+use crate::sfu::{session_path, sfu, sfu_builder, sfu_path, ANSWER, OFFER, OTHER, SESSION};
+
+/// With `autoDiscover` the SFU names the tracks itself: they are in the batch, failures too.
+#[tokio::test]
+async fn discovered_tracks_are_in_the_batch_failures_included() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path(session_path("/tracks/new"))
+                .json_body(json!({
+                    "sessionDescription": {"type": "offer", "sdp": OFFER},
+                    "tracks": [],
+                    "autoDiscover": true
+                }));
+            then.status(200).json_body(json!({"tracks": [
+                {"location": "local", "trackName": "screen", "mid": "0"},
+                {"location": "local", "trackName": "cam", "mid": "1", "errorCode": "internal_error"}
+            ]}));
+        })
+        .await;
+    let tracks = NewTracks::new([])
+        .offer(SessionDescription::offer(OFFER))
+        .auto_discover();
+    let added = sfu(&server)
+        .session(SESSION)
+        .add_tracks(&tracks)
+        .await
+        .unwrap();
+    let (done, failed) = added.tracks.into_parts();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0.track_name, "screen");
+    assert_eq!(done[0].1.mid.as_deref(), Some("0"));
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].request.track_name, "cam");
+    assert_eq!(failed[0].code, ItemCode::Internal);
+}
+
+/// A second item naming a track, with an error, is not lost behind the first; an item that
+/// names nothing is never a success.
+#[tokio::test]
+async fn a_duplicate_failure_wins_and_an_anonymous_item_is_no_success() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path(session_path("/tracks/new"));
+            then.status(200).json_body(json!({"tracks": [
+                {"trackName": "mic", "mid": "0"},
+                {"trackName": "mic", "errorCode": "internal_error"},
+                {"mid": ""}
+            ]}));
+        })
+        .await;
+    let tracks = NewTracks::new([
+        TrackRequest::remote(OTHER, "mic"),
+        TrackRequest::remote(OTHER, "cam"),
+    ]);
+    let added = sfu(&server)
+        .session(SESSION)
+        .add_tracks(&tracks)
+        .await
+        .unwrap();
+    let (done, failed) = added.tracks.into_parts();
+    assert!(done.is_empty(), "{done:?}");
+    assert_eq!(failed[0].request.track_name, "mic");
+    assert_eq!(failed[0].code, ItemCode::Internal);
+    assert_eq!(failed[1].request.track_name, "cam");
+    assert_eq!(failed[1].code, ItemCode::NoAnswer);
+}
+
+#[tokio::test]
+async fn close_items_that_name_nothing_are_no_answer() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(PUT).path(session_path("/datachannels/close"));
+            then.status(200)
+                .json_body(json!({"dataChannels": [{}, {"id": 70000}]}));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(PUT).path(session_path("/tracks/close"));
+            then.status(200).json_body(json!({"tracks": [{"mid": ""}]}));
+        })
+        .await;
+    let session = sfu(&server).session(SESSION);
+    let closed = session.close_data_channels(&[5, 6]).await.unwrap();
+    assert!(closed.succeeded().is_empty(), "{closed:?}");
+    assert!(closed.failed().iter().all(|f| f.code == ItemCode::NoAnswer));
+    let closed = session
+        .close_tracks(&["0"], &CloseTracks::Force)
+        .await
+        .unwrap();
+    assert_eq!(closed.tracks.failed()[0].code, ItemCode::NoAnswer);
+}
+
+/// Two subscriptions of one channel name from two publishers: each gets its own ID, whatever
+/// the answer's order; an ID written as `2.0` is 2.
+#[tokio::test]
+async fn channels_of_one_name_from_two_publishers_keep_their_own_ids() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path(session_path("/datachannels/new"));
+            then.status(200).json_body(json!({"dataChannels": [
+                {"location": "remote", "dataChannelName": "chat", "sessionId": OTHER, "id": 2.0},
+                {"location": "remote", "dataChannelName": "chat", "sessionId": SESSION, "id": 3}
+            ]}));
+        })
+        .await;
+    let batch = sfu(&server)
+        .session(SESSION)
+        .add_data_channels(vec![
+            DataChannelRequest::remote(SESSION, "chat"),
+            DataChannelRequest::remote(OTHER, "chat"),
+        ])
+        .await
+        .unwrap();
+    let done = batch.into_result().unwrap();
+    assert_eq!(done[0].0.session_id.as_ref().unwrap().as_str(), SESSION);
+    assert_eq!(done[0].1.id, 3);
+    assert_eq!(done[1].1.id, 2);
+}
+
+/// An `errorCode` at the top of a 200 is an error even beside items; in a 503, an item without
+/// a code of its own failed all the same.
+#[tokio::test]
+async fn adapters_read_a_top_level_error_and_a_503_without_item_codes_as_failures() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path(sfu_path("/adapters/websocket/new"));
+            then.status(200).json_body(json!({
+                "errorCode": "internal_error",
+                "tracks": [{"trackName": "mic", "location": "local", "adapterId": "a1"}]
+            }));
+        })
+        .await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path(sfu_path("/adapters/websocket/close"));
+            then.status(503)
+                .json_body(json!({"tracks": [{"adapterId": "a1"}]}));
+        })
+        .await;
+    let client = sfu(&server);
+    let error = client
+        .new_websocket_adapters(vec![AdapterRequest::ingest("mic", "wss://in.example")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Api(f) if f.status == 200),
+        "{error:?}"
+    );
+    let closed = client.close_websocket_adapters(&["a1"]).await.unwrap();
+    assert!(closed.succeeded().is_empty());
+    assert_eq!(closed.failed()[0].code, ItemCode::TemporarilyUnavailable);
+}
+
+/// A `sessions/new` 200 that is only an error: the SFU's error, not a decode error.
+#[tokio::test]
+async fn a_2xx_that_is_only_an_error_code_is_the_sfus_error() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path(sfu_path("/sessions/new"));
+            then.status(200)
+                .json_body(json!({"errorCode": "unauthorized"}));
+        })
+        .await;
+    let error = sfu(&server).create_session().await.unwrap_err();
+    assert!(
+        matches!(&error, Error::Api(f) if f.errors[0].message == "unauthorized"),
+        "{error:?}"
+    );
+}
+
+/// A close or update carrying an offer is not sent again after a 5xx: its offer would be stale.
+#[tokio::test]
+async fn a_close_or_update_with_an_offer_is_never_sent_twice() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(502).body("");
+        })
+        .await;
+    let client = sfu_builder(&server)
+        .retry(RetryConfig::default().max_retries(2))
+        .build()
+        .unwrap();
+    let session = client.session(SESSION);
+    let negotiated = CloseTracks::Negotiated(SessionDescription::offer(OFFER));
+    let closed = session.close_tracks(&["0"], &negotiated).await;
+    assert_eq!(closed.unwrap_err().status(), Some(502));
+    assert_eq!(mock.calls_async().await, 1);
+    let track = TrackRequest::remote(OTHER, "cam").mid("1");
+    let updated = session
+        .update_tracks(vec![track], Some(SessionDescription::offer(OFFER)))
+        .await;
+    assert_eq!(updated.unwrap_err().status(), Some(502));
+    assert_eq!(mock.calls_async().await, 2);
+}
+
+#[tokio::test]
+async fn arguments_that_would_send_something_else_are_refused() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200).json_body(json!({}));
+        })
+        .await;
+    let client = sfu(&server);
+    let session = client.session(SESSION);
+    let cam = || TrackRequest::remote(OTHER, "cam").mid("1");
+    let refused = [
+        session
+            .update_tracks(vec![cam()], Some(SessionDescription::answer(ANSWER)))
+            .await
+            .err(),
+        session
+            .update_tracks(vec![TrackRequest::remote(OTHER, "cam")], None)
+            .await
+            .err(),
+        session.update_tracks(vec![], None).await.err(),
+        session.close_data_channels(&[65535]).await.err(),
+        client
+            .new_websocket_adapters(vec![AdapterRequest::ingest("mic", "wss://ho\nst/x")])
+            .await
+            .err(),
+        client
+            .new_websocket_adapters(vec![AdapterRequest::ingest("mic", "wss://host/x\t")])
+            .await
+            .err(),
+        client
+            .create_session_with(&SessionOptions::new().correlation_id("x".repeat(257)))
+            .await
+            .err(),
+        client
+            .create_session_with(&SessionOptions::new().correlation_id("a\r\nb"))
+            .await
+            .err(),
+    ];
+    for (i, error) in refused.into_iter().enumerate() {
+        assert!(
+            matches!(error, Some(Error::InvalidArgument(_))),
+            "{i}: {error:?}"
+        );
+    }
+    assert_eq!(mock.calls_async().await, 0);
+}
+
+/// SDP carries ICE credentials, an adapter endpoint often a token: a dry run shows neither, and
+/// `Debug` of an adapter request only the endpoint's scheme and host.
+#[tokio::test]
+async fn dry_runs_and_debug_show_no_sdp_and_no_endpoint_credentials() {
+    let server = MockServer::start_async().await;
+    let session = sfu(&server).session(SESSION);
+    let tracks =
+        NewTracks::new([TrackRequest::local("0", "mic")]).offer(SessionDescription::offer(OFFER));
+    let prepared = apps_api::dry_run(session.add_tracks(&tracks))
+        .await
+        .unwrap_or_else(|_| panic!("a request is prepared"));
+    let shown = serde_json::to_string(&prepared).unwrap();
+    assert!(!shown.contains("ice-pwd"), "{shown}");
+    assert!(shown.contains("trackName"), "{shown}");
+    let adapter = AdapterRequest::stream(
+        OTHER,
+        "mic",
+        "wss://user:hunter2@out.example/a?token=t0ps3cret",
+        OutputCodec::Pcm,
+    );
+    let debug = format!("{adapter:?}");
+    assert!(debug.contains("wss://out.example"), "{debug}");
+    assert!(
+        !debug.contains("hunter2") && !debug.contains("t0ps3cret"),
+        "{debug}"
+    );
+}
