@@ -476,3 +476,57 @@ proptest! {
         prop_assert!(!s.chars().any(char::is_control));
     }
 }
+
+/// Values of secret-named keys are redacted inside arrays too, at any depth.
+#[test]
+fn secret_keys_inside_arrays_are_redacted() {
+    let body = br#"{"items":[{"token":"abc1"},[{"secret":"def2"}]],"name":"n"}"#;
+    let shown = snippet(body, &none());
+    assert_eq!(
+        shown,
+        r#"{"items":[{"token":"[redacted]"},[{"secret":"[redacted]"}]],"name":"n"}"#
+    );
+    assert_eq!(redacted_body(body, &none()), shown);
+}
+
+/// The fake's request log: secret-named values redacted without knowing any secret.
+#[cfg(feature = "fake")]
+#[test]
+fn the_request_log_loses_secret_named_values() {
+    let mut value = serde_json::json!({"sdp": "v=0", "list": [{"password": "p"}], "n": 1});
+    redact_secret_keys(&mut value);
+    assert_eq!(
+        value,
+        serde_json::json!({"sdp": "[redacted]", "list": [{"password": "[redacted]"}], "n": 1})
+    );
+}
+
+/// A snippet is cut only past 200 characters, and a body is read as cut only past 64 KiB.
+#[test]
+fn snippets_are_cut_only_past_their_limits() {
+    let exactly = format!("ab{}", " ab".repeat(66));
+    assert_eq!(exactly.chars().count(), SNIPPET_CHARS);
+    assert_eq!(snippet(exactly.as_bytes(), &none()), exactly);
+    let longer = format!("{exactly}c");
+    assert_eq!(snippet(longer.as_bytes(), &none()), format!("{exactly}…"));
+    // A body of exactly 64 KiB was not cut: its last word (8 token characters, under the 24 of
+    // an unknown token) is a word, not the start of something cut there.
+    let mut body = " ".repeat(SNIPPET_INPUT_BYTES - 8).into_bytes();
+    body.extend_from_slice(b"abcdefgh");
+    assert_eq!(snippet(&body, &none()), "abcdefgh");
+    let mut cut = body.clone();
+    cut.push(b'i');
+    assert_eq!(
+        snippet(&cut, &none()),
+        "[redacted]",
+        "a longer body was cut"
+    );
+}
+
+/// A JWT in a header value is masked although nothing else in it needs decoding.
+#[test]
+fn a_jwt_in_a_header_value_is_masked() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJlc2lnbmF0dXJl";
+    let shown = header_value(&format!("ray {jwt}"), &Known::new(["unrelated-secret"]));
+    assert!(!shown.contains("eyJzdWIi"), "{shown}");
+}
