@@ -42,22 +42,31 @@ pub(crate) fn no_route(method: &Method, path: &str) -> Response {
 
 /// `None` when the bearer is the token of the key in the path.
 pub(crate) fn authorize(state: &State, params: &Params, headers: &HeaderMap) -> Option<Response> {
+    let store = state.store();
+    let expected = store.turn_key_token(params.get("key_id"));
+    require_bearer(
+        headers,
+        expected,
+        "the bearer is not the token of this TURN key",
+    )
+}
+
+/// `None` when the request's bearer is `expected` (compared in constant time), else the
+/// Realtime API's 401 saying `why`.
+pub(crate) fn require_bearer(
+    headers: &HeaderMap,
+    expected: Option<&crate::Secret>,
+    why: &str,
+) -> Option<Response> {
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let store = state.store();
-    let accepted = match (store.turn_key_token(params.get("key_id")), bearer) {
-        (Some(token), Some(bearer)) => token.ct_eq(bearer),
+    let accepted = match (expected, bearer) {
+        (Some(expected), Some(bearer)) => expected.ct_eq(bearer),
         _ => false,
     };
-    (!accepted).then(|| {
-        error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the bearer is not the token of this TURN key",
-        )
-    })
+    (!accepted).then(|| error(StatusCode::UNAUTHORIZED, "unauthorized", why))
 }
 
 fn revoke(state: &State, params: &Params, _: &[u8]) -> Response {

@@ -75,22 +75,13 @@ pub(crate) const ROUTES: &[Route] = &[
 /// `None` when the bearer is the secret of the Calls app in the path (compared in constant
 /// time), the 401 otherwise.
 pub(crate) fn authorize(state: &State, params: &Params, headers: &HeaderMap) -> Option<Response> {
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
     let store = state.store();
-    let accepted = match (store.calls_app_secret(params.get("app_id")), bearer) {
-        (Some(secret), Some(bearer)) => secret.ct_eq(bearer),
-        _ => false,
-    };
-    (!accepted).then(|| {
-        error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the bearer is not the secret of this Calls app",
-        )
-    })
+    let expected = store.calls_app_secret(params.get("app_id"));
+    super::turn::require_bearer(
+        headers,
+        expected,
+        "the bearer is not the secret of this Calls app",
+    )
 }
 
 /// An answer, with the `vary` header the spec declares on every one.
