@@ -530,3 +530,27 @@ fn a_jwt_in_a_header_value_is_masked() {
     let shown = header_value(&format!("ray {jwt}"), &Known::new(["unrelated-secret"]));
     assert!(!shown.contains("eyJzdWIi"), "{shown}");
 }
+
+/// A body cut at 64 KiB loses the token it ends in, `-`, `_` and `.` included, and only that;
+/// a run of 24 token characters is masked anywhere, whatever mix of them it is.
+#[test]
+fn the_token_a_cut_body_ends_in_is_masked_and_only_it() {
+    let tail = "ab-cd_ef.gh";
+    let mut body =
+        format!("hello {}", " ".repeat(SNIPPET_INPUT_BYTES - 6 - tail.len())).into_bytes();
+    body.extend_from_slice(tail.as_bytes());
+    assert_eq!(snippet(&body, &none()), format!("hello {tail}"), "not cut");
+    body.extend_from_slice(b"ij");
+    assert_eq!(snippet(&body, &none()), "hello [redacted]");
+    for run in [
+        "abcdefghij-klmnopqrst-uvwxyz",
+        "abcdefghij_klmnopqrst_uvwxyz",
+        "abcdefghij.klmnopqrst.uvwxyz",
+    ] {
+        assert_eq!(
+            snippet(format!("x {run} y").as_bytes(), &none()),
+            "x [redacted] y",
+            "{run}"
+        );
+    }
+}
