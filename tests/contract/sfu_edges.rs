@@ -294,3 +294,59 @@ async fn dry_runs_and_debug_show_no_sdp_and_no_endpoint_credentials() {
         "{debug}"
     );
 }
+
+/// A caller's label cannot add a query parameter: `correlationId` is one encoded value.
+#[tokio::test]
+async fn a_correlation_id_cannot_add_a_query_parameter() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path(sfu_path("/sessions/new"))
+                .query_param("correlationId", "room 7&thirdparty=true#x")
+                .query_param_missing("thirdparty");
+            then.status(201).json_body(json!({"sessionId": SESSION}));
+        })
+        .await;
+    let options = SessionOptions::new().correlation_id("room 7&thirdparty=true#x");
+    sfu(&server).create_session_with(&options).await.unwrap();
+    mock.assert_async().await;
+}
+
+/// The SFU never redirects: a redirect is an error naming its host, not followed with the
+/// app's secret, and a create is not sent again.
+#[tokio::test]
+async fn a_redirect_is_not_followed_with_the_secret() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST).path(sfu_path("/sessions/new"));
+            then.status(307)
+                .header("location", "https://evil.example/v1/apps/x/sessions/new");
+        })
+        .await;
+    let error = sfu(&server).create_session().await.unwrap_err();
+    assert_eq!(mock.calls_async().await, 1);
+    let failure = error.failure().expect("an API failure");
+    assert_eq!(failure.status, 307);
+    assert_eq!(failure.redirect_host.as_deref(), Some("evil.example"));
+}
+
+/// An operator's slip: a plain-HTTP base URL off loopback, or one with user info, is refused
+/// when the client is built; nothing is sent.
+#[test]
+fn a_cleartext_or_credentialed_base_url_is_refused() {
+    for url in [
+        "http://rtc.example/v1",
+        "https://user:pw@rtc.live.cloudflare.com/v1",
+        "rtc.live.cloudflare.com/v1",
+    ] {
+        let built = apps_api::cloudflare::sfu::RealtimeClient::builder(
+            "2a95132c15732412d22c1476fa83f27a",
+            "s",
+        )
+        .base_url(url)
+        .build();
+        assert!(matches!(built, Err(Error::Config(_))), "{url}: {built:?}");
+    }
+}

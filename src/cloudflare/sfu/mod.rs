@@ -379,3 +379,45 @@ pub(crate) fn builder_from(
     }
     Ok(builder)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn env_names_what_is_missing_and_sets_the_base_url() {
+        let from = |vars: &[(&str, &str)]| {
+            let map: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            builder_from(|name| Ok(map.get(name).cloned()))
+        };
+        let message = |r: Result<RealtimeClientBuilder, Error>| match r {
+            Err(Error::Config(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert!(message(from(&[])).contains("CLOUDFLARE_CALLS_APP_ID"));
+        let app = "2a95132c15732412d22c1476fa83f27a";
+        let only_app = from(&[("CLOUDFLARE_CALLS_APP_ID", app)]);
+        assert!(message(only_app).contains("CLOUDFLARE_CALLS_APP_SECRET"));
+        let client = from(&[
+            ("CLOUDFLARE_CALLS_APP_ID", app),
+            ("CLOUDFLARE_CALLS_APP_SECRET", "app-secret-value"),
+            ("CLOUDFLARE_REALTIME_BASE_URL", "http://127.0.0.1:1/v1"),
+        ])
+        .unwrap()
+        .build()
+        .unwrap();
+        assert_eq!(client.inner.base_url, "http://127.0.0.1:1/v1");
+        assert!(!format!("{client:?}").contains("app-secret-value"));
+        let default = from(&[
+            ("CLOUDFLARE_CALLS_APP_ID", app),
+            ("CLOUDFLARE_CALLS_APP_SECRET", "s"),
+        ]);
+        let default = default.unwrap().build().unwrap();
+        assert_eq!(default.inner.base_url, DEFAULT_REALTIME_BASE_URL);
+    }
+}
