@@ -536,12 +536,18 @@ fn a_jwt_in_a_header_value_is_masked() {
 #[test]
 fn the_token_a_cut_body_ends_in_is_masked_and_only_it() {
     let tail = "ab-cd_ef.gh";
-    let mut body =
-        format!("hello {}", " ".repeat(SNIPPET_INPUT_BYTES - 6 - tail.len())).into_bytes();
-    body.extend_from_slice(tail.as_bytes());
-    assert_eq!(snippet(&body, &none()), format!("hello {tail}"), "not cut");
+    // The words sit just before the tail, so that what is kept of the body is seen whole.
+    let words = "hi hello ";
+    let padding = " ".repeat(SNIPPET_INPUT_BYTES - words.len() - tail.len());
+    let mut body = format!("{padding}{words}{tail}").into_bytes();
+    assert_eq!(body.len(), SNIPPET_INPUT_BYTES);
+    assert_eq!(
+        snippet(&body, &none()),
+        format!("hi hello {tail}"),
+        "not cut"
+    );
     body.extend_from_slice(b"ij");
-    assert_eq!(snippet(&body, &none()), "hello [redacted]");
+    assert_eq!(snippet(&body, &none()), "hi hello [redacted]");
     for run in [
         "abcdefghij-klmnopqrst-uvwxyz",
         "abcdefghij_klmnopqrst_uvwxyz",
