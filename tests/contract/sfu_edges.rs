@@ -350,3 +350,67 @@ fn a_cleartext_or_credentialed_base_url_is_refused() {
         assert!(matches!(built, Err(Error::Config(_))), "{url}: {built:?}");
     }
 }
+
+/// A request-level `errorCode` in a 200 fails every one of the 12 operations with the SFU's
+/// words, whatever items the answer also lists; a 400 too.
+#[tokio::test]
+async fn every_operation_fails_on_a_request_level_error() {
+    for status in [200, 400] {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.any_request();
+                then.status(status).json_body(json!({
+                    "errorCode": "invalid_params", "errorDescription": "bad",
+                    "sessionId": SESSION, "tracks": [], "dataChannels": []
+                }));
+            })
+            .await;
+        let client = sfu(&server);
+        let session = client.session(SESSION);
+        let offer = || SessionDescription::offer(OFFER);
+        let local = || DataChannelRequest::local("chat");
+        let results: Vec<Result<(), Error>> = vec![
+            client.create_session().await.map(drop),
+            session.state().await.map(drop),
+            session
+                .add_tracks(&NewTracks::new([TrackRequest::local("0", "mic")]).offer(offer()))
+                .await
+                .map(drop),
+            session
+                .renegotiate(&SessionDescription::answer(ANSWER))
+                .await
+                .map(drop),
+            session
+                .close_tracks(&["0"], &CloseTracks::Force)
+                .await
+                .map(drop),
+            session
+                .update_tracks(vec![TrackRequest::remote(OTHER, "cam").mid("1")], None)
+                .await
+                .map(drop),
+            session
+                .establish_data_channels(local(), None)
+                .await
+                .map(drop),
+            session.add_data_channels(vec![local()]).await.map(drop),
+            session.update_data_channels(vec![local()]).await.map(drop),
+            session.close_data_channels(&[1]).await.map(drop),
+            client
+                .new_websocket_adapters(vec![AdapterRequest::ingest("mic", "wss://x.example")])
+                .await
+                .map(drop),
+            client.close_websocket_adapters(&["a1"]).await.map(drop),
+        ];
+        assert_eq!(results.len(), 12);
+        for (i, result) in results.into_iter().enumerate() {
+            let error = result.expect_err(&format!("{status}: operation {i} failed"));
+            assert_eq!(error.status(), Some(status), "{i}");
+            assert_eq!(
+                error.api_errors()[0].message,
+                "invalid_params: bad",
+                "{status}: {i}"
+            );
+        }
+    }
+}
