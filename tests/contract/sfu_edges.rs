@@ -414,3 +414,69 @@ async fn every_operation_fails_on_a_request_level_error() {
         }
     }
 }
+
+/// A session ID from the server that would leave its path segment is returned as given (the
+/// session may exist), but no request is ever sent with it.
+#[tokio::test]
+async fn a_hostile_session_id_from_the_server_is_never_used_in_a_path() {
+    let server = MockServer::start_async().await;
+    let create = server
+        .mock_async(|when, then| {
+            when.method(POST).path(sfu_path("/sessions/new"));
+            then.status(201)
+                .json_body(json!({"sessionId": "../../apps/other"}));
+        })
+        .await;
+    let client = sfu(&server);
+    let created = client.create_session().await.unwrap();
+    assert_eq!(created.session_id.as_str(), "../../apps/other");
+    assert_eq!(create.calls_async().await, 1);
+    let anything = server
+        .mock_async(|when, then| {
+            when.any_request();
+            then.status(200).json_body(json!({}));
+        })
+        .await;
+    let state = client.session(&created.session_id).state().await;
+    assert!(matches!(state, Err(Error::InvalidArgument(_))), "{state:?}");
+    assert_eq!(anything.calls_async().await, 0);
+}
+
+/// A caller's track name is data: quotes and braces stay inside the JSON string.
+#[tokio::test]
+async fn a_track_name_cannot_break_out_of_its_json_string() {
+    let server = MockServer::start_async().await;
+    let name = "mic\",\"sessionId\":\"x\"}],\"autoDiscover\":true,\"a\":[{\"b\":\"\u{0}";
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path(session_path("/tracks/new"))
+                .json_body(
+                    json!({"tracks": [{"location": "local", "mid": "0", "trackName": name}]}),
+                );
+            then.status(200)
+                .json_body(json!({"tracks": [{"trackName": name, "mid": "0"}]}));
+        })
+        .await;
+    let added = sfu(&server)
+        .session(SESSION)
+        .add_tracks(&NewTracks::new([TrackRequest::local("0", name)]))
+        .await
+        .unwrap();
+    mock.assert_async().await;
+    assert_eq!(added.tracks.into_result().unwrap()[0].0.track_name, name);
+}
+
+/// An operator's per-session quota that lets nothing through is refused when the client is
+/// built.
+#[test]
+fn a_per_session_quota_of_nothing_is_refused() {
+    let built =
+        apps_api::cloudflare::sfu::RealtimeClient::builder("2a95132c15732412d22c1476fa83f27a", "s")
+            .rate_budget(Some(apps_api::Quota::new(
+                0,
+                std::time::Duration::from_secs(1),
+            )))
+            .build();
+    assert!(matches!(built, Err(Error::Config(_))), "{built:?}");
+}
