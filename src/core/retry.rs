@@ -154,7 +154,7 @@ pub(crate) enum Outcome {
     Lost,
     /// An answer with this status that is not what the operation returns (or does not decode).
     Status(u16),
-    /// Anything else (a body over the size cap, a request that could not be built): another try
+    /// Anything else (a request that could not be built, an error with no answer): another try
     /// would end the same.
     Final,
 }

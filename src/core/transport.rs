@@ -183,7 +183,8 @@ impl<E> Failed<E> {
             Failed::Answer(
                 P::ErrorResponse(_) | P::UnexpectedResponse(_) | P::InvalidResponsePayload(..),
             ) => match seen.status {
-                _ if seen.body_too_large => Outcome::Final,
+                // An answer over the size cap is only ever a 1xx-3xx one (error answers are cut
+                // to their snippet instead), and the policy retries none of those.
                 Some(status) => Outcome::Status(status.as_u16()),
                 None => Outcome::Final,
             },
@@ -498,5 +499,25 @@ impl Transport {
         let _guard = span.enter();
         tracing::debug!(error = %error, "request failed");
         Err(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome_of(error: reqwest::Error) -> retry::Outcome {
+        Failed::<()>::Answer(progenitor_client::Error::CommunicationError(error))
+            .outcome(&Seen::default())
+    }
+
+    #[test]
+    fn a_request_that_cannot_be_built_is_not_tried_again() {
+        let client = Options::default()
+            .http_client("https://example.com")
+            .unwrap();
+        let error = client.get("https://exa mple.com/").build().unwrap_err();
+        assert!(error.is_builder(), "{error:?}");
+        assert_eq!(outcome_of(error), retry::Outcome::Final);
     }
 }

@@ -47,7 +47,15 @@ async fn get_503_503_200_is_three_hits_and_success() {
                 .json_body(fixture!("calls-get.response.json"));
         })
         .await;
-    let (client, sleeper) = recording(&server);
+    let sleeper = RecordingSleeper::default();
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let seen = answers.clone();
+    let client = cf_builder(&server)
+        .rate_budget(None)
+        .sleeper(Arc::new(sleeper.clone()))
+        .on_response(move |answer| seen.lock().unwrap().push((answer.status, answer.attempt)))
+        .build()
+        .unwrap();
     client
         .calls(ACCOUNT)
         .get(&CallsAppId::new(APP))
@@ -55,6 +63,8 @@ async fn get_503_503_200_is_three_hits_and_success() {
         .unwrap();
     failing.assert_calls_async(2).await;
     ok.assert_calls_async(1).await;
+    // Each answer is reported with the try it came to.
+    assert_eq!(*answers.lock().unwrap(), [(503, 1), (503, 2), (200, 3)]);
     // Full jitter under 0.5 s, then under 1 s.
     let waits = sleeper.waits();
     assert_eq!(waits.len(), 2);
@@ -493,7 +503,7 @@ async fn a_body_over_the_cap_is_a_decode_error() {
         "{{\"success\":true,\"errors\":[],\"messages\":[],\"result\":[],\"pad\":\"{}\"}}",
         "x".repeat(4096)
     );
-    server
+    let mock = server
         .mock_async(|when, then| {
             when.method(GET).path(cf_path("/calls/apps"));
             then.status(200).body(big);
@@ -501,6 +511,8 @@ async fn a_body_over_the_cap_is_a_decode_error() {
         .await;
     let client = cf_builder(&server).max_body_bytes(1024).build().unwrap();
     let err = client.calls(ACCOUNT).list().await.unwrap_err();
+    // Another try would get the same body: it is not asked for again.
+    mock.assert_hits_async(1).await;
     match err {
         Error::Decode {
             status: 200,
