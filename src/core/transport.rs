@@ -366,6 +366,8 @@ impl Transport {
                     after: total,
                 });
             }
+            // (`<=` would do as well: with exactly `per_try` left, the try's limit is the same,
+            // and it ran out at both limits, so either is the one to name.)
             let (limit, after) = if left < per_try {
                 (left, total)
             } else {
