@@ -414,6 +414,8 @@ mod tests {
         use Outcome::*;
         let config = RetryConfig::default();
         let long = config.max_retry_after + Duration::from_secs(1);
+        // A wait of exactly the most the client will wait is still waited for.
+        let most = Some(config.max_retry_after);
         let two = Some(Duration::from_secs(2));
         // (outcome, replayable, retry_after) → (a wait, or none; failures, rate limits spent)
         type Case = (Outcome, bool, Option<Duration>, Option<Duration>, u32, u32);
@@ -429,9 +431,11 @@ mod tests {
             (Status(429), false, two, two, 0, 1),
             (Status(429), true, None, Some(Duration::MAX), 0, 1),
             (Status(429), true, Some(long), None, 0, 1),
+            (Status(429), true, most, most, 0, 1),
             (Status(503), true, two, two, 1, 0),
             (Status(503), true, None, Some(Duration::MAX), 1, 0),
             (Status(503), true, Some(long), None, 1, 0),
+            (Status(503), true, most, most, 1, 0),
             (Status(503), false, two, None, 0, 0),
             (Status(500), true, None, Some(Duration::MAX), 1, 0),
             (Status(599), true, None, Some(Duration::MAX), 1, 0),
