@@ -95,12 +95,19 @@ mod tests {
         for (body, expected) in cases {
             assert_eq!(describe(body, &known), *expected);
         }
-        let many: serde_json::Map<String, serde_json::Value> =
-            (0..12).map(|i| (format!("k{i:02}"), 0.into())).collect();
-        let many = serde_json::to_vec(&many).unwrap();
-        assert!(describe(&many, &known).starts_with(
-            "a JSON object with keys [k00, k01, k02, k03, k04, k05, k06, k07, k08, k09, …], "
-        ));
+        // Ten keys are all listed; past ten, the first ten and an ellipsis.
+        let object = |keys: usize| {
+            let map: serde_json::Map<String, serde_json::Value> =
+                (0..keys).map(|i| (format!("k{i:02}"), 0.into())).collect();
+            serde_json::to_vec(&map).unwrap()
+        };
+        let ten = "k00, k01, k02, k03, k04, k05, k06, k07, k08, k09";
+        assert_eq!(
+            describe(&object(10), &known),
+            format!("a JSON object with keys [{ten}], 81 bytes")
+        );
+        assert!(describe(&object(12), &known)
+            .starts_with(&format!("a JSON object with keys [{ten}, …], ")));
         // Past the size examined, a body is not parsed.
         let mut huge = br#"{"a": ""#.to_vec();
         huge.resize(SNIPPET_INPUT_BYTES, b'x');
