@@ -183,8 +183,8 @@ impl<E> Failed<E> {
             Failed::Answer(
                 P::ErrorResponse(_) | P::UnexpectedResponse(_) | P::InvalidResponsePayload(..),
             ) => match seen.status {
-                // An answer over the size cap is only ever a 1xx-3xx one (error answers are cut
-                // to their snippet instead), and the policy retries none of those.
+                // An answer over the size cap is only ever a 1xx or 2xx one (error answers and
+                // redirects are cut to their snippet instead), and the policy retries neither.
                 Some(status) => Outcome::Status(status.as_u16()),
                 None => Outcome::Final,
             },

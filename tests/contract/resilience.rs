@@ -530,6 +530,52 @@ async fn a_body_over_the_cap_is_a_decode_error() {
     }
 }
 
+/// A server claiming an absurd body length, sending 2 KiB of it and stalling, is not read to
+/// its end: a success is a decode error naming the cap (nothing read), a redirect is still
+/// reported as one, with its host (its first 1 KiB read), and neither is asked for twice. (The
+/// longest length, `u64::MAX`, hyper refuses as it reads the head: a transport error.)
+#[tokio::test]
+async fn an_absurd_content_length_is_never_read() {
+    let answer = |status: &str, length: u64| {
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
+             location: https://elsewhere.example/\r\ncontent-length: {length}\r\n\r\n{{\"a\": \"{}",
+            "x".repeat(2048)
+        )
+        .into_bytes()
+    };
+    for (status, length) in [
+        ("200 OK", 1 << 62),
+        ("301 Moved Permanently", 1 << 62),
+        ("200 OK", u64::MAX),
+    ] {
+        let answer = answer(status, length);
+        let server = RawServer::start(move |_| (answer.clone(), false)).await;
+        let client = apps_api::cloudflare::CloudflareClient::builder()
+            .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
+            .base_url(format!("{}{CF_PREFIX}", server.url))
+            .max_body_bytes(1024)
+            .retry(RetryConfig::default().max_retries(0))
+            .build()
+            .unwrap();
+        let result = tokio::time::timeout(Duration::from_secs(30), client.calls(ACCOUNT).list())
+            .await
+            .expect("the body was read");
+        match (status, length, &result) {
+            (_, u64::MAX, Err(Error::Transport { .. })) => {}
+            ("200 OK", _, Err(Error::Decode { reason, .. })) => {
+                assert!(reason.contains("1024 byte limit"), "{reason}")
+            }
+            (_, _, Err(Error::Api(failure))) if length != u64::MAX => {
+                assert_eq!(failure.status, 301);
+                assert_eq!(failure.redirect_host.as_deref(), Some("elsewhere.example"));
+            }
+            _ => panic!("{status} {length}: {result:?}"),
+        }
+        assert_eq!(server.requests.load(SeqCst), 1, "{status} {length}");
+    }
+}
+
 /// An HTTP/1.1 200 answer whose JSON body comes in these chunks (no `Content-Length`).
 fn chunked_200(chunks: &[&str]) -> Vec<u8> {
     let mut answer =
