@@ -512,7 +512,7 @@ async fn a_body_over_the_cap_is_a_decode_error() {
     let client = cf_builder(&server).max_body_bytes(1024).build().unwrap();
     let err = client.calls(ACCOUNT).list().await.unwrap_err();
     // Another try would get the same body: it is not asked for again.
-    mock.assert_hits_async(1).await;
+    mock.assert_calls_async(1).await;
     match err {
         Error::Decode {
             status: 200,
