@@ -96,15 +96,17 @@ impl Transport {
         // capacity, and the clone would allocate it again.)
         drop(std::mem::take(response.headers_mut()));
 
-        // An error answer (or a redirect, which is not followed) needs no more than its start:
-        // it is parsed as an error envelope and shown as a snippet, so its first 64 KiB are
-        // kept and the rest is never read.
-        if status.is_redirection() || status.is_client_error() || status.is_server_error() {
+        // A redirect is not followed, and its `Location` is all it says: its body is never
+        // read (nor shown).
+        if status.is_redirection() {
+            return Ok(rebuilt(&response, Bytes::new()));
+        }
+        // An error answer needs no more than its start: it is parsed as an error envelope and
+        // shown as a snippet, so its first 64 KiB are kept and the rest is never read. It is
+        // read here, within the try's time limit, whatever its length says: an answer nobody
+        // documents is otherwise read after the tries, where no limit applies.
+        if status.is_client_error() || status.is_server_error() {
             let limit = scrub::SNIPPET_INPUT_BYTES.min(self.max_body_bytes);
-            // (`usize as u64` never truncates on the platforms Rust supports.)
-            if response.content_length().is_some_and(|n| n <= limit as u64) {
-                return Ok(response);
-            }
             // Boxed: rare, and its future would enlarge every request's.
             let start = Box::pin(collect_prefix(&mut response, limit)).await?;
             return Ok(rebuilt(&response, start));

@@ -183,8 +183,9 @@ impl<E> Failed<E> {
             Failed::Answer(
                 P::ErrorResponse(_) | P::UnexpectedResponse(_) | P::InvalidResponsePayload(..),
             ) => match seen.status {
-                // An answer over the size cap is only ever a 1xx or 2xx one (error answers and
-                // redirects are cut to their snippet instead), and the policy retries neither.
+                // An answer over the size cap is only ever a 1xx, 2xx or past-599 one (error
+                // answers are cut to their snippet, redirects lose their body), and the policy
+                // retries none of those.
                 Some(status) => Outcome::Status(status.as_u16()),
                 None => Outcome::Final,
             },
@@ -494,9 +495,19 @@ impl Transport {
                 endpoint: Box::new(state.lock().endpoint(self.provider, op)),
                 after: timed_out_after,
             },
-            // Boxed: the error path's future would otherwise enlarge (and be copied with)
-            // every request's future.
-            Err(Failed::Answer(e)) => Box::pin(self.map_error(e, &state, op)).await,
+            // The body of an answer the operation does not document is read here, after the
+            // tries: still within the deadline. (Boxed: the error path's future would otherwise
+            // enlarge, and be copied with, every request's future.)
+            Err(Failed::Answer(e)) => {
+                let read = Box::pin(self.map_error(e, &state, op));
+                match tokio::time::timeout_at(deadline, read).await {
+                    Ok(error) => error,
+                    Err(_) => Error::Timeout {
+                        endpoint: Box::new(state.lock().endpoint(self.provider, op)),
+                        after: total,
+                    },
+                }
+            }
         };
         let _guard = span.enter();
         tracing::debug!(error = %error, "request failed");

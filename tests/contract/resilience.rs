@@ -530,49 +530,102 @@ async fn a_body_over_the_cap_is_a_decode_error() {
     }
 }
 
+/// A Cloudflare client of a raw server, with a 1 KiB cap, two retries whose waits are recorded,
+/// and these time limits.
+fn raw_client(
+    server: &RawServer,
+    request_timeout: Duration,
+    total_timeout: Duration,
+) -> apps_api::cloudflare::CloudflareClient {
+    apps_api::cloudflare::CloudflareClient::builder()
+        .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
+        .base_url(format!("{}{CF_PREFIX}", server.url))
+        .max_body_bytes(1024)
+        .retry(RetryConfig::default().max_retries(2))
+        .sleeper(Arc::new(RecordingSleeper::default()))
+        .request_timeout(request_timeout)
+        .total_timeout(total_timeout)
+        .build()
+        .unwrap()
+}
+
+/// An answer with this status line and `Content-Length` whose body is `body`, and then nothing.
+fn stalled(status: &str, length: u64, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
+         location: https://elsewhere.example/\r\ncontent-length: {length}\r\n\r\n{body}"
+    )
+    .into_bytes()
+}
+
 /// A server claiming an absurd body length, sending 2 KiB of it and stalling, is not read to
-/// its end: a success is a decode error naming the cap (nothing read), a redirect is still
-/// reported as one, with its host (its first 1 KiB read), and neither is asked for twice. (The
-/// longest length, `u64::MAX`, hyper refuses as it reads the head: a transport error.)
+/// its end: a success is a decode error naming the cap (nothing read), a redirect is reported
+/// as one, with its host (its body never read), and neither is asked for twice. The longest
+/// length, `u64::MAX`, hyper refuses as it reads the head: a lost answer, tried again as a reset
+/// would be.
 #[tokio::test]
 async fn an_absurd_content_length_is_never_read() {
-    let answer = |status: &str, length: u64| {
-        format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n\
-             location: https://elsewhere.example/\r\ncontent-length: {length}\r\n\r\n{{\"a\": \"{}",
-            "x".repeat(2048)
-        )
-        .into_bytes()
-    };
-    for (status, length) in [
-        ("200 OK", 1 << 62),
-        ("301 Moved Permanently", 1 << 62),
-        ("200 OK", u64::MAX),
+    let body = format!("{{\"a\": \"{}", "x".repeat(2048));
+    for (status, length, requests) in [
+        ("200 OK", 1 << 62, 1),
+        ("301 Moved Permanently", 1 << 62, 1),
+        ("200 OK", u64::MAX, 3),
     ] {
-        let answer = answer(status, length);
+        let answer = stalled(status, length, &body);
         let server = RawServer::start(move |_| (answer.clone(), false)).await;
-        let client = apps_api::cloudflare::CloudflareClient::builder()
-            .credentials(apps_api::cloudflare::Credentials::api_token(TOKEN))
-            .base_url(format!("{}{CF_PREFIX}", server.url))
-            .max_body_bytes(1024)
-            .retry(RetryConfig::default().max_retries(0))
-            .build()
-            .unwrap();
+        let client = raw_client(&server, Duration::from_secs(30), Duration::from_secs(60));
         let result = tokio::time::timeout(Duration::from_secs(30), client.calls(ACCOUNT).list())
             .await
             .expect("the body was read");
         match (status, length, &result) {
-            (_, u64::MAX, Err(Error::Transport { .. })) => {}
-            ("200 OK", _, Err(Error::Decode { reason, .. })) => {
+            (_, u64::MAX, Err(Error::Transport { message, .. })) => {
+                assert!(message.contains("message head is too large"), "{message}")
+            }
+            ("200 OK", _, Err(Error::Decode { reason, .. })) if length != u64::MAX => {
                 assert!(reason.contains("1024 byte limit"), "{reason}")
             }
-            (_, _, Err(Error::Api(failure))) if length != u64::MAX => {
+            ("301 Moved Permanently", _, Err(Error::Api(failure))) => {
                 assert_eq!(failure.status, 301);
                 assert_eq!(failure.redirect_host.as_deref(), Some("elsewhere.example"));
+                assert_eq!(failure.body_snippet.as_deref().unwrap_or(""), "");
             }
             _ => panic!("{status} {length}: {result:?}"),
         }
-        assert_eq!(server.requests.load(SeqCst), 1, "{status} {length}");
+        assert_eq!(server.requests.load(SeqCst), requests, "{status} {length}");
+    }
+}
+
+/// A body that stops short of its length ends within the time limits whatever the status: a
+/// redirect at once (its body is not read); an error answer, documented (418: 4XX) or not
+/// (500), as a try that ran out, each read within its try (three tries of a GET); an answer no
+/// operation documents (600), read after the tries, at the deadline. (Real time: the server is
+/// a real socket. The limits are 1 s a try and 4 s in all; the bound checked is 20 s.)
+#[tokio::test]
+async fn a_stalled_body_ends_within_the_time_limits() {
+    let second = Duration::from_secs(1);
+    for (status, tries) in [
+        ("302 Found", 1),
+        ("500 Internal Server Error", 3),
+        ("418 I'm a teapot", 3),
+        ("600 Beyond", 1),
+    ] {
+        let answer = stalled(status, 100, "{\"a\":");
+        let server = RawServer::start(move |_| (answer.clone(), false)).await;
+        let client = raw_client(&server, second, 4 * second);
+        let result = tokio::time::timeout(Duration::from_secs(20), client.calls(ACCOUNT).list())
+            .await
+            .unwrap_or_else(|_| panic!("{status}: the call did not end"));
+        match (status, &result) {
+            ("302 Found", Err(Error::Api(failure))) => {
+                assert_eq!(failure.redirect_host.as_deref(), Some("elsewhere.example"))
+            }
+            ("600 Beyond", Err(Error::Timeout { after, .. })) => assert_eq!(*after, 4 * second),
+            (_, Err(Error::Timeout { after, .. })) if tries == 3 => {
+                assert_eq!(*after, second, "{status}")
+            }
+            _ => panic!("{status}: {result:?}"),
+        }
+        assert_eq!(server.requests.load(SeqCst), tries, "{status}");
     }
 }
 
