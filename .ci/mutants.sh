@@ -2,8 +2,8 @@
 # Mutation testing of the files where a silent bug costs most (not part of `.ci/run`: about
 # 2 h on 2 cores with nothing else running: scrub/mod.rs ~50 min, transport 20, retry 15,
 # login 13, ids 8, unescape 6, describe 5, operation 2). Every mutant of these files must be
-# caught by a test, or be marked as equivalent where it lives. Results: mutants.out/<file>/ (outcomes.json, caught.txt,
-# missed.txt).
+# caught by a test, or be marked as equivalent where it lives. Results: mutants.out/<file>/
+# (outcomes.json, caught.txt, missed.txt).
 #
 #   bash .ci/mutants.sh            # every file below
 #   bash .ci/mutants.sh scrub      # the files whose path contains "scrub"
