@@ -10,6 +10,7 @@ mod fresh;
 mod schema;
 mod support;
 
+mod bodies;
 mod budget;
 mod calls;
 mod failures;
