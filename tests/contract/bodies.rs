@@ -148,6 +148,35 @@ async fn a_stalled_body_ends_within_the_time_limits() {
     }
 }
 
+/// An error answer of unknown length (chunked) that never ends (2 KiB, then nothing, no last
+/// chunk) is read to its first 1 KiB and no further: the 400 comes back at once, its snippet
+/// cut from that start, asked for once.
+#[tokio::test]
+async fn an_endless_chunked_error_body_is_read_to_its_start_only() {
+    let mut answer =
+        b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n"
+            .to_vec();
+    for _ in 0..2 {
+        answer.extend_from_slice(
+            format!("400\r\n{}\r\n", &"bad request ".repeat(86)[..1024]).as_bytes(),
+        );
+    }
+    let server = RawServer::start(move |_| (answer.clone(), false)).await;
+    let client = raw_client(&server, Duration::from_secs(30), Duration::from_secs(60));
+    let result = tokio::time::timeout(Duration::from_secs(20), client.calls(ACCOUNT).list())
+        .await
+        .expect("the call waited for the rest of the body");
+    match &result {
+        Err(Error::Api(failure)) => {
+            assert_eq!(failure.status, 400);
+            let snippet = failure.body_snippet.as_deref().unwrap_or("");
+            assert!(snippet.starts_with("bad request bad request"), "{snippet}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.requests.load(SeqCst), 1);
+}
+
 /// An HTTP/1.1 200 answer whose JSON body comes in these chunks (no `Content-Length`).
 fn chunked_200(chunks: &[&str]) -> Vec<u8> {
     let mut answer =
