@@ -410,6 +410,50 @@ mod tests {
         assert!("4312/0".parse::<HoverAppId>().is_err());
     }
 
+    /// Every character an alphabet names, for drawing well-formed IDs.
+    fn characters(alphabet: Alphabet) -> Vec<char> {
+        match alphabet {
+            Alphabet::Safe => ('a'..='z')
+                .chain('A'..='Z')
+                .chain('0'..='9')
+                .chain(['-', '_'])
+                .collect(),
+            Alphabet::Digits => ('0'..='9').collect(),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: crate::core::proptest_cases(),
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Any ID of any kind drawn from its whole alphabet (`-` and `_` included) at any length
+        /// the rule allows is accepted as it is.
+        #[test]
+        fn every_well_formed_id_of_every_kind_is_accepted(
+            kind in 0..PATH_PARAMETERS.len(),
+            picks in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 256),
+            length in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let rule = PATH_PARAMETERS[kind].2;
+            let alphabet = characters(rule.alphabet);
+            let length = rule.min_len + length.index(rule.max_len - rule.min_len + 1);
+            let id: String = picks[..length].iter().map(|pick| *pick.get(&alphabet)).collect();
+            proptest::prop_assert_eq!(rule.check(&id).ok(), Some(id.as_str()));
+        }
+    }
+
+    /// The characters past letters and digits are allowed anywhere, together or alone.
+    #[test]
+    fn dashes_and_underscores_are_part_of_the_safe_alphabet() {
+        for id in ["-", "_", "a-b_c", "--__", "session_-ID-1"] {
+            assert_eq!(SessionId::RULE.check(id).ok(), Some(id), "{id}");
+            assert_eq!(MagicAppId::RULE.check(id).ok(), Some(id), "{id}");
+        }
+    }
+
     /// The specs carry the same length limits and alphabet on every path parameter.
     #[test]
     fn the_specs_carry_the_same_rules() {
