@@ -293,22 +293,29 @@ pub(crate) fn settle<Q, W: ItemError, A>(
             (request, outcome)
         })
         .collect();
+    // Each item left over is about a request item already accounted for (a duplicate: a
+    // failure wins over a success, whatever the order), or about one nobody asked for (added
+    // once: a later item naming it is a duplicate of it).
     for item in left {
-        let named = outcomes
+        let named_ok = outcomes
             .iter()
             .position(|(request, outcome)| outcome.is_ok() && (rules.same)(request, &item));
-        match (named, item.error().is_some()) {
+        let named = named_ok.is_some()
+            || outcomes
+                .iter()
+                .any(|(request, _)| (rules.same)(request, &item));
+        match (named_ok, item.error().is_some()) {
             (Some(at), true) => {
                 if let Err(failed) = judge(item) {
                     outcomes[at].1 = Err(failed);
                 }
             }
-            (None, _) => {
+            _ if named => {}
+            _ => {
                 if let Some(request) = (rules.unasked)(&item) {
                     outcomes.push((request, judge(item)));
                 }
             }
-            (Some(_), false) => {}
         }
     }
     let mut batch = Batch::new();
@@ -426,6 +433,111 @@ mod tests {
                     prop_assert!(!unused, "request {} left unanswered", request);
                 }
             }
+        }
+    }
+
+    /// An answer item for [`settle`]'s property: a name (or none) and an error code (or none).
+    #[derive(Clone, Debug)]
+    struct Item(Option<u8>, Option<&'static str>);
+
+    impl ItemError for Item {
+        fn error(&self) -> Option<&str> {
+            self.1
+        }
+
+        fn description(self) -> Option<wire::SfuErrorDescription> {
+            None
+        }
+    }
+
+    /// What a batch says of each item, whatever the order it was told in: each request item's
+    /// outcome (sorted, as two request items of one name may trade answers), and each
+    /// discovered one's.
+    fn accounting(batch: &Batch<u8, Option<u8>>) -> Vec<(u8, bool)> {
+        let mut seen: Vec<(u8, bool)> = batch
+            .succeeded()
+            .iter()
+            .map(|(request, _)| (*request, true))
+            .chain(batch.failed().iter().map(|f| (f.request, false)))
+            .collect();
+        seen.sort_unstable();
+        seen
+    }
+
+    fn settled(requests: &[u8], items: Vec<Item>) -> Batch<u8, Option<u8>> {
+        let rules = Rules {
+            same: &|q: &u8, a: &Item| a.0 == Some(*q),
+            anonymous: &|a: &Item| a.0.is_none(),
+            // Names past 3 are tracks the SFU discovered itself.
+            unasked: &|a: &Item| a.0,
+        };
+        settle(
+            requests.to_vec(),
+            items,
+            rules,
+            &scrub::Known::default(),
+            plain(|item: Item| Some(item.0)),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: crate::core::proptest_cases(),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Whatever the order of an answer's items (`autoDiscover` included): every request
+        /// item is accounted for once, in order, succeeded or failed alike in every order, a
+        /// failure never lost to a success of the same name, and each track nobody asked for
+        /// added once.
+        #[test]
+        fn every_item_is_accounted_for_once_whatever_the_order(
+            requests in proptest::collection::vec(0u8..4, 0..5),
+            items in proptest::collection::vec(
+                (proptest::option::of(0u8..6), proptest::option::of(Just("internal_error"))),
+                0..9,
+            ),
+            order in proptest::collection::vec(any::<u32>(), 9),
+        ) {
+            let items: Vec<Item> = items.into_iter().map(|(name, code)| Item(name, code)).collect();
+            let mut shuffled: Vec<(u32, Item)> = order.into_iter().zip(items.clone()).collect();
+            shuffled.sort_by_key(|(key, _)| *key);
+            let shuffled: Vec<Item> = shuffled.into_iter().map(|(_, item)| item).collect();
+            let (one, other) = (settled(&requests, items.clone()), settled(&requests, shuffled));
+            prop_assert_eq!(accounting(&one), accounting(&other));
+            let asked: Vec<u8> = {
+                let mut all = accounting(&one);
+                all.retain(|(name, _)| requests.contains(name));
+                all.into_iter().map(|(name, _)| name).collect()
+            };
+            let mut expected = requests.clone();
+            expected.sort_unstable();
+            prop_assert_eq!(asked, expected, "each request item once");
+            for (name, ok) in accounting(&one) {
+                let failure_named = items.iter().any(|i| i.0 == Some(name) && i.1.is_some());
+                let asked_once = requests.iter().filter(|q| **q == name).count() <= 1;
+                if failure_named && asked_once {
+                    prop_assert!(!ok, "{} succeeded beside its failure", name);
+                }
+                if !requests.contains(&name) {
+                    let discovered = accounting(&one).iter().filter(|(n, _)| *n == name).count();
+                    prop_assert_eq!(discovered, 1, "{} discovered once", name);
+                }
+            }
+        }
+    }
+
+    /// The case that was found: a failure then a success of the same track is the failure,
+    /// as the other way round is, not a failure and a discovered success.
+    #[test]
+    fn a_failure_and_a_success_of_one_track_are_one_failure_either_way() {
+        for items in [
+            vec![Item(Some(1), Some("internal_error")), Item(Some(1), None)],
+            vec![Item(Some(1), None), Item(Some(1), Some("internal_error"))],
+        ] {
+            let batch = settled(&[1], items);
+            assert_eq!(accounting(&batch), [(1, false)]);
         }
     }
 
