@@ -293,6 +293,65 @@ async fn dry_runs_and_debug_show_no_sdp_and_no_endpoint_credentials() {
         !debug.contains("hunter2") && !debug.contains("t0ps3cret"),
         "{debug}"
     );
+    // A dry run of the adapter request: the endpoint's scheme, host and path, nothing else.
+    let client = sfu(&server);
+    let prepared = apps_api::dry_run(client.new_websocket_adapters(vec![adapter.clone()]))
+        .await
+        .unwrap_or_else(|_| panic!("a request is prepared"));
+    let shown = serde_json::to_string(&prepared).unwrap();
+    assert!(
+        shown.contains("wss://[redacted]@out.example/a?[redacted]"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("t0ps3cret"),
+        "{shown}"
+    );
+}
+
+/// An SFU that quotes an adapter's endpoint back (in an item's description, a request-level
+/// description, or a body that is no JSON) shows neither its user info nor its query.
+#[tokio::test]
+async fn an_endpoint_quoted_back_by_the_sfu_shows_no_credentials() {
+    let endpoint = "wss://user:hunter2@out.example/a?token=t0ps3cret";
+    let quoted = format!("cannot reach {endpoint}");
+    let adapter = || {
+        AdapterRequest::stream(
+            OTHER,
+            "mic",
+            endpoint,
+            apps_api::cloudflare::sfu::OutputCodec::Pcm,
+        )
+    };
+    for (status, body) in [
+        (
+            200,
+            json!({"tracks": [{"trackName": "mic", "sessionId": OTHER,
+                               "errorCode": "adapter_error", "errorDescription": quoted}]}),
+        ),
+        (
+            400,
+            json!({"errorCode": "invalid_request", "errorDescription": quoted}),
+        ),
+        (400, json!(format!("<html>{quoted}</html>"))),
+    ] {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.method(POST).path(sfu_path("/adapters/websocket/new"));
+                then.status(status).json_body(body.clone());
+            })
+            .await;
+        let shown = match sfu(&server).new_websocket_adapters(vec![adapter()]).await {
+            Ok(batch) => format!("{:?}", batch.failed()),
+            Err(error) => format!("{error} {error:?}"),
+        };
+        assert!(shown.contains("out.example"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("t0ps3cret"),
+            "{status}: {shown}"
+        );
+    }
 }
 
 /// A caller's label cannot add a query parameter: `correlationId` is one encoded value.

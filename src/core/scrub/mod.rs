@@ -260,6 +260,7 @@ pub(crate) fn snippet(body: &[u8], known: &Known) -> String {
             // of it: a known secret's start, or an unknown token's.
             let text = known.remove_cut_tail(text.trim_end());
             let text = if cut { mask_cut_run(&text) } else { text };
+            let text = urls::mask_url_credentials(&text);
             mask_token_runs(&mask_jwts(&redact_secret_values(&text)))
         }
     };
@@ -284,7 +285,9 @@ pub(crate) fn redacted_body(body: &[u8], known: &Known) -> String {
             redact_json(&mut value, known);
             value.to_string()
         }
-        Err(_) => known.remove(&String::from_utf8_lossy(body)),
+        Err(_) => {
+            urls::mask_url_credentials(&known.remove(&String::from_utf8_lossy(body))).into_owned()
+        }
     }
 }
 
@@ -317,10 +320,10 @@ fn html_text(page: &str) -> String {
 }
 
 /// A server-supplied message (an API error, a Cloudflare message, a serde reason) made safe:
-/// known secrets and JWT-shaped words removed, control characters escaped, at most `limit`
-/// bytes. Other text is kept as the server wrote it.
+/// known secrets, JWT-shaped words and URLs' user info and queries removed, control characters
+/// escaped, at most `limit` bytes. Other text is kept as the server wrote it.
 pub(crate) fn message(text: &str, known: &Known, limit: usize) -> String {
-    let text = mask_jwts(&known.remove(text));
+    let text = mask_jwts(&urls::mask_url_credentials(&known.remove(text)));
     if known.hidden_in(&text, false) {
         return WITHHELD.to_string();
     }
@@ -458,7 +461,7 @@ fn redact_json(value: &mut serde_json::Value, known: &Known) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(|v| redact_json(v, known)),
-        Value::String(text) => *text = mask_jwts(&known.remove(text)),
+        Value::String(text) => *text = mask_jwts(&urls::mask_url_credentials(&known.remove(text))),
         _ => {}
     }
 }
@@ -580,5 +583,6 @@ mod describe;
 #[cfg(test)]
 mod tests;
 mod unescape;
+mod urls;
 
 pub(crate) use describe::{describe, without_values};

@@ -113,3 +113,35 @@ async fn adapters_answer_200_when_one_succeeds_and_503_when_none_does() {
         )
     );
 }
+
+/// An adapter's endpoint is a credential where it carries one: the fake's request log over
+/// HTTP shows its scheme, host and path, never its user info or query.
+#[tokio::test]
+async fn the_request_log_shows_no_endpoint_credentials() {
+    let fake = FakeServer::start().await.unwrap();
+    let app = app(&fake).await;
+    let a = new_session(&fake, &app).await;
+    publish(&fake, &app, &a, &["mic"]).await;
+    let egress = json!({"tracks": [{"location": "remote", "sessionId": a, "trackName": "mic",
+        "endpoint": "wss://user:hunter2@out.example/a?token=t0ps3cret", "outputCodec": "pcm"}]});
+    let new = "/adapters/websocket/new";
+    let (status, body) = call(&fake, &app, Method::POST, new, Some(egress)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, log) = crate::support::send(
+        Method::GET,
+        &format!("{}/__fake/requests", fake.hover_base_url()),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = log.to_string();
+    assert!(
+        text.contains("wss://[redacted]@out.example/a?[redacted]"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("hunter2") && !text.contains("t0ps3cret"),
+        "{text}"
+    );
+}
