@@ -207,6 +207,7 @@ fn in_use(app: &MagicAppId, uses: &[AppUse]) -> Option<String> {
     let shown = |text: &str| output::cell(&output::safe(text));
     let sites: Vec<String> = uses
         .iter()
+        .take(output::FEW)
         .map(|found| {
             let (site, config) = (
                 shown(found.site.id.as_str()),
@@ -223,7 +224,7 @@ fn in_use(app: &MagicAppId, uses: &[AppUse]) -> Option<String> {
          (apps-api magic site-apps delete SITE_ID CONFIG_ID), or pass --force",
         shown(app.as_str()),
         uses.len(),
-        sites.join("; ")
+        output::first_few(&sites, uses.len())
     ))
 }
 
@@ -251,5 +252,23 @@ mod tests {
         assert!(why.contains("s1") && why.contains("--force"), "{why}");
         assert!(why.len() < 400, "{} bytes", why.len());
         assert_eq!(in_use(&MagicAppId::new("a"), &[]), None);
+        // Thousands of configs from the server: the first few, then how many more.
+        let many = vec![found_config(); 5000];
+        let why = in_use(&MagicAppId::new("a"), &many).unwrap();
+        assert!(why.len() < 1000, "{} bytes", why.len());
+        assert!(
+            why.contains("5000 site app config(s)") && why.contains("and 4995 more"),
+            "{why}"
+        );
+    }
+
+    fn found_config() -> AppUse {
+        serde_json::from_value(serde_json::json!({
+            "site": {"id": "s1", "name": "Site", "description": null, "connector_id": null,
+                     "secondary_connector_id": null, "ha_mode": null},
+            "config": {"id": "c1", "site_id": "s1", "app": {"kind": "account", "id": "a"},
+                       "breakout": null, "priority": 1, "preferred_wans": []}
+        }))
+        .unwrap()
     }
 }

@@ -32,6 +32,24 @@ pub fn exit_code(error: &Error) -> u8 {
     }
 }
 
+/// How many items of a server's list a message names before "and N more".
+pub const FEW: usize = 5;
+
+/// The first [`FEW`] of `shown` (items already made safe) joined, then how many more `all`
+/// holds: a message built from a server's list stays one short line however long the list.
+pub fn first_few(shown: &[String], all: usize) -> String {
+    let named = shown
+        .iter()
+        .take(FEW)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    match all.saturating_sub(shown.len().min(FEW)) {
+        0 => named,
+        more => format!("{named}; and {more} more"),
+    }
+}
+
 /// Prints an error on stderr as the library's `Display` says it (one line, `cf-ray` included).
 pub fn report(error: &Error) {
     eprintln!("error: {error}");
