@@ -21,6 +21,8 @@ targets=(
   "src/core/scrub/unescape.rs|"
   "src/core/scrub/describe.rs|"
   "src/core/retry.rs|"
+  "src/core/budget/mod.rs|"
+  "src/core/budget/registry.rs|"
   "src/core/ids.rs|"
   "src/core/transport.rs|run_unboxed|outcome"
   "src/core/operation.rs|deadline_after"

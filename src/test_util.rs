@@ -42,16 +42,37 @@ pub type Response = http::Response<Bytes>;
 type Respond = dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync;
 
 /// Answers every request of a client in process (see the [module docs](self)).
+///
+/// A responder is the server its clients talk to: clients built with one (or its clones) share
+/// rate budgets, as clients of one host do; clients of another responder, in another test,
+/// share nothing with them.
 #[derive(Clone)]
-pub struct Responder(Arc<Respond>);
+pub struct Responder {
+    respond: Arc<Respond>,
+    /// Which responder this is, for the rate budgets' registry.
+    id: u64,
+}
 
 impl Responder {
     /// Answers each request with what `respond` returns, at once.
     pub fn new(respond: impl Fn(Request) -> Response + Send + Sync + 'static) -> Self {
-        Self(Arc::new(move |request| {
+        Self::with(Arc::new(move |request| {
             let response = respond(request);
             Box::pin(async move { response })
         }))
+    }
+
+    fn with(respond: Arc<Respond>) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Self {
+            respond,
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// Which responder this is (clones are the same one).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// Answers each request with what the future `respond` returns completes with (it may
@@ -61,14 +82,14 @@ impl Responder {
         F: Fn(Request) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response> + Send + 'static,
     {
-        Self(Arc::new(move |request| Box::pin(respond(request))))
+        Self::with(Arc::new(move |request| Box::pin(respond(request))))
     }
 
     pub(crate) fn respond(
         &self,
         request: Request,
     ) -> Pin<Box<dyn Future<Output = Response> + Send>> {
-        (self.0)(request)
+        (self.respond)(request)
     }
 }
 

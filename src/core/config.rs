@@ -78,6 +78,17 @@ impl Default for Options {
 }
 
 impl Options {
+    /// Where the rate budgets of a client built with these options are kept: its base URL;
+    /// with an in-process responder, that responder, which is the server (so that tests, each
+    /// with its own, share no budget, nor a block one of them caused).
+    pub(crate) fn budget_scope(&self, base_url: &str) -> String {
+        #[cfg(any(test, feature = "test-util"))]
+        if let Some(responder) = &self.responder {
+            return format!("{base_url} (responder {})", responder.id());
+        }
+        base_url.to_string()
+    }
+
     /// The base URL to use, checked: absolute https (http only for a loopback host, or when
     /// allowed), no user info, query or fragment, no trailing slash. Errors show the URL
     /// without its user info.
@@ -264,19 +275,22 @@ macro_rules! common_builder_methods {
             self
         }
 
-        /// The rate budget of this client's credential: at most `quota` requests per window,
-        /// paced so that none is refused, shared with every client in the process built with
-        /// the same credential and base URL; `None` for none. Cloudflare's default is
-        /// [`Quota::CLOUDFLARE`](crate::Quota::CLOUDFLARE) (1,200 per 5 minutes), replaced by
-        /// the quota the API reports; a quota set here stays the limit (the API's reports only
-        /// lower what is left), for every client sharing the budget from the moment this one is
-        /// built; of two quotas set by hand, the stricter stays. Hover and the TURN credentials
-        /// host have none by default.
+        /// This client's own rate budget: at most `quota` requests per window, paced so that
+        /// none is refused; `None`: no budget at all, not even the credential's.
+        ///
+        /// Without this call, a client goes through its credential's budget, shared with every
+        /// client in the process built with the same credential and base URL and kept while it
+        /// matters (Cloudflare: [`Quota::CLOUDFLARE`](crate::Quota::CLOUDFLARE), 1,200 per 5
+        /// minutes, replaced by the quota the API reports; Hover and the TURN credentials host:
+        /// none). A quota set here is a second budget beside the credential's, this client's
+        /// own: it limits this client only, goes with it, and can only slow it down (the
+        /// credential's budget still holds). A Realtime SFU client paces each session with it,
+        /// beside [`SESSION_QUOTA`](crate::cloudflare::sfu::SESSION_QUOTA).
         ///
         /// ```
         /// use std::time::Duration;
         /// use apps_api::{cloudflare::CloudflareClient, Quota};
-        /// // Half of Cloudflare's limit, leaving the rest to other tools on the same token.
+        /// // At most half of Cloudflare's limit, leaving the rest to other tools on the token.
         /// let builder = CloudflareClient::builder()
         ///     .rate_budget(Some(Quota::new(600, Duration::from_secs(300))));
         /// # let _ = builder;

@@ -101,8 +101,10 @@ pub struct Failure {
     /// the client does not follow one: its credentials would go along.
     pub redirect_host: Option<String>,
     /// Whether the request was sent. `false` only for an [`Error::RateLimited`] the client
-    /// decided itself: its rate budget had no room before the request's deadline (`status`
-    /// is then 429, `retry_after` the wait there would have been, and no server answered).
+    /// decided itself: its rate budget had no room in the time the request may wait (before
+    /// its deadline, and, when a 429 blocks the budget, within its
+    /// [`max_retry_after`](crate::RetryConfig::max_retry_after)); `status` is then 429,
+    /// `retry_after` the wait there would have been, and no server answered.
     pub sent: bool,
 }
 
@@ -152,6 +154,19 @@ pub enum Error {
         /// What the body is (its kind, size and first keys; empty when the body was not kept),
         /// never its content: a success answer may hold a secret the client does not know.
         body: String,
+    },
+    /// A call made of several requests stopped before sending one per item a server listed:
+    /// there were more than the call sends (its bound, so that a server cannot make one call
+    /// cost thousands of requests). Nothing was sent for the items.
+    FanOut {
+        /// The call, as the facade names it (`Magic::usage`).
+        call: &'static str,
+        /// What the items are (`sites`).
+        items: &'static str,
+        /// How many the server listed.
+        listed: usize,
+        /// How many one call visits at most.
+        limit: usize,
     },
     /// An argument was rejected before any request was sent.
     InvalidArgument(String),
@@ -209,7 +224,7 @@ impl Error {
             Error::Timeout { endpoint, .. }
             | Error::Transport { endpoint, .. }
             | Error::Decode { endpoint, .. } => Some(endpoint),
-            Error::InvalidArgument(_) | Error::Config(_) => None,
+            Error::FanOut { .. } | Error::InvalidArgument(_) | Error::Config(_) => None,
         }
     }
 
@@ -242,6 +257,17 @@ impl Error {
                 status: *status,
                 reason: reason.clone(),
                 body: body.clone(),
+            },
+            Error::FanOut {
+                call,
+                items,
+                listed,
+                limit,
+            } => Error::FanOut {
+                call,
+                items,
+                listed: *listed,
+                limit: *limit,
             },
             Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
             Error::Config(m) => Error::Config(m.clone()),
@@ -329,10 +355,10 @@ impl fmt::Display for Error {
                 match failure.retry_after {
                     Some(wait) => write!(
                         f,
-                        " has no room for another {} s, past the request's deadline",
+                        " has no room for another {} s, longer than the request may wait",
                         wait.as_secs_f64()
                     ),
-                    None => f.write_str(" has no room before the request's deadline"),
+                    None => f.write_str(" has no room in the time the request may wait"),
                 }
             }
             Error::RateLimited(failure) => {
@@ -374,6 +400,16 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            Error::FanOut {
+                call,
+                items,
+                listed,
+                limit,
+            } => write!(
+                f,
+                "{call} stopped: the server listed {listed} {items}, and one call sends a \
+                 request for at most {limit}; nothing was sent for them"
+            ),
             Error::InvalidArgument(message) => write!(f, "invalid argument: {message}"),
             Error::Config(message) => write!(f, "configuration error: {message}"),
         }

@@ -80,9 +80,11 @@ impl Transport {
             .is_redirection()
             .then(|| redirect_host(&response, &self.known()))
             .flatten();
-        let rate_report = self.budget.as_ref().and_then(|budget| {
-            crate::core::budget::reported(response.headers(), budget.wants_policy())
+        // Read for the budget, and on a 429 for the retry rules (the reset is its wait).
+        let rate_report = (status.as_u16() == 429 || !self.budgets.is_none()).then(|| {
+            crate::core::budget::reported(response.headers(), self.budgets.wants_policy())
         });
+        let rate_report = rate_report.flatten();
         let _ = REQUEST.try_with(|state| {
             let mut seen = state.lock();
             seen.status = Some(status);

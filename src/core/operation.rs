@@ -98,6 +98,7 @@ impl Op {
     pub(crate) fn with_limits(mut self, limits: Limits) -> Self {
         self.timeout = limits.per_try.or(self.timeout);
         self.total = limits.total.or(self.total);
+        self.deadline = limits.deadline.or(self.deadline);
         self
     }
 
@@ -108,11 +109,64 @@ impl Op {
     }
 }
 
-/// A handle's own time limits (`.timeout(..)`, `.total_timeout(..)`), or none.
+/// A handle's own time limits (`.timeout(..)`, `.total_timeout(..)`), or none; and, for the
+/// requests of one call made of several, the deadline they share.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Limits {
     pub(crate) per_try: Option<Duration>,
     pub(crate) total: Option<Duration>,
+    pub(crate) deadline: Option<tokio::time::Instant>,
+}
+
+/// A call made of several requests (a list, then a request per item it lists): every request
+/// ends by one deadline, fixed when the call starts (the handle's `total_timeout`, else the
+/// client's), and the requests per item are bounded, whatever the server lists. Every such
+/// call is built on this.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OneCall {
+    /// The facade's name for the call, for errors.
+    name: &'static str,
+    /// The most requests sent for the items one answer lists.
+    most: usize,
+    /// The limits each request of the call runs with.
+    pub(crate) limits: Limits,
+}
+
+impl OneCall {
+    /// Starts call `name` now, through a handle with `limits` on a client whose overall limit
+    /// is `client_total`: at most `most` requests for listed items.
+    pub(crate) fn start(
+        name: &'static str,
+        most: usize,
+        limits: Limits,
+        client_total: Duration,
+    ) -> Self {
+        let deadline = limits
+            .deadline
+            .unwrap_or_else(|| deadline_after(limits.total.unwrap_or(client_total)));
+        Self {
+            name,
+            most,
+            limits: Limits {
+                deadline: Some(deadline),
+                ..limits
+            },
+        }
+    }
+
+    /// Whether a request for each of `listed` items (what a server listed) fits the call's
+    /// bound; if not, [`Error::FanOut`](crate::Error::FanOut), and nothing is to be sent.
+    pub(crate) fn fan_out(&self, listed: usize, items: &'static str) -> Result<(), crate::Error> {
+        if listed > self.most {
+            return Err(crate::Error::FanOut {
+                call: self.name,
+                items,
+                listed,
+                limit: self.most,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Adds the time-limit methods every resource handle shares (it has a `limits` field).

@@ -12,11 +12,19 @@ use reqwest::header::HeaderMap;
 /// Defaults:
 /// - failures (timeouts, lost connections, 408 and 5xx): 2 retries, exponential backoff with
 ///   full jitter from 0.5 s, capped at 8 s;
-/// - rate limits (429): up to 10 retries, waiting as long as the server's `Retry-After` asks
-///   (up to 60 s; a longer one ends the request at once with
-///   [`Error::RateLimited`](crate::Error::RateLimited)), or without one, full jitter from 1 s
-///   capped at 30 s. Sustained rate limiting needs more patience than an outage: Cloudflare's
-///   own Go SDK retries 429s 10 times with a 30 s cap;
+/// - rate limits (429): up to 10 retries, waiting as long as the server asks (`Retry-After`,
+///   `retry-after-ms`, else the reset its `Ratelimit` header reports) up to 60 s
+///   ([`max_retry_after`](RetryConfig::max_retry_after)); a longer wait ends the request at
+///   once with [`Error::RateLimited`](crate::Error::RateLimited). A wait under 100 ms (zero, a
+///   date in the past) is a short jittered one (100 ms up to `base`), so a server cannot make
+///   the client spin; a 429 that says nothing is waited out with full jitter from 1 s capped at 30 s,
+///   never under 100 ms. Sustained rate limiting needs more patience than an outage:
+///   Cloudflare's own Go SDK retries 429s 10 times with a 30 s cap;
+/// - the same rule with a rate budget (the default for Cloudflare clients and SFU sessions):
+///   a 429 blocks the budget for exactly that wait, so every request of the credential (or
+///   session) waits it out; a request that meets a block longer than its `max_retry_after`
+///   fails at once with `Error::RateLimited`, not sent. Nothing shortens the server's wait: not
+///   the budget's window, not a session's pace;
 /// - everything within the request's overall deadline (2 minutes by default, see the builders'
 ///   `total_timeout`).
 ///
@@ -97,7 +105,9 @@ impl RetryConfig {
         self
     }
 
-    /// The longest `Retry-After` the client waits for; a longer one ends the request at once.
+    /// The longest wait a 429 (or a 5xx's `Retry-After`) may ask for and still be waited out;
+    /// a longer one ends the request at once, and a request meeting a rate budget blocked for
+    /// longer fails at once too.
     pub fn max_retry_after(mut self, max: Duration) -> Self {
         self.max_retry_after = max;
         self
@@ -116,16 +126,17 @@ impl RetryConfig {
         jittered(self.base, self.cap, retry)
     }
 
-    /// Full-jitter exponential backoff before retry number `retry` after a 429 without a
-    /// usable `Retry-After`.
+    /// Full-jitter exponential backoff before retry number `retry` after a 429 that says
+    /// nothing of its length; never under [`MIN_WAIT`], so a server cannot make the client spin.
     pub(crate) fn rate_limit_backoff(&self, retry: u32) -> Duration {
-        jittered(self.rate_limit_base, self.rate_limit_cap, retry)
+        jittered(self.rate_limit_base, self.rate_limit_cap, retry).max(MIN_WAIT)
     }
 
-    /// The wait a server asked for, made safe: a zero wait (`Retry-After: 0`, or a date in
-    /// the past) becomes a short jittered one, so a server cannot make the client spin.
+    /// The wait a server asked for, made safe: a wait under [`MIN_WAIT`] (`Retry-After: 0`, a
+    /// date in the past, `retry-after-ms: 1`) becomes a short jittered one, so a server cannot
+    /// make the client spin.
     pub(crate) fn honoured(&self, asked: Duration) -> Duration {
-        if asked.is_zero() {
+        if asked < MIN_WAIT {
             MIN_WAIT + self.base.saturating_sub(MIN_WAIT).mul_f64(fastrand::f64())
         } else {
             asked
@@ -166,54 +177,83 @@ pub(crate) struct Tries {
     rate_limits: u32,
 }
 
+/// What the retry rules make of a failed try.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Next {
+    /// Try again after this long; `None`: the request ends here.
+    pub(crate) wait: Option<Duration>,
+    /// For a 429: how long every request of the credential must wait, what a rate budget
+    /// blocks for. The same wait the request itself would take, and set even when the request
+    /// ends (its retries spent, or the server's wait longer than the client waits).
+    pub(crate) block: Option<Duration>,
+}
+
 /// How long to wait before trying again after `outcome`, or `None` to give up, spending the
 /// retry it takes from `tries`. `replayable`: the request may be sent twice (its method is
-/// idempotent, or the operation or the caller says so); `retry_after`: the wait the answer
-/// asked for.
+/// idempotent, or the operation or the caller says so); `server_wait`: the wait the answer
+/// asked for (`Retry-After`, or for a 429 the reset its `Ratelimit` reports).
+///
+/// The one rule for waiting, with or without a rate budget: a zero or past wait becomes a
+/// short jittered one; a wait longer than `max_retry_after` ends the request at once; a 429
+/// that says nothing is waited out with jittered exponential backoff, never under 100 ms.
 pub(crate) fn next_try(
     config: &RetryConfig,
     outcome: Outcome,
     replayable: bool,
-    retry_after: Option<Duration>,
+    server_wait: Option<Duration>,
     tries: &mut Tries,
-) -> Option<Duration> {
+) -> Next {
     let failure = |tries: &mut Tries| {
         (tries.failures < config.max_retries).then(|| {
             tries.failures += 1;
             config.backoff(tries.failures)
         })
     };
-    match outcome {
+    let wait = match outcome {
         Outcome::NotSent => failure(tries),
         Outcome::TimedOut | Outcome::Lost if replayable => failure(tries),
         Outcome::TimedOut | Outcome::Lost | Outcome::Final => None,
         Outcome::Status(429) => {
+            let wait = match server_wait {
+                Some(asked) => config.honoured(asked),
+                None => config.rate_limit_backoff(tries.rate_limits + 1),
+            };
+            let block = Some(wait);
             if tries.rate_limits >= config.max_rate_limit_retries {
-                return None;
+                return Next { wait: None, block };
             }
             tries.rate_limits += 1;
-            match retry_after {
-                // Longer than the client is willing to wait: answer now (RateLimited).
-                Some(wait) if wait > config.max_retry_after => None,
-                Some(wait) => Some(config.honoured(wait)),
-                None => Some(config.rate_limit_backoff(tries.rate_limits)),
-            }
+            // Longer than the client is willing to wait: answer now (RateLimited).
+            let within = server_wait.is_none_or(|asked| asked <= config.max_retry_after);
+            return Next {
+                wait: within.then_some(wait),
+                block,
+            };
         }
         Outcome::Status(status)
             if replayable && (status == 408 || (500..600).contains(&status)) =>
         {
             if tries.failures >= config.max_retries {
-                return None;
+                return Next::END;
             }
             tries.failures += 1;
-            match retry_after {
+            match server_wait {
                 Some(wait) if wait > config.max_retry_after => None,
                 Some(wait) => Some(config.honoured(wait)),
                 None => Some(config.backoff(tries.failures)),
             }
         }
         Outcome::Status(_) => None,
-    }
+    };
+    Next { wait, block: None }
+}
+
+impl Next {
+    /// The request ends here, blocking nobody.
+    pub(crate) const END: Next = Next {
+        wait: None,
+        block: None,
+    };
 }
 
 /// Whether a method (as the operation names it) can be sent twice without a second effect.
@@ -405,6 +445,19 @@ mod tests {
             config.honoured(Duration::from_millis(250)),
             Duration::from_millis(250)
         );
+        assert_eq!(config.honoured(MIN_WAIT), MIN_WAIT);
+        // A wait just over zero is no better than zero.
+        for asked in [
+            Duration::from_nanos(1),
+            Duration::from_millis(1),
+            MIN_WAIT - Duration::from_nanos(1),
+        ] {
+            let wait = config.honoured(asked);
+            assert!(
+                wait >= MIN_WAIT && wait <= config.base,
+                "{asked:?}: {wait:?}"
+            );
+        }
     }
 
     /// Every kind of outcome, for a method that may and one that may not be replayed, with and
@@ -450,8 +503,16 @@ mod tests {
         ];
         for &(outcome, replayable, retry_after, expected, failures, rate_limits) in table {
             let mut tries = Tries::default();
-            let wait = next_try(&config, outcome, replayable, retry_after, &mut tries);
+            let next = next_try(&config, outcome, replayable, retry_after, &mut tries);
+            let wait = next.wait;
             let case = format!("{outcome:?} replayable={replayable} retry_after={retry_after:?}");
+            // A 429 blocks a budget for the wait the request takes, or, when it takes none
+            // because the server asked too much, for all the server asked; nothing else blocks.
+            match (outcome, wait) {
+                (Status(429), Some(wait)) => assert_eq!(next.block, Some(wait), "{case}"),
+                (Status(429), None) => assert_eq!(next.block, retry_after, "{case}"),
+                _ => assert_eq!(next.block, None, "{case}"),
+            }
             match expected {
                 // A backoff: jittered, so only bounded.
                 Some(Duration::MAX) => {
@@ -481,14 +542,32 @@ mod tests {
             .max_rate_limit_retries(3);
         let mut tries = Tries::default();
         for _ in 0..2 {
-            assert!(next_try(&config, Outcome::Status(503), true, None, &mut tries).is_some());
+            assert!(
+                next_try(&config, Outcome::Status(503), true, None, &mut tries)
+                    .wait
+                    .is_some()
+            );
         }
-        assert!(next_try(&config, Outcome::Status(503), true, None, &mut tries).is_none());
-        assert!(next_try(&config, Outcome::NotSent, true, None, &mut tries).is_none());
+        assert!(
+            next_try(&config, Outcome::Status(503), true, None, &mut tries)
+                .wait
+                .is_none()
+        );
+        assert!(next_try(&config, Outcome::NotSent, true, None, &mut tries)
+            .wait
+            .is_none());
         for _ in 0..3 {
-            assert!(next_try(&config, Outcome::Status(429), false, None, &mut tries).is_some());
+            assert!(
+                next_try(&config, Outcome::Status(429), false, None, &mut tries)
+                    .wait
+                    .is_some()
+            );
         }
-        assert!(next_try(&config, Outcome::Status(429), false, None, &mut tries).is_none());
+        assert!(
+            next_try(&config, Outcome::Status(429), false, None, &mut tries)
+                .wait
+                .is_none()
+        );
         assert_eq!((tries.failures, tries.rate_limits), (2, 3));
         // Backoff grows with the failures spent: the second wait may be up to twice the first.
         let mut tries = Tries::default();
@@ -496,7 +575,9 @@ mod tests {
             .base(Duration::from_secs(1))
             .cap(Duration::from_secs(60));
         for expected_cap in [1, 2] {
-            let wait = next_try(&config, Outcome::Lost, true, None, &mut tries).unwrap();
+            let wait = next_try(&config, Outcome::Lost, true, None, &mut tries)
+                .wait
+                .unwrap();
             assert!(wait <= Duration::from_secs(expected_cap), "{wait:?}");
         }
         assert!(is_idempotent("PUT") && is_idempotent("GET") && is_idempotent("DELETE"));

@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use tracing::Instrument;
 
 use crate::core::auth::Credentials;
-use crate::core::budget::{self, Budget, Reported};
+use crate::core::budget::{self, Budgets, Permits, Reported};
 use crate::core::config::Options;
 use crate::core::error::{Endpoint, Provider};
 use crate::core::failure::ErrorBody;
@@ -62,8 +62,9 @@ pub(crate) struct Transport {
     pub(crate) max_body_bytes: usize,
     sleeper: Arc<dyn Sleeper>,
     on_response: Option<ResponseHook>,
-    /// The credential's rate budget, shared with every client that holds it.
-    pub(crate) budget: Option<Arc<Budget>>,
+    /// The rate budgets its requests go through: the credential's, shared with every client
+    /// that holds it, and the client's own quota if one was set by hand.
+    pub(crate) budgets: Budgets,
     /// Answers in process instead of `http` (feature `test-util`).
     #[cfg(any(test, feature = "test-util"))]
     pub(crate) responder: Option<crate::test_util::Responder>,
@@ -202,15 +203,9 @@ impl Transport {
         credentials: Credentials,
         budget_of: BudgetOf,
     ) -> Result<Self, Error> {
-        let setting = match options.rate_budget {
-            Some(set) => set.map(|quota| budget::Setting {
-                quota,
-                explicit: true,
-            }),
-            None => budget_of.default.map(|quota| budget::Setting {
-                quota,
-                explicit: false,
-            }),
+        let own = match options.rate_budget {
+            Some(Some(quota)) => Some(budget::checked(quota).map_err(Error::Config)?),
+            _ => None,
         };
         let user_agent = HeaderValue::from_str(&options.user_agent).map_err(|_| {
             Error::Config(format!(
@@ -219,12 +214,15 @@ impl Transport {
             ))
         })?;
         let http = options.http_client(base_url)?;
-        // Last: a quota set by hand changes the budget every client of the credential shares,
-        // so only a client that is built may set it.
-        let budget = setting
-            .map(|setting| Budget::shared(base_url, budget_of.credential, setting))
-            .transpose()
-            .map_err(Error::Config)?;
+        let budgets = match options.rate_budget {
+            Some(None) => Budgets::default(),
+            _ => Budgets::of(
+                &options.budget_scope(base_url),
+                budget_of.credential,
+                budget_of.default,
+                own.map(budget::Budget::own),
+            ),
+        };
         Ok(Self {
             http,
             provider,
@@ -237,7 +235,7 @@ impl Transport {
             max_body_bytes: options.max_body_bytes,
             sleeper: options.sleeper.clone(),
             on_response: options.on_response.clone(),
-            budget,
+            budgets,
             #[cfg(any(test, feature = "test-util"))]
             responder: options.responder.clone(),
         })
@@ -260,7 +258,7 @@ impl Transport {
 
     /// What the rate budget knows now, if the client has one.
     pub(crate) fn budget_snapshot(&self) -> Option<crate::BudgetSnapshot> {
-        self.budget.as_ref().map(|budget| budget.snapshot())
+        self.budgets.snapshot()
     }
 
     /// Runs one generated request: span, per-request state, time limits, retries and error
@@ -281,15 +279,15 @@ impl Transport {
         F: Fn() -> Fut + 'a,
         Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>> + 'a,
     {
-        Box::pin(self.run_unboxed(op, account, self.budget.as_ref(), make))
+        Box::pin(self.run_unboxed(op, account, &self.budgets, make))
     }
 
-    /// [`Transport::run`] through `budget` instead of the client's (a Realtime SFU session's
+    /// [`Transport::run`] through `budgets` instead of the client's (a Realtime SFU session's
     /// own pace).
     pub(crate) fn run_paced<'a, T, E, F, Fut>(
         &'a self,
         op: Op,
-        budget: Option<&'a Arc<Budget>>,
+        budgets: &'a Budgets,
         make: F,
     ) -> std::pin::Pin<Box<impl Future<Output = Result<(T, Meta), Error>> + 'a>>
     where
@@ -298,14 +296,14 @@ impl Transport {
         F: Fn() -> Fut + 'a,
         Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>> + 'a,
     {
-        Box::pin(self.run_unboxed(op, None, budget, make))
+        Box::pin(self.run_unboxed(op, None, budgets, make))
     }
 
     async fn run_unboxed<T, E, F, Fut>(
         &self,
         op: Op,
         account: Option<&str>,
-        budget: Option<&Arc<Budget>>,
+        budgets: &Budgets,
         make: F,
     ) -> Result<(T, Meta), Error>
     where
@@ -342,17 +340,24 @@ impl Transport {
         let mut tries = retry::Tries::default();
         let mut attempt: u32 = 0;
         // A dry run sends nothing, so it takes nothing from the budget.
-        let budget = budget.filter(|_| !crate::core::dry_run::active());
-        let mut permit = match budget {
-            Some(budget) => match budget.acquire(deadline, &span).await {
-                Ok(permit) => Some(permit),
+        let unbudgeted = Budgets::default();
+        let budgets = if crate::core::dry_run::active() {
+            &unbudgeted
+        } else {
+            budgets
+        };
+        // A request does not wait for another's 429 longer than for its own.
+        let longest_block = self.retry.max_retry_after;
+        let mut permits = Permits::default();
+        if !budgets.is_none() {
+            match budgets.acquire(deadline, longest_block, &span).await {
+                Ok(places) => permits = places,
                 Err(wait) => {
                     let endpoint = state.lock().endpoint(self.provider, op);
                     return Err(self.budget_refusal(endpoint, wait));
                 }
-            },
-            None => None,
-        };
+            }
+        }
         // The limit of the try that ran out of time, as a `Timeout` error names it: the
         // request's overall limit when the deadline cut the try short.
         let mut timed_out_after = per_try;
@@ -374,6 +379,7 @@ impl Transport {
             } else {
                 (per_try, per_try)
             };
+            permits.sending();
             // The request writes its (large) result here, so that what each poll passes up
             // through the task-local scope, the span and the timer is `()`, not the result.
             let mut outcome = None;
@@ -407,11 +413,39 @@ impl Transport {
             if state.lock().prepared {
                 return Err(crate::core::dry_run::not_sent());
             }
-            if let Some(permit) = permit.take() {
+            // What the retry rules make of a failure, before the budget hears of the answer: a
+            // 429 blocks it for the wait they read.
+            let next = match &result {
+                Ok(_) => retry::Next::END,
+                Err(error) => {
+                    let seen = state.lock();
+                    let outcome = error.outcome(&seen);
+                    let server_wait = match outcome {
+                        retry::Outcome::Status(429) => seen.retry_after.or_else(|| {
+                            seen.rate_report
+                                .and_then(|report| report.remaining)
+                                .map(|(_, reset)| reset)
+                        }),
+                        _ => seen.retry_after,
+                    };
+                    let next =
+                        retry::next_try(&self.retry, outcome, replayable, server_wait, &mut tries);
+                    if op.once {
+                        retry::Next { wait: None, ..next }
+                    } else {
+                        next
+                    }
+                }
+            };
+            if !permits.is_empty() {
                 let mut seen = state.lock();
-                // Without an answer the permit is dropped: the request may have been counted.
-                if let Some(status) = seen.status {
-                    permit.answered(status.as_u16(), seen.retry_after, seen.rate_report.take());
+                if seen.status.is_some() {
+                    permits.answered(next.block, seen.rate_report.take());
+                } else if matches!(&result, Err(e) if e.outcome(&seen) == retry::Outcome::NotSent) {
+                    permits.unsent();
+                } else {
+                    // No answer: the request may have been counted, so its places stay spent.
+                    permits = Permits::default();
                 }
             }
             if let Some(hook) = &self.on_response {
@@ -427,27 +461,9 @@ impl Transport {
                 }
             }
             let Err(mut error) = result else { break result };
-            let wait = if op.once {
-                None
-            } else {
-                let seen = state.lock();
-                let outcome = error.outcome(&seen);
-                if budget.is_some() && outcome == retry::Outcome::Status(429) {
-                    // The budget is blocked for the server's wait: the next try waits there,
-                    // for as long as the deadline allows.
-                    retry::next_try(&self.retry, outcome, replayable, None, &mut tries)
-                        .map(|_| Duration::ZERO)
-                } else {
-                    retry::next_try(
-                        &self.retry,
-                        outcome,
-                        replayable,
-                        seen.retry_after,
-                        &mut tries,
-                    )
-                }
+            let Some(wait) = next.wait else {
+                break Err(error);
             };
-            let Some(wait) = wait else { break Err(error) };
             // A wait that would end past the deadline is not started: the request ends now
             // with what it has (a 429 with its Retry-After, a 503, a lost connection).
             if wait >= deadline.saturating_duration_since(tokio::time::Instant::now()) {
@@ -473,10 +489,10 @@ impl Transport {
                 "retrying"
             );
             self.sleeper.sleep(wait).await;
-            if let Some(budget) = budget {
-                // No place before the deadline: the request ends with what it has.
-                match budget.acquire(deadline, &span).await {
-                    Ok(next) => permit = Some(next),
+            if !budgets.is_none() {
+                // No place in time: the request ends with what it has.
+                match budgets.acquire(deadline, longest_block, &span).await {
+                    Ok(places) => permits = places,
                     Err(_) => break Err(error),
                 }
             }

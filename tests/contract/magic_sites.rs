@@ -442,3 +442,80 @@ async fn usage_refuses_a_site_id_from_the_server_that_would_leave_its_segment() 
     );
     other.assert_calls_async(0).await;
 }
+
+/// `usage` is one call: its requests share one deadline (the client's 2 minutes here), so a
+/// server stalling each of them cannot stretch it, and a server listing more sites than one
+/// call visits gets no request per site at all. (Virtual time, in-process answers.)
+#[cfg(feature = "test-util")]
+#[tokio::test(start_paused = true)]
+async fn usage_keeps_one_deadline_and_a_bounded_fan_out() {
+    use crate::support::in_process::*;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    fn envelope(result: Value) -> Response {
+        json_response(
+            200,
+            json!({"success": true, "errors": [], "messages": [], "result": result}).to_string(),
+        )
+    }
+    let site =
+        |i: usize| json!({"id": format!("5e5b1e0d1a5a4c4c8b1f0e6e3b3c{i:04x}"), "name": "s"});
+
+    // Each answer stalls 50 s (within the 60 s per try): three would take 150 s.
+    let seen = Counts::default();
+    let stalling = Responder::from_async(move |request| {
+        seen.add(&request);
+        let body = if request.uri().path().ends_with("/sites") {
+            json!([site(1), site(2)])
+        } else {
+            json!([])
+        };
+        after(Duration::from_secs(50), envelope(body))
+    });
+    let client = cloudflare(stalling).build().unwrap();
+    let start = Instant::now();
+    let app = SiteApp::Account(MagicAppId::new("ac60d3d0435248289d446cedd870bcf4"));
+    let error = client.magic(ACCOUNT).usage(&app).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::Timeout { after, .. } if *after == Duration::from_secs(120)),
+        "{error:?}"
+    );
+    assert_eq!(start.elapsed(), Duration::from_secs(120));
+    // A handle's own total_timeout is the call's.
+    let start = Instant::now();
+    let error = client
+        .magic(ACCOUNT)
+        .total_timeout(Duration::from_secs(70))
+        .usage(&app)
+        .await
+        .unwrap_err();
+    assert!(matches!(&error, Error::Timeout { .. }), "{error:?}");
+    assert_eq!(start.elapsed(), Duration::from_secs(70));
+
+    // One site more than a call visits: the sites list only, then FanOut.
+    let many = apps_api::cloudflare::magic::MAX_USAGE_SITES + 1;
+    let counts = Counts::default();
+    let seen = counts.clone();
+    let listing = Responder::new(move |request| {
+        seen.add(&request);
+        envelope(Value::Array((0..many).map(site).collect()))
+    });
+    let error = cloudflare(listing)
+        .build()
+        .unwrap()
+        .magic(ACCOUNT)
+        .usage(&app)
+        .await
+        .unwrap_err();
+    let Error::FanOut { listed, limit, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!((*listed, *limit), (many, many - 1));
+    assert!(
+        error.to_string().contains("nothing was sent for them"),
+        "{error}"
+    );
+    assert_eq!(counts.of(&cf_path("/magic/sites")), 1);
+    assert_eq!(counts.total(), 1, "no config list was asked for");
+}

@@ -26,3 +26,4 @@ mod sfu_channels;
 mod sfu_edges;
 mod spec_requests;
 mod turn;
+mod waits;

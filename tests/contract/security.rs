@@ -404,7 +404,16 @@ async fn an_absurd_retry_after_is_too_long_not_a_panic() {
                     .json_body(cf_failure(971, "Please wait"));
             })
             .await;
-        let err = cf(&server).calls(ACCOUNT).list().await.unwrap_err();
+        // A token of its own: the day's block it causes lasts for the process (pooled mock
+        // servers come back with the same URL).
+        let err = cf_builder(&server)
+            .credentials(Credentials::api_token(format!("absurd-{status}-{value}")))
+            .build()
+            .unwrap()
+            .calls(ACCOUNT)
+            .list()
+            .await
+            .unwrap_err();
         assert_eq!(err.status(), Some(status));
         assert_eq!(
             err.retry_after(),
@@ -428,7 +437,8 @@ async fn a_zero_or_past_retry_after_is_a_short_wait() {
             })
             .await;
         let sleeper = RecordingSleeper::default();
-        // Each request's own retries (a rate budget would wait for the block itself).
+        // Each request's own retries, as recorded (the default client, with its budget, is
+        // held to the same rule in waits::the_wait_rule_is_the_same_with_and_without_a_budget).
         let cf = cf_builder(&server)
             .rate_budget(None)
             .sleeper(Arc::new(sleeper.clone()))

@@ -222,6 +222,11 @@ pub mod in_process {
             self.0.lock().unwrap().get(path).copied().unwrap_or(0)
         }
 
+        /// Every request it answered, whatever its path.
+        pub fn total(&self) -> usize {
+            self.0.lock().unwrap().values().sum()
+        }
+
         pub fn add(&self, request: &Request) -> usize {
             let mut counts = self.0.lock().unwrap();
             let n = counts.entry(request.uri().path().to_string()).or_default();

@@ -20,7 +20,9 @@ use crate::operations as ops;
 use crate::{AccountId, Error, MagicAppId};
 
 mod sites;
-pub use sites::{AppConfig, AppConfigChanges, AppUse, MagicSite, NewAppConfig, SiteApp};
+pub use sites::{
+    AppConfig, AppConfigChanges, AppUse, MagicSite, NewAppConfig, SiteApp, MAX_USAGE_SITES,
+};
 
 cloudflare_types!(crate::generated::magic::types {
     single: [MagicAppEnvelope => MagicAccountApp, MagicAppConfigEnvelope => MagicAppConfig],

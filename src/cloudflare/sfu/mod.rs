@@ -64,7 +64,7 @@ pub use self::tracks::{
 };
 use super::turn::{realtime_errors, DEFAULT_REALTIME_BASE_URL};
 use crate::core::auth::Credentials;
-use crate::core::budget::{self, Budget, Setting};
+use crate::core::budget::{self, Budgets, Registry, Setting};
 use crate::core::config::{common_builder_methods, env_var, Options};
 use crate::core::error::Provider;
 use crate::core::failure::{Answer, ErrorBody};
@@ -98,10 +98,22 @@ struct Inner {
     api: crate::generated::sfu::Client,
     app_id: CallsAppId,
     base_url: String,
+    /// Where its sessions' budgets are kept ([`Options::budget_scope`]).
+    budget_scope: String,
     /// What identifies the credential in the rate budgets' registry (with a session ID).
     secret: Secret,
-    /// The per-session quota, or none.
-    pace: Option<Setting>,
+    /// Each session's pace.
+    pace: Pace,
+}
+
+/// How a client paces each session's requests: through the session's shared budget at
+/// [`SESSION_QUOTA`] (every client of the app in the process counts there), and, with a quota
+/// set by hand, this client's own budget per session too; or not at all.
+#[derive(Debug)]
+enum Pace {
+    Shared,
+    AlsoOwn(Quota, Registry),
+    Unpaced,
 }
 
 /// What serialises one session's mutations: one per session (API host, app, secret and session
@@ -148,22 +160,20 @@ impl RealtimeClientBuilder {
 
     /// Builds the client. The app ID is checked now; no request is sent.
     ///
-    /// [`rate_budget`](Self::rate_budget) sets each session's pace here (default
-    /// [`SESSION_QUOTA`]; `None`: unpaced): Cloudflare limits requests per session, not per
-    /// app.
+    /// Each session is paced at [`SESSION_QUOTA`] by a budget every client of the app in the
+    /// process shares (Cloudflare limits requests per session, not per app);
+    /// [`rate_budget`](Self::rate_budget) adds this client's own pace per session (it can only
+    /// slow it), or with `None` paces nothing.
     pub fn build(mut self) -> Result<RealtimeClient, Error> {
         self.app_id.segment()?;
         let base_url = self.options.base_url(DEFAULT_REALTIME_BASE_URL)?;
         let pace = match self.options.rate_budget.take() {
-            Some(Some(quota)) => Some(Setting {
-                quota: budget::checked(quota).map_err(Error::Config)?,
-                explicit: true,
-            }),
-            Some(None) => None,
-            None => Some(Setting {
-                quota: SESSION_QUOTA,
-                explicit: false,
-            }),
+            Some(Some(quota)) => Pace::AlsoOwn(
+                budget::checked(quota).map_err(Error::Config)?,
+                Registry::default(),
+            ),
+            Some(None) => Pace::Unpaced,
+            None => Pace::Shared,
         };
         let mut bearer = HeaderValue::try_from(format!("Bearer {}", self.secret.expose()))
             .map_err(|_| Error::Config("the app secret is not a valid header value".into()))?;
@@ -187,6 +197,7 @@ impl RealtimeClientBuilder {
                 ),
                 transport,
                 app_id: self.app_id,
+                budget_scope: self.options.budget_scope(&base_url),
                 base_url,
                 secret: self.secret,
                 pace,
@@ -255,15 +266,24 @@ impl RealtimeClient {
                 }
             }
         };
-        // The quota was checked when the client was built.
-        let budget = inner
-            .pace
-            .and_then(|setting| Budget::shared(&inner.base_url, fingerprint, setting).ok());
+        let base_url = &inner.budget_scope;
+        let budgets = match &inner.pace {
+            Pace::Unpaced => Budgets::default(),
+            Pace::Shared => Budgets::of(base_url, fingerprint, Some(SESSION_QUOTA), None),
+            Pace::AlsoOwn(quota, own) => {
+                let setting = Setting {
+                    quota: *quota,
+                    explicit: true,
+                };
+                let own = own.budget(base_url, fingerprint, setting);
+                Budgets::of(base_url, fingerprint, Some(SESSION_QUOTA), Some(own))
+            }
+        };
         Session {
             client: self.clone(),
             id,
             gate,
-            budget,
+            budgets,
             limits: Limits::default(),
         }
     }

@@ -16,7 +16,7 @@ use super::tracks::{
     MAX_TRACKS_PER_REQUEST,
 };
 use super::{Gate, RealtimeClient};
-use crate::core::budget::Budget;
+use crate::core::budget::Budgets;
 use crate::core::error::Provider;
 use crate::core::failure::ErrorBody;
 use crate::core::operation::{deadline_after, handle_limits, Limits, Op};
@@ -62,7 +62,7 @@ pub struct Session {
     pub(super) client: RealtimeClient,
     pub(super) id: SessionId,
     pub(super) gate: Arc<Gate>,
-    pub(super) budget: Option<Arc<Budget>>,
+    pub(super) budgets: Budgets,
     pub(super) limits: Limits,
 }
 
@@ -95,7 +95,7 @@ impl Session {
         self.client
             .inner
             .transport
-            .run_paced(op, self.budget.as_ref(), make)
+            .run_paced(op, &self.budgets, make)
             .await
     }
 

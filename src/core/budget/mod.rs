@@ -1,28 +1,29 @@
 //! The rate budget: how many requests a credential may send per window, kept by the client so
 //! that a job of many requests from many tasks goes at the API's limit and is never refused.
 //!
-//! One budget per credential and API host, shared by every clone and handle of a client and by
-//! every client in the process built with the same credential (the API counts them together).
 //! A request takes its place in the budget before it is sent (in-flight requests count against
 //! what is left) and waits when the window is spent, until it resets. Each answer's
 //! `Ratelimit`/`Ratelimit-Policy` headers correct the count, the reset and the quota. A 429
-//! blocks the whole budget until the server's wait is over, instead of each request retrying
-//! into it. Waits use tokio's clock: they are shared by tasks, so they are not the
+//! blocks the whole budget for the wait the retry rules read from it, instead of each request
+//! retrying into it. Waits use tokio's clock: they are shared by tasks, so they are not the
 //! [`Sleeper`](crate::Sleeper)'s (which paces one request's retries).
+//!
+//! Which budgets a request goes through, and how long they are kept: [`registry`].
 
 mod headers;
+mod registry;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
 pub(crate) use headers::{reported, Reported};
+pub(crate) use registry::{Budgets, Permits, Registry};
 
 /// A rate budget: at most `requests` per `window`.
 ///
@@ -67,7 +68,6 @@ impl Quota {
 }
 
 /// `quota`, if a budget can keep it; else why not.
-#[cfg(any(feature = "fake", feature = "cloudflare-calls"))]
 pub(crate) fn checked(quota: Quota) -> Result<Quota, String> {
     quota.check()
 }
@@ -127,8 +127,8 @@ pub struct BudgetSnapshot {
     pub blocked_for: Option<Duration>,
 }
 
-/// The client's setting: a quota, whether it was set by hand (then the server's policy does not
-/// replace it), or none.
+/// A budget's setting: its quota, and whether it was set by hand (then the server's policy does
+/// not replace it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Setting {
     pub(crate) quota: Quota,
@@ -139,17 +139,16 @@ pub(crate) struct Setting {
 /// the same window (`t` is whole seconds).
 const SAME_WINDOW: Duration = Duration::from_secs(1);
 
-/// Added to every reset the server reports: a reset rounded down must not send a request into
-/// the last moment of the old window.
-const RESET_MARGIN: Duration = Duration::from_millis(250);
+/// Added to the reset the server reports: the time between the server's clock reading and this
+/// answer is already on the safe side (`t` is rounded up, as Cloudflare rounds `Retry-After`,
+/// and the answer comes after the server read its clock), so this only covers scheduling. It
+/// is not added again at each window: a window's end is the earliest reset reported for it.
+/// A server that rounds `t` down shows it with a 429 in a window opened at its reported reset:
+/// from then on the budget adds [`SAME_WINDOW`] more.
+const RESET_MARGIN: Duration = Duration::from_millis(50);
 
 /// The least time a request must have left after waiting for its place.
 const LEAST_TRY: Duration = Duration::from_millis(100);
-
-/// How long a 429 that says nothing of its length (no `Retry-After`, no `Ratelimit`) blocks the
-/// budget: a proxy's or a WAF's 429 is not the API's five-minute block, and after this the
-/// next request finds out.
-const UNSAID_BLOCK: Duration = Duration::from_secs(5);
 
 /// A credential's budget.
 #[derive(Debug)]
@@ -157,6 +156,15 @@ pub(crate) struct Budget {
     state: Mutex<State>,
     /// Woken when room appears before a window's end (a server reports more than was counted).
     room: Notify,
+}
+
+/// Why there is no place now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NoPlace {
+    /// When there may be one.
+    until: Instant,
+    /// Whether a 429's block is the reason (else the window is spent).
+    blocked: bool,
 }
 
 #[derive(Debug)]
@@ -180,28 +188,58 @@ struct State {
     /// Whether answers' `Ratelimit-Policy` is worth reading: not yet in this window (a quota
     /// changes rarely, and matters only when a window starts), and no quota set by hand.
     policy_wanted: bool,
-    /// The longest wait an answer can impose: the configured quota's window. A server that
-    /// says `t=86400` or `Retry-After: 86400` (lying, or broken) would otherwise stop every
-    /// request on the credential for a day, sending nothing that could learn otherwise.
-    longest_wait: Duration,
+    /// What is added to a reported reset ([`RESET_MARGIN`], more once `t` proved early).
+    margin: Duration,
+    /// Whether this window opened at a reset the server reported (a 429 in it says the report
+    /// was early).
+    opened_by_report: bool,
+    /// The longest window the budget believes: the configured quota's. A server that says
+    /// `t=86400` or `w=86400` on every answer (lying, or broken) would otherwise pace every
+    /// request on the credential to one a day. (A 429's block is another matter: what the
+    /// server asked for is kept, and requests that will not wait that long fail at once.)
+    longest_window: Duration,
 }
 
 impl State {
+    fn new(setting: Setting) -> Self {
+        let Setting { quota, explicit } = setting;
+        State {
+            quota,
+            explicit,
+            remaining: quota.requests,
+            in_flight: 0,
+            window_ends: None,
+            reported: false,
+            blocked_until: None,
+            sent: 0,
+            window_first: 0,
+            quota_known: explicit,
+            policy_wanted: !explicit,
+            margin: RESET_MARGIN,
+            opened_by_report: false,
+            longest_window: quota.window,
+        }
+    }
+
     /// A new window from `now`: the whole quota, less what is still in flight (the server may
     /// count those in it).
     fn next_window(&mut self, now: Instant) {
         self.remaining = self.quota.requests.saturating_sub(self.in_flight);
         self.window_ends = Some(now + self.quota.window);
+        self.opened_by_report = self.reported;
         self.reported = false;
         self.window_first = self.sent;
         self.policy_wanted = !self.explicit;
     }
 
     /// Takes a place (the request's number), or says until when there is none.
-    fn take(&mut self, now: Instant) -> Result<u64, Instant> {
+    fn take(&mut self, now: Instant) -> Result<u64, NoPlace> {
         if let Some(until) = self.blocked_until {
             if now < until {
-                return Err(until);
+                return Err(NoPlace {
+                    until,
+                    blocked: true,
+                });
             }
             self.blocked_until = None;
             self.next_window(now);
@@ -211,8 +249,11 @@ impl State {
             _ => self.next_window(now),
         }
         if self.remaining == 0 {
-            // (`next_window` just set it.)
-            return Err(self.window_ends.unwrap_or(now));
+            return Err(NoPlace {
+                // (`next_window` just set it.)
+                until: self.window_ends.unwrap_or(now),
+                blocked: false,
+            });
         }
         self.remaining -= 1;
         self.in_flight += 1;
@@ -220,21 +261,30 @@ impl State {
         Ok(self.sent - 1)
     }
 
-    /// The answer to request number `request`: its status, the wait it asked for and the limits
-    /// it reported. Returns whether there is more room than before, or the window ends sooner.
+    /// A place taken for request number `request` and never used (nothing was sent): the
+    /// window has it again, if it is still the window it was taken from.
+    fn unused(&mut self, request: u64) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if request >= self.window_first && self.blocked_until.is_none() {
+            self.remaining = (self.remaining + 1).min(self.quota.requests);
+        }
+    }
+
+    /// The answer to request number `request`: the limits it reported, and `block`, how long
+    /// every request must wait (a 429's wait, as the retry rules read it). Returns whether
+    /// there is more room than before, or the window ends sooner.
     fn answered(
         &mut self,
         now: Instant,
         request: u64,
-        status: u16,
-        retry_after: Option<Duration>,
+        block: Option<Duration>,
         report: Option<Reported>,
     ) -> bool {
         self.in_flight = self.in_flight.saturating_sub(1);
         let (before, ends_before) = (self.remaining, self.window_ends);
         let report = report.unwrap_or_default();
         if let (Some(policy), false) = (report.policy, self.explicit) {
-            self.quota = Quota::new(policy.requests, policy.window.min(self.longest_wait));
+            self.quota = Quota::new(policy.requests, policy.window.min(self.longest_window));
             self.quota_known = true;
             self.policy_wanted = false;
         }
@@ -251,7 +301,7 @@ impl State {
             } else {
                 reported.saturating_sub(self.in_flight)
             };
-            let server_end = now + reset.min(self.longest_wait) + RESET_MARGIN;
+            let server_end = now + reset.min(self.longest_window) + self.margin;
             match self.window_ends {
                 // A quota set by hand is a limit of its own: the server only lowers it.
                 _ if self.explicit => self.remaining = self.remaining.min(left),
@@ -259,7 +309,10 @@ impl State {
                     // About a window that has ended.
                 }
                 Some(end) if self.reported && server_end <= end + SAME_WINDOW => {
+                    // The same window: `t` is rounded up, so each report is a bound on its
+                    // end, and the earliest is the closest.
                     self.remaining = self.remaining.min(left);
+                    self.window_ends = Some(end.min(server_end));
                 }
                 _ => {
                     self.remaining = left;
@@ -268,79 +321,90 @@ impl State {
                 }
             }
         }
-        if status == 429 {
-            // Blocked: every request waits for the server's wait, or for the window's end.
-            let wait = retry_after
-                .or(report.remaining.map(|(_, reset)| reset))
-                .unwrap_or(UNSAID_BLOCK)
-                .min(self.longest_wait);
-            let until = now + wait.max(Duration::from_millis(1));
+        if let Some(block) = block {
+            if current && self.opened_by_report {
+                // Refused in a window opened at the reported reset: `t` was rounded down.
+                self.margin = SAME_WINDOW + RESET_MARGIN;
+            }
+            // Every request waits out the block; then a new window starts.
+            let until = now.checked_add(block).unwrap_or_else(|| far_from(now));
             self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
             self.remaining = 0;
             self.window_ends = self.blocked_until;
             self.reported = false;
         }
-        // More room, or the same room sooner: the waiting look again.
+        // More room, the same room sooner, or a block (which a waiting request may not wait
+        // out): the waiting look again.
         let sooner = matches!((self.window_ends, ends_before), (Some(now), Some(was)) if now < was);
-        self.remaining > before || sooner
+        self.remaining > before || sooner || block.is_some()
+    }
+
+    /// Whether nothing is left to remember at `now`: nothing in flight, no block, the window
+    /// over. A budget nobody holds is forgotten then, and not before.
+    fn is_spent(&self, now: Instant) -> bool {
+        self.in_flight == 0
+            && self.blocked_until.is_none_or(|until| until <= now)
+            && self.window_ends.is_none_or(|end| end <= now)
     }
 }
 
-/// A place in the budget for one request; given back (as spent) when dropped.
+/// As far as the clock goes from `now` (`Instant + Duration` panics on overflow).
+fn far_from(now: Instant) -> Instant {
+    now + Duration::from_secs(100 * 365 * 24 * 60 * 60)
+}
+
+/// A place in the budget for one request. Dropped without an answer, it stays spent once the
+/// request was on its way (it may have been counted), and is given back before that (a caller
+/// gave up while another budget kept it waiting).
 #[derive(Debug)]
 pub(crate) struct Permit {
     budget: Arc<Budget>,
     /// The request's number.
     request: u64,
     answered: bool,
+    sent: bool,
 }
 
 impl Permit {
-    /// The answer came: its status, `Retry-After` and the limits it reported.
-    pub(crate) fn answered(
-        mut self,
-        status: u16,
-        retry_after: Option<Duration>,
-        report: Option<Reported>,
-    ) {
+    /// The answer came: the limits it reported, and how long it blocks every request.
+    pub(crate) fn answered(mut self, block: Option<Duration>, report: Option<Reported>) {
         self.answered = true;
-        let more =
-            self.budget
-                .lock()
-                .answered(Instant::now(), self.request, status, retry_after, report);
+        let more = self
+            .budget
+            .lock()
+            .answered(Instant::now(), self.request, block, report);
         if more {
             self.budget.room.notify_waiters();
         }
+    }
+
+    /// The request is on its way: from now on, dropped without an answer, the place stays spent.
+    pub(crate) fn sending(&mut self) {
+        self.sent = true;
+    }
+
+    /// Nothing was sent with this place (or nothing reached the server): it is given back.
+    pub(crate) fn unused(mut self) {
+        self.sent = false;
+        drop(self);
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if !self.answered {
+        if self.answered {
+            return;
+        }
+        let mut state = self.budget.lock();
+        if self.sent {
             // No answer (lost, timed out, cancelled): it may have been counted, so it stays spent.
-            let mut state = self.budget.lock();
             state.in_flight = state.in_flight.saturating_sub(1);
+        } else {
+            state.unused(self.request);
+            drop(state);
+            self.budget.room.notify_waiters();
         }
     }
-}
-
-/// The quota that lets fewer requests through per unit of time.
-fn stricter(a: Quota, b: Quota) -> Quota {
-    // a.requests / a.window <= b.requests / b.window, without division.
-    let rate = |q: Quota, other: Quota| u128::from(q.requests) * other.window.as_nanos();
-    if rate(a, b) <= rate(b, a) {
-        a
-    } else {
-        b
-    }
-}
-
-/// The budgets in the process, by API base URL and credential.
-type Registry = Mutex<HashMap<(String, u64), Weak<Budget>>>;
-
-fn registry() -> &'static Registry {
-    static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(Registry::default)
 }
 
 /// A fingerprint of a credential: a keyed hash, with a key random to this process.
@@ -354,63 +418,10 @@ pub(crate) fn fingerprint<'a>(secrets: impl IntoIterator<Item = &'a str>) -> u64
 impl Budget {
     /// A budget keeping `setting`'s quota, with the whole quota left.
     fn new(setting: Setting) -> Self {
-        let Setting { quota, explicit } = setting;
         Budget {
-            state: Mutex::new(State {
-                quota,
-                explicit,
-                remaining: quota.requests,
-                in_flight: 0,
-                window_ends: None,
-                reported: false,
-                blocked_until: None,
-                sent: 0,
-                window_first: 0,
-                quota_known: explicit,
-                policy_wanted: !explicit,
-                longest_wait: quota.window,
-            }),
+            state: Mutex::new(State::new(setting)),
             room: Notify::new(),
         }
-    }
-
-    /// The budget of `credential` at `base_url`: the one a client with the same credential
-    /// already made (its quota replaced by `setting`'s if that was set by hand), or a new one
-    /// keeping `setting`.
-    pub(crate) fn shared(
-        base_url: &str,
-        credential: u64,
-        setting: Setting,
-    ) -> Result<Arc<Self>, String> {
-        let quota = setting.quota.check()?;
-        let mut budgets = registry().lock().unwrap_or_else(|p| p.into_inner());
-        budgets.retain(|_, budget| budget.strong_count() > 0);
-        let key = (base_url.to_string(), credential);
-        if let Some(budget) = budgets.get(&key).and_then(Weak::upgrade) {
-            if setting.explicit {
-                // A quota set by hand is the limit from now on, for every client sharing it;
-                // of two set by hand, the stricter (no client loosens another's).
-                let mut state = budget.lock();
-                let quota = if state.explicit {
-                    stricter(state.quota, quota)
-                } else {
-                    quota
-                };
-                state.quota = quota;
-                state.explicit = true;
-                state.quota_known = true;
-                state.policy_wanted = false;
-                state.longest_wait = quota.window;
-                state.remaining = state.remaining.min(quota.requests);
-                let end = Instant::now() + quota.window;
-                state.window_ends = state.window_ends.map(|e| e.min(end));
-                state.reported = false;
-            }
-            return Ok(budget);
-        }
-        let budget = Arc::new(Budget::new(Setting { quota, ..setting }));
-        budgets.insert(key, Arc::downgrade(&budget));
-        Ok(budget)
     }
 
     /// Whether an answer's `Ratelimit-Policy` should be read.
@@ -422,11 +433,14 @@ impl Budget {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A place for one request, waiting for one if need be; or, if none comes before
-    /// `deadline`, how long the wait would have been.
+    /// A place for one request, waiting for one if need be; or, if none comes in time, how
+    /// long the wait would have been. In time: before `deadline`, with a try's worth of time
+    /// left, and, when a 429 blocks the budget, within `longest_block` (a request that would
+    /// not wait that long for its own 429 does not wait that long for another's).
     pub(crate) async fn acquire(
         self: &Arc<Self>,
         deadline: Instant,
+        longest_block: Duration,
         span: &tracing::Span,
     ) -> Result<Permit, Duration> {
         // Most requests find room at once, without registering to be woken.
@@ -435,6 +449,7 @@ impl Budget {
                 budget: self.clone(),
                 request,
                 answered: false,
+                sent: false,
             });
         }
         let mut announced = false;
@@ -444,20 +459,21 @@ impl Budget {
             let mut room = std::pin::pin!(room);
             room.as_mut().enable();
             let now = Instant::now();
-            let until = match self.lock().take(now) {
+            let NoPlace { until, blocked } = match self.lock().take(now) {
                 Ok(request) => {
                     return Ok(Permit {
                         budget: self.clone(),
                         request,
                         answered: false,
+                        sent: false,
                     })
                 }
-                Err(until) => until,
+                Err(no_place) => no_place,
             };
             let wait = until.saturating_duration_since(now);
             // A place that comes with less than a try's worth of time left is no place: the
             // try would time out, and a create that timed out may have been sent.
-            if until + LEAST_TRY > deadline {
+            if until + LEAST_TRY > deadline || (blocked && wait > longest_block) {
                 return Err(wait);
             }
             if !announced {

@@ -10,6 +10,8 @@ use tokio::time::Instant;
 use super::*;
 
 const SECOND: Duration = Duration::from_secs(1);
+/// A longest block no test reaches.
+const DAY: Duration = Duration::from_secs(86_400);
 
 fn budget(requests: u32, window_secs: u64, explicit: bool) -> Arc<Budget> {
     Arc::new(Budget::new(Setting {
@@ -36,14 +38,23 @@ async fn places_run_out_and_come_back_with_the_window() {
     for _ in 0..3 {
         state.take(start).unwrap();
     }
-    assert_eq!(state.take(start), Err(start + 10 * SECOND));
-    assert_eq!(state.take(start + 9 * SECOND), Err(start + 10 * SECOND));
+    assert_eq!(
+        state.take(start).map_err(|n| n.until),
+        Err(start + 10 * SECOND)
+    );
+    assert_eq!(
+        state.take(start + 9 * SECOND).map_err(|n| n.until),
+        Err(start + 10 * SECOND)
+    );
     // Two answered, one still in flight at the reset.
-    state.answered(start, 0, 200, None, None);
-    state.answered(start, 1, 200, None, None);
+    state.answered(start, 0, None, None);
+    state.answered(start, 1, None, None);
     state.take(start + 10 * SECOND).unwrap();
     state.take(start + 10 * SECOND).unwrap();
-    assert_eq!(state.take(start + 10 * SECOND), Err(start + 20 * SECOND));
+    assert_eq!(
+        state.take(start + 10 * SECOND).map_err(|n| n.until),
+        Err(start + 20 * SECOND)
+    );
     assert_eq!(state.in_flight, 3);
 }
 
@@ -62,25 +73,25 @@ async fn reports_correct_the_count() {
         state.take(now).unwrap();
     }
     // Taken last by the server, first answered: 26 left, as counted here.
-    state.answered(now, 3, 200, None, report(26, 6));
+    state.answered(now, 3, None, report(26, 6));
     assert_eq!((state.remaining, state.in_flight), (26, 3));
     assert_eq!(state.window_ends, Some(now + 6 * SECOND + RESET_MARGIN));
     // Taken first by the server: its 29 does not count the three after it; the window's count
     // does.
-    state.answered(now, 0, 200, None, report(29, 6));
+    state.answered(now, 0, None, report(29, 6));
     assert_eq!(state.remaining, 26);
     // Someone else spends the credential too: the server's count wins.
-    state.answered(now, 1, 200, None, report(20, 6));
+    state.answered(now, 1, None, report(20, 6));
     assert_eq!((state.remaining, state.in_flight), (20, 1));
     // About the window before (its reset long past): ignored.
     state.take(now).unwrap();
     let later = now + 3 * SECOND;
-    state.answered(later, 4, 200, None, report(0, 0));
+    state.answered(later, 4, None, report(0, 0));
     assert_eq!(state.remaining, 19);
     // About the next window: it starts (what this one sent still counted against it, as the
     // server may have counted some in the next).
     state.take(later).unwrap();
-    state.answered(later, 5, 200, None, report(25, 5));
+    state.answered(later, 5, None, report(25, 5));
     assert_eq!(state.remaining, 24);
     assert_eq!(state.window_ends, Some(later + 5 * SECOND + RESET_MARGIN));
 }
@@ -95,16 +106,16 @@ async fn without_a_known_quota_requests_in_flight_count_against_a_report() {
     for _ in 0..4 {
         state.take(now).unwrap();
     }
-    state.answered(now, 0, 200, None, report(29, 6));
+    state.answered(now, 0, None, report(29, 6));
     assert_eq!((state.remaining, state.in_flight), (26, 3));
     // The window ends with two in flight; their answers come in the next.
-    state.answered(now, 1, 200, None, None);
+    state.answered(now, 1, None, None);
     let next = now + 7 * SECOND;
     state.take(next).unwrap();
     assert_eq!(state.remaining, 1200 - 2 - 1);
-    state.answered(next, 2, 200, None, report(0, 1));
+    state.answered(next, 2, None, report(0, 1));
     assert_eq!(state.remaining, 1197, "an earlier window's report");
-    state.answered(next, 4, 200, None, report(28, 6));
+    state.answered(next, 4, None, report(28, 6));
     assert_eq!(state.remaining, 27);
 }
 
@@ -121,7 +132,7 @@ async fn a_quota_set_by_hand_stays_the_limit() {
     let mut state = default.lock();
     state.take(now).unwrap();
     assert!(state.policy_wanted);
-    state.answered(now, 0, 200, None, policy);
+    state.answered(now, 0, None, policy);
     assert_eq!((state.quota.requests, state.remaining), (1200, 1000));
     // Read once a window: the next window's first answers read it again.
     assert!(!state.policy_wanted);
@@ -134,88 +145,115 @@ async fn a_quota_set_by_hand_stays_the_limit() {
     assert!(!state.policy_wanted, "a quota set by hand reads no policy");
     state.take(now).unwrap();
     state.take(now).unwrap();
-    state.answered(now, 0, 200, None, policy);
+    state.answered(now, 0, None, policy);
     assert_eq!((state.quota.requests, state.remaining), (30, 28));
-    state.answered(now, 1, 200, None, report(5, 200));
+    state.answered(now, 1, None, report(5, 200));
     assert_eq!(state.remaining, 5);
     assert_eq!(state.window_ends, Some(now + 6 * SECOND));
 }
 
-/// A 429 blocks every place until its `Retry-After`, else the reported reset, else the
-/// window's end; then a new window starts.
+/// A block (a 429's wait, as the retry rules read it) stops every place until it is over,
+/// however long it is: not cut to the window, which only bounds what reports say of windows.
+/// Then a new window starts.
 #[tokio::test(start_paused = true)]
-async fn a_429_blocks_the_whole_budget() {
+async fn a_block_stops_the_whole_budget_for_all_of_it() {
     let now = Instant::now();
-    for (retry_after, report, blocked) in [
-        (Some(7 * SECOND), report(0, 3), 7 * SECOND),
-        (None, report(0, 3), 3 * SECOND),
-        // Saying nothing of its length, it blocks briefly (a proxy's 429 is not the API's).
-        (None, None, UNSAID_BLOCK),
-    ] {
+    for blocked in [7 * SECOND, 3600 * SECOND, DAY] {
         let budget = budget(5, 10, false);
         let mut state = budget.lock();
         state.take(now).unwrap();
         state.take(now).unwrap();
-        state.answered(now, 0, 429, retry_after, report);
-        assert_eq!(state.take(now), Err(now + blocked));
-        assert_eq!(state.take(now + blocked - SECOND), Err(now + blocked));
+        state.answered(now, 0, Some(blocked), report(0, 3));
+        let no_place = |until| {
+            Err(NoPlace {
+                until,
+                blocked: true,
+            })
+        };
+        assert_eq!(state.take(now), no_place(now + blocked));
+        assert_eq!(state.take(now + blocked - SECOND), no_place(now + blocked));
         // The other request, answered during the block, does not end it.
-        state.answered(now + SECOND, 1, 200, None, None);
-        assert_eq!(state.take(now + 2 * SECOND), Err(now + blocked));
+        state.answered(now + SECOND, 1, None, None);
+        assert_eq!(state.take(now + 2 * SECOND), no_place(now + blocked));
         state.take(now + blocked).unwrap();
-        assert_eq!(state.remaining, 4, "{retry_after:?}");
+        assert_eq!(state.remaining, 4, "{blocked:?}");
     }
 }
 
-/// No answer stops the budget for longer than the configured window: not a `Retry-After` of a
-/// day, nor a reset of a day, nor a policy whose window is a day (a server that lies or is
-/// broken would otherwise stop every request on the credential, and no request would be sent
-/// to learn that it recovered).
+/// What reports say of windows is bounded by the configured window: not a reset of a day, nor
+/// a policy whose window is a day (a server that lies or is broken would otherwise pace every
+/// request on the credential to one a day).
 #[test]
-fn no_answer_stops_the_budget_past_the_configured_window() {
+fn reports_never_stretch_a_window_past_the_configured_one() {
     let now = Instant::now();
-    let day = 86_400 * SECOND;
     let budget = budget(5, 10, false);
     let mut state = budget.lock();
     state.take(now).unwrap();
-    state.answered(now, 0, 429, Some(day), report(0, 86_400));
-    assert_eq!(state.take(now), Err(now + 10 * SECOND));
-    state.take(now + 10 * SECOND).unwrap();
     let lying = Reported {
-        remaining: Some((0, day)),
-        policy: Some(Quota::new(1, day)),
+        remaining: Some((0, DAY)),
+        policy: Some(Quota::new(1, DAY)),
     };
-    state.answered(now + 10 * SECOND, 1, 200, None, Some(lying));
+    state.answered(now, 0, None, Some(lying));
     assert_eq!(state.quota, Quota::new(1, 10 * SECOND));
-    let resumes = now + 20 * SECOND + RESET_MARGIN;
-    assert_eq!(state.take(now + 11 * SECOND), Err(resumes));
+    let resumes = now + 10 * SECOND + RESET_MARGIN;
+    assert_eq!(state.take(now + SECOND).map_err(|n| n.until), Err(resumes));
     state.take(resumes).unwrap();
 }
 
+/// Reports of one window each bound its end (`t` is rounded up): the earliest is kept, so
+/// requests answered later in the window, or more slowly, do not push it back.
+#[test]
+fn the_earliest_reported_end_of_a_window_is_kept() {
+    let now = Instant::now();
+    let budget = budget(30, 6, false);
+    let mut state = budget.lock();
+    for _ in 0..3 {
+        state.take(now).unwrap();
+    }
+    state.answered(now, 0, None, report(29, 6));
+    assert_eq!(state.window_ends, Some(now + 6 * SECOND + RESET_MARGIN));
+    // Answered 700 ms later, rounded up to the same 6 s: later, so not closer.
+    let later = now + Duration::from_millis(700);
+    state.answered(later, 1, None, report(28, 6));
+    assert_eq!(state.window_ends, Some(now + 6 * SECOND + RESET_MARGIN));
+    // Answered 900 ms later saying 5 s: the window ends 100 ms sooner than thought.
+    let last = now + Duration::from_millis(900);
+    state.answered(last, 2, None, report(27, 5));
+    assert_eq!(state.window_ends, Some(last + 5 * SECOND + RESET_MARGIN));
+}
+
 /// `acquire` waits for the window's end on tokio's clock; a wait past the deadline is refused
-/// at once with its length; a permit dropped without an answer stays spent.
+/// at once with its length; a permit dropped without an answer stays spent once its request
+/// was on its way, and goes back before.
 #[tokio::test(start_paused = true)]
 async fn acquire_waits_or_refuses() {
     let budget = budget(2, 10, false);
     let span = tracing::Span::none();
     let start = Instant::now();
     let far = start + 60 * SECOND;
-    let first = budget.acquire(far, &span).await.unwrap();
-    let second = budget.acquire(far, &span).await.unwrap();
+    drop(budget.acquire(far, DAY, &span).await.unwrap());
+    assert_eq!(budget.snapshot().remaining, 2, "never sent: given back");
+    let mut first = budget.acquire(far, DAY, &span).await.unwrap();
+    first.sending();
+    let second = budget.acquire(far, DAY, &span).await.unwrap();
     drop(first);
-    second.answered(200, None, None);
+    second.answered(None, None);
     assert_eq!(budget.snapshot().remaining, 0);
-    let refused = budget.acquire(start + 9 * SECOND, &span).await.unwrap_err();
+    let refused = budget
+        .acquire(start + 9 * SECOND, DAY, &span)
+        .await
+        .unwrap_err();
     assert_eq!(refused, 10 * SECOND);
     // A place that comes at the deadline, with no time left for the try, is none.
     let refused = budget
-        .acquire(start + 10 * SECOND, &span)
+        .acquire(start + 10 * SECOND, DAY, &span)
         .await
         .unwrap_err();
     assert_eq!(refused, 10 * SECOND);
     assert_eq!(start.elapsed(), Duration::ZERO, "refused at once");
-    let third = budget.acquire(far, &span).await.unwrap();
+    let mut third = budget.acquire(far, DAY, &span).await.unwrap();
     assert_eq!(start.elapsed(), 10 * SECOND);
+    third.sending();
     drop(third);
     let snapshot = budget.snapshot();
     assert_eq!((snapshot.remaining, snapshot.in_flight), (1, 0));
@@ -229,15 +267,20 @@ async fn room_reported_wakes_the_waiting() {
     let span = tracing::Span::none();
     let start = Instant::now();
     let far = start + 1000 * SECOND;
-    let permit = budget.acquire(far, &span).await.unwrap();
+    let permit = budget.acquire(far, DAY, &span).await.unwrap();
     let waiting = tokio::spawn({
         let budget = budget.clone();
-        async move { budget.acquire(far, &tracing::Span::none()).await.map(drop) }
+        async move {
+            budget
+                .acquire(far, DAY, &tracing::Span::none())
+                .await
+                .map(drop)
+        }
     });
     tokio::time::sleep(SECOND).await;
     assert!(!waiting.is_finished());
     // The server's first report: a window of 50 left.
-    permit.answered(200, None, report(50, 100));
+    permit.answered(None, report(50, 100));
     waiting.await.unwrap().unwrap();
     assert_eq!(start.elapsed(), SECOND);
 }
@@ -250,75 +293,94 @@ async fn a_sooner_reset_wakes_the_waiting() {
     let span = tracing::Span::none();
     let start = Instant::now();
     let far = start + 1000 * SECOND;
-    let permit = budget.acquire(far, &span).await.unwrap();
+    let permit = budget.acquire(far, DAY, &span).await.unwrap();
     let waiting = tokio::spawn({
         let budget = budget.clone();
-        async move { budget.acquire(far, &tracing::Span::none()).await.map(drop) }
+        async move {
+            budget
+                .acquire(far, DAY, &tracing::Span::none())
+                .await
+                .map(drop)
+        }
     });
     tokio::time::sleep(SECOND).await;
     // No room left, but the window ends in 5 s, not in the 299 s estimated.
-    permit.answered(200, None, report(0, 5));
+    permit.answered(None, report(0, 5));
     waiting.await.unwrap().unwrap();
     assert_eq!(start.elapsed(), 6 * SECOND + RESET_MARGIN);
 }
 
-/// Clients with the same credential and base URL share one budget; another URL or credential
-/// has its own; a quota that cannot be kept is refused.
-#[test]
-fn budgets_are_shared_by_credential_and_url() {
+/// A block no longer than the longest a request waits for one is waited out; a longer one is
+/// refused at once with what is left of it (a request does not wait for another's 429 longer
+/// than for its own).
+#[tokio::test(start_paused = true)]
+async fn a_block_longer_than_the_request_waits_is_refused_at_once() {
+    let budget = budget(5, 10, false);
+    let span = tracing::Span::none();
+    let start = Instant::now();
+    let far = start + DAY;
+    let permit = budget.acquire(far, DAY, &span).await.unwrap();
+    permit.answered(Some(90 * SECOND), None);
+    let refused = budget.acquire(far, 60 * SECOND, &span).await.unwrap_err();
+    assert_eq!(refused, 90 * SECOND);
+    assert_eq!(start.elapsed(), Duration::ZERO, "refused at once");
+    tokio::time::sleep(31 * SECOND).await;
+    // 59 s left: within the minute, waited out.
+    budget.acquire(far, 60 * SECOND, &span).await.unwrap();
+    assert_eq!(start.elapsed(), 90 * SECOND);
+}
+
+/// A place never used (the request was refused elsewhere) is given back to its window.
+#[tokio::test(start_paused = true)]
+async fn an_unused_place_is_given_back() {
+    let budget = budget(2, 10, false);
+    let span = tracing::Span::none();
+    let far = Instant::now() + DAY;
+    let first = budget.acquire(far, DAY, &span).await.unwrap();
+    assert_eq!(budget.snapshot().remaining, 1);
+    first.unused();
+    let snapshot = budget.snapshot();
+    assert_eq!((snapshot.remaining, snapshot.in_flight), (2, 0));
+}
+
+/// The registry gives one budget per credential and URL; another URL or credential has its
+/// own; a budget nobody holds is kept while its window or block lasts (a client made per
+/// request is paced like one that lives), and forgotten once spent.
+#[tokio::test(start_paused = true)]
+async fn the_registry_keeps_a_budget_while_it_matters() {
+    let registry = Registry::default();
     let setting = Setting {
-        quota: Quota::CLOUDFLARE,
+        quota: Quota::new(2, 10 * SECOND),
         explicit: false,
     };
     let token = fingerprint(["shared-token-for-this-test"]);
-    let a = Budget::shared("https://a.example/v4", token, setting).unwrap();
-    let b = Budget::shared("https://a.example/v4", token, setting).unwrap();
+    let a = registry.budget("https://a.example/v4", token, setting);
+    let b = registry.budget("https://a.example/v4", token, setting);
     assert!(Arc::ptr_eq(&a, &b));
-    // A quota set by hand on a later client becomes the shared one's.
-    let by_hand = Setting {
-        quota: Quota::new(10, SECOND),
-        explicit: true,
-    };
-    let c = Budget::shared("https://a.example/v4", token, by_hand).unwrap();
-    assert!(Arc::ptr_eq(&a, &c));
-    assert_eq!(a.snapshot().policy, Quota::new(10, SECOND));
-    assert_eq!(a.snapshot().remaining, 10);
-    // Of two set by hand, the stricter stays: a looser one does not loosen it, either way
-    // round.
-    let looser = Setting {
-        quota: Quota::new(1_000_000, Duration::from_millis(1)),
-        explicit: true,
-    };
-    let d = Budget::shared("https://a.example/v4", token, looser).unwrap();
-    assert_eq!(a.snapshot().policy, Quota::new(10, SECOND));
-    let stricter = Setting {
-        quota: Quota::new(10, 2 * SECOND),
-        explicit: true,
-    };
-    let e = Budget::shared("https://a.example/v4", token, stricter).unwrap();
-    assert_eq!(a.snapshot().policy, Quota::new(10, 2 * SECOND));
-    drop((c, d, e));
-    let other_url = Budget::shared("https://b.example/v4", token, setting).unwrap();
-    let other_token = fingerprint(["another-token"]);
-    let other_key = Budget::shared("https://a.example/v4", other_token, setting).unwrap();
+    let other_url = registry.budget("https://b.example/v4", token, setting);
+    let other_key = registry.budget("https://a.example/v4", fingerprint(["another"]), setting);
     assert!(!Arc::ptr_eq(&a, &other_url) && !Arc::ptr_eq(&a, &other_key));
     // Email and key are one credential, not two that concatenate alike.
     assert_ne!(fingerprint(["ab", "c"]), fingerprint(["a", "bc"]));
-    // Once every client is gone, the next starts afresh.
-    let weak = Arc::downgrade(&a);
-    drop((a, b));
-    assert!(weak.upgrade().is_none());
-    for quota in [
-        Quota::new(0, SECOND),
-        Quota::new(1, Duration::ZERO),
-        Quota::new(1, Duration::from_secs(86_401)),
-    ] {
-        let setting = Setting {
-            quota,
-            explicit: true,
-        };
-        assert!(Budget::shared("https://c.example", token, setting).is_err());
+    let span = tracing::Span::none();
+    let far = Instant::now() + DAY;
+    a.acquire(far, DAY, &span)
+        .await
+        .unwrap()
+        .answered(None, None);
+    drop((a, b, other_url, other_key));
+    // Nobody holds it, its window runs: the next lookup finds it, one place spent.
+    let again = registry.budget("https://a.example/v4", token, setting);
+    assert_eq!(again.snapshot().remaining, 1);
+    drop(again);
+    // Past the window, with many lookups since: swept, memory bounded by what is in use.
+    tokio::time::sleep(11 * SECOND).await;
+    for n in 0..200u64 {
+        drop(registry.budget("https://c.example/v4", n, setting));
     }
+    assert!(registry.len() < 200, "{} kept", registry.len());
+    let fresh = registry.budget("https://a.example/v4", token, setting);
+    assert_eq!(fresh.snapshot().resets_in, None, "a new budget");
 }
 
 #[test]
@@ -495,4 +557,113 @@ proptest! {
             }
         }
     }
+}
+
+/// A caller that gives up while the credential's budget keeps it waiting has sent nothing: its
+/// place in its client's own budget goes back. A place of a request on its way stays spent.
+#[tokio::test(start_paused = true)]
+async fn a_place_given_up_before_sending_goes_back() {
+    let own = Budget::own(Quota::new(2, 10 * SECOND));
+    let shared = budget(1, 10, false);
+    let budgets = Budgets::new_for_tests(Some(shared.clone()), Some(own.clone()));
+    let span = tracing::Span::none();
+    let far = Instant::now() + DAY;
+    let mut first = budgets.acquire(far, DAY, &span).await.unwrap();
+    first.sending();
+    let waiting = tokio::time::timeout(SECOND, budgets.acquire(far, DAY, &span)).await;
+    assert!(waiting.is_err(), "the shared budget has no room for 10 s");
+    assert_eq!(
+        own.snapshot().remaining,
+        1,
+        "only the first request's place"
+    );
+    drop(first);
+    assert_eq!(own.snapshot().remaining, 1, "sent: it stays spent");
+    // Refused by the shared budget: given back too.
+    let refused = budgets.acquire(Instant::now() + SECOND, DAY, &span).await;
+    assert!(refused.is_err());
+    assert_eq!(own.snapshot().remaining, 1);
+    // Nothing reached the server: both places go back.
+    tokio::time::sleep(10 * SECOND).await;
+    let mut unreached = budgets.acquire(far, DAY, &span).await.unwrap();
+    unreached.sending();
+    unreached.unsent();
+    assert_eq!(
+        (own.snapshot().remaining, shared.snapshot().remaining),
+        (2, 1)
+    );
+}
+
+/// The client's own budget keeps its own count and window: the credential's reports (what
+/// others spent, when the credential's window resets) are the credential's budget's.
+#[tokio::test(start_paused = true)]
+async fn a_clients_own_budget_reads_no_reports() {
+    let own = Budget::own(Quota::new(600, 300 * SECOND));
+    let shared = budget(1200, 300, false);
+    let budgets = Budgets::new_for_tests(Some(shared.clone()), Some(own.clone()));
+    let span = tracing::Span::none();
+    let mut places = budgets
+        .acquire(Instant::now() + DAY, DAY, &span)
+        .await
+        .unwrap();
+    places.sending();
+    places.answered(None, report(0, 3));
+    assert_eq!(own.snapshot().remaining, 599);
+    assert_eq!(shared.snapshot().remaining, 0);
+    assert_eq!(shared.snapshot().resets_in, Some(3 * SECOND + RESET_MARGIN));
+}
+
+/// A 429 in a window the budget opened at the server's reported reset says `t` was rounded
+/// down: from then on, a second more is kept after every reported reset.
+#[tokio::test(start_paused = true)]
+async fn a_reset_that_proved_early_widens_the_margin() {
+    let now = Instant::now();
+    let refused = budget(2, 10, false);
+    let mut state = refused.lock();
+    state.take(now).unwrap();
+    state.answered(now, 0, None, report(0, 4));
+    let end = now + 4 * SECOND + RESET_MARGIN;
+    assert_eq!(state.window_ends, Some(end));
+    // Opened at that end, refused: the report was early.
+    state.take(end).unwrap();
+    state.answered(end, 1, Some(SECOND), None);
+    let later = end + 2 * SECOND;
+    state.take(later).unwrap();
+    state.answered(later, 2, None, report(0, 4));
+    assert_eq!(
+        state.window_ends,
+        Some(later + 4 * SECOND + SAME_WINDOW + RESET_MARGIN)
+    );
+    // A 429 in a window the budget opened on its own estimate says nothing of `t`.
+    let fresh = budget(2, 10, false);
+    let mut state = fresh.lock();
+    state.take(now).unwrap();
+    state.answered(now, 0, Some(SECOND), None);
+    assert_eq!(state.margin, RESET_MARGIN);
+}
+
+/// A request waiting for a window's end is woken by a block it will not wait out, and fails
+/// then, not at the window's end.
+#[tokio::test(start_paused = true)]
+async fn a_block_wakes_the_waiting_to_fail_fast() {
+    let budget = budget(1, 300, false);
+    let span = tracing::Span::none();
+    let start = Instant::now();
+    let far = start + DAY;
+    let mut permit = budget.acquire(far, DAY, &span).await.unwrap();
+    permit.sending();
+    let waiting = tokio::spawn({
+        let budget = budget.clone();
+        async move {
+            budget
+                .acquire(far, 60 * SECOND, &tracing::Span::none())
+                .await
+                .map(drop)
+        }
+    });
+    tokio::time::sleep(SECOND).await;
+    permit.answered(Some(3600 * SECOND), None);
+    let refused = waiting.await.unwrap().unwrap_err();
+    assert_eq!(refused, 3600 * SECOND);
+    assert_eq!(start.elapsed(), SECOND);
 }
