@@ -8,8 +8,12 @@ use std::collections::HashMap;
 use apps_api::fake::{FakeConfig, FakeServer, Fault};
 use serde_json::Value;
 
+#[path = "../common/http.rs"]
+mod http_client;
 mod magic_sites;
 mod sfu;
+
+use http_client::http;
 
 const ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 const VARIABLES: &[&str] = &[
@@ -20,6 +24,8 @@ const VARIABLES: &[&str] = &[
     "CLOUDFLARE_BASE_URL",
     "CLOUDFLARE_REALTIME_BASE_URL",
     "CLOUDFLARE_TURN_KEY",
+    "CLOUDFLARE_TURN_KEY_ID",
+    "APPS_API_PROXY_KEY",
     "CLOUDFLARE_CALLS_APP_ID",
     "CLOUDFLARE_CALLS_APP_SECRET",
     "HOVER_API_TOKEN",

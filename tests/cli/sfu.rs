@@ -366,3 +366,73 @@ async fn a_hostile_track_name_is_printed_escaped() {
     assert!(document.stdout.contains("evil\\u202ename\\u001b]52"));
     assert_eq!(document.json()["tracks"][0]["track_name"], name);
 }
+
+/// `apps-api proxy` serves the library's proxy: a session through it answers with its cookie,
+/// a request about it without the cookie is refused, and `--static` serves a page beside it.
+#[tokio::test]
+async fn the_proxy_command_serves_sessions_and_a_page() {
+    use tokio::io::AsyncBufReadExt;
+    let (fake, env) = fake().await;
+    let (env, _sfu, secret) = app(&fake, &env).await;
+    let dir = super::tempdir();
+    std::fs::write(dir.join("index.html"), "<p>the page</p>").unwrap();
+    let mut child = super::command(&env, env!("CARGO_BIN_EXE_apps-api"))
+        .args(["proxy", "--port", "0", "--prefix", "/rtc", "--static"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = lines.next_line().await.unwrap().unwrap();
+    let mut said = banner.clone();
+    while let Ok(Some(line)) = lines.next_line().await {
+        said.push_str(&line);
+        if line.contains("signed with") {
+            break;
+        }
+    }
+    assert!(!said.contains(&secret), "{said}");
+    let base = banner
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    let http = crate::http();
+    let created = http
+        .post(format!("{base}/sessions/new"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let cookie = created.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("Path=/rtc") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let id = created.json::<serde_json::Value>().await.unwrap()["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused = http
+        .get(format!("{base}/sessions/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let read = http
+        .get(format!("{base}/sessions/{id}"))
+        .header("cookie", pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    let root = base.trim_end_matches("/rtc");
+    let page = http.get(format!("{root}/index.html")).send().await.unwrap();
+    assert_eq!(page.text().await.unwrap(), "<p>the page</p>");
+    child.kill().await.unwrap();
+}

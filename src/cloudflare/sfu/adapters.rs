@@ -170,6 +170,16 @@ pub struct ClosedAdapter {
     pub bytes_processed: Option<f64>,
 }
 
+/// The replay rule the facade keeps for an adapter operation (the proxy relays with it).
+#[cfg(feature = "proxy")]
+pub(super) fn relay_rule(operation: &'static crate::operations::Operation) -> Op {
+    if operation == ADAPTERS_NEW.operation {
+        ADAPTERS_NEW
+    } else {
+        ADAPTERS_CLOSE
+    }
+}
+
 impl RealtimeClient {
     /// Creates 1 to [`MAX_ADAPTERS_PER_REQUEST`] WebSocket adapters. Never sent twice; an
     /// answer where every item failed (HTTP 503) is a batch of failures, not an error.

@@ -38,6 +38,9 @@ mod adapters;
 mod batch;
 mod channels;
 mod model;
+#[cfg(feature = "proxy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
+pub mod proxy;
 mod session;
 mod tracks;
 

@@ -121,7 +121,47 @@ impl Session {
         }
     }
 
-    fn ids(&self) -> Result<(&str, &str), Error> {
+    /// Relays one request of this session as a caller wrote it (the proxy's path), with what
+    /// the facade keeps for it: `operation`'s replay rule (`offer`: the request carries an SDP
+    /// offer), the session's turn for a mutation, its pace and its deadline. The answer is the
+    /// SFU's, as it came.
+    #[cfg(feature = "proxy")]
+    pub(super) async fn relay<T, E, F, Fut>(
+        &self,
+        operation: &'static crate::operations::Operation,
+        offer: bool,
+        make: F,
+    ) -> Result<(T, Meta), Error>
+    where
+        E: ErrorBody,
+        F: Fn() -> Fut,
+        Fut: Future<
+            Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<E>>,
+        >,
+    {
+        let rule = [
+            TRACKS_NEW,
+            RENEGOTIATE,
+            with_offer(TRACKS_CLOSE, offer),
+            with_offer(TRACKS_UPDATE, offer),
+            DATACHANNELS_ESTABLISH,
+            DATACHANNELS_NEW,
+            DATACHANNELS_UPDATE,
+            DATACHANNELS_CLOSE,
+        ]
+        .into_iter()
+        .find(|op| op.operation == operation);
+        match rule {
+            Some(op) => {
+                let (op, _turn) = self.turn(op).await?;
+                self.send(op, make).await
+            }
+            // A read does not wait for the session's turn.
+            None => self.send(SESSION_GET.with_limits(self.limits), make).await,
+        }
+    }
+
+    pub(super) fn ids(&self) -> Result<(&str, &str), Error> {
         Ok((self.client.inner.app_id.segment()?, self.id.segment()?))
     }
 

@@ -19,6 +19,8 @@
 //! # Ok(()) }
 //! ```
 
+mod cache;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +37,8 @@ use crate::core::transport::{BudgetOf, Transport};
 use crate::generated::realtime::types as rt;
 use crate::operations as ops;
 use crate::{ApiError, Error, Secret, TurnKeyId, TurnUsername};
+
+pub use cache::{IceServerCache, RETRY_PAUSE};
 
 /// Minting creates nothing durable: a retry after a lost answer or a 5xx mints another pair and
 /// leaves the first (if it was minted at all) to expire unused. So it is retried like an

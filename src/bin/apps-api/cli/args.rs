@@ -96,6 +96,19 @@ Example:
   curl -X POST http://127.0.0.1:8787/__fake/faults \\
     -d '{\"operation\": \"calls-apps-list\", \"count\": 1, \"fault\": {\"status\": 503}}'")]
     Fake(FakeArgs),
+    /// Serve the SFU proxy for browser apps (sessions owned by their creators, ICE servers,
+    /// the SFU's JSON) until Ctrl-C, for backends not written in Rust and for development.
+    #[command(after_help = "\
+The app is CLOUDFLARE_CALLS_APP_ID and CLOUDFLARE_CALLS_APP_SECRET, the SFU
+CLOUDFLARE_REALTIME_BASE_URL (default https://rtc.live.cloudflare.com/v1; the fake's for local
+development). With CLOUDFLARE_TURN_KEY_ID and CLOUDFLARE_TURN_KEY the ICE servers carry a TURN
+credential, shared and refreshed; without, STUN only. Session tokens are signed with
+APPS_API_PROXY_KEY (32 bytes or more), or a key made up at start (tokens then end with the
+process).
+
+Example:
+  apps-api proxy --prefix /partytracks --port 8080 --static ./public")]
+    Proxy(ProxyArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  apps-api completions bash > /etc/bash_completion.d/apps-api"
@@ -134,6 +147,29 @@ pub struct FakeArgs {
     /// 30/6s or 1200/5m (default: no limit).
     #[arg(long, value_name = "QUOTA")]
     pub rate_limit: Option<apps_api::Quota>,
+}
+
+/// The standalone SFU proxy's settings.
+#[derive(Args, Debug, Clone)]
+pub struct ProxyArgs {
+    /// The path the proxy is served under.
+    #[arg(long, default_value = "/partytracks")]
+    pub prefix: String,
+    /// The port (0: any free port).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// The address to listen on (127.0.0.1 unless asked: serving other hosts is a choice).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub listen: std::net::IpAddr,
+    /// Serve this folder's files at `/` beside the proxy (a page in development).
+    #[arg(long = "static", value_name = "DIR")]
+    pub static_dir: Option<PathBuf>,
+    /// How long a session token lives (e.g. 12h, 1d).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "1d")]
+    pub token_lifetime: std::time::Duration,
+    /// How long each shared TURN credential lives (with a TURN key).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "1h")]
+    pub turn_ttl: std::time::Duration,
 }
 
 /// Where a one-time secret goes instead of stdout.

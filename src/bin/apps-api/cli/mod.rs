@@ -6,6 +6,7 @@ mod cloudflare;
 mod hover;
 mod magic_sites;
 mod output;
+mod proxy;
 mod sfu;
 mod signals;
 mod turn;
@@ -55,6 +56,9 @@ pub fn main() -> ExitCode {
     };
     if let Command::Fake(args) = cli.command {
         return runtime.block_on(serve_fake(args));
+    }
+    if let Command::Proxy(args) = cli.command {
+        return runtime.block_on(proxy::serve(args));
     }
     let global = cli.global.clone();
     let outcome = runtime.block_on(async {
@@ -168,7 +172,7 @@ async fn run(command: Command, global: &Global) -> Result<(), Failure> {
         Command::TurnKeys(command) => cloudflare::turn_keys(command, global).await,
         Command::Turn(command) => turn::turn(command, global).await,
         Command::Sfu(command) => sfu::sfu(command, global).await,
-        Command::Fake(_) | Command::Completions { .. } => Ok(()),
+        Command::Fake(_) | Command::Proxy(_) | Command::Completions { .. } => Ok(()),
     }
 }
 
