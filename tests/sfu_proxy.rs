@@ -43,10 +43,17 @@ async fn harness_on(
     let client = fake
         .realtime_client(created.app.id.clone().unwrap(), created.secret.clone())
         .unwrap();
-    let proxy = configure(Proxy::builder(client, KEY).prefix("/sfu"))
+    let proxy = configure(Proxy::builder(client.clone(), KEY).prefix("/sfu"))
         .build()
         .unwrap();
-    let app = axum::Router::new().nest("/sfu", proxy.router());
+    // Another proxy of the same app with the same key, at another prefix.
+    let other = Proxy::builder(client, KEY)
+        .prefix("/other")
+        .build()
+        .unwrap();
+    let app = axum::Router::new()
+        .nest("/sfu", proxy.router())
+        .nest("/other", other.router());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/sfu", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -230,7 +237,6 @@ async fn no_token_but_the_sessions_own_acts_on_it() {
     let h = harness(|b| b.per_caller(10_000, Duration::from_millis(1))).await;
     let (alice, alice_token) = h.session().await;
     let (_, mallory_token) = h.session().await;
-    let before = h.upstream();
     let forged = {
         let parts: Vec<&str> = alice_token.split('.').collect();
         format!("v1.{alice}.{}.{}", u64::from(u32::MAX), parts[3])
@@ -242,6 +248,39 @@ async fn no_token_but_the_sessions_own_acts_on_it() {
         3600,
     );
     let other_prefix = token_of(&alice, KEY, "/other", 3600);
+    // A token the proxy at /other (same key) issued, for a session it made: not this one's.
+    let carol = h
+        .http
+        .post(format!("{}/sessions/new", h.base.replace("/sfu", "/other")))
+        .send()
+        .await
+        .unwrap();
+    let cookie = carol.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    let carol_token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let carol: Value = carol.json().await.unwrap();
+    let carol = carol["sessionId"].as_str().unwrap().to_string();
+    let elsewhere = h
+        .call(
+            Method::GET,
+            &format!("/sessions/{carol}"),
+            &[("authorization", &bearer(&carol_token))],
+            None,
+        )
+        .await;
+    assert_eq!(
+        elsewhere.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        elsewhere.text
+    );
+    let before = h.upstream();
     let expired = token_of(&alice, KEY, "/sfu", 0);
     let cases: &[(&[(&str, String)], StatusCode)] = &[
         (&[], StatusCode::UNAUTHORIZED),

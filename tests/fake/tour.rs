@@ -255,3 +255,71 @@ async fn the_sfu_example_runs_a_call_on_the_fake() {
         assert!(out.lines().any(|l| l == line), "{line:?} not in:\n{out}");
     }
 }
+
+/// The proxy example on the embedded fake: it serves its page (plain `fetch` and
+/// `RTCPeerConnection`), the room, and the proxy, where a session comes with its cookie and
+/// another caller cannot read it. (The browser's own part needs real media: the browser test.)
+#[cfg(feature = "proxy")]
+#[tokio::test]
+async fn the_proxy_example_serves_its_page_and_the_proxy() {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(example_binary("proxy", "examples/proxy"))
+        .args(["--port", "0"])
+        .env_remove("CLOUDFLARE_CALLS_APP_SECRET")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the example says where it is");
+        if let Some(rest) = line.strip_prefix("Open ") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let http = crate::support::http();
+    let page = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("RTCPeerConnection") && page.contains("/partytracks"));
+    let created = http
+        .post(format!("{url}partytracks/sessions/new"))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    let cookie = created.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    let id = created.json::<serde_json::Value>().await.unwrap()["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stranger = http
+        .get(format!("{url}partytracks/sessions/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 401);
+    let joined = http
+        .post(format!("{url}room"))
+        .json(&json!({"sessionId": id, "tracks": ["audio", "video"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(joined.status().is_success());
+    let room: serde_json::Value = http
+        .get(format!("{url}room"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(room["peers"][0]["sessionId"], id.as_str());
+    child.kill().await.unwrap();
+}

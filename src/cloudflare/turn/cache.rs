@@ -1,18 +1,4 @@
-//! ICE servers that never expire on a caller: one TURN credential, minted once and handed to
-//! every caller, refreshed before it ages.
-//!
-//! Apps that mint a credential per page load spend the key's allocations (and the service's
-//! budget) for nothing; apps that cache one past its expiry hand out a credential the browser's
-//! next allocation refresh fails with. The cache does neither:
-//! - **one mint at a time**, however many callers wait; a caller waits for at most one;
-//! - **refreshed before 80 % of its lifetime**, in the background, while callers still get the
-//!   credential they have (a caller waits only when there is none fit to hand out);
-//! - **never a credential with less than 20 % of its life left**, unless a mint has just failed:
-//!   then the last good one is served until it expires, and an error after that (a failed mint
-//!   is not tried again for [`RETRY_PAUSE`], so a broken service is not asked by every caller);
-//! - **a revoke drops it**: the next caller gets a new one.
-//!
-//! Time is tokio's clock, so it is virtual under `tokio::time::pause`.
+//! ICE servers that never expire on a caller: [`IceServerCache`].
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,8 +15,21 @@ const HANDED_OUT: f64 = 0.8;
 /// How long after a failed mint the next one may start.
 pub const RETRY_PAUSE: Duration = Duration::from_secs(5);
 
-/// A TURN credential shared by every caller, refreshed before it ages (see the [module
-/// docs](self)).
+/// ICE servers that never expire on a caller: one TURN credential, minted once and handed to
+/// every caller, refreshed before it ages.
+///
+/// Apps that mint a credential per page load spend the key's allocations (and the service's
+/// budget) for nothing; apps that cache one past its expiry hand out a credential the browser's
+/// next allocation refresh fails with. The cache does neither:
+/// - **one mint at a time**, however many callers wait; a caller waits for at most one;
+/// - **refreshed before 80 % of its lifetime**, in the background, while callers still get the
+///   credential they have (a caller waits only when there is none fit to hand out);
+/// - **never a credential with less than 20 % of its life left**, unless a mint has just failed:
+///   then the last good one is served until it expires, and an error after that (a failed mint
+///   is not tried again for [`RETRY_PAUSE`], so a broken service is not asked by every caller);
+/// - **a revoke drops it**: the next caller gets a new one.
+///
+/// Time is tokio's clock, so it is virtual under `tokio::time::pause`.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), apps_api::Error> {

@@ -391,6 +391,9 @@ fn quotas_read_and_print() {
         ("1200/5m", Quota::CLOUDFLARE),
         ("100/1h", Quota::new(100, 3600 * SECOND)),
         ("5/500ms", Quota::new(5, Duration::from_millis(500))),
+        // The bounds themselves are kept: a millisecond, a day.
+        ("1/1ms", Quota::new(1, Duration::from_millis(1))),
+        ("1/24h", Quota::new(1, DAY)),
     ] {
         assert_eq!(text.parse::<Quota>(), Ok(quota), "{text}");
     }

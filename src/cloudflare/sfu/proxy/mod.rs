@@ -22,7 +22,7 @@
 //!   errors come back in the SFU's shape. The session's pace and one-mutation-at-a-time gate
 //!   hold across every browser; a per-caller limit ([`ProxyBuilder::per_caller`]) keeps one
 //!   browser from spending the app's budget.
-//! - **ICE servers** from an [`IceServerCache`](crate::cloudflare::turn::IceServerCache) (one
+//! - **ICE servers** from an [`crate::cloudflare::turn::IceServerCache`] (one
 //!   TURN credential, refreshed before it ages), or STUN only without one.
 //!
 //! ```no_run
