@@ -161,11 +161,15 @@ async fn a_call_goes_through_and_each_session_is_its_owners() {
         cookie.starts_with(&format!("sfu-session-{id}=v1.")),
         "{cookie}"
     );
-    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/sfu", "Max-Age=86400"] {
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/sfu",
+        "Max-Age=86400",
+        "Secure",
+    ] {
         assert!(cookie.contains(attribute), "{cookie}");
     }
-    // Served on 127.0.0.1: no `Secure`, which a browser would refuse over plain HTTP there.
-    assert!(!cookie.contains("Secure"), "{cookie}");
     let (alice, alice_token) = h.session().await;
     let (bob, bob_token) = h.session().await;
     let cookie = format!("sfu-session-{alice}={alice_token}");
@@ -709,10 +713,22 @@ async fn ice_servers_come_from_the_shared_cache() {
     let cache = IceServerCache::new(turn, Duration::from_secs(3600)).unwrap();
     let token = key.key.expose().to_string();
     let h = harness_on(fake, move |b| b.ice_servers(cache)).await;
+    // A TURN credential is billed to the app: not for a caller without a session.
+    let stranger = h
+        .call(Method::GET, "/generate-ice-servers", &[], None)
+        .await;
+    assert_eq!(stranger.status, 401, "{}", stranger.text);
+    let (id, session_token) = h.session().await;
+    let cookie = format!("sfu-session-{id}={session_token}");
     let mut usernames = Vec::new();
     for _ in 0..5 {
         let ice = h
-            .call(Method::GET, "/generate-ice-servers", &[], None)
+            .call(
+                Method::GET,
+                "/generate-ice-servers",
+                &[("cookie", &cookie)],
+                None,
+            )
             .await;
         assert_eq!(ice.status, 200, "{}", ice.text);
         assert!(
@@ -731,4 +747,209 @@ async fn ice_servers_come_from_the_shared_cache() {
     }
     usernames.dedup();
     assert_eq!(usernames.len(), 1, "one credential for every caller");
+}
+
+/// A cookie does not vouch for a request another site made the browser send (a sibling
+/// subdomain is the same site to `SameSite=Strict`): refused, unsent; a bearer is no such
+/// request, and the same request from the page's own origin passes.
+#[tokio::test]
+async fn a_cookie_does_not_vouch_for_another_sites_request() {
+    let h = harness(|b| b).await;
+    let (alice, token) = h.session().await;
+    let cookie = format!("sfu-session-{alice}={token}");
+    let path = format!("/sessions/{alice}");
+    let before = h.upstream();
+    for forged in [
+        [
+            ("sec-fetch-site", "same-site"),
+            ("origin", "https://evil.example.com"),
+        ],
+        [("sec-fetch-site", "cross-site"), ("x-ignored", "")],
+        [("origin", "https://evil.example.com"), ("x-ignored", "")],
+    ] {
+        let mut headers = vec![("cookie", cookie.as_str())];
+        headers.extend(forged.iter().filter(|(n, _)| *n != "x-ignored"));
+        let answer = h.call(Method::GET, &path, &headers, None).await;
+        assert_eq!(answer.status, 403, "{forged:?}: {}", answer.text);
+    }
+    assert_eq!(h.upstream(), before);
+    let own = h
+        .call(
+            Method::GET,
+            &path,
+            &[("cookie", &cookie), ("sec-fetch-site", "same-origin")],
+            None,
+        )
+        .await;
+    assert_eq!(own.status, 200, "{}", own.text);
+    let bearer_too = h
+        .call(
+            Method::GET,
+            &path,
+            &[
+                ("authorization", &bearer(&token)),
+                ("sec-fetch-site", "cross-site"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(bearer_too.status, 200, "{}", bearer_too.text);
+}
+
+/// A browser that made many sessions (a page reloaded all day) holds at most
+/// `KEPT_SESSIONS` cookies of the proxy: a new session lets the first to expire go.
+#[tokio::test]
+async fn session_cookies_do_not_pile_up() {
+    let h = harness(|b| b).await;
+    let held: Vec<String> = (0..10)
+        .map(|n| {
+            let id = format!("old{n}");
+            format!("sfu-session-{id}={}", token_of(&id, KEY, "/sfu", 1000 + n))
+        })
+        .collect();
+    let answer = h
+        .call(
+            Method::POST,
+            "/sessions/new",
+            &[("cookie", &held.join("; "))],
+            None,
+        )
+        .await;
+    let set: Vec<&str> = answer
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    let gone: Vec<&&str> = set.iter().filter(|c| c.contains("Max-Age=0")).collect();
+    assert_eq!(gone.len(), 3, "{set:?}");
+    assert!(
+        gone.iter().all(|c| ["old0", "old1", "old2"]
+            .iter()
+            .any(|o| c.starts_with(&format!("sfu-session-{o}=")))),
+        "{set:?}"
+    );
+    assert_eq!(set.len(), 4, "the three let go and the new one: {set:?}");
+}
+
+/// The router nested at another path than its prefix answers that it is misconfigured, and
+/// sends nothing; a method a route does not take is a JSON 405.
+#[tokio::test]
+async fn a_proxy_nested_away_from_its_prefix_says_so() {
+    let fake = FakeServer::start().await.unwrap();
+    let created = fake
+        .cloudflare_client()
+        .unwrap()
+        .calls(fake.account_id())
+        .create(None)
+        .await
+        .unwrap();
+    let client = fake
+        .realtime_client(created.app.id.clone().unwrap(), created.secret.clone())
+        .unwrap();
+    let proxy = Proxy::builder(client, KEY).prefix("/sfu").build().unwrap();
+    let app = axum::Router::new().nest("/api/sfu", proxy.router());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let answer = http()
+        .post(format!("{base}/api/sfu/sessions/new"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 500);
+    assert_eq!(
+        answer.json::<Value>().await.unwrap()["errorCode"],
+        "misconfigured"
+    );
+    assert!(fake
+        .requests()
+        .iter()
+        .all(|r| !r.operation.starts_with("sfu-")));
+    let h = harness(|b| b).await;
+    let wrong = h.call(Method::GET, "/sessions/new", &[], None).await;
+    assert_eq!(wrong.status, 405);
+    assert_eq!(wrong.body["errorCode"], "method_not_allowed");
+}
+
+/// Without peer addresses, callers are told apart by the session whose token they show: a
+/// stranger naming a victim's session spends nothing of the victim's allowance. Behind a
+/// trusted reverse proxy, the forwarded address is the caller.
+#[tokio::test]
+async fn nobody_spends_another_callers_allowance() {
+    let fake = FakeServer::start().await.unwrap();
+    let created = fake
+        .cloudflare_client()
+        .unwrap()
+        .calls(fake.account_id())
+        .create(None)
+        .await
+        .unwrap();
+    let client = fake
+        .realtime_client(created.app.id.clone().unwrap(), created.secret.clone())
+        .unwrap();
+    let serve = |proxy: Proxy| async move {
+        let app = axum::Router::new().nest("/sfu", proxy.router());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/sfu", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        base
+    };
+    // No connect info: per session.
+    let proxy = Proxy::builder(client.clone(), KEY)
+        .prefix("/sfu")
+        .per_caller(3, Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let base = serve(proxy).await;
+    let created = http()
+        .post(format!("{base}/sessions/new"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = created.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    let token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string();
+    let id: Value = created.json().await.unwrap();
+    let id = id["sessionId"].as_str().unwrap().to_string();
+    for _ in 0..10 {
+        let stranger = http()
+            .get(format!("{base}/sessions/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stranger.status(), 401);
+    }
+    for expected in [200, 200, 200, 429] {
+        let owner = http()
+            .get(format!("{base}/sessions/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(owner.status(), expected);
+    }
+    // Behind one trusted reverse proxy: each forwarded address its own allowance.
+    let proxy = Proxy::builder(client, KEY)
+        .prefix("/sfu")
+        .per_caller(1, Duration::from_secs(60))
+        .behind_reverse_proxies(1)
+        .build()
+        .unwrap();
+    let base = serve(proxy).await;
+    let from = |address: &'static str| {
+        http()
+            .post(format!("{base}/sessions/new"))
+            .header("x-forwarded-for", format!("10.9.9.9, {address}"))
+            .send()
+    };
+    assert!(from("198.51.100.1").await.unwrap().status().is_success());
+    assert_eq!(from("198.51.100.1").await.unwrap().status(), 429);
+    assert!(from("198.51.100.2").await.unwrap().status().is_success());
 }

@@ -77,7 +77,10 @@ async fn serve(live: bool, port: u16) -> Result<(), Error> {
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
         .map_err(|_| Error::Config("no randomness for a signing key".into()))?;
     let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let mut proxy = Proxy::builder(client, key).prefix("/partytracks");
+    // Served over plain HTTP on loopback: no `Secure` cookie (behind TLS, leave it on).
+    let mut proxy = Proxy::builder(client, key)
+        .prefix("/partytracks")
+        .secure_cookies(false);
     if let Some(turn) = turn {
         proxy = proxy.ice_servers(IceServerCache::new(turn, Duration::from_secs(3600))?);
     }

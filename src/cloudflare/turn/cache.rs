@@ -15,6 +15,9 @@ const HANDED_OUT: f64 = 0.8;
 /// How long after a failed mint the next one may start.
 pub const RETRY_PAUSE: Duration = Duration::from_secs(5);
 
+/// How long a caller waits for a mint before taking the last good credential, if it lives.
+const MINT_WAIT: Duration = Duration::from_secs(2);
+
 /// ICE servers that never expire on a caller: one TURN credential, minted once and handed to
 /// every caller, refreshed before it ages.
 ///
@@ -23,7 +26,8 @@ pub const RETRY_PAUSE: Duration = Duration::from_secs(5);
 /// next allocation refresh fails with. The cache does neither:
 /// - **one mint at a time**, however many callers wait; a caller waits for at most one;
 /// - **refreshed before 80 % of its lifetime**, in the background, while callers still get the
-///   credential they have (a caller waits only when there is none fit to hand out);
+///   credential they have (a caller waits only when there is none fit to hand out, and then
+///   at most 2 s while the last good one still lives);
 /// - **never a credential with less than 20 % of its life left**, unless a mint has just failed:
 ///   then the last good one is served until it expires, and an error after that (a failed mint
 ///   is not tried again for [`RETRY_PAUSE`], so a broken service is not asked by every caller);
@@ -63,6 +67,8 @@ struct State {
     /// The last mint's failure, and when it ended.
     failed: Option<(Error, Instant)>,
     mints: u64,
+    /// A credential dropped whose revoke failed: the next `revoke` tries it again.
+    unrevoked: Option<crate::TurnUsername>,
 }
 
 /// A credential and its life, on tokio's clock.
@@ -115,8 +121,17 @@ impl IceServerCache {
             Look::Wait(minted) => minted,
         };
         // The mint runs apart: a caller that gives up does not stop it. A closed channel (the
-        // cache gone) is as good as an end.
-        let _ = minted.changed().await;
+        // cache gone) is as good as an end. A mint slower than [`MINT_WAIT`] leaves the caller
+        // the last good credential, if it still lives; else it waits the mint out.
+        if tokio::time::timeout(MINT_WAIT, minted.changed())
+            .await
+            .is_err()
+        {
+            if let Some(alive) = self.alive() {
+                return Ok(alive);
+            }
+            let _ = minted.changed().await;
+        }
         match self.look(true) {
             Look::Ready(ice) => Ok(ice),
             Look::Failed(error) => Err(error),
@@ -128,13 +143,30 @@ impl IceServerCache {
     }
 
     /// Revokes the credential the cache hands out (if it has one) and drops it: the next caller
-    /// gets a new one. A mint under way when this is called still lands.
+    /// gets a new one. A mint under way when this is called still lands. A revoke that fails is
+    /// tried again by the next call (the credential is no longer handed out either way).
     pub async fn revoke(&self) -> Result<(), Error> {
-        let dropped = self.lock().current.take();
-        match dropped.and_then(|fresh| fresh.ice.username()) {
-            Some(username) => self.shared.turn.revoke(&username).await,
-            None => Ok(()),
+        let username = {
+            let mut state = self.lock();
+            let dropped = state.current.take().and_then(|fresh| fresh.ice.username());
+            dropped.or_else(|| state.unrevoked.take())
+        };
+        let Some(username) = username else {
+            return Ok(());
+        };
+        let revoked = self.shared.turn.revoke(&username).await;
+        if revoked.is_err() {
+            self.lock().unrevoked = Some(username);
         }
+        revoked
+    }
+
+    /// The last good credential, if it has not expired.
+    fn alive(&self) -> Option<IceServers> {
+        let now = Instant::now();
+        let state = self.lock();
+        let fresh = state.current.as_ref().filter(|fresh| now < fresh.expires)?;
+        Some(fresh.ice.clone())
     }
 
     /// How many credentials it has minted so far (for metrics).

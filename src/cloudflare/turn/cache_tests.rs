@@ -217,3 +217,89 @@ fn a_ttl_out_of_range_is_refused() {
         ));
     }
 }
+
+/// A mint that hangs while a credential still lives: the caller waits at most `MINT_WAIT`,
+/// then gets the last good one; nobody waits past that while it lives.
+#[tokio::test(start_paused = true)]
+async fn a_hung_mint_leaves_callers_the_last_good_credential() {
+    let slow = Arc::new(AtomicBool::new(false));
+    let stalling = slow.clone();
+    let mints = Arc::new(AtomicU64::new(0));
+    let counted = mints.clone();
+    let responder = Responder::from_async(move |_| {
+        let (slow, n) = (stalling.load(SeqCst), counted.fetch_add(1, SeqCst));
+        async move {
+            if slow {
+                // Slow, within a try's time limit.
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            json_response(
+                200,
+                format!(
+                    r#"{{"iceServers": [{{"urls": ["turn:t.example:3478"], "username": "u{n}", "credential": "c"}}]}}"#
+                ),
+            )
+        }
+    });
+    let turn = TurnCredentials::builder("2a95132c15732412d22c1476fa83f27a", "key")
+        .responder(responder)
+        .build()
+        .unwrap();
+    let cache = IceServerCache::new(turn, HOUR).unwrap();
+    let first = cache.ice_servers().await.unwrap();
+    slow.store(true, SeqCst);
+    tokio::time::sleep(HOUR * 85 / 100).await;
+    let started = Instant::now();
+    let served = cache.ice_servers().await.unwrap();
+    assert_eq!(served.username(), first.username());
+    assert_eq!(started.elapsed(), MINT_WAIT);
+    // The mint lands later; from then on the new credential.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let later = cache.ice_servers().await.unwrap();
+    assert_ne!(later.username(), first.username());
+    assert_eq!(mints.load(SeqCst), 2);
+}
+
+/// A revoke that fails is tried again by the next call; the credential is not handed out
+/// meanwhile.
+#[tokio::test(start_paused = true)]
+async fn a_failed_revoke_is_tried_again() {
+    let revokes = Arc::new(AtomicU64::new(0));
+    let counted = revokes.clone();
+    let mints = Arc::new(AtomicU64::new(0));
+    let minted = mints.clone();
+    let responder = Responder::new(move |request| {
+        if request.uri().path().ends_with("/revoke") {
+            return match counted.fetch_add(1, SeqCst) {
+                0 => json_response(503, "{}"),
+                _ => json_response(204, ""),
+            };
+        }
+        let n = minted.fetch_add(1, SeqCst);
+        json_response(
+            200,
+            format!(
+                r#"{{"iceServers": [{{"urls": ["turn:t.example:3478"], "username": "u{n}", "credential": "c"}}]}}"#
+            ),
+        )
+    });
+    let turn = TurnCredentials::builder("2a95132c15732412d22c1476fa83f27a", "key")
+        .responder(responder)
+        .retry(crate::RetryConfig::disabled())
+        .build()
+        .unwrap();
+    let cache = IceServerCache::new(turn, HOUR).unwrap();
+    let first = cache.ice_servers().await.unwrap();
+    assert!(cache.revoke().await.is_err());
+    assert_ne!(
+        cache.ice_servers().await.unwrap().username(),
+        first.username()
+    );
+    cache.revoke().await.unwrap();
+    cache.revoke().await.unwrap();
+    assert_eq!(
+        revokes.load(SeqCst),
+        3,
+        "the failed one, then it again, then the second"
+    );
+}

@@ -167,6 +167,10 @@ pub struct ProxyArgs {
     /// How long a session token lives (e.g. 12h, 1d).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "1d")]
     pub token_lifetime: std::time::Duration,
+    /// Reached only through this many reverse proxies, each appending to X-Forwarded-For: the
+    /// per-caller limit then reads the caller's address there (0: the peer's).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub behind_proxies: usize,
     /// How long each shared TURN credential lives (with a TURN key).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "1h")]
     pub turn_ttl: std::time::Duration,

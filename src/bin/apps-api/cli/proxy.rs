@@ -26,9 +26,13 @@ async fn run(args: ProxyArgs) -> Result<(), Error> {
         Ok(key) => (Secret::new(key), false),
         Err(_) => (made_up_key()?, true),
     };
+    // Plain HTTP on loopback is development: a `Secure` cookie there is for the browser to
+    // take or not; anywhere else the proxy sits behind TLS and the cookie is `Secure`.
     let mut builder = Proxy::builder(client.clone(), key)
         .prefix(&args.prefix)
-        .token_lifetime(args.token_lifetime);
+        .token_lifetime(args.token_lifetime)
+        .secure_cookies(!args.listen.is_loopback())
+        .behind_reverse_proxies(args.behind_proxies);
     let turn = match std::env::var_os("CLOUDFLARE_TURN_KEY_ID") {
         Some(_) => Some(IceServerCache::new(
             TurnCredentials::from_env()?,

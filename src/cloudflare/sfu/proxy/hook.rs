@@ -10,8 +10,9 @@ use crate::SessionId;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProxyRequest {
-    /// The session the caller owns and acts on (its token checked); `None` for a new session,
-    /// the ICE servers and the adapters, which belong to no session.
+    /// The session the caller owns and acts on (its token checked); for the ICE servers, the
+    /// session whose token it showed; `None` for a new session and the adapters, which belong
+    /// to no session.
     pub session: Option<SessionId>,
     /// What it asks for.
     pub action: Action,
@@ -30,40 +31,58 @@ pub enum Action {
     IceServers,
     /// Read the session's state.
     State,
-    /// `tracks/new`: publish the caller's own tracks (by name), and pull tracks other sessions
-    /// publish (their session, the track's name).
+    /// `tracks/new`: publish the caller's own tracks (by name; every item that names no other
+    /// session), and pull tracks other sessions publish (their session, the track's name).
     Tracks {
         /// Track names the caller publishes.
         publish: Vec<String>,
         /// Tracks the caller pulls: the publisher's session and the track's name.
         pull: Vec<(SessionId, String)>,
+        /// Whether the SFU is asked to publish, besides, every track of the offer it finds
+        /// (`autoDiscover`: tracks the request does not name).
+        auto_discover: bool,
     },
     /// `renegotiate`.
     Renegotiate,
-    /// `tracks/update`: tracks pointed at other tracks, or simulcast preferences; the remote
-    /// tracks named.
+    /// `tracks/update`: transceivers pointed at other tracks, or simulcast preferences; the
+    /// remote tracks named.
     UpdateTracks {
         /// Tracks the caller's transceivers are pointed at: publisher's session, track name.
         pull: Vec<(SessionId, String)>,
     },
     /// `tracks/close`.
     CloseTracks,
-    /// `datachannels/establish`.
-    EstablishDataChannels,
+    /// `datachannels/establish`; a channel of another session it names.
+    EstablishDataChannels {
+        /// Channels of other sessions named: the publisher's session and the channel's name.
+        pull: Vec<(SessionId, String)>,
+    },
     /// `datachannels/new`: channels published by name, and channels pulled from other sessions.
     DataChannels {
         /// Channel names the caller publishes.
         publish: Vec<String>,
         /// Channels the caller subscribes to: the publisher's session and the channel's name.
         pull: Vec<(SessionId, String)>,
+        /// Whether a channel asks to reply to its publisher (`canReply`: it takes the right
+        /// from whoever held it).
+        can_reply: bool,
     },
     /// `datachannels/update`.
-    UpdateDataChannels,
+    UpdateDataChannels {
+        /// Channels of other sessions named.
+        pull: Vec<(SessionId, String)>,
+        /// Whether a channel asks to reply to its publisher.
+        can_reply: bool,
+    },
     /// `datachannels/close`.
     CloseDataChannels,
     /// `adapters/websocket/new`: the SFU streams tracks to or from a WebSocket endpoint the
-    /// request names. Refused unless the hook allows it.
-    NewAdapters,
+    /// request names (each item: the session it names, if any, and the track's name). Such a
+    /// request belongs to no session and shows no token: refused unless the hook allows it.
+    NewAdapters {
+        /// Each adapter's session (for a track it streams out) and track name.
+        tracks: Vec<(Option<SessionId>, String)>,
+    },
     /// `adapters/websocket/close`. Refused unless the hook allows it.
     CloseAdapters,
 }
@@ -110,7 +129,7 @@ pub(super) fn default_hook() -> Hook {
     Arc::new(|request: ProxyRequest| -> Decision {
         Box::pin(async move {
             match request.action {
-                Action::NewAdapters | Action::CloseAdapters => Err(Refusal::forbidden(
+                Action::NewAdapters { .. } | Action::CloseAdapters => Err(Refusal::forbidden(
                     "WebSocket adapters are not offered through this proxy",
                 )),
                 _ => Ok(()),

@@ -1,51 +1,102 @@
-//! The per-caller limit, with tower-governor: a burst, then a steady rate, per peer address
-//! (an IPv6 address by its /64, which one host holds whole), or without one, per session named.
+//! The per-caller limit, with governor: a burst, then a steady rate, per caller. A caller is
+//! its address (an IPv6 one by its /64, which one host holds whole): the peer's, or behind
+//! trusted reverse proxies the one they forwarded. Without an address, the session a request
+//! proved it owns; the rest share one allowance.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Weak};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
-use axum::http::Request;
-use governor::middleware::NoOpMiddleware;
-use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
-use tower_governor::key_extractor::KeyExtractor;
-use tower_governor::GovernorError;
+use axum::http::HeaderMap;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
 
-use crate::Error;
+use crate::{Error, SessionId};
 
 /// Who a request comes from, as the limit tells callers apart.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Caller {
-    /// A peer address (IPv6: its /64).
+    /// An address (IPv6: its /64).
     Address(IpAddr),
-    /// No peer address known: the session the path names (at most 128 bytes kept).
-    Session(String),
-    /// Neither.
+    /// No address known: the session the request proved it owns.
+    Session(SessionId),
+    /// Neither: one allowance for them all.
     Unknown,
 }
 
-/// Tells callers apart.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct CallerKey;
+/// Every this many checks, callers whose allowance is whole again are forgotten.
+const SWEEP_EVERY: u64 = 4096;
 
-impl KeyExtractor for CallerKey {
-    type Key = Caller;
+/// The limit.
+pub(super) struct PerCaller {
+    limiter: DefaultKeyedRateLimiter<Caller>,
+    clock: DefaultClock,
+    checks: AtomicU64,
+    /// How many reverse proxies in front add to `X-Forwarded-For` (0: the peer is the caller).
+    hops: usize,
+}
 
-    fn extract<T>(&self, request: &Request<T>) -> Result<Caller, GovernorError> {
-        if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() {
-            return Ok(Caller::Address(network_of(peer.ip())));
-        }
-        let path = request.uri().path();
-        let session = path
-            .split_once("sessions/")
-            .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
-            .filter(|named| !named.is_empty() && *named != "new");
-        Ok(match session {
-            Some(named) => Caller::Session(named.chars().take(128).collect()),
-            None => Caller::Unknown,
+impl PerCaller {
+    /// `burst` requests at once, then one per `every`; the caller `hops` reverse proxies back.
+    pub(super) fn new(burst: u32, every: Duration, hops: usize) -> Result<Self, Error> {
+        let burst = NonZeroU32::new(burst);
+        let quota = Quota::with_period(every).zip(burst).ok_or_else(|| {
+            Error::Config("a per-caller limit needs a burst and a period above zero".into())
+        })?;
+        let (quota, burst) = quota;
+        Ok(Self {
+            limiter: DefaultKeyedRateLimiter::keyed(quota.allow_burst(burst)),
+            clock: DefaultClock::default(),
+            checks: AtomicU64::new(0),
+            hops,
         })
     }
+
+    /// The caller of a request: its address, else the session it proved it owns.
+    pub(super) fn caller(
+        &self,
+        peer: Option<SocketAddr>,
+        headers: &HeaderMap,
+        owner: Option<&SessionId>,
+    ) -> Caller {
+        let address = match (self.hops, peer) {
+            (0, peer) => peer.map(|p| p.ip()),
+            (hops, peer) => forwarded(headers, hops).or(peer.map(|p| p.ip())),
+        };
+        match (address, owner) {
+            (Some(ip), _) => Caller::Address(network_of(ip)),
+            (None, Some(session)) => Caller::Session(session.clone()),
+            (None, None) => Caller::Unknown,
+        }
+    }
+
+    /// Whether `caller` may send another request; if not, how long until it may.
+    pub(super) fn check(&self, caller: &Caller) -> Result<(), Duration> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.limiter.retain_recent();
+        }
+        self.limiter
+            .check_key(caller)
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// How many callers it remembers.
+    #[cfg(test)]
+    pub(super) fn remembered(&self) -> usize {
+        self.limiter.len()
+    }
+}
+
+/// The address `hops` entries from the right of `X-Forwarded-For` (each trusted reverse proxy
+/// appends the address it got the request from), if it is one.
+fn forwarded(headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
+    let mut entries: Vec<&str> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        entries.extend(value.to_str().ok()?.split(','));
+    }
+    let entry = entries.iter().rev().nth(hops.checked_sub(1)?)?;
+    entry.trim().parse().ok()
 }
 
 /// An address as the limit keys it: IPv4 whole, IPv6 by its /64 (a host is given a /64, and
@@ -57,47 +108,6 @@ fn network_of(ip: IpAddr) -> IpAddr {
             None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
         },
         v4 => v4,
-    }
-}
-
-/// The limit's configuration, shared by the router's layer and the task that forgets callers.
-pub(super) struct PerCaller {
-    pub(super) config: Arc<GovernorConfig<CallerKey, NoOpMiddleware>>,
-}
-
-impl PerCaller {
-    /// `burst` requests at once, then one per `every`.
-    pub(super) fn new(burst: u32, every: Duration) -> Result<Self, Error> {
-        let config = GovernorConfigBuilder::default()
-            .key_extractor(CallerKey)
-            .period(every)
-            .burst_size(burst)
-            .finish()
-            .ok_or_else(|| {
-                Error::Config("a per-caller limit needs a burst and a period above zero".into())
-            })?;
-        Ok(Self {
-            config: Arc::new(config),
-        })
-    }
-
-    /// Forgets callers whose allowance is whole again, every minute, for as long as the
-    /// configuration lives: the limiter's memory is bounded by the callers of the last minutes.
-    pub(super) fn forget_idle_callers(&self) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let config: Weak<_> = Arc::downgrade(&self.config);
-        runtime.spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(60)).await;
-                let Some(config) = config.upgrade() else {
-                    return;
-                };
-                config.limiter().retain_recent();
-                config.limiter().shrink_to_fit();
-            }
-        });
     }
 }
 
@@ -116,5 +126,54 @@ mod tests {
         assert_eq!(network_of(v4), v4);
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
         assert_eq!(network_of(mapped), v4);
+    }
+
+    /// Behind one trusted proxy the caller is the rightmost forwarded address, whatever the
+    /// browser wrote to the left of it; with none trusted, the peer; without either, the
+    /// session it owns, and nobody can spend another's allowance by naming its session.
+    #[test]
+    fn the_caller_is_who_sent_it_not_who_it_says() {
+        let peer: SocketAddr = "10.0.0.1:443".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
+        let behind = PerCaller::new(1, Duration::from_secs(1), 1).unwrap();
+        let direct = PerCaller::new(1, Duration::from_secs(1), 0).unwrap();
+        let ip = |text: &str| Caller::Address(text.parse().unwrap());
+        assert_eq!(
+            behind.caller(Some(peer), &headers, None),
+            ip("198.51.100.7")
+        );
+        assert_eq!(direct.caller(Some(peer), &headers, None), ip("10.0.0.1"));
+        let session = SessionId::new("s1");
+        assert_eq!(
+            direct.caller(None, &HeaderMap::new(), Some(&session)),
+            Caller::Session(session)
+        );
+        assert_eq!(
+            direct.caller(None, &HeaderMap::new(), None),
+            Caller::Unknown
+        );
+        // One allowance each: the second request of a caller waits, another's does not.
+        assert!(direct.check(&ip("192.0.2.1")).is_ok());
+        assert!(direct.check(&ip("192.0.2.1")).is_err());
+        assert!(direct.check(&ip("192.0.2.2")).is_ok());
+    }
+
+    /// Callers whose allowance is whole again are forgotten: memory follows recent callers.
+    #[test]
+    fn idle_callers_are_forgotten() {
+        let limit = PerCaller::new(5, Duration::from_nanos(1), 0).unwrap();
+        for n in 0..SWEEP_EVERY * 2 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(n as u32));
+            limit.check(&Caller::Address(ip)).unwrap();
+        }
+        assert!(
+            limit.remembered() < SWEEP_EVERY as usize,
+            "{}",
+            limit.remembered()
+        );
     }
 }

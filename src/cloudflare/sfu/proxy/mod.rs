@@ -9,11 +9,12 @@
 //!   (one route per operation of the spec; anything else is a 404) and
 //!   `GET {prefix}/generate-ice-servers`.
 //! - **Sessions are owned.** `sessions/new` answers with a token for the new session, in an
-//!   `HttpOnly; SameSite=Strict; Path={prefix}` cookie (`Secure` unless the request came to a
-//!   loopback host), signed with the proxy's own key, expiring (a day by default). Clients that
-//!   are no browser send the same value as `Authorization: Bearer …`. Every request about a
-//!   session without a valid token for it is refused (401, or 403 for another session's
-//!   token) and nothing is sent upstream.
+//!   `HttpOnly; SameSite=Strict; Secure; Path={prefix}` cookie (`Secure` can be turned off for
+//!   plain-HTTP development), signed with the proxy's own key, expiring (a day by default).
+//!   Clients that are no browser send the same value as `Authorization: Bearer …`. Every
+//!   request about a session without a valid token for it is refused (401, or 403 for another
+//!   session's token, or for a cookie on a request another site made) and nothing is sent
+//!   upstream. TURN credentials are for callers holding a session.
 //! - **The app decides** the rest with a hook ([`ProxyBuilder::authorize`]) that sees who asks
 //!   for what, with the query string the browser added; by default an owner may do anything
 //!   an SFU is for, pulling any track of the app included, and nobody may make adapters.
@@ -40,8 +41,10 @@
 //! # Ok(()) }
 //! ```
 
+mod cookies;
 mod hook;
 mod limit;
+mod parse;
 mod relay;
 mod token;
 
@@ -75,6 +78,7 @@ struct Inner {
     ice: Option<IceServerCache>,
     max_body_bytes: usize,
     limit: limit::PerCaller,
+    secure_cookies: bool,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -97,6 +101,8 @@ pub struct ProxyBuilder {
     ice: Option<IceServerCache>,
     max_body_bytes: usize,
     per_caller: (u32, Duration),
+    hops: usize,
+    secure_cookies: bool,
 }
 
 impl std::fmt::Debug for ProxyBuilder {
@@ -124,12 +130,15 @@ impl Proxy {
             ice: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             per_caller: (50, Duration::from_millis(100)),
+            hops: 0,
+            secure_cookies: true,
         }
     }
 
-    /// The router, to nest at the prefix (`Router::nest(prefix, proxy.router())`). Serve it
-    /// with `into_make_service_with_connect_info::<SocketAddr>()` for a limit per peer address;
-    /// without, callers are told apart by the session they name.
+    /// The router, to nest at the prefix (`Router::nest(prefix, proxy.router())`; nested
+    /// elsewhere it answers every request with a 500 saying so). Serve it with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` for a limit per peer address
+    /// (see [`ProxyBuilder::per_caller`]).
     pub fn router(&self) -> axum::Router {
         relay::router(self.inner.clone())
     }
@@ -193,17 +202,35 @@ impl ProxyBuilder {
         self
     }
 
-    /// Each caller (a peer address; without one, the session it names) may send `burst`
-    /// requests at once, and one more every `every` (default 50, then one per 100 ms); past
-    /// that, 429 with `Retry-After`, and nothing is sent.
+    /// Each caller may send `burst` requests at once, and one more every `every` (default 50,
+    /// then one per 100 ms); past that, 429 with `Retry-After`, and nothing is sent. A caller
+    /// is its address: the peer's (served with `into_make_service_with_connect_info`), or the
+    /// one trusted reverse proxies forwarded ([`behind_reverse_proxies`](Self::behind_reverse_proxies));
+    /// without an address, the session whose token it showed; the rest share one allowance.
     pub fn per_caller(mut self, burst: u32, every: Duration) -> Self {
         self.per_caller = (burst, every);
         self
     }
 
+    /// The proxy is reached only through `hops` reverse proxies, each appending the address it
+    /// got the request from to `X-Forwarded-For`: a caller's address is the `hops`-th from the
+    /// right (1: the rightmost). Only for a proxy no one can reach but through them: anyone
+    /// else could write any address there.
+    pub fn behind_reverse_proxies(mut self, hops: usize) -> Self {
+        self.hops = hops;
+        self
+    }
+
+    /// Whether the session cookie is `Secure` (default yes). Only for development over plain
+    /// HTTP on a loopback host; browsers also take `Secure` cookies from `http://localhost`.
+    pub fn secure_cookies(mut self, secure: bool) -> Self {
+        self.secure_cookies = secure;
+        self
+    }
+
     /// Builds the proxy. Refused: a key shorter than [`MIN_KEY_BYTES`] or equal to the app
-    /// secret, a prefix that is not `/` followed by path characters, a token lifetime of zero,
-    /// a per-caller limit of nothing.
+    /// secret, a prefix that is not `/` followed by path characters, a token lifetime under a
+    /// second, a per-caller limit of nothing.
     pub fn build(self) -> Result<Proxy, Error> {
         let secret = self.client.inner.secret.expose();
         if self.key.expose().len() < MIN_KEY_BYTES {
@@ -229,13 +256,17 @@ impl ProxyBuilder {
                 crate::core::scrub::short(&self.prefix)
             )));
         }
-        if self.lifetime.is_zero() {
-            return Err(Error::Config("a session token must live some time".into()));
+        if self.lifetime < Duration::from_secs(1) {
+            return Err(Error::Config(
+                "a session token must live a second or more".into(),
+            ));
         }
-        let limit = limit::PerCaller::new(self.per_caller.0, self.per_caller.1)?;
+        let limit = limit::PerCaller::new(self.per_caller.0, self.per_caller.1, self.hops)?;
+        let app = self.client.inner.app_id.as_str();
         Ok(Proxy {
             inner: Arc::new(Inner {
-                signer: token::Signer::new(&self.key, &self.prefix, self.lifetime),
+                signer: token::Signer::new(&self.key, &self.prefix, app, self.lifetime),
+                secure_cookies: self.secure_cookies,
                 client: self.client,
                 prefix: self.prefix,
                 hook: self.hook,

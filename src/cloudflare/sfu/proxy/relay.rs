@@ -1,24 +1,25 @@
-//! The router and what it does with each request: check the session's token, read the body
-//! into the generated type, ask the app's hook, relay through the session's turn and pace, and
-//! answer the SFU's JSON (or an error in its shape).
+//! The router and what it does with each request: check the session's token, the caller's
+//! allowance, read the body into the generated type, ask the app's hook, relay through the
+//! session's turn and pace, and answer the SFU's JSON (or an error in its shape).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{RawPathParams, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{ConnectInfo, NestedPath, RawPathParams, Request, State};
+use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter};
 use axum::Router;
-use serde::de::DeserializeOwned;
-use tower_governor::{GovernorError, GovernorLayer};
 
-use super::hook::{Action, ProxyRequest};
-use super::token::{cookie_name, Verdict};
+use super::cookies::{self, Shown};
+use super::hook::{Action, ProxyRequest, Refusal};
+use super::parse::{action_of, is_offer, refusal, Parsed, Refused};
+use super::token::Verdict;
 use super::Inner;
-use crate::cloudflare::sfu::{adapters, Session, MAX_TRACKS_PER_REQUEST, SESSIONS_NEW};
+use crate::cloudflare::sfu::{adapters, Session, SESSIONS_NEW};
 use crate::core::transport::Meta;
-use crate::generated::sfu::types as wire;
 use crate::operations::{Operation, ALL};
 use crate::{Error, SessionId};
 
@@ -29,10 +30,15 @@ const APP_PATH: &str = "/apps/{app_id}";
 /// browsers block it).
 const STUN_ONLY: &str = r#"{"iceServers":[{"urls":["stun:stun.cloudflare.com:3478"]}]}"#;
 
-/// The router: one route per SFU operation of the operation table, the ICE servers, a JSON
-/// 404 for anything else, and the per-caller limit in front of all of it.
+/// A request answered before it is relayed (boxed: a response is large beside `Ok(())`).
+type Early = Box<Response>;
+
+/// How long a request body may take to arrive.
+const BODY_TIME: Duration = Duration::from_secs(10);
+
+/// The router: one route per SFU operation of the operation table, the ICE servers, and JSON
+/// for a path or method it does not serve.
 pub(super) fn router(inner: Arc<Inner>) -> Router {
-    inner.limit.forget_idle_callers();
     let mut router = Router::new();
     for op in ALL.iter().filter(|op| op.path.starts_with(APP_PATH)) {
         let path = &op.path[APP_PATH.len()..];
@@ -55,7 +61,6 @@ pub(super) fn router(inner: Arc<Inner>) -> Router {
             ),
         );
     }
-    let limited = GovernorLayer::new(inner.limit.config.clone()).error_handler(too_many);
     router
         .route(
             "/generate-ice-servers",
@@ -63,62 +68,15 @@ pub(super) fn router(inner: Arc<Inner>) -> Router {
                 ice_servers(inner, request)
             }),
         )
+        .method_not_allowed_fallback(|| async {
+            refusal(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "not this method on this route",
+            )
+        })
         .fallback(|| async { refusal(StatusCode::NOT_FOUND, "not_found", "no such route") })
-        .layer(limited)
         .with_state(inner)
-}
-
-/// An error in the SFU's shape.
-fn refusal(status: StatusCode, code: &str, description: &str) -> Response {
-    let body = serde_json::json!({"errorCode": code, "errorDescription": description});
-    (status, axum::Json(body)).into_response()
-}
-
-/// A request refused before anything was sent: a 400 or a 413, with the SFU's words.
-struct Refused {
-    status: StatusCode,
-    description: &'static str,
-}
-
-impl Refused {
-    const fn bad(description: &'static str) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            description,
-        }
-    }
-}
-
-impl IntoResponse for Refused {
-    fn into_response(self) -> Response {
-        let code = match self.status {
-            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-            _ => "invalid_request",
-        };
-        refusal(self.status, code, self.description)
-    }
-}
-
-/// The per-caller limit's refusal, in the SFU's shape, with its `Retry-After`.
-fn too_many(error: GovernorError) -> Response {
-    match error {
-        GovernorError::TooManyRequests { wait_time, .. } => {
-            let mut response = refusal(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many requests from this caller",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(wait_time.max(1)));
-            response
-        }
-        _ => refusal(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "no caller",
-        ),
-    }
 }
 
 /// The query string's parameters, decoded (at most 64, each at most 1 KiB: what reaches the
@@ -133,195 +91,102 @@ fn params_of(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The token the request shows for `session`: its bearer, else its cookie for the session.
-fn verdict(inner: &Inner, headers: &HeaderMap, session: &str) -> Verdict {
-    if let Some(bearer) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-    {
-        return inner.signer.check(bearer.trim(), session);
+/// Refused unless the router is nested where the proxy says it is (else its cookies would
+/// be scoped to another path, and its tokens refused).
+fn check_nesting(inner: &Inner, parts: &Parts) -> Result<(), Early> {
+    let at = parts
+        .extensions
+        .get::<NestedPath>()
+        .map_or("/", NestedPath::as_str);
+    if at == inner.prefix {
+        return Ok(());
     }
-    let name = cookie_name(session);
-    let mut best = Verdict::Invalid;
-    for value in headers.get_all(header::COOKIE) {
-        let Ok(value) = value.to_str() else { continue };
-        for pair in value.split(';') {
-            let Some((key, token)) = pair.trim().split_once('=') else {
-                continue;
-            };
-            if key == name {
-                match inner.signer.check(token, session) {
-                    Verdict::Owner => return Verdict::Owner,
-                    other => best = best.max_with(other),
-                }
-            }
-        }
-    }
-    best
+    tracing::error!(
+        nested = at,
+        prefix = %inner.prefix,
+        "the SFU proxy is nested at a path other than its prefix"
+    );
+    Err(Box::new(refusal(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "misconfigured",
+        "the proxy is not served at its prefix",
+    )))
 }
 
-impl Verdict {
-    /// The more telling of two verdicts for a refusal: another session's token says more than
-    /// none.
-    fn max_with(self, other: Verdict) -> Verdict {
-        match (self, other) {
-            (Verdict::Other, _) | (_, Verdict::Other) => Verdict::Other,
-            (kept, _) => kept,
-        }
-    }
-}
-
-/// Reads the body, at most `limit` bytes.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, Refused> {
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| Refused {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            description: "the request body is larger than this proxy accepts",
-        })
-}
-
-/// The body as the operation's generated request type. (serde's words quote values from the
-/// body, so they are not told.)
-fn parse<B: DeserializeOwned>(body: &[u8]) -> Result<B, Refused> {
-    serde_json::from_slice(body)
-        .map_err(|_| Refused::bad("the request body is not the operation's JSON"))
-}
-
-/// A named session as the hook and the upstream request see it: checked like every ID.
-fn session_named(raw: Option<&String>) -> Result<SessionId, Refused> {
-    raw.and_then(|raw| SessionId::parse(raw.as_str()).ok())
-        .ok_or(Refused::bad(
-            "a remote track or channel names its publisher's session by a session ID",
-        ))
-}
-
-/// An SDP offer, by what its description says.
-fn is_offer(description: Option<&wire::SfuSessionDescription>) -> bool {
-    description.is_some_and(|d| matches!(d.type_, Some(wire::SfuSessionDescriptionType::Offer)))
-}
-
-/// What each operation's body asks for, with the parsed body.
-fn action_of(op: &Operation, body: &[u8]) -> Result<(Action, Parsed), Refused> {
-    let too_many = || Refused::bad("too many items in one request");
-    let pulled = |tracks: &[wire::SfuTrackObject]| -> Result<Vec<(SessionId, String)>, Refused> {
-        tracks
-            .iter()
-            .filter(|t| {
-                t.session_id.is_some() || matches!(t.location, Some(wire::SfuLocation::Remote))
-            })
-            .map(|t| {
-                let name = t
-                    .track_name
-                    .as_ref()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default();
-                Ok((session_named(t.session_id.as_ref())?, name))
-            })
-            .collect()
-    };
-    Ok(match op.id {
-        id if id == crate::operations::SFU_SESSION_GET.id => (Action::State, Parsed::None),
-        id if id == crate::operations::SFU_TRACKS_NEW.id => {
-            let request: wire::SfuTracksRequest = parse(body)?;
-            if request.tracks.len() > MAX_TRACKS_PER_REQUEST {
-                return Err(too_many());
-            }
-            let publish = request
-                .tracks
-                .iter()
-                .filter(|t| matches!(t.location, Some(wire::SfuLocation::Local)))
-                .filter_map(|t| t.track_name.as_ref().map(|n| n.to_string()))
-                .collect();
-            let pull = pulled(&request.tracks)?;
-            (Action::Tracks { publish, pull }, Parsed::Tracks(request))
-        }
-        id if id == crate::operations::SFU_TRACKS_UPDATE.id => {
-            let request: wire::SfuUpdateTracksRequest = parse(body)?;
-            if request.tracks.len() > MAX_TRACKS_PER_REQUEST {
-                return Err(too_many());
-            }
-            let pull = pulled(&request.tracks)?;
-            (Action::UpdateTracks { pull }, Parsed::Update(request))
-        }
-        id if id == crate::operations::SFU_TRACKS_CLOSE.id => {
-            let request: wire::SfuCloseTracksRequest = parse(body)?;
-            if request.tracks.len() > MAX_TRACKS_PER_REQUEST {
-                return Err(too_many());
-            }
-            (Action::CloseTracks, Parsed::Close(request))
-        }
-        id if id == crate::operations::SFU_RENEGOTIATE.id => {
-            (Action::Renegotiate, Parsed::Renegotiate(parse(body)?))
-        }
-        id if id == crate::operations::SFU_DATACHANNELS_ESTABLISH.id => (
-            Action::EstablishDataChannels,
-            Parsed::Establish(parse(body)?),
-        ),
-        id if id == crate::operations::SFU_DATACHANNELS_NEW.id
-            || id == crate::operations::SFU_DATACHANNELS_UPDATE.id =>
-        {
-            let request: wire::SfuDataChannelsRequest = parse(body)?;
-            if request.data_channels.len() > MAX_TRACKS_PER_REQUEST {
-                return Err(too_many());
-            }
-            let name = |c: &wire::SfuDataChannelObject| {
-                c.data_channel_name
-                    .as_ref()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            };
-            let remote = |c: &&wire::SfuDataChannelObject| {
-                c.session_id.is_some() || matches!(c.location, Some(wire::SfuLocation::Remote))
-            };
-            let pull = request
-                .data_channels
-                .iter()
-                .filter(remote)
-                .map(|c| Ok((session_named(c.session_id.as_ref())?, name(c))))
-                .collect::<Result<Vec<_>, Refused>>()?;
-            let publish = request
-                .data_channels
-                .iter()
-                .filter(|c| !remote(c))
-                .map(name)
-                .collect();
-            if id == crate::operations::SFU_DATACHANNELS_NEW.id {
-                (
-                    Action::DataChannels { publish, pull },
-                    Parsed::Channels(request),
-                )
-            } else {
-                (Action::UpdateDataChannels, Parsed::Channels(request))
-            }
-        }
-        id if id == crate::operations::SFU_DATACHANNELS_CLOSE.id => (
-            Action::CloseDataChannels,
-            Parsed::CloseChannels(parse(body)?),
-        ),
-        id if id == crate::operations::SFU_ADAPTERS_WEBSOCKET_NEW.id => {
-            (Action::NewAdapters, Parsed::NewAdapters(parse(body)?))
-        }
-        id if id == crate::operations::SFU_ADAPTERS_WEBSOCKET_CLOSE.id => {
-            (Action::CloseAdapters, Parsed::CloseAdapters(parse(body)?))
-        }
-        _ => (Action::CreateSession, Parsed::None),
+/// The caller's allowance: a 429 with `Retry-After` once it is spent.
+fn allowance(inner: &Inner, parts: &Parts, owner: Option<&SessionId>) -> Result<(), Early> {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let caller = inner.limit.caller(peer, &parts.headers, owner);
+    inner.limit.check(&caller).map_err(|wait| {
+        let mut response = refusal(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests from this caller",
+        );
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        Box::new(response)
     })
 }
 
-/// A request body, read into its operation's generated type.
-enum Parsed {
-    None,
-    Tracks(wire::SfuTracksRequest),
-    Update(wire::SfuUpdateTracksRequest),
-    Close(wire::SfuCloseTracksRequest),
-    Renegotiate(wire::SfuRenegotiateRequest),
-    Establish(wire::SfuEstablishRequest),
-    Channels(wire::SfuDataChannelsRequest),
-    CloseChannels(wire::SfuCloseDataChannelsRequest),
-    NewAdapters(wire::SfuNewAdapterRequest),
-    CloseAdapters(wire::SfuCloseAdapterRequest),
+/// The token check of a request about `session`.
+fn owner(inner: &Inner, parts: &Parts, session: &SessionId) -> Result<(), Early> {
+    let (verdict, shown) = cookies::verdict(&inner.signer, &parts.headers, session.as_str());
+    let refused = |status, code, description| Err(Box::new(refusal(status, code, description)));
+    match verdict {
+        Verdict::Owner
+            if shown == Shown::Cookie && cookies::sent_by_another_site(&parts.headers) =>
+        {
+            refused(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "a session's cookie does not vouch for a request another site made",
+            )
+        }
+        Verdict::Owner => Ok(()),
+        Verdict::Other => refused(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token is for another session",
+        ),
+        Verdict::Invalid => refused(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid token for this session is needed (its cookie, or a bearer)",
+        ),
+    }
+}
+
+/// The hook's say on `asked`.
+async fn decide(inner: &Inner, asked: ProxyRequest) -> Result<(), Early> {
+    (inner.hook)(asked).await.map_err(|refused: Refusal| {
+        let status = StatusCode::from_u16(refused.status)
+            .ok()
+            .filter(StatusCode::is_client_error)
+            .unwrap_or(StatusCode::FORBIDDEN);
+        let message = crate::core::scrub::short(&refused.message);
+        Box::new(refusal(status, "forbidden", &message))
+    })
+}
+
+/// Reads the body: at most `limit` bytes, within [`BODY_TIME`].
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, Refused> {
+    match tokio::time::timeout(BODY_TIME, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(Refused {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            description: "the request body is larger than this proxy accepts",
+        }),
+        Err(_) => Err(Refused {
+            status: StatusCode::REQUEST_TIMEOUT,
+            description: "the request body took too long",
+        }),
+    }
 }
 
 /// One request of the router: from its route's operation to the SFU's answer.
@@ -331,67 +196,44 @@ async fn relay(
     session: Option<String>,
     request: Request,
 ) -> Response {
+    match relay_checked(&inner, op, session, request).await {
+        Ok(answer) => answer,
+        Err(early) => *early,
+    }
+}
+
+async fn relay_checked(
+    inner: &Inner,
+    op: &'static Operation,
+    session: Option<String>,
+    request: Request,
+) -> Result<Response, Early> {
     let (parts, body) = request.into_parts();
-    let params = params_of(parts.uri.query());
+    check_nesting(inner, &parts)?;
     let session = match session {
-        Some(raw) => match SessionId::parse(raw) {
-            Ok(id) => Some(id),
-            Err(_) => {
-                return refusal(StatusCode::NOT_FOUND, "not_found", "no such session");
-            }
-        },
+        Some(raw) => Some(
+            SessionId::parse(raw)
+                .map_err(|_| refusal(StatusCode::NOT_FOUND, "not_found", "no such session"))?,
+        ),
         None => None,
     };
     if let Some(id) = &session {
-        match verdict(&inner, &parts.headers, id.as_str()) {
-            Verdict::Owner => {}
-            Verdict::Other => {
-                return refusal(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                    "this token is for another session",
-                )
-            }
-            Verdict::Invalid => {
-                return refusal(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "a valid token for this session is needed (its cookie, or a bearer)",
-                )
-            }
-        }
+        owner(inner, &parts, id)?;
     }
-    let body = match read_body(body, inner.max_body_bytes).await {
-        Ok(body) => body,
-        Err(refused) => return refused.into_response(),
-    };
-    let (action, parsed) = match action_of(op, &body) {
-        Ok(found) => found,
-        Err(refused) => return refused.into_response(),
-    };
+    allowance(inner, &parts, session.as_ref())?;
+    let early = |refused: Refused| Box::new(refused.into_response());
+    let body = read_body(body, inner.max_body_bytes).await.map_err(early)?;
+    let (action, parsed) = action_of(op, &body).map_err(early)?;
     let asked = ProxyRequest {
         session: session.clone(),
         action,
-        params,
+        params: params_of(parts.uri.query()),
     };
-    if let Err(refused) = (inner.hook)(asked).await {
-        let status = StatusCode::from_u16(refused.status)
-            .ok()
-            .filter(StatusCode::is_client_error)
-            .unwrap_or(StatusCode::FORBIDDEN);
-        return refusal(
-            status,
-            "forbidden",
-            &crate::core::scrub::short(&refused.message),
-        );
-    }
-    match session {
-        Some(id) => {
-            let handle = inner.client.session(id);
-            relay_session(&inner, &handle, op, parsed).await
-        }
-        None => relay_app(&inner, op, parsed, &parts.headers).await,
-    }
+    decide(inner, asked).await?;
+    Ok(match session {
+        Some(id) => relay_session(inner, &inner.client.session(id), op, parsed).await,
+        None => relay_app(inner, op, parsed, &parts).await,
+    })
 }
 
 /// Relays a request of one session through its turn and pace.
@@ -429,7 +271,9 @@ async fn relay_session(
         Parsed::Channels(body) if op.id == crate::operations::SFU_DATACHANNELS_NEW.id => {
             relayed!(false, api.sfu_datachannels_new(app, session, &body))
         }
-        Parsed::Channels(body) => relayed!(false, api.sfu_datachannels_update(app, session, &body)),
+        Parsed::Channels(body) => {
+            relayed!(false, api.sfu_datachannels_update(app, session, &body))
+        }
         Parsed::CloseChannels(body) => {
             relayed!(false, api.sfu_datachannels_close(app, session, &body))
         }
@@ -444,18 +288,19 @@ async fn relay_app(
     inner: &Inner,
     op: &'static Operation,
     parsed: Parsed,
-    headers: &HeaderMap,
+    parts: &Parts,
 ) -> Response {
     let client = &inner.client.inner;
     let app = match client.app_id.segment() {
         Ok(app) => app,
         Err(error) => return failed(&error),
     };
+    let rule = adapters::relay_rule(op);
     match parsed {
         Parsed::NewAdapters(body) => answered(
             client
                 .transport
-                .run(adapters::relay_rule(op), None, || {
+                .run(rule, None, || {
                     client.api.sfu_adapters_websocket_new(app, &body)
                 })
                 .await,
@@ -463,27 +308,23 @@ async fn relay_app(
         Parsed::CloseAdapters(body) => answered(
             client
                 .transport
-                .run(adapters::relay_rule(op), None, || {
+                .run(rule, None, || {
                     client.api.sfu_adapters_websocket_close(app, &body)
                 })
                 .await,
         ),
-        _ => new_session(inner, headers).await,
+        _ => new_session(inner, app, parts).await,
     }
 }
 
-/// `sessions/new`: the session, and its token as a cookie.
-async fn new_session(inner: &Inner, headers: &HeaderMap) -> Response {
-    let client = &inner.client;
-    let app = match client.inner.app_id.segment() {
-        Ok(app) => app,
-        Err(error) => return failed(&error),
-    };
+/// `sessions/new`: the session, its token as a cookie, and the oldest of the browser's other
+/// session cookies let go past [`cookies::KEPT_SESSIONS`].
+async fn new_session(inner: &Inner, app: &str, parts: &Parts) -> Response {
+    let client = &inner.client.inner;
     let result = client
-        .inner
         .transport
         .run(SESSIONS_NEW, None, || {
-            client.inner.api.sfu_sessions_new(app, None, None)
+            client.api.sfu_sessions_new(app, None, None)
         })
         .await;
     let (answer, meta) = match result {
@@ -500,61 +341,58 @@ async fn new_session(inner: &Inner, headers: &HeaderMap) -> Response {
         );
     };
     let token = inner.signer.issue(&session);
-    let mut cookie = format!(
-        "{}={token}; Path={}; Max-Age={}; HttpOnly; SameSite=Strict",
-        cookie_name(session.as_str()),
-        inner.prefix,
-        inner.signer.lifetime().as_secs()
-    );
-    if !is_loopback(headers) {
-        cookie.push_str("; Secure");
-    }
+    let (prefix, secure) = (&inner.prefix, inner.secure_cookies);
     let mut response = json_answer(meta.status, &answer);
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        let mut value = value;
-        value.set_sensitive(true);
-        response.headers_mut().insert(header::SET_COOKIE, value);
+    let headers = response.headers_mut();
+    for gone in cookies::let_go(&parts.headers, prefix, secure) {
+        headers.append(header::SET_COOKIE, gone);
+    }
+    let lifetime = inner.signer.lifetime().as_secs();
+    if let Some(cookie) =
+        cookies::session_cookie(session.as_str(), &token, prefix, lifetime, secure)
+    {
+        headers.append(header::SET_COOKIE, cookie);
     }
     response
 }
 
-/// Whether the request came to a loopback host (where a browser gets no `Secure` cookie over
-/// plain HTTP).
-fn is_loopback(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name.to_ascii_lowercase().ends_with(".localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// `GET generate-ice-servers`: the cache's ICE servers, or STUN only.
+/// `GET generate-ice-servers`: the cache's ICE servers for a caller that holds a session of
+/// this proxy, or STUN only (to anyone) without a cache.
 async fn ice_servers(inner: Arc<Inner>, request: Request) -> Response {
-    let asked = ProxyRequest {
-        session: None,
-        action: Action::IceServers,
-        params: params_of(request.uri().query()),
-    };
-    if let Err(refused) = (inner.hook)(asked).await {
-        return refusal(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            &crate::core::scrub::short(&refused.message),
-        );
+    let (parts, _) = request.into_parts();
+    if let Err(refused) = check_nesting(&inner, &parts) {
+        return *refused;
     }
-    match &inner.ice {
-        None => ([(header::CONTENT_TYPE, "application/json")], STUN_ONLY).into_response(),
-        Some(cache) => match cache.ice_servers().await {
-            Ok(ice) => json_answer(200, &ice.without_port_53()),
-            Err(error) => failed(&error),
-        },
+    let held = cookies::any_session(&inner.signer, &parts.headers)
+        .filter(|(_, shown)| {
+            *shown == Shown::Bearer || !cookies::sent_by_another_site(&parts.headers)
+        })
+        .and_then(|(session, _)| SessionId::parse(session).ok());
+    let Some(cache) = &inner.ice else {
+        return ([(header::CONTENT_TYPE, "application/json")], STUN_ONLY).into_response();
+    };
+    // A TURN credential is billed to the app: only for a caller with a session.
+    let Some(session) = held else {
+        return refusal(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "TURN credentials are for a caller with a session of this proxy",
+        );
+    };
+    if let Err(refused) = allowance(&inner, &parts, Some(&session)) {
+        return *refused;
+    }
+    let asked = ProxyRequest {
+        session: Some(session),
+        action: Action::IceServers,
+        params: params_of(parts.uri.query()),
+    };
+    if let Err(refused) = decide(&inner, asked).await {
+        return *refused;
+    }
+    match cache.ice_servers().await {
+        Ok(ice) => json_answer(200, &ice.without_port_53()),
+        Err(error) => failed(&error),
     }
 }
 

@@ -2,9 +2,9 @@
 //! on the session it created.
 //!
 //! A token is `v1.{session}.{expires}.{mac}`: the session ID, when it expires (Unix seconds)
-//! and an HMAC-SHA256 over both and the proxy's prefix, with the proxy's own key (never the
-//! app secret). It is checked in constant time, and carries no state: proxies that share the
-//! key and the prefix accept each other's tokens.
+//! and an HMAC-SHA256 over both, the proxy's prefix and the app, with the proxy's own key
+//! (never the app secret). It is checked in constant time, and carries no state: proxies of
+//! one app that share the key and the prefix accept each other's tokens.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -34,15 +34,16 @@ pub(super) enum Verdict {
 /// Signs and checks the tokens of one proxy.
 pub(super) struct Signer {
     key: hmac::Key,
-    prefix: String,
+    /// What a token is signed over besides its session and expiry: the prefix and the app.
+    scope: String,
     lifetime: Duration,
 }
 
 impl Signer {
-    pub(super) fn new(key: &Secret, prefix: &str, lifetime: Duration) -> Self {
+    pub(super) fn new(key: &Secret, prefix: &str, app: &str, lifetime: Duration) -> Self {
         Self {
             key: hmac::Key::new(hmac::HMAC_SHA256, key.expose().as_bytes()),
-            prefix: prefix.to_string(),
+            scope: format!("{prefix}\n{app}"),
             lifetime,
         }
     }
@@ -51,11 +52,11 @@ impl Signer {
         self.lifetime
     }
 
-    /// The signed part: what the MAC covers besides the prefix.
+    /// The signed part.
     fn message(&self, session: &str, expires: u64) -> String {
         format!(
             "apps-api sfu proxy v1\n{}\n{session}\n{expires}",
-            self.prefix
+            self.scope
         )
     }
 
@@ -103,6 +104,11 @@ impl Signer {
     }
 }
 
+/// When a token says it expires (unchecked: for choosing which cookies to let go).
+pub(super) fn expiry_of(token: &str) -> Option<u64> {
+    token.split('.').nth(2)?.parse().ok()
+}
+
 /// Seconds since the Unix epoch (a clock before it reads as the epoch).
 fn now() -> u64 {
     SystemTime::now()
@@ -121,7 +127,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn signer(key: &str, prefix: &str) -> Signer {
-        Signer::new(&Secret::new(key), prefix, Duration::from_secs(86_400))
+        Signer::new(
+            &Secret::new(key),
+            prefix,
+            "app",
+            Duration::from_secs(86_400),
+        )
     }
 
     const KEY: &str = "a signing key of thirty-two bytes or more";
@@ -138,6 +149,13 @@ mod tests {
             Verdict::Invalid
         );
         assert_eq!(signer(KEY, "/other").check(&token, "s1"), Verdict::Invalid);
+        let other_app = Signer::new(
+            &Secret::new(KEY),
+            "/sfu",
+            "another app",
+            Duration::from_secs(60),
+        );
+        assert_eq!(other_app.check(&token, "s1"), Verdict::Invalid);
         // Tampered: another session named, a later expiry, the MAC cut or changed.
         let parts: Vec<&str> = token.split('.').collect();
         for forged in [
@@ -156,7 +174,7 @@ mod tests {
 
     #[test]
     fn an_expired_token_is_invalid() {
-        let proxy = Signer::new(&Secret::new(KEY), "/sfu", Duration::ZERO);
+        let proxy = Signer::new(&Secret::new(KEY), "/sfu", "app", Duration::ZERO);
         let token = proxy.issue(&SessionId::new("s1"));
         assert_eq!(proxy.check(&token, "s1"), Verdict::Invalid);
     }
