@@ -3,8 +3,9 @@
 //! - per request: a session read through the proxy (an HTTP request to it, its token checked,
 //!   the per-caller limit, the relay) against the same read made directly with the facade,
 //!   p50 and p99 of each and what the proxy adds;
-//! - 1,000 browsers at once: each creates a session through the proxy and reads it, all
-//!   concurrently; this process's resident memory and peak before and after.
+//! - 1,000 browsers at once (in the child process too): each creates a session through the
+//!   proxy and reads it, all concurrently; this process's resident memory and peak before and
+//!   after, so the figures are the proxy's alone.
 //!
 //!     cargo bench --bench proxy --features fake,proxy      (Linux: reads /proc/self/status)
 
@@ -49,13 +50,15 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(measure(&base, &apps));
-    let _ = child.stdin.take().unwrap().write_all(b"done\n");
+    let mut stdin = child.stdin.take().unwrap();
+    runtime.block_on(measure(&base, &apps, &mut stdin, &mut lines));
+    drop(stdin);
     let _ = child.wait();
 }
 
 /// The child: the fake with [`APPS`] Calls apps; its base URL, then each app's ID and secret
-/// on stdout; it serves until its stdin closes.
+/// on stdout. Then, for each line `browse URL…` on stdin, [`BROWSERS`] browsers at once
+/// through those proxies, and `done` on stdout; it ends when its stdin closes.
 fn serve_fake() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _fake = runtime.block_on(async {
@@ -74,8 +77,51 @@ fn serve_fake() {
         }
         fake
     });
-    let mut line = String::new();
-    let _ = std::io::stdin().read_line(&mut line);
+    for line in std::io::stdin().lines() {
+        let Ok(line) = line else { return };
+        let Some(urls) = line.strip_prefix("browse ") else {
+            return;
+        };
+        let urls: Vec<String> = urls.split_whitespace().map(String::from).collect();
+        runtime.block_on(browse(&urls));
+        println!("done");
+    }
+}
+
+/// [`BROWSERS`] browsers at once, spread over `urls`: a session each, then a read of it.
+async fn browse(urls: &[String]) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let browsers: Vec<_> = (0..BROWSERS)
+        .map(|browser| {
+            let (http, url) = (http.clone(), urls[browser % urls.len()].clone());
+            tokio::spawn(async move {
+                let created = http
+                    .post(format!("{url}/sessions/new"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(created.status().is_success(), "{}", created.status());
+                let cookie = created.headers()["set-cookie"]
+                    .to_str()
+                    .unwrap()
+                    .to_string();
+                let pair = cookie.split(';').next().unwrap().to_string();
+                let id: serde_json::Value = created.json().await.unwrap();
+                let id = id["sessionId"].as_str().unwrap().to_string();
+                let read = http
+                    .get(format!("{url}/sessions/{id}"))
+                    .header("cookie", pair)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(read.status().is_success());
+            })
+        })
+        .collect();
+    for browser in browsers {
+        browser.await.unwrap();
+    }
 }
 
 fn status_kib(field: &str) -> u64 {
@@ -96,7 +142,12 @@ fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
-async fn measure(base: &str, apps: &[(String, String)]) {
+async fn measure(
+    base: &str,
+    apps: &[(String, String)],
+    child_in: &mut std::process::ChildStdin,
+    child_out: &mut std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
     let (app, secret) = (apps[0].0.as_str(), apps[0].1.as_str());
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
@@ -190,36 +241,8 @@ async fn measure(base: &str, apps: &[(String, String)]) {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = (status_kib("VmRSS:"), status_kib("VmHWM:"));
     let started = Instant::now();
-    let browsers: Vec<_> = (0..BROWSERS)
-        .map(|browser| {
-            let (http, url) = (http.clone(), urls[browser % APPS].clone());
-            tokio::spawn(async move {
-                let created = http
-                    .post(format!("{url}/sessions/new"))
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(created.status().is_success(), "{}", created.status());
-                let cookie = created.headers()["set-cookie"]
-                    .to_str()
-                    .unwrap()
-                    .to_string();
-                let pair = cookie.split(';').next().unwrap().to_string();
-                let id: serde_json::Value = created.json().await.unwrap();
-                let id = id["sessionId"].as_str().unwrap().to_string();
-                let read = http
-                    .get(format!("{url}/sessions/{id}"))
-                    .header("cookie", pair)
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(read.status().is_success());
-            })
-        })
-        .collect();
-    for browser in browsers {
-        browser.await.unwrap();
-    }
+    writeln!(child_in, "browse {}", urls.join(" ")).unwrap();
+    assert_eq!(child_out.next().unwrap().unwrap(), "done");
     let took = started.elapsed();
     let after = (status_kib("VmRSS:"), status_kib("VmHWM:"));
     println!("## {BROWSERS} browsers at once: a session each through the proxy, then a read\n");
@@ -236,8 +259,8 @@ async fn measure(base: &str, apps: &[(String, String)]) {
         after.1 as f64 / 1024.0
     );
     println!(
-        "\n{BROWSERS} sessions made and read in {:.2} s; per session held: {:.1} KB resident, \
-         {:.1} KB at the peak (the client's connections to the proxy included).",
+        "\n{BROWSERS} sessions made and read in {:.2} s, the browsers in the other process: \
+         {:.1} KB more resident per session after, {:.1} KB more at the peak.",
         took.as_secs_f64(),
         after.0.saturating_sub(before.0) as f64 / BROWSERS as f64,
         after.1.saturating_sub(before.0) as f64 / BROWSERS as f64,
