@@ -41,6 +41,8 @@ mod cloudflare;
 mod control;
 mod faults;
 mod hover;
+#[cfg(feature = "fake-media")]
+mod media;
 mod rate;
 mod router;
 mod routes;
@@ -85,6 +87,10 @@ pub struct FakeConfig {
     /// How long an SFU session lives unused (default [`DEFAULT_SFU_SESSION_IDLE`], 30 s); see
     /// [`FakeConfig::sfu_session_idle`].
     pub sfu_session_idle: Option<Duration>,
+    /// Where the SFU carries real media, if it does (feature `fake-media`; see
+    /// [`FakeConfig::media`]).
+    #[cfg(feature = "fake-media")]
+    pub media: Option<SocketAddr>,
 }
 
 impl FakeConfig {
@@ -175,6 +181,9 @@ pub(crate) struct State {
     rate: Mutex<rate::RateLimit>,
     /// Permits for answers that can be large ([`router::LARGE_ANSWERS`]).
     large_answers: Arc<tokio::sync::Semaphore>,
+    /// The SFU's media, when it carries it.
+    #[cfg(feature = "fake-media")]
+    pub(crate) media: Option<media::MediaServer>,
 }
 
 /// How many requests the fake remembers for [`FakeServer::requests`].
@@ -296,6 +305,8 @@ impl FakeServer {
             journal: Mutex::new(Journal::default()),
             rate: Mutex::new(rate::RateLimit::default()),
             large_answers: Arc::new(tokio::sync::Semaphore::new(router::LARGE_ANSWERS)),
+            #[cfg(feature = "fake-media")]
+            media: media::start(config.media)?,
         });
         if let Some(quota) = config.rate_limit {
             crate::core::budget::checked(quota).map_err(Error::Config)?;

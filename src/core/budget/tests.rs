@@ -35,8 +35,9 @@ async fn places_run_out_and_come_back_with_the_window() {
     let budget = budget(3, 10, false);
     let start = Instant::now();
     let mut state = budget.lock();
-    for _ in 0..3 {
-        state.take(start).unwrap();
+    // Each request's number is the count of those before it.
+    for number in 0..3 {
+        assert_eq!(state.take(start), Ok(number));
     }
     assert_eq!(
         state.take(start).map_err(|n| n.until),

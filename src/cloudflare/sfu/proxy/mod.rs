@@ -174,7 +174,7 @@ impl ProxyBuilder {
     ///         let in_room = request.params.iter().any(|(k, v)| k == "room" && v == "lobby");
     ///         match request.action {
     ///             Action::CreateSession if !in_room => Err(Refusal::forbidden("no such room")),
-    ///             Action::NewAdapters | Action::CloseAdapters => Err(Refusal::forbidden("no")),
+    ///             Action::NewAdapters { .. } | Action::CloseAdapters => Err(Refusal::forbidden("no")),
     ///             _ => Ok(()),
     ///         }
     ///     })

@@ -34,6 +34,8 @@
 
 mod adapters;
 mod channels;
+#[cfg(feature = "fake-media")]
+mod media;
 mod tracks;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -240,7 +242,11 @@ fn open(store: &mut Store, state: &State, params: &Params) -> Result<(Key, Sessi
     let now = Instant::now();
     match store.sfu.lookup(&key, now, state.sfu_session_idle) {
         Lookup::Live => {}
-        Lookup::Expired => return Err(error(StatusCode::GONE, "session_error", "session expired")),
+        Lookup::Expired => {
+            #[cfg(feature = "fake-media")]
+            media::forget(state, &key);
+            return Err(error(StatusCode::GONE, "session_error", "session expired"));
+        }
         Lookup::Unknown => return Err(not_found()),
     }
     store.sfu.sessions.update(&key, |s| s.last_used = now);
@@ -364,9 +370,17 @@ fn get_session(state: &State, params: &Params, _: &[u8]) -> Response {
         data_channels: Vec<ChannelState<'a>>,
     }
     let mut store = state.store();
-    let session = match open(&mut store, state, params) {
-        Ok((_, session)) => session,
+    let (key, session) = match open(&mut store, state, params) {
+        Ok(opened) => opened,
         Err(refused) => return refused,
+    };
+    // With media, a track is active while it carries media.
+    #[cfg(feature = "fake-media")]
+    let flowing = media::flowing(state, &key);
+    #[cfg(not(feature = "fake-media"))]
+    let flowing: Option<std::collections::HashSet<String>> = {
+        let _ = key;
+        None
     };
     let tracks = session.tracks.iter().map(|t| TrackState {
         location: t.location,
@@ -374,7 +388,7 @@ fn get_session(state: &State, params: &Params, _: &[u8]) -> Response {
         track_name: &t.name,
         session_id: t.session.as_deref(),
         kind: t.kind.as_deref(),
-        status: status(t.active),
+        status: status(t.active && flowing.as_ref().is_none_or(|f| f.contains(&t.mid))),
     });
     let channels = session.channels.iter().map(|c| ChannelState {
         location: c.location,

@@ -151,6 +151,16 @@ pub(super) fn new(state: &State, params: &Params, body: &[u8]) -> Response {
         None if local => return invalid_sdp("publishing tracks needs the endpoint's offer"),
         None => None,
     };
+    #[cfg(feature = "fake-media")]
+    {
+        let pulls = request
+            .tracks
+            .iter()
+            .any(|t| t.location == Some(Location::Remote));
+        if let Some(refused) = super::media::check_offer(state, offer, pulls) {
+            return refused;
+        }
+    }
     let mut store = state.store();
     let (key, mut session) = match open(&mut store, state, params) {
         Ok(opened) => opened,
@@ -234,6 +244,13 @@ pub(super) fn new(state: &State, params: &Params, body: &[u8]) -> Response {
         None if pulled > 0 => (Some(sdp("offer", &media)), true),
         None => (None, false),
     };
+    // With real media, the SDP is the SFU's own, and so are the mids of pulled tracks.
+    #[cfg(feature = "fake-media")]
+    let description = match super::media::negotiate(state, &key, offer, &mut session, &mut items) {
+        Ok(Some(own)) => Some(own),
+        Ok(None) => description,
+        Err(refused) => return refused,
+    };
     session.offer_pending = renegotiate;
     if let Err(refused) = commit(&mut store, key, session) {
         return refused;
@@ -260,9 +277,15 @@ pub(super) fn renegotiate(state: &State, params: &Params, body: &[u8]) -> Respon
     if !session.offer_pending {
         return invalid_sdp("no offer of the SFU waits for an answer");
     }
-    if sdp_of(request.session_description.as_ref(), SdpType::Answer).is_none() {
+    let Some(answer) = sdp_of(request.session_description.as_ref(), SdpType::Answer) else {
         return invalid_sdp("renegotiate takes the endpoint's answer to the SFU's offer");
+    };
+    #[cfg(feature = "fake-media")]
+    if let Some(refused) = super::media::accept_answer(state, &key, answer) {
+        return refused;
     }
+    #[cfg(not(feature = "fake-media"))]
+    let _ = answer;
     session.offer_pending = false;
     if let Err(refused) = commit(&mut store, key, session) {
         return refused;
@@ -321,12 +344,27 @@ pub(super) fn close(state: &State, params: &Params, body: &[u8]) -> Response {
             None => items.push(item.failed("close_track_error", CLOSE_TRACK_ERROR)),
         }
     }
+    let description = negotiated.then(|| sdp("answer", &media));
+    #[cfg(feature = "fake-media")]
+    let description = {
+        let closed: Vec<String> = items
+            .iter()
+            .filter(|i| i.error_code.is_none())
+            .map(|i| i.mid.clone())
+            .collect();
+        let offer = sdp_of(request.session_description.as_ref(), SdpType::Offer);
+        match super::media::close(state, &key, &closed, offer.filter(|_| negotiated)) {
+            Ok(Some(own)) => Some(own),
+            Ok(None) => description,
+            Err(refused) => return refused,
+        }
+    };
     if let Err(refused) = commit(&mut store, key, session) {
         return refused;
     }
     ok(TracksAnswer {
         requires_immediate_renegotiation: false,
-        session_description: negotiated.then(|| sdp("answer", &media)),
+        session_description: description,
         tracks: items,
     })
 }
@@ -397,6 +435,8 @@ pub(super) fn update(state: &State, params: &Params, body: &[u8]) -> Response {
                 continue;
             };
             let kind = published.kind.clone();
+            #[cfg(feature = "fake-media")]
+            super::media::retarget(state, &key, &mid, &from, &name);
             if let Some(track) = session.tracks.get_mut(at) {
                 track.session = Some(from);
                 track.name = name;

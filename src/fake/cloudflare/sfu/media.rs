@@ -1,0 +1,176 @@
+//! The SFU's handlers when the fake carries real media (feature `fake-media`): the SDP is the
+//! media server's own (a real answer, a real offer), pulled tracks take its mids, and tracks
+//! closed, pointed elsewhere or expired stop carrying media. Without media (the default) none
+//! of this runs, and any SDP is answered in kind.
+//!
+//! With media, an SDP must be one a WebRTC peer can use: anything else is a 400
+//! `invalid_session_description`, as Cloudflare's SFU refuses it. ASSUMPTION: a request that
+//! both publishes with an offer and pulls is refused too (the browser client sends them apart).
+
+use std::collections::HashSet;
+
+use axum::response::Response;
+
+use super::{invalid_sdp, Key, Sdp, TrackItem};
+use crate::fake::media::is_real;
+use crate::fake::store::sfu::{Location, Session};
+use crate::fake::State;
+
+/// The media server's engine, if the fake carries media.
+fn engine(state: &State) -> Option<std::sync::MutexGuard<'_, crate::fake::media::Engine>> {
+    state.media.as_ref().map(|media| media.engine())
+}
+
+/// A refusal of the SFU's media for `why`.
+fn refused(why: &str) -> Response {
+    invalid_sdp(&crate::core::scrub::short(why))
+}
+
+/// Refuses, with media, an offer no WebRTC peer could make, or one that comes with pulls.
+pub(super) fn check_offer(state: &State, offer: Option<&str>, pulls: bool) -> Option<Response> {
+    state.media.as_ref()?;
+    match offer {
+        Some(_) if pulls => Some(refused(
+            "publish with an offer and pull without one, in separate requests",
+        )),
+        Some(sdp) if !is_real(sdp) => Some(refused(
+            "the session description is not one a WebRTC peer made",
+        )),
+        _ => None,
+    }
+}
+
+/// With media: the SFU's answer to `offer` (its tracks published by name), or its offer of the
+/// tracks pulled (their items and the session's tracks given its mids); `None` without media.
+pub(super) fn negotiate(
+    state: &State,
+    key: &Key,
+    offer: Option<&str>,
+    session: &mut Session,
+    items: &mut [TrackItem],
+) -> Result<Option<Sdp>, Response> {
+    let Some(mut engine) = engine(state) else {
+        return Ok(None);
+    };
+    let media_key: crate::fake::media::Key = key.clone();
+    if let Some(offer) = offer {
+        let published: Vec<(String, String)> = items
+            .iter()
+            .filter(|i| i.error_code.is_none() && i.location == Some(Location::Local))
+            .map(|i| (i.mid.clone(), i.track_name.clone().unwrap_or_default()))
+            .collect();
+        let answer = engine
+            .answer_offer(&media_key, offer, &published)
+            .map_err(|why| refused(&why))?;
+        return Ok(Some(Sdp {
+            kind: "answer",
+            sdp: answer,
+        }));
+    }
+    let pulled: Vec<usize> = (0..items.len())
+        .filter(|&i| items[i].error_code.is_none() && items[i].location == Some(Location::Remote))
+        .collect();
+    if pulled.is_empty() {
+        return Ok(None);
+    }
+    let wanted: Vec<(crate::fake::media::Key, String)> = pulled
+        .iter()
+        .map(|&i| {
+            let from = items[i].session_id.clone().unwrap_or_default();
+            (
+                (key.0.clone(), from),
+                items[i].track_name.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let (offer, mids) = engine
+        .offer_pull(&media_key, &wanted)
+        .map_err(|why| refused(&why))?;
+    for (&i, mid) in pulled.iter().zip(mids) {
+        let old = std::mem::take(&mut items[i].mid);
+        let track = session
+            .tracks
+            .iter_mut()
+            .find(|t| t.location == Location::Remote && t.mid == old);
+        match (mid, track) {
+            (Some(mid), Some(track)) => {
+                track.mid = mid.clone();
+                items[i].mid = mid;
+            }
+            // Published with no media to forward (the publisher's SDP was not real).
+            (_, track) => {
+                if let Some(track) = track {
+                    track.active = false;
+                }
+                items[i].error_code = Some("not_found_track_error".into());
+                items[i].error_description = Some("Track not found".into());
+            }
+        }
+    }
+    for i in pulled {
+        let mid = items[i].mid.clone();
+        session.saw_mid(&mid);
+    }
+    Ok(Some(Sdp {
+        kind: "offer",
+        sdp: offer,
+    }))
+}
+
+/// With media: the endpoint's answer to the SFU's offer, taken, or the refusal.
+pub(super) fn accept_answer(state: &State, key: &Key, answer: &str) -> Option<Response> {
+    let mut engine = engine(state)?;
+    engine
+        .accept_answer(&key.clone(), answer)
+        .err()
+        .map(|why| refused(&why))
+}
+
+/// With media: `mids` of `key` stop carrying media; with the endpoint's `offer`, the SFU's
+/// answer to it.
+pub(super) fn close(
+    state: &State,
+    key: &Key,
+    mids: &[String],
+    offer: Option<&str>,
+) -> Result<Option<Sdp>, Response> {
+    let Some(mut engine) = engine(state) else {
+        return Ok(None);
+    };
+    engine.close(key, mids);
+    let Some(offer) = offer else {
+        return Ok(None);
+    };
+    if !is_real(offer) {
+        return Err(refused(
+            "the session description is not one a WebRTC peer made",
+        ));
+    }
+    let answer = engine
+        .answer_offer(key, offer, &[])
+        .map_err(|why| refused(&why))?;
+    Ok(Some(Sdp {
+        kind: "answer",
+        sdp: answer,
+    }))
+}
+
+/// With media: `key`'s transceiver `mid` now carries `from`'s track `name`.
+pub(super) fn retarget(state: &State, key: &Key, mid: &str, from: &str, name: &str) {
+    if let Some(mut engine) = engine(state) {
+        engine.retarget(key, mid, &(key.0.clone(), from.to_string()), name);
+    }
+}
+
+/// With media, for a session that has a peer: its mids that carry media now.
+pub(super) fn flowing(state: &State, key: &Key) -> Option<HashSet<String>> {
+    let engine = engine(state)?;
+    engine.has_peer(key).then(|| engine.flowing(key))
+}
+
+/// Forgets the media of sessions that are no more.
+pub(super) fn forget(state: &State, key: &Key) {
+    if let Some(mut engine) = engine(state) {
+        engine.drop_peer(key);
+    }
+}

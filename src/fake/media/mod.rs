@@ -1,0 +1,168 @@
+//! Real media in the fake (feature `fake-media`): a small SFU on str0m, behind the fake's
+//! Realtime SFU API. Each SFU session with real SDP is one WebRTC peer (ICE-lite, DTLS, SRTP,
+//! SCTP) on one UDP port on 127.0.0.1; a published track's media is forwarded, frame by frame,
+//! to every session that pulls it, and data channel messages to every subscriber.
+//!
+//! Bounded and hostile-safe: at most [`MediaLimits::peers`] peers, each limited in tracks and
+//! in bitrate (what is past it is dropped, not forwarded); a peer idle for
+//! [`MediaLimits::idle`] is dropped with its state; a datagram no peer accepts is dropped
+//! without being kept, and one from off 127.0.0.1 is not even read further.
+
+mod engine;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub(crate) use engine::{is_real, Engine, Key};
+
+use crate::fake::FakeConfig;
+
+impl FakeConfig {
+    /// Carries real media (feature `fake-media`): the SFU terminates WebRTC on this UDP
+    /// address (127.0.0.1 unless given another; port 0: any free one), so browsers and other
+    /// WebRTC peers can publish and pull through it. Off by default: without it, the SFU
+    /// answers any SDP with SDP and carries nothing; with it, only real SDP is taken.
+    pub fn media(mut self, address: std::net::SocketAddr) -> Self {
+        self.media = Some(address);
+        self
+    }
+}
+
+impl crate::fake::FakeServer {
+    /// The UDP address its SFU carries media on, if it does ([`FakeConfig::media`]).
+    pub fn media_address(&self) -> Option<SocketAddr> {
+        self.state.media.as_ref().map(MediaServer::address)
+    }
+}
+
+/// The media server a fake with these settings runs, if it carries media.
+pub(crate) fn start(address: Option<SocketAddr>) -> Result<Option<MediaServer>, crate::Error> {
+    let Some(address) = address else {
+        return Ok(None);
+    };
+    MediaServer::start(address, MediaLimits::default())
+        .map(Some)
+        .map_err(|e| crate::Error::Config(format!("the fake cannot carry media on {address}: {e}")))
+}
+
+/// The media server's limits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MediaLimits {
+    /// Peers (sessions with media) at once.
+    pub(crate) peers: usize,
+    /// Media sections (tracks and the data section) per peer.
+    pub(crate) sections: usize,
+    /// Bytes per second a peer may send to be forwarded; past it, dropped.
+    pub(crate) bytes_per_second: u64,
+    /// A peer that sent nothing for this long is dropped.
+    pub(crate) idle: Duration,
+}
+
+impl Default for MediaLimits {
+    fn default() -> Self {
+        Self {
+            peers: 64,
+            sections: 32,
+            // 4 Mbit/s: a 720p camera and a microphone, with room.
+            bytes_per_second: 500_000,
+            idle: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The media server: its UDP port, its engine, and the thread that runs it.
+pub(crate) struct MediaServer {
+    engine: Arc<Mutex<Engine>>,
+    address: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MediaServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaServer")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MediaServer {
+    /// Listens on `address` (127.0.0.1 unless asked otherwise; port 0: any free one).
+    pub(crate) fn start(address: SocketAddr, limits: MediaLimits) -> std::io::Result<Self> {
+        static CRYPTO: OnceLock<()> = OnceLock::new();
+        CRYPTO.get_or_init(|| str0m::crypto::from_feature_flags().install_process_default());
+        let socket = UdpSocket::bind(address)?;
+        let address = socket.local_addr()?;
+        let engine = Arc::new(Mutex::new(Engine::new(address, limits)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (engine, stop) = (engine.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("apps-api fake media".into())
+                .spawn(move || run(&socket, &engine, &stop))?
+        };
+        Ok(Self {
+            engine,
+            address,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The UDP address media goes to.
+    pub(crate) fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The engine, for the API's handlers (a short lock: no I/O is done under it).
+    pub(crate) fn engine(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for MediaServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // The loop wakes within its longest wait and sees the flag.
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The longest the loop sleeps: changes the API made (an answer to send, a new route) are
+/// acted on within it.
+const LONGEST_WAIT: Duration = Duration::from_millis(10);
+
+/// The loop: datagrams in, timeouts, everything each peer has to send out.
+fn run(socket: &UdpSocket, engine: &Mutex<Engine>, stop: &AtomicBool) {
+    let mut buf = vec![0u8; 2048];
+    let lock = || engine.lock().unwrap_or_else(|p| p.into_inner());
+    while !stop.load(Ordering::SeqCst) {
+        let next = lock().drive(socket, Instant::now());
+        let wait = next
+            .saturating_duration_since(Instant::now())
+            .clamp(Duration::from_millis(1), LONGEST_WAIT);
+        if socket.set_read_timeout(Some(wait)).is_err() {
+            return;
+        }
+        match socket.recv_from(&mut buf) {
+            Ok((length, source)) => {
+                // Only loopback peers: nothing off this machine is read.
+                if source.ip().is_loopback() {
+                    lock().receive(source, &buf[..length], Instant::now());
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            // A datagram too large, an ICMP error from a peer gone: the next one.
+            Err(_) => {}
+        }
+    }
+}
