@@ -43,6 +43,9 @@ mod faults;
 mod hover;
 #[cfg(feature = "fake-media")]
 mod media;
+#[cfg(feature = "fake-media")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fake-media")))]
+pub use media::{PeerStats, WebRtcPeer};
 mod rate;
 mod router;
 mod routes;

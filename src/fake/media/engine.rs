@@ -6,11 +6,12 @@ use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::change::{SdpAnswer, SdpApi, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
+use super::channels::Channels;
 use super::MediaLimits;
 
 /// A session: (app, session ID).
@@ -48,6 +49,8 @@ pub(crate) struct Engine {
     published: HashMap<(Key, String), Mid>,
     /// Where each published track's media goes: (publisher, mid) → subscribers' (session, mid).
     routes: HashMap<(Key, Mid), Vec<(Key, Mid)>>,
+    /// Where data channel messages go.
+    pub(super) channels: Channels,
 }
 
 /// Whether `sdp` is a session description a WebRTC peer can use (else it is the opaque text
@@ -64,7 +67,36 @@ impl Engine {
             peers: HashMap::new(),
             published: HashMap::new(),
             routes: HashMap::new(),
+            channels: Channels::default(),
         }
+    }
+
+    /// `f` on `key`'s peer (made if it has none).
+    pub(super) fn with_peer<R>(
+        &mut self,
+        key: &Key,
+        f: impl FnOnce(&mut Rtc) -> R,
+    ) -> Result<R, String> {
+        Ok(f(&mut self.peer(key, Instant::now())?.rtc))
+    }
+
+    /// The SFU's offer to `key` of what `change` adds; it then waits for the answer.
+    pub(super) fn offer_with(
+        &mut self,
+        key: &Key,
+        change: impl FnOnce(&mut SdpApi<'_>),
+    ) -> Result<String, String> {
+        let peer = self.peer(key, Instant::now())?;
+        if peer.pending.is_some() {
+            return Err("the SFU's offer waits for its answer".into());
+        }
+        let mut changes = peer.rtc.sdp_api();
+        change(&mut changes);
+        let (offer, pending) = changes
+            .apply()
+            .ok_or_else(|| "nothing to offer".to_string())?;
+        peer.pending = Some(pending);
+        Ok(offer.to_sdp_string())
     }
 
     /// The peer of `key`, made if it has none (within the limits).
@@ -257,6 +289,7 @@ impl Engine {
         for targets in self.routes.values_mut() {
             targets.retain(|(to, _)| to != key);
         }
+        self.channels.forget(key);
     }
 
     /// Asks `from` for a keyframe of `mid`, at most every [`PLI_EVERY`].
@@ -326,6 +359,7 @@ impl Engine {
     fn pass(&mut self, socket: &UdpSocket, now: Instant, next: &mut Instant) -> bool {
         let mut media: Vec<(Key, MediaData)> = Vec::new();
         let mut keyframes: Vec<(Key, Mid)> = Vec::new();
+        let mut messages: Vec<(Key, str0m::channel::ChannelData)> = Vec::new();
         let bytes_per_second = self.limits.bytes_per_second;
         for (key, peer) in &mut self.peers {
             loop {
@@ -362,14 +396,18 @@ impl Engine {
                         Event::KeyframeRequest(request) => {
                             keyframes.push((key.clone(), request.mid));
                         }
+                        Event::ChannelData(data) => messages.push((key.clone(), data)),
                         _ => {}
                     },
                 }
             }
         }
-        let forwarded = !media.is_empty();
+        let forwarded = !media.is_empty() || !messages.is_empty();
         for (from, data) in media {
             self.forward(&from, &data, now);
+        }
+        for (from, data) in messages {
+            self.relay_message(&from, data.id, data.binary, &data.data);
         }
         for (key, mid) in keyframes {
             // A subscriber's request goes to the publisher of what it receives.

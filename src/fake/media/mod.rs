@@ -8,7 +8,9 @@
 //! [`MediaLimits::idle`] is dropped with its state; a datagram no peer accepts is dropped
 //! without being kept, and one from off 127.0.0.1 is not even read further.
 
+mod channels;
 mod engine;
+mod peer;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +18,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub(crate) use channels::Allocated;
 pub(crate) use engine::{is_real, Engine, Key};
+pub use peer::{PeerStats, WebRtcPeer};
 
 use crate::fake::FakeConfig;
 
@@ -92,8 +96,7 @@ impl std::fmt::Debug for MediaServer {
 impl MediaServer {
     /// Listens on `address` (127.0.0.1 unless asked otherwise; port 0: any free one).
     pub(crate) fn start(address: SocketAddr, limits: MediaLimits) -> std::io::Result<Self> {
-        static CRYPTO: OnceLock<()> = OnceLock::new();
-        CRYPTO.get_or_init(|| str0m::crypto::from_feature_flags().install_process_default());
+        install_crypto();
         let socket = UdpSocket::bind(address)?;
         let address = socket.local_addr()?;
         let engine = Arc::new(Mutex::new(Engine::new(address, limits)));
@@ -133,6 +136,12 @@ impl Drop for MediaServer {
     }
 }
 
+/// str0m's crypto, once per process.
+fn install_crypto() {
+    static CRYPTO: OnceLock<()> = OnceLock::new();
+    CRYPTO.get_or_init(|| str0m::crypto::from_feature_flags().install_process_default());
+}
+
 /// The longest the loop sleeps: changes the API made (an answer to send, a new route) are
 /// acted on within it.
 const LONGEST_WAIT: Duration = Duration::from_millis(10);
@@ -142,7 +151,11 @@ fn run(socket: &UdpSocket, engine: &Mutex<Engine>, stop: &AtomicBool) {
     let mut buf = vec![0u8; 2048];
     let lock = || engine.lock().unwrap_or_else(|p| p.into_inner());
     while !stop.load(Ordering::SeqCst) {
-        let next = lock().drive(socket, Instant::now());
+        // A peer that makes str0m panic must not stop every other peer's media.
+        let driven = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            lock().drive(socket, Instant::now())
+        }));
+        let next = driven.unwrap_or_else(|_| Instant::now() + LONGEST_WAIT);
         let wait = next
             .saturating_duration_since(Instant::now())
             .clamp(Duration::from_millis(1), LONGEST_WAIT);
@@ -153,7 +166,10 @@ fn run(socket: &UdpSocket, engine: &Mutex<Engine>, stop: &AtomicBool) {
             Ok((length, source)) => {
                 // Only loopback peers: nothing off this machine is read.
                 if source.ip().is_loopback() {
-                    lock().receive(source, &buf[..length], Instant::now());
+                    let datagram = &buf[..length];
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        lock().receive(source, datagram, Instant::now());
+                    }));
                 }
             }
             Err(e)

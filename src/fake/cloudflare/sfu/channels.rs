@@ -196,6 +196,13 @@ pub(super) fn establish(state: &State, params: &Params, body: &[u8]) -> Response
         Some(_) => (sdp("answer", &media), false),
         None => (sdp("offer", &media), true),
     };
+    // With real media, the SFU's own SCTP transport, and the channel named on it.
+    #[cfg(feature = "fake-media")]
+    let (description, renegotiate) = match super::media::establish(state, &key, &added, offer) {
+        Ok(Some(own)) => own,
+        Ok(None) => (description, renegotiate),
+        Err(refused) => return refused,
+    };
     session.offer_pending = renegotiate;
     if let Err(refused) = commit(&mut store, key, session) {
         return refused;
@@ -276,6 +283,21 @@ pub(super) fn new(state: &State, params: &Params, body: &[u8]) -> Response {
                 "the session already publishes a data channel of this name",
             )),
             (false, Some(_)) => items.push(item.failed("not_found_track_error", CHANNEL_NOT_FOUND)),
+        }
+    }
+    #[cfg(feature = "fake-media")]
+    {
+        let opened: Vec<&Channel> = session
+            .channels
+            .iter()
+            .filter(|c| {
+                items
+                    .iter()
+                    .any(|i| i.error_code.is_none() && i.id == Some(c.id.into()))
+            })
+            .collect();
+        if let Err(refused) = super::media::open_channels(state, &key, &opened) {
+            return refused;
         }
     }
     if let Err(refused) = commit(&mut store, key, session) {
@@ -368,6 +390,8 @@ pub(super) fn close(state: &State, params: &Params, body: &[u8]) -> Response {
         match found {
             Some(channel) => {
                 channel.active = false;
+                #[cfg(feature = "fake-media")]
+                super::media::close_channel(state, &key, channel.id);
                 items.push(ChannelItem::of(channel));
             }
             None => items.push(item.failed("close_track_error", CLOSE_CHANNEL_ERROR)),

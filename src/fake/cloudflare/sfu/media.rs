@@ -12,8 +12,8 @@ use std::collections::HashSet;
 use axum::response::Response;
 
 use super::{invalid_sdp, Key, Sdp, TrackItem};
-use crate::fake::media::is_real;
-use crate::fake::store::sfu::{Location, Session};
+use crate::fake::media::{is_real, Allocated};
+use crate::fake::store::sfu::{Channel, Location, Session};
 use crate::fake::State;
 
 /// The media server's engine, if the fake carries media.
@@ -172,5 +172,66 @@ pub(super) fn flowing(state: &State, key: &Key) -> Option<HashSet<String>> {
 pub(super) fn forget(state: &State, key: &Key) {
     if let Some(mut engine) = engine(state) {
         engine.drop_peer(key);
+    }
+}
+
+/// A channel of the store as the media server opens it (its ID fits a stream: at most 65534,
+/// as Cloudflare's).
+fn allocated<'a>(channel: &'a Channel, from: &'a Option<Key>) -> Option<Allocated<'a>> {
+    Some(Allocated {
+        id: u16::try_from(channel.id).ok().filter(|id| *id < u16::MAX)?,
+        name: &channel.name,
+        from: from.as_ref(),
+        ordered: true,
+    })
+}
+
+/// With media: `establish`'s SFU offer of its SCTP transport (or its answer to the
+/// endpoint's), the channel named opened on it; `None` without media.
+pub(super) fn establish(
+    state: &State,
+    key: &Key,
+    channel: &Channel,
+    offer: Option<&str>,
+) -> Result<Option<(Sdp, bool)>, Response> {
+    let Some(mut engine) = engine(state) else {
+        return Ok(None);
+    };
+    if offer.is_some_and(|o| !is_real(o)) {
+        return Err(refused(
+            "the session description is not one a WebRTC peer made",
+        ));
+    }
+    let from = channel.session.clone().map(|s| (key.0.clone(), s));
+    let allocated =
+        allocated(channel, &from).ok_or_else(|| refused("no channel ID left on this session"))?;
+    let (sdp, renegotiate) = engine
+        .establish(key, &allocated, offer)
+        .map_err(|why| refused(&why))?;
+    let kind = if renegotiate { "offer" } else { "answer" };
+    Ok(Some((Sdp { kind, sdp }, renegotiate)))
+}
+
+/// With media: opens the channels `datachannels/new` allocated.
+pub(super) fn open_channels(state: &State, key: &Key, opened: &[&Channel]) -> Result<(), Response> {
+    let Some(mut engine) = engine(state) else {
+        return Ok(());
+    };
+    for channel in opened {
+        let from = channel.session.clone().map(|s| (key.0.clone(), s));
+        let Some(allocated) = allocated(channel, &from) else {
+            continue;
+        };
+        engine
+            .open_channel(key, &allocated)
+            .map_err(|why| refused(&why))?;
+    }
+    Ok(())
+}
+
+/// With media: closes `key`'s channel `id`.
+pub(super) fn close_channel(state: &State, key: &Key, id: u32) {
+    if let (Some(mut engine), Ok(id)) = (engine(state), u16::try_from(id)) {
+        engine.close_channel(key, id);
     }
 }
