@@ -147,6 +147,13 @@ pub struct FakeArgs {
     /// 30/6s or 1200/5m (default: no limit).
     #[arg(long, value_name = "QUOTA")]
     pub rate_limit: Option<apps_api::Quota>,
+    /// The UDP port on 127.0.0.1 its SFU carries real media on (0: any free port), so that
+    /// browsers and other WebRTC peers can call each other through it.
+    #[arg(long, default_value_t = 0, conflicts_with = "no_media")]
+    pub media_port: u16,
+    /// Carry no media: any SDP is answered with SDP, nothing listens on UDP.
+    #[arg(long)]
+    pub no_media: bool,
 }
 
 /// The standalone SFU proxy's settings.

@@ -112,6 +112,12 @@ async fn serve_fake(args: args::FakeArgs) -> ExitCode {
     if let Some(seconds) = args.hover_token_ttl {
         config = config.hover_token_ttl(std::time::Duration::from_secs(seconds));
     }
+    if !args.no_media {
+        config = config.media(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            args.media_port,
+        )));
+    }
     let fake = match apps_api::fake::FakeServer::start_with(config).await {
         Ok(fake) => fake,
         Err(e) => {
@@ -119,6 +125,10 @@ async fn serve_fake(args: args::FakeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    match fake.media_address() {
+        Some(media) => println!("Media (WebRTC): udp {media} (real SDP only; --no-media for none)"),
+        None => println!("Media: none (any SDP is answered with SDP)"),
+    }
     print!("{}", fake.banner());
     let _ = tokio::signal::ctrl_c().await;
     ExitCode::SUCCESS
