@@ -374,6 +374,13 @@ async fn the_registry_keeps_a_budget_while_it_matters() {
     let again = registry.budget("https://a.example/v4", token, setting);
     assert_eq!(again.snapshot().remaining, 1);
     drop(again);
+    // Many lookups of others, so sweeps run: it is not spent, it stays.
+    for n in 0..200u64 {
+        drop(registry.budget("https://d.example/v4", n, setting));
+    }
+    let again = registry.budget("https://a.example/v4", token, setting);
+    assert_eq!(again.snapshot().remaining, 1, "kept through the sweeps");
+    drop(again);
     // Past the window, with many lookups since: swept, memory bounded by what is in use.
     tokio::time::sleep(11 * SECOND).await;
     for n in 0..200u64 {
@@ -670,4 +677,54 @@ async fn a_block_wakes_the_waiting_to_fail_fast() {
     let refused = waiting.await.unwrap().unwrap_err();
     assert_eq!(refused, 3600 * SECOND);
     assert_eq!(start.elapsed(), SECOND);
+}
+
+/// A place given back belongs to the window it was taken from: a place of an ended window, or
+/// one taken before a block, adds no room to the window after.
+#[test]
+fn an_unused_place_of_another_window_adds_no_room() {
+    let now = Instant::now();
+    let earlier = budget(3, 10, false);
+    let mut state = earlier.lock();
+    let old = state.take(now).unwrap();
+    let later = now + 11 * SECOND;
+    state.take(later).unwrap();
+    assert_eq!(state.remaining, 1);
+    state.unused(old);
+    assert_eq!((state.remaining, state.in_flight), (1, 1));
+
+    let blocked = budget(2, 10, false);
+    let mut state = blocked.lock();
+    let first = state.take(now).unwrap();
+    let second = state.take(now).unwrap();
+    state.answered(now, second, Some(SECOND), None);
+    state.unused(first);
+    assert_eq!((state.remaining, state.in_flight), (0, 0));
+}
+
+/// A report whose window ends exactly [`SAME_WINDOW`] before the one kept still speaks of it:
+/// its end is kept. One ending earlier than that speaks of a window already over.
+#[test]
+fn a_report_a_second_early_is_the_same_window() {
+    let now = Instant::now();
+    let kept = budget(5, 10, false);
+    let mut state = kept.lock();
+    state.take(now).unwrap();
+    state.answered(now, 0, None, report(3, 6));
+    let end = now + 6 * SECOND + RESET_MARGIN;
+    assert_eq!(state.window_ends, Some(end));
+    state.take(now).unwrap();
+    state.answered(now, 1, None, report(2, 5));
+    assert_eq!(
+        state.window_ends,
+        Some(end - SAME_WINDOW),
+        "the same window"
+    );
+    state.take(now).unwrap();
+    state.answered(now, 2, None, report(4, 3));
+    assert_eq!(
+        (state.window_ends, state.remaining),
+        (Some(end - SAME_WINDOW), 1),
+        "a window already over"
+    );
 }
