@@ -2,16 +2,19 @@
 //! video track, the other pulls both, answers the SFU's offer, and both close.
 //!
 //! ```sh
-//! cargo run --example sfu --features fake            # on the embedded fake server
+//! cargo run --example sfu --features fake-media      # on the embedded fake, media flowing
+//! cargo run --example sfu --features fake            # on the embedded fake, signalling only
 //! CLOUDFLARE_CALLS_APP_ID=… CLOUDFLARE_CALLS_APP_SECRET=… \
 //!   cargo run --example sfu --features fake -- --live  # on Cloudflare
 //! ```
 //!
 //! In a real call the SDP comes from each participant's `RTCPeerConnection` (the backend only
-//! relays it); here it is written out by hand, so on the live API the SFU accepts the
-//! negotiation but no media ever flows, and a pull may come back as a per-item failure
-//! (`not_found_track_error`, `empty_track_error`): the example prints those as the batch
-//! reports them.
+//! relays it). With `fake-media`, on the fake, each participant is a real WebRTC peer
+//! ([`apps_api::fake::WebRtcPeer`]): its SDP is real, the fake's SFU carries its media, and the
+//! example reports what arrives. Otherwise the SDP is written out by hand: the SFU accepts the
+//! negotiation but no media ever flows, and on the live API a pull may come back as a per-item
+//! failure (`not_found_track_error`, `empty_track_error`): the example prints those as the
+//! batch reports them.
 
 use std::process::ExitCode;
 
@@ -20,6 +23,10 @@ use apps_api::cloudflare::sfu::{
 };
 use apps_api::fake::FakeServer;
 use apps_api::Error;
+
+/// How long media may take to arrive once Bob has answered.
+#[cfg(feature = "fake-media")]
+const MEDIA_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -37,8 +44,9 @@ async fn main() -> ExitCode {
             Err(e) => Err(e),
         }
     };
+    let real = cfg!(feature = "fake-media") && !live;
     let outcome = match client {
-        Ok(client) => call(&client).await,
+        Ok(client) => call(&client, real).await,
         Err(e) => Err(e),
     };
     drop(fake);
@@ -54,6 +62,12 @@ async fn main() -> ExitCode {
 /// The fake server, a Calls app made on it, and a client of that app (its secret signs the
 /// SFU's requests).
 async fn on_the_fake() -> Result<(FakeServer, RealtimeClient), Error> {
+    #[cfg(feature = "fake-media")]
+    let fake = {
+        let media = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        FakeServer::start_with(apps_api::fake::FakeConfig::new().media(media)).await?
+    };
+    #[cfg(not(feature = "fake-media"))]
     let fake = FakeServer::start().await?;
     let cf = fake.cloudflare_client()?;
     let app = cf
@@ -70,25 +84,31 @@ async fn on_the_fake() -> Result<(FakeServer, RealtimeClient), Error> {
     Ok((fake, client))
 }
 
-async fn call(sfu: &RealtimeClient) -> Result<(), Error> {
+async fn call(sfu: &RealtimeClient, real: bool) -> Result<(), Error> {
     println!("App {}", sfu.app_id());
 
     // Alice publishes her microphone and camera with her browser's offer.
+    let alice_browser = Browser::new(real)?;
     let alice = sfu.session(&sfu.create_session().await?.session_id);
     println!("alice: session {}", alice.id());
+    let (offer, mids) = alice_browser.offer_to_publish()?;
     let published = alice
         .add_tracks(
             &NewTracks::new([
-                TrackRequest::local("0", "mic").kind("audio"),
-                TrackRequest::local("1", "cam").kind("video"),
+                TrackRequest::local(mids[0].clone(), "mic").kind("audio"),
+                TrackRequest::local(mids[1].clone(), "cam").kind("video"),
             ])
-            .offer(SessionDescription::offer(OFFER)),
+            .offer(offer),
         )
         .await?;
     report("alice publishes", &published);
-    // Her browser would now apply the SFU's answer: `published.session_description`.
+    // Her browser applies the SFU's answer.
+    if let Some(answer) = &published.session_description {
+        alice_browser.accept_answer(answer)?;
+    }
 
     // Bob pulls both: the SFU makes an offer, which Bob's browser answers.
+    let bob_browser = Browser::new(real)?;
     let bob = sfu.session(&sfu.create_session().await?.session_id);
     println!("bob: session {}", bob.id());
     let pulled = bob
@@ -98,12 +118,14 @@ async fn call(sfu: &RealtimeClient) -> Result<(), Error> {
         ]))
         .await?;
     report("bob pulls", &pulled);
-    if pulled.requires_immediate_renegotiation {
-        let offer = pulled.session_description.as_ref().map(|d| d.sdp.as_str());
-        bob.renegotiate(&SessionDescription::answer(answer_to(offer.unwrap_or(""))))
-            .await?;
+    if let (true, Some(offer)) = (
+        pulled.requires_immediate_renegotiation,
+        &pulled.session_description,
+    ) {
+        bob.renegotiate(&bob_browser.answer(offer)?).await?;
         println!("bob: renegotiated (answered the SFU's offer)");
     }
+    bob_browser.report_media().await?;
 
     for (who, session) in [("alice", &alice), ("bob", &bob)] {
         show_state(who, session).await?;
@@ -121,7 +143,8 @@ async fn call(sfu: &RealtimeClient) -> Result<(), Error> {
         let closed = bob.close_tracks(&mids, &CloseTracks::Force).await?;
         println!("bob: closed {:?}", closed.tracks.succeeded());
     }
-    let closed = alice.close_tracks(&["0", "1"], &CloseTracks::Force).await?;
+    let alice_mids: Vec<&str> = mids.iter().map(String::as_str).collect();
+    let closed = alice.close_tracks(&alice_mids, &CloseTracks::Force).await?;
     println!("alice: closed {:?}", closed.tracks.succeeded());
     show_state("alice", &alice).await?;
     Ok(())
@@ -168,6 +191,90 @@ async fn show_state(who: &str, session: &Session) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+/// A participant's browser: a real WebRTC peer when the fake carries media, otherwise SDP
+/// written out by hand.
+enum Browser {
+    #[cfg(feature = "fake-media")]
+    Real(apps_api::fake::WebRtcPeer),
+    Scripted,
+}
+
+impl Browser {
+    fn new(real: bool) -> Result<Self, Error> {
+        #[cfg(feature = "fake-media")]
+        if real {
+            return Ok(Self::Real(apps_api::fake::WebRtcPeer::new()?));
+        }
+        let _ = real;
+        Ok(Self::Scripted)
+    }
+
+    /// An offer to publish a microphone and a camera, and their mids.
+    fn offer_to_publish(&self) -> Result<(SessionDescription, Vec<String>), Error> {
+        match self {
+            #[cfg(feature = "fake-media")]
+            Self::Real(peer) => peer.offer_to_publish(),
+            Self::Scripted => Ok((
+                SessionDescription::offer(OFFER),
+                vec!["0".into(), "1".into()],
+            )),
+        }
+    }
+
+    fn accept_answer(&self, answer: &SessionDescription) -> Result<(), Error> {
+        match self {
+            #[cfg(feature = "fake-media")]
+            Self::Real(peer) => peer.accept_answer(answer),
+            Self::Scripted => Ok(()),
+        }
+    }
+
+    fn answer(&self, offer: &SessionDescription) -> Result<SessionDescription, Error> {
+        match self {
+            #[cfg(feature = "fake-media")]
+            Self::Real(peer) => peer.answer(offer),
+            Self::Scripted => Ok(SessionDescription::answer(answer_to(&offer.sdp))),
+        }
+    }
+
+    /// Waits for media to arrive and says how much did; a peer that gets none is an error.
+    async fn report_media(&self) -> Result<(), Error> {
+        match self {
+            #[cfg(feature = "fake-media")]
+            Self::Real(peer) => {
+                let started = std::time::Instant::now();
+                let arrived = peer
+                    .wait_for(MEDIA_WITHIN, |s| s.audio_bytes > 0 && s.video_frames > 0)
+                    .await;
+                let stats = peer.stats();
+                if !arrived {
+                    return Err(Error::InvalidArgument(format!(
+                        "no media from alice within {MEDIA_WITHIN:?}: {stats:?}"
+                    )));
+                }
+                println!(
+                    "bob: media flowing: alice's audio and video arrived in {} ms",
+                    started.elapsed().as_millis()
+                );
+                // Another second of the call, counted.
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                let stats = peer.stats();
+                println!(
+                    "bob: {} audio bytes, {} video frames ({} bytes) received",
+                    stats.audio_bytes, stats.video_frames, stats.video_bytes
+                );
+                Ok(())
+            }
+            Self::Scripted => {
+                println!(
+                    "bob: no media (SDP written by hand; `--features fake-media` for real peers)"
+                );
+                Ok(())
+            }
+        }
+    }
 }
 
 /// A browser's offer to send one audio and one video track (what `createOffer()` gives, trimmed).
