@@ -274,9 +274,11 @@ impl Engine {
             .unwrap_or_default()
     }
 
-    /// Whether `key` has a peer.
-    pub(crate) fn has_peer(&self, key: &Key) -> bool {
-        self.peers.contains_key(key)
+    /// What it keeps: peers, published tracks, and routes to subscribers.
+    #[cfg(test)]
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
+        let routes = self.routes.values().map(Vec::len).sum();
+        (self.peers.len(), self.published.len(), routes)
     }
 
     /// Forgets `key`'s peer and everything it published or pulled.
@@ -314,16 +316,18 @@ impl Engine {
         }
     }
 
-    /// A datagram from `source`: to the peer that accepts it, or dropped.
-    pub(crate) fn receive(&mut self, source: SocketAddr, datagram: &[u8], now: Instant) {
+    /// A datagram from `source`: to the peer that accepts it (then `true`), or dropped.
+    pub(crate) fn receive(&mut self, source: SocketAddr, datagram: &[u8], now: Instant) -> bool {
         let Ok(contents) = Receive::new(Protocol::Udp, source, self.address, datagram) else {
-            return;
+            return false;
         };
         let input = Input::Receive(now, contents);
-        if let Some(peer) = self.peers.values_mut().find(|p| p.rtc.accepts(&input)) {
-            peer.last_input = now;
-            let _ = peer.rtc.handle_input(input);
-        }
+        let Some(peer) = self.peers.values_mut().find(|p| p.rtc.accepts(&input)) else {
+            return false;
+        };
+        peer.last_input = now;
+        let _ = peer.rtc.handle_input(input);
+        true
     }
 
     /// The loop's work at `now`: timers, everything each peer has to send, media forwarded,

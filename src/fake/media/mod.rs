@@ -6,11 +6,14 @@
 //! Bounded and hostile-safe: at most [`MediaLimits::peers`] peers, each limited in tracks and
 //! in bitrate (what is past it is dropped, not forwarded); a peer idle for
 //! [`MediaLimits::idle`] is dropped with its state; a datagram no peer accepts is dropped
-//! without being kept, and one from off 127.0.0.1 is not even read further.
+//! without being kept or acted on, and on a loopback address one from off the machine is not
+//! even read further.
 
 mod channels;
 mod engine;
 mod peer;
+#[cfg(test)]
+mod tests;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,8 +29,13 @@ use crate::fake::FakeConfig;
 
 impl FakeConfig {
     /// Carries real media (feature `fake-media`): the SFU terminates WebRTC on this UDP
-    /// address (127.0.0.1 unless given another; port 0: any free one), so browsers and other
-    /// WebRTC peers can publish and pull through it. Off by default: without it, the SFU
+    /// address (port 0: any free one), so browsers and other WebRTC peers can publish and
+    /// pull through it. On a loopback address (`127.0.0.1:0`, as the CLI uses) it reads
+    /// nothing from off this machine; another address (this machine's on a network, to call
+    /// from a phone) is reachable from that network. Not `0.0.0.0`: the address is the one
+    /// peers are told to send to, so starting the fake fails with [`Error::Config`].
+    ///
+    /// [`Error::Config`]: crate::Error::Config Off by default: without it, the SFU
     /// answers any SDP with SDP and carries nothing; with it, only real SDP is taken.
     pub fn media(mut self, address: std::net::SocketAddr) -> Self {
         self.media = Some(address);
@@ -47,6 +55,13 @@ pub(crate) fn start(address: Option<SocketAddr>) -> Result<Option<MediaServer>, 
     let Some(address) = address else {
         return Ok(None);
     };
+    if address.ip().is_unspecified() {
+        // The address is the peers' ICE candidate: it must be one they can reach.
+        return Err(crate::Error::Config(format!(
+            "the fake cannot carry media on {address}: give the address peers reach it on \
+             (127.0.0.1, or this machine's address on a network)"
+        )));
+    }
     MediaServer::start(address, MediaLimits::default())
         .map(Some)
         .map_err(|e| crate::Error::Config(format!("the fake cannot carry media on {address}: {e}")))
@@ -146,39 +161,44 @@ fn install_crypto() {
 /// acted on within it.
 const LONGEST_WAIT: Duration = Duration::from_millis(10);
 
-/// The loop: datagrams in, timeouts, everything each peer has to send out.
+/// The loop: datagrams in, timeouts, everything each peer has to send out. It drives the
+/// peers when one is due, when a datagram was taken by a peer, and at least every
+/// [`LONGEST_WAIT`]; a datagram no peer takes costs nothing more than the look, so a flood of
+/// junk does not slow the peers down.
 fn run(socket: &UdpSocket, engine: &Mutex<Engine>, stop: &AtomicBool) {
     let mut buf = vec![0u8; 2048];
     let lock = || engine.lock().unwrap_or_else(|p| p.into_inner());
+    // Bound to loopback: nothing from off this machine is read.
+    let loopback_only = socket.local_addr().is_ok_and(|a| a.ip().is_loopback());
+    let mut next = Instant::now();
     while !stop.load(Ordering::SeqCst) {
-        // A peer that makes str0m panic must not stop every other peer's media.
-        let driven = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            lock().drive(socket, Instant::now())
-        }));
-        let next = driven.unwrap_or_else(|_| Instant::now() + LONGEST_WAIT);
+        let now = Instant::now();
+        if now >= next {
+            // A peer that makes str0m panic must not stop every other peer's media.
+            let driven = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                lock().drive(socket, now)
+            }));
+            next = driven.unwrap_or(now).min(now + LONGEST_WAIT);
+        }
         let wait = next
             .saturating_duration_since(Instant::now())
-            .clamp(Duration::from_millis(1), LONGEST_WAIT);
+            .max(Duration::from_millis(1));
         if socket.set_read_timeout(Some(wait)).is_err() {
             return;
         }
         match socket.recv_from(&mut buf) {
-            Ok((length, source)) => {
-                // Only loopback peers: nothing off this machine is read.
-                if source.ip().is_loopback() {
-                    let datagram = &buf[..length];
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        lock().receive(source, datagram, Instant::now());
-                    }));
+            Ok((length, source)) if !loopback_only || source.ip().is_loopback() => {
+                let datagram = &buf[..length];
+                let taken = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    lock().receive(source, datagram, Instant::now())
+                }));
+                if taken.unwrap_or(false) {
+                    next = Instant::now();
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            // A datagram too large, an ICMP error from a peer gone: the next one.
-            Err(_) => {}
+            // From off this machine, a datagram too large, an ICMP error from a peer gone,
+            // the wait over: the next.
+            _ => {}
         }
     }
 }

@@ -81,8 +81,13 @@ fn failed(what: &str, why: impl std::fmt::Display) -> Error {
 impl WebRtcPeer {
     /// A peer on a free UDP port of 127.0.0.1.
     pub fn new() -> Result<Self, Error> {
+        Self::on(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// A peer on `address`.
+    pub(crate) fn on(address: std::net::SocketAddr) -> Result<Self, Error> {
         super::install_crypto();
-        let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| failed("no UDP socket", e))?;
+        let socket = UdpSocket::bind(address).map_err(|e| failed("no UDP socket", e))?;
         let local = socket.local_addr().map_err(|e| failed("no address", e))?;
         let mut rtc = Rtc::builder().build(Instant::now());
         let candidate = Candidate::host(local, "udp").map_err(|e| failed("no candidate", e))?;

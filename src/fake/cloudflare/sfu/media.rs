@@ -162,10 +162,9 @@ pub(super) fn retarget(state: &State, key: &Key, mid: &str, from: &str, name: &s
     }
 }
 
-/// With media, for a session that has a peer: its mids that carry media now.
+/// With media: the session's mids that carry media now (none once its peer is gone).
 pub(super) fn flowing(state: &State, key: &Key) -> Option<HashSet<String>> {
-    let engine = engine(state)?;
-    engine.has_peer(key).then(|| engine.flowing(key))
+    Some(engine(state)?.flowing(key))
 }
 
 /// Forgets the media of sessions that are no more.
