@@ -15,10 +15,12 @@ use apps_api::fake::{FakeConfig, FakeServer, WebRtcPeer};
 
 /// The fake with media, a Calls app on it, and its SFU client.
 async fn on_the_fake() -> (FakeServer, RealtimeClient) {
+    on_the_fake_with(FakeConfig::new()).await
+}
+
+async fn on_the_fake_with(config: FakeConfig) -> (FakeServer, RealtimeClient) {
     let media: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let fake = FakeServer::start_with(FakeConfig::new().media(media))
-        .await
-        .unwrap();
+    let fake = FakeServer::start_with(config.media(media)).await.unwrap();
     let created = fake
         .cloudflare_client()
         .unwrap()
@@ -164,4 +166,71 @@ async fn an_opaque_sdp_is_refused_when_the_fake_carries_media() {
         .unwrap_err();
     assert_eq!(refused.status(), Some(400), "{refused}");
     assert!(sfu.session(&id).state().await.unwrap().tracks.is_empty());
+}
+
+/// Alice publishes, Bob pulls, media flows.
+async fn a_call(sfu: &RealtimeClient) -> (WebRtcPeer, Session, WebRtcPeer, Session) {
+    let alice = WebRtcPeer::new().unwrap();
+    let (offer, mids) = alice.offer_to_publish().unwrap();
+    let alice_session = sfu.session(sfu.create_session().await.unwrap().session_id);
+    let tracks = [
+        TrackRequest::local(mids[0].clone(), "mic"),
+        TrackRequest::local(mids[1].clone(), "cam"),
+    ];
+    let published = alice_session
+        .add_tracks(&NewTracks::new(tracks).offer(offer))
+        .await
+        .unwrap();
+    alice
+        .accept_answer(&published.session_description.unwrap())
+        .unwrap();
+    let bob = WebRtcPeer::new().unwrap();
+    let bob_session = sfu.session(sfu.create_session().await.unwrap().session_id);
+    let from = alice_session.id().clone();
+    let pulled = bob_session
+        .add_tracks(&NewTracks::new([
+            TrackRequest::remote(from.clone(), "mic"),
+            TrackRequest::remote(from, "cam"),
+        ]))
+        .await
+        .unwrap();
+    let answer = bob.answer(&pulled.session_description.unwrap()).unwrap();
+    bob_session.renegotiate(&answer).await.unwrap();
+    let flowing = bob
+        .wait_for(Duration::from_secs(10), |s| s.video_frames > 10)
+        .await;
+    assert!(flowing, "{:?}", bob.stats());
+    (alice, alice_session, bob, bob_session)
+}
+
+/// A connected session lives while it is connected, with no API calls for longer than the
+/// sessions' idle time (Cloudflare's media timeout does not end a connected session); a
+/// session the API ends takes its media with it, within a second or two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_keeps_a_session_and_the_session_keeps_the_media() {
+    let idle = Duration::from_secs(2);
+    let (fake, sfu) = on_the_fake_with(FakeConfig::new().sfu_session_idle(idle)).await;
+    let (_alice, alice_session, bob, bob_session) = a_call(&sfu).await;
+    tokio::time::sleep(idle * 2).await;
+    for session in [&alice_session, &bob_session] {
+        let state = session.state().await.unwrap();
+        assert!(
+            state
+                .tracks
+                .iter()
+                .all(|t| t.status == Some(Status::Active)),
+            "{state:?}"
+        );
+    }
+    fake.expire_sfu_sessions();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let stopped = bob.stats().video_frames;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        bob.stats().video_frames,
+        stopped,
+        "media after the sessions ended"
+    );
+    let gone = alice_session.state().await.unwrap_err();
+    assert_eq!(gone.status(), Some(410), "{gone}");
 }

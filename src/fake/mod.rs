@@ -87,11 +87,9 @@ pub struct FakeConfig {
     /// A rate limit on the Cloudflare API per credential (default none); see
     /// [`FakeConfig::rate_limit`].
     pub rate_limit: Option<crate::Quota>,
-    /// How long an SFU session lives unused (default [`DEFAULT_SFU_SESSION_IDLE`], 30 s); see
-    /// [`FakeConfig::sfu_session_idle`].
+    /// How long an SFU session lives unused (default 30 s); [`FakeConfig::sfu_session_idle`].
     pub sfu_session_idle: Option<Duration>,
-    /// Where the SFU carries real media, if it does (feature `fake-media`; see
-    /// [`FakeConfig::media`]).
+    /// Where the SFU carries real media (feature `fake-media`); [`FakeConfig::media`].
     #[cfg(feature = "fake-media")]
     pub media: Option<SocketAddr>,
 }
@@ -315,6 +313,8 @@ impl FakeServer {
             crate::core::budget::checked(quota).map_err(Error::Config)?;
         }
         state.rate().set(config.rate_limit);
+        #[cfg(feature = "fake-media")]
+        state.media.iter().for_each(|media| media.watch(&state));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port.unwrap_or(0)))
             .await
             .map_err(|e| Error::Config(format!("the fake server cannot listen: {e}")))?;

@@ -20,6 +20,10 @@ use crate::operations::{self as ops, Operation};
 /// The largest request body the fake reads (the APIs' bodies are a few KiB at most).
 pub(crate) const BODY_LIMIT: usize = 16 * 1024;
 
+/// The largest request body of the Realtime data plane: a browser's session description of a
+/// call of many (Chromium's is about 2 KiB a video section).
+pub(crate) const REALTIME_BODY_LIMIT: usize = 256 * 1024;
+
 /// The largest body the request log keeps (a longer one is logged without its body).
 pub(crate) const RECORDED_BODY_BYTES: usize = 64 * 1024;
 
@@ -44,12 +48,18 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_string();
     let api = Api::at(&path);
-    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
-        let message = format!("the request body is larger than {BODY_LIMIT} bytes");
-        return if api == Some(Api::Cloudflare) {
-            cloudflare::failure(StatusCode::PAYLOAD_TOO_LARGE, &[(6004, &message)])
-        } else {
-            hover::error(StatusCode::PAYLOAD_TOO_LARGE, &message)
+    let limit = match api {
+        Some(Api::Realtime) => REALTIME_BODY_LIMIT,
+        _ => BODY_LIMIT,
+    };
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
+        let message = format!("the request body is larger than {limit} bytes");
+        return match api {
+            Some(Api::Hover) => hover::error(StatusCode::PAYLOAD_TOO_LARGE, &message),
+            Some(Api::Realtime) => {
+                turn::error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &message)
+            }
+            _ => cloudflare::failure(StatusCode::PAYLOAD_TOO_LARGE, &[(6004, &message)]),
         };
     };
 

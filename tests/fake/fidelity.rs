@@ -292,6 +292,20 @@ async fn oversized_bodies_and_a_full_store_are_refused() {
     .await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["success"], false);
+    // The Realtime data plane takes a browser's session description of a call of many, and
+    // refuses past that in its own error shape.
+    let sfu = format!(
+        "{}/apps/0123456789abcdef0123456789abcdef/sessions/new",
+        fake.realtime_base_url()
+    );
+    let sdp = |kib: usize| {
+        Some(json!({"sessionDescription": {"type": "offer", "sdp": "x".repeat(kib * 1024)}}))
+    };
+    let (status, body) = raw(&fake, Method::POST, sfu.clone(), sdp(64)).await;
+    assert_eq!(status, 401, "read, then refused for its credential: {body}");
+    let (status, body) = raw(&fake, Method::POST, sfu, sdp(300)).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["errorCode"], "payload_too_large");
     // Within the request limit but over what the fake keeps of one item.
     let (status, body) = raw(
         &fake,

@@ -274,6 +274,12 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// Each peer, and when it last took a datagram.
+    pub(crate) fn last_inputs(&self) -> Vec<(Key, Instant)> {
+        let peers = self.peers.iter();
+        peers.map(|(key, p)| (key.clone(), p.last_input)).collect()
+    }
+
     /// What it keeps: peers, published tracks, and routes to subscribers.
     #[cfg(test)]
     pub(crate) fn counts(&self) -> (usize, usize, usize) {

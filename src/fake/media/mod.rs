@@ -17,7 +17,7 @@ mod tests;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -25,7 +25,7 @@ pub(crate) use channels::Allocated;
 pub(crate) use engine::{is_real, Engine, Key};
 pub use peer::{PeerStats, WebRtcPeer};
 
-use crate::fake::FakeConfig;
+use crate::fake::{FakeConfig, State};
 
 impl FakeConfig {
     /// Carries real media (feature `fake-media`): the SFU terminates WebRTC on this UDP
@@ -98,6 +98,8 @@ pub(crate) struct MediaServer {
     address: SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    /// The fake whose SFU sessions the peers belong to.
+    fake: Arc<OnceLock<Weak<State>>>,
 }
 
 impl std::fmt::Debug for MediaServer {
@@ -116,18 +118,26 @@ impl MediaServer {
         let address = socket.local_addr()?;
         let engine = Arc::new(Mutex::new(Engine::new(address, limits)));
         let stop = Arc::new(AtomicBool::new(false));
+        let fake = Arc::new(OnceLock::new());
         let thread = {
-            let (engine, stop) = (engine.clone(), stop.clone());
+            let (engine, stop, fake) = (engine.clone(), stop.clone(), fake.clone());
             std::thread::Builder::new()
                 .name("apps-api fake media".into())
-                .spawn(move || run(&socket, &engine, &stop))?
+                .spawn(move || run(&socket, &engine, &stop, &fake))?
         };
         Ok(Self {
             engine,
             address,
             stop,
             thread: Some(thread),
+            fake,
         })
+    }
+
+    /// Ties the peers to `fake`'s SFU sessions: a session whose peer is connected stays in
+    /// use, and a peer whose session is no more is dropped (within [`SYNC_EVERY`]).
+    pub(crate) fn watch(&self, fake: &Arc<State>) {
+        let _ = self.fake.set(Arc::downgrade(fake));
     }
 
     /// The UDP address media goes to.
@@ -146,7 +156,10 @@ impl Drop for MediaServer {
         self.stop.store(true, Ordering::SeqCst);
         // The loop wakes within its longest wait and sees the flag.
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            // (The loop itself may hold the fake last, for a moment: it cannot wait for itself.)
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
     }
 }
@@ -161,18 +174,39 @@ fn install_crypto() {
 /// acted on within it.
 const LONGEST_WAIT: Duration = Duration::from_millis(10);
 
+/// How often the peers are checked against the fake's SFU sessions.
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+
 /// The loop: datagrams in, timeouts, everything each peer has to send out. It drives the
 /// peers when one is due, when a datagram was taken by a peer, and at least every
 /// [`LONGEST_WAIT`]; a datagram no peer takes costs nothing more than the look, so a flood of
 /// junk does not slow the peers down.
-fn run(socket: &UdpSocket, engine: &Mutex<Engine>, stop: &AtomicBool) {
+fn run(
+    socket: &UdpSocket,
+    engine: &Mutex<Engine>,
+    stop: &AtomicBool,
+    fake: &OnceLock<Weak<State>>,
+) {
     let mut buf = vec![0u8; 2048];
     let lock = || engine.lock().unwrap_or_else(|p| p.into_inner());
     // Bound to loopback: nothing from off this machine is read.
     let loopback_only = socket.local_addr().is_ok_and(|a| a.ip().is_loopback());
     let mut next = Instant::now();
+    let mut synced = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();
+        if now.saturating_duration_since(synced) >= SYNC_EVERY {
+            synced = now;
+            if let Some(state) = fake.get().and_then(Weak::upgrade) {
+                // One lock at a time: the API's handlers take the store, then the engine.
+                let peers = lock().last_inputs();
+                let gone = crate::fake::cloudflare::sfu::media::sync(&state, &peers);
+                let mut engine = lock();
+                for key in &gone {
+                    engine.drop_peer(key);
+                }
+            }
+        }
         if now >= next {
             // A peer that makes str0m panic must not stop every other peer's media.
             let driven = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -23,14 +23,18 @@ use crate::Error;
 pub struct PeerStats {
     /// ICE and DTLS are up.
     pub connected: bool,
+    /// Audio frames received.
+    pub audio_frames: u64,
     /// Audio received, in bytes of frames.
     pub audio_bytes: u64,
     /// Video received, in bytes of frames.
     pub video_bytes: u64,
     /// Video frames received.
     pub video_frames: u64,
-    /// Frames it sent (audio and video).
-    pub frames_sent: u64,
+    /// Audio frames it sent.
+    pub audio_frames_sent: u64,
+    /// Video frames it sent.
+    pub video_frames_sent: u64,
     /// Text messages received on data channels, with the channel's name.
     pub messages: Vec<(String, String)>,
 }
@@ -273,7 +277,10 @@ fn drive(socket: &UdpSocket, shared: &Mutex<Shared>, stop: &AtomicBool) {
                         }
                     };
                     if writer.write(pt, now, time, data).is_ok() {
-                        shared.stats.frames_sent += 1;
+                        match kind {
+                            MediaKind::Audio => shared.stats.audio_frames_sent += 1,
+                            MediaKind::Video => shared.stats.video_frames_sent += 1,
+                        }
                     }
                 }
             }
@@ -312,7 +319,10 @@ fn poll(socket: &UdpSocket, shared: &mut Shared) -> Instant {
                 Event::MediaData(data) => {
                     let size = data.data.len() as u64;
                     match shared.rtc.media(data.mid).map(|m| m.kind()) {
-                        Some(MediaKind::Audio) => shared.stats.audio_bytes += size,
+                        Some(MediaKind::Audio) => {
+                            shared.stats.audio_frames += 1;
+                            shared.stats.audio_bytes += size;
+                        }
                         _ => {
                             shared.stats.video_bytes += size;
                             shared.stats.video_frames += 1;

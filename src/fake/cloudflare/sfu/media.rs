@@ -167,6 +167,28 @@ pub(super) fn flowing(state: &State, key: &Key) -> Option<HashSet<String>> {
     Some(engine(state)?.flowing(key))
 }
 
+/// The API's side of the media loop's check, every second: sessions whose peer took a datagram
+/// are in use (a connected session lives while it is connected, API calls or not); returns
+/// the peers whose sessions are no more (expired, ended, or the store reset), to be dropped.
+pub(crate) fn sync(state: &State, peers: &[(Key, std::time::Instant)]) -> Vec<Key> {
+    let mut store = state.store();
+    let now = tokio::time::Instant::now();
+    let idle = state.sfu_session_idle;
+    let mut gone = Vec::new();
+    for (key, last_input) in peers {
+        if store.sfu.live(key, now, idle).is_none() {
+            gone.push(key.clone());
+            continue;
+        }
+        let last_input = tokio::time::Instant::from_std(*last_input);
+        store
+            .sfu
+            .sessions
+            .update(key, |s| s.last_used = s.last_used.max(last_input));
+    }
+    gone
+}
+
 /// Forgets the media of sessions that are no more.
 pub(super) fn forget(state: &State, key: &Key) {
     if let Some(mut engine) = engine(state) {

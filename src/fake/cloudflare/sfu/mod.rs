@@ -35,7 +35,7 @@
 mod adapters;
 mod channels;
 #[cfg(feature = "fake-media")]
-mod media;
+pub(crate) mod media;
 mod tracks;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
