@@ -234,3 +234,41 @@ async fn media_keeps_a_session_and_the_session_keeps_the_media() {
     let gone = alice_session.state().await.unwrap_err();
     assert_eq!(gone.status(), Some(410), "{gone}");
 }
+
+/// An answer the SFU reads but refuses (its mids are not the offer's) voids the SFU's offer:
+/// the session can pull again, and is not left waiting for an answer it will never take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_answer_leaves_the_session_able_to_negotiate() {
+    let (_fake, sfu) = on_the_fake().await;
+    let alice = WebRtcPeer::new().unwrap();
+    let (offer, mids) = alice.offer_to_publish().unwrap();
+    let alice_session = sfu.session(sfu.create_session().await.unwrap().session_id);
+    let tracks = [TrackRequest::local(mids[0].clone(), "mic")];
+    let published = alice_session
+        .add_tracks(&NewTracks::new(tracks).offer(offer))
+        .await
+        .unwrap();
+    alice
+        .accept_answer(&published.session_description.unwrap())
+        .unwrap();
+    let bob = WebRtcPeer::new().unwrap();
+    let bob_session = sfu.session(sfu.create_session().await.unwrap().session_id);
+    let pull = || NewTracks::new([TrackRequest::remote(alice_session.id().clone(), "mic")]);
+    let pulled = bob_session.add_tracks(&pull()).await.unwrap();
+    let answer = bob.answer(&pulled.session_description.unwrap()).unwrap();
+    let wrong: String = answer
+        .sdp
+        .lines()
+        .map(|l| match l.strip_prefix("a=mid:") {
+            Some(_) => "a=mid:not-offered\r\n".to_string(),
+            None => format!("{l}\r\n"),
+        })
+        .collect();
+    let refused = bob_session
+        .renegotiate(&SessionDescription::answer(wrong))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(400), "{refused}");
+    let again = bob_session.add_tracks(&pull()).await.unwrap();
+    assert!(again.requires_immediate_renegotiation);
+}

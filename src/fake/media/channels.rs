@@ -27,10 +27,17 @@ impl Channels {
     }
 
     fn subscribe(&mut self, from: &Key, name: &str, to: &Key, id: ChannelId) {
-        self.subscribers
-            .entry((from.clone(), name.to_string()))
-            .or_default()
-            .push((to.clone(), id));
+        let targets = self.subscribers.entry((from.clone(), name.to_string()));
+        let targets = targets.or_default();
+        if !targets.iter().any(|(t, c)| t == to && *c == id) {
+            targets.push((to.clone(), id));
+        }
+    }
+
+    /// How many subscriptions it keeps.
+    #[cfg(test)]
+    pub(crate) fn subscriptions(&self) -> usize {
+        self.subscribers.values().map(Vec::len).sum()
     }
 
     /// Where a message `key` sent on `id` goes, if `id` is a channel it publishes.
@@ -51,6 +58,7 @@ impl Channels {
         for targets in self.subscribers.values_mut() {
             targets.retain(|(to, _)| to != key);
         }
+        self.subscribers.retain(|_, targets| !targets.is_empty());
     }
 
     /// Forgets `key`'s channel `id` (closed).
@@ -60,6 +68,7 @@ impl Channels {
         for targets in self.subscribers.values_mut() {
             targets.retain(|(to, channel)| !(to == key && *channel == id));
         }
+        self.subscribers.retain(|_, targets| !targets.is_empty());
     }
 }
 
@@ -120,14 +129,12 @@ impl Engine {
 
     /// Closes `key`'s channel `id`.
     pub(crate) fn close_channel(&mut self, key: &Key, id: u16) {
-        let found = self.with_peer(key, |rtc| {
-            let channel = rtc_channel_of(rtc, id);
-            if let Some(channel) = channel {
-                rtc.direct_api().close_data_channel(channel);
-            }
-            channel
-        });
-        if let Ok(Some(channel)) = found {
+        let Some(rtc) = self.rtc(key) else {
+            return;
+        };
+        let channel = rtc_channel_of(rtc, id);
+        if let Some(channel) = channel {
+            rtc.direct_api().close_data_channel(channel);
             self.channels.close(key, channel);
         }
     }
@@ -138,11 +145,9 @@ impl Engine {
             return;
         }
         for (to, channel) in self.channels.targets(key, id) {
-            let _ = self.with_peer(&to, |rtc| {
-                if let Some(mut channel) = rtc.channel(channel) {
-                    let _ = channel.write(binary, data);
-                }
-            });
+            if let Some(mut channel) = self.rtc(&to).and_then(|rtc| rtc.channel(channel)) {
+                let _ = channel.write(binary, data);
+            }
         }
     }
 }

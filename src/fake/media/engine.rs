@@ -3,7 +3,7 @@
 //! keyframes).
 
 use std::collections::{HashMap, HashSet};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpApi, SdpOffer, SdpPendingOffer};
@@ -34,6 +34,8 @@ struct Peer {
     last_input: Instant,
     /// Bytes taken in the current second, and when it began.
     taken: (u64, Instant),
+    /// Bytes forwarded to it in the current second, and when it began.
+    given: (u64, Instant),
     /// When a keyframe was last asked for each mid it publishes.
     last_pli: HashMap<Mid, Instant>,
     /// Media sections it was offered by the SFU (pulls).
@@ -51,6 +53,30 @@ pub(crate) struct Engine {
     routes: HashMap<(Key, Mid), Vec<(Key, Mid)>>,
     /// Where data channel messages go.
     pub(super) channels: Channels,
+}
+
+/// What a peer sends: its bytes and where to.
+pub(crate) type Transmit = str0m::net::Transmit;
+
+/// Counts `size` bytes in `window` (bytes this second, and when it began) if they fit in
+/// `per_second`; whether they did.
+fn within(window: &mut (u64, Instant), size: usize, per_second: u64, now: Instant) -> bool {
+    if now.saturating_duration_since(window.1) >= Duration::from_secs(1) {
+        *window = (0, now);
+    }
+    let size = size as u64;
+    if window.0 + size > per_second {
+        return false;
+    }
+    window.0 += size;
+    true
+}
+
+/// `sdp` without its ICE candidates: an ICE-lite end learns each peer's address from the
+/// peer's own checks, and candidates str0m took would be kept for the session's life.
+fn without_candidates(sdp: &str) -> String {
+    let lines = sdp.split_inclusive('\n');
+    lines.filter(|l| !l.starts_with("a=candidate:")).collect()
 }
 
 /// Whether `sdp` is a session description a WebRTC peer can use (else it is the opaque text
@@ -99,6 +125,11 @@ impl Engine {
         Ok(offer.to_sdp_string())
     }
 
+    /// The peer of `key`, if it has one.
+    pub(super) fn rtc(&mut self, key: &Key) -> Option<&mut Rtc> {
+        self.peers.get_mut(key).map(|peer| &mut peer.rtc)
+    }
+
     /// The peer of `key`, made if it has none (within the limits).
     fn peer(&mut self, key: &Key, now: Instant) -> Result<&mut Peer, String> {
         if !self.peers.contains_key(key) {
@@ -121,6 +152,7 @@ impl Engine {
                     flowing: HashMap::new(),
                     last_input: now,
                     taken: (0, now),
+                    given: (0, now),
                     last_pli: HashMap::new(),
                     sections: 0,
                 },
@@ -137,8 +169,16 @@ impl Engine {
         offer: &str,
         publish: &[(String, String)],
     ) -> Result<String, String> {
-        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| format!("{e}"))?;
-        let sections = self.limits.sections;
+        // Counted before str0m takes it: what it takes, it keeps.
+        let sections = offer.matches("\nm=").count();
+        if sections > self.limits.sections {
+            return Err(format!(
+                "at most {} media sections per session",
+                self.limits.sections
+            ));
+        }
+        let offer =
+            SdpOffer::from_sdp_string(&without_candidates(offer)).map_err(|e| format!("{e}"))?;
         let peer = self.peer(key, Instant::now())?;
         if peer.pending.is_some() {
             return Err("the SFU's offer waits for its answer".into());
@@ -149,9 +189,7 @@ impl Engine {
             .accept_offer(offer)
             .map_err(|e| format!("{e}"))?;
         let answer = answer.to_sdp_string();
-        if answer.matches("\nm=").count() > sections {
-            return Err(format!("at most {sections} media sections per session"));
-        }
+        peer.sections = peer.sections.max(sections);
         for (mid, name) in publish {
             self.published
                 .insert((key.clone(), name.clone()), Mid::from(mid.as_str()));
@@ -212,7 +250,8 @@ impl Engine {
 
     /// The endpoint's answer to the SFU's offer of `key`.
     pub(crate) fn accept_answer(&mut self, key: &Key, answer: &str) -> Result<(), String> {
-        let answer = SdpAnswer::from_sdp_string(answer).map_err(|e| format!("{e}"))?;
+        let answer =
+            SdpAnswer::from_sdp_string(&without_candidates(answer)).map_err(|e| format!("{e}"))?;
         let peer = self
             .peers
             .get_mut(key)
@@ -238,10 +277,14 @@ impl Engine {
         for targets in self.routes.values_mut() {
             targets.retain(|(to, mid)| !(to == key && mids.contains(mid)));
         }
+        self.routes.retain(|_, targets| !targets.is_empty());
     }
 
     /// Points `key`'s transceiver `mid` at another published track.
     pub(crate) fn retarget(&mut self, key: &Key, mid: &str, from: &Key, name: &str) {
+        if !self.peers.contains_key(key) {
+            return;
+        }
         let mid = Mid::from(mid);
         for targets in self.routes.values_mut() {
             targets.retain(|(to, m)| !(to == key && *m == mid));
@@ -274,6 +317,13 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// Whether the SFU's offer to `key` waits for its answer.
+    pub(crate) fn offer_waits(&self, key: &Key) -> bool {
+        self.peers
+            .get(key)
+            .is_some_and(|peer| peer.pending.is_some())
+    }
+
     /// Each peer, and when it last took a datagram.
     pub(crate) fn last_inputs(&self) -> Vec<(Key, Instant)> {
         let peers = self.peers.iter();
@@ -297,6 +347,7 @@ impl Engine {
         for targets in self.routes.values_mut() {
             targets.retain(|(to, _)| to != key);
         }
+        self.routes.retain(|_, targets| !targets.is_empty());
         self.channels.forget(key);
     }
 
@@ -328,17 +379,25 @@ impl Engine {
             return false;
         };
         let input = Input::Receive(now, contents);
-        let Some(peer) = self.peers.values_mut().find(|p| p.rtc.accepts(&input)) else {
+        let Some((key, peer)) = self.peers.iter_mut().find(|(_, p)| p.rtc.accepts(&input)) else {
             return false;
         };
         peer.last_input = now;
-        let _ = peer.rtc.handle_input(input);
+        // A datagram that makes str0m panic ends its peer, not the server.
+        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = peer.rtc.handle_input(input);
+        }));
+        if handled.is_err() {
+            let key = key.clone();
+            self.drop_peer(&key);
+        }
         true
     }
 
-    /// The loop's work at `now`: timers, everything each peer has to send, media forwarded,
-    /// keyframes asked for, idle peers dropped. Returns when it next has work.
-    pub(crate) fn drive(&mut self, socket: &UdpSocket, now: Instant) -> Instant {
+    /// The loop's work at `now`: timers, everything each peer has to send (into `out`, sent
+    /// once the engine is free again), media forwarded, keyframes asked for, idle peers
+    /// dropped. Returns when it next has work.
+    pub(crate) fn drive(&mut self, now: Instant, out: &mut Vec<Transmit>) -> Instant {
         let idle = self.limits.idle;
         let gone: Vec<Key> = self
             .peers
@@ -357,7 +416,7 @@ impl Engine {
         let mut next = now + Duration::from_secs(1);
         // Forwarding makes more to send: poll again until a pass forwards nothing.
         for _ in 0..8 {
-            if !self.pass(socket, now, &mut next) {
+            if !self.pass(now, &mut next, out) {
                 break;
             }
         }
@@ -366,21 +425,21 @@ impl Engine {
 
     /// One pass over every peer: what it sends goes out, what it received is handled. Returns
     /// whether media was forwarded (so peers have more to send).
-    fn pass(&mut self, socket: &UdpSocket, now: Instant, next: &mut Instant) -> bool {
+    fn pass(&mut self, now: Instant, next: &mut Instant, out: &mut Vec<Transmit>) -> bool {
         let mut media: Vec<(Key, MediaData)> = Vec::new();
         let mut keyframes: Vec<(Key, Mid)> = Vec::new();
         let mut messages: Vec<(Key, str0m::channel::ChannelData)> = Vec::new();
+        let mut broken: Vec<Key> = Vec::new();
         let bytes_per_second = self.limits.bytes_per_second;
         for (key, peer) in &mut self.peers {
-            loop {
+            // A peer that makes str0m panic is dropped; the others go on.
+            let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loop {
                 let output = match peer.rtc.poll_output() {
                     Ok(output) => output,
                     Err(_) => break,
                 };
                 match output {
-                    Output::Transmit(transmit) => {
-                        let _ = socket.send_to(&transmit.contents, transmit.destination);
-                    }
+                    Output::Transmit(transmit) => out.push(transmit),
                     Output::Timeout(at) => {
                         *next = (*next).min(at);
                         break;
@@ -388,15 +447,9 @@ impl Engine {
                     Output::Event(event) => match event {
                         Event::Connected => peer.connected = true,
                         Event::MediaData(data) => {
-                            if now.saturating_duration_since(peer.taken.1) >= Duration::from_secs(1)
-                            {
-                                peer.taken = (0, now);
-                            }
-                            let size = data.data.len() as u64;
-                            if peer.taken.0 + size > bytes_per_second {
+                            if !within(&mut peer.taken, data.data.len(), bytes_per_second, now) {
                                 continue;
                             }
-                            peer.taken.0 += size;
                             peer.flowing.insert(data.mid, now);
                             if !data.contiguous {
                                 keyframes.push((key.clone(), data.mid));
@@ -406,11 +459,21 @@ impl Engine {
                         Event::KeyframeRequest(request) => {
                             keyframes.push((key.clone(), request.mid));
                         }
-                        Event::ChannelData(data) => messages.push((key.clone(), data)),
+                        Event::ChannelData(data) => {
+                            let fits =
+                                within(&mut peer.taken, data.data.len(), bytes_per_second, now);
+                            messages.extend(fits.then(|| (key.clone(), data)));
+                        }
                         _ => {}
                     },
                 }
+            }));
+            if polled.is_err() {
+                broken.push(key.clone());
             }
+        }
+        for key in &broken {
+            self.drop_peer(key);
         }
         let forwarded = !media.is_empty() || !messages.is_empty();
         for (from, data) in media {
@@ -438,11 +501,12 @@ impl Engine {
         let Some(targets) = self.routes.get(&(from.clone(), data.mid)) else {
             return;
         };
+        let given = self.limits.forwarded_bytes_per_second;
         for (to, mid) in targets {
             let Some(peer) = self.peers.get_mut(to) else {
                 continue;
             };
-            if !peer.connected {
+            if !peer.connected || !within(&mut peer.given, data.data.len(), given, now) {
                 continue;
             }
             let Some(writer) = peer.rtc.writer(*mid) else {

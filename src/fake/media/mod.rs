@@ -55,7 +55,7 @@ pub(crate) fn start(address: Option<SocketAddr>) -> Result<Option<MediaServer>, 
     let Some(address) = address else {
         return Ok(None);
     };
-    if address.ip().is_unspecified() {
+    if address.ip().to_canonical().is_unspecified() {
         // The address is the peers' ICE candidate: it must be one they can reach.
         return Err(crate::Error::Config(format!(
             "the fake cannot carry media on {address}: give the address peers reach it on \
@@ -74,8 +74,11 @@ pub(crate) struct MediaLimits {
     pub(crate) peers: usize,
     /// Media sections (tracks and the data section) per peer.
     pub(crate) sections: usize,
-    /// Bytes per second a peer may send to be forwarded; past it, dropped.
+    /// Bytes per second a peer may send to be forwarded (media and messages); past it,
+    /// dropped.
     pub(crate) bytes_per_second: u64,
+    /// Bytes per second forwarded to one peer, whatever it pulls; past it, dropped.
+    pub(crate) forwarded_bytes_per_second: u64,
     /// A peer that sent nothing for this long is dropped.
     pub(crate) idle: Duration,
 }
@@ -87,6 +90,8 @@ impl Default for MediaLimits {
             sections: 32,
             // 4 Mbit/s: a 720p camera and a microphone, with room.
             bytes_per_second: 500_000,
+            // Eight publishers at their limit.
+            forwarded_bytes_per_second: 4_000_000,
             idle: Duration::from_secs(30),
         }
     }
@@ -193,6 +198,7 @@ fn run(
     let loopback_only = socket.local_addr().is_ok_and(|a| a.ip().is_loopback());
     let mut next = Instant::now();
     let mut synced = Instant::now();
+    let mut out = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();
         if now.saturating_duration_since(synced) >= SYNC_EVERY {
@@ -210,9 +216,12 @@ fn run(
         if now >= next {
             // A peer that makes str0m panic must not stop every other peer's media.
             let driven = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                lock().drive(socket, now)
+                lock().drive(now, &mut out)
             }));
             next = driven.unwrap_or(now).min(now + LONGEST_WAIT);
+            for transmit in out.drain(..) {
+                let _ = socket.send_to(&transmit.contents, transmit.destination);
+            }
         }
         let wait = next
             .saturating_duration_since(Instant::now())

@@ -70,13 +70,20 @@ fn received(peer: &WebRtcPeer) -> u64 {
     stats.audio_bytes + stats.video_bytes
 }
 
-/// What a publisher sends past its bitrate is dropped: with a cap of 5 kB/s, Bob gets about
-/// that of Alice's 30 kB/s; with the default cap, all of it.
+/// What a publisher sends past its bitrate is dropped, and so is what is forwarded to one
+/// peer past its own: with either cap at 5 kB/s, Bob gets about that of Alice's 30 kB/s; with
+/// the default caps, all of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publisher_past_its_bitrate_is_cut() {
-    for (cap, least, most) in [(5_000, 1, 5_000 * 3 + 1_000), (500_000, 50_000, u64::MAX)] {
+    let cut = 5_000 * 3 + 1_000;
+    for (sent, forwarded, least, most) in [
+        (5_000, 4_000_000, 1, cut),
+        (500_000, 5_000, 1, cut),
+        (500_000, 4_000_000, 50_000, u64::MAX),
+    ] {
         let limits = MediaLimits {
-            bytes_per_second: cap,
+            bytes_per_second: sent,
+            forwarded_bytes_per_second: forwarded,
             ..MediaLimits::default()
         };
         let (_server, _alice, bob) = call(limits).await;
@@ -85,7 +92,7 @@ async fn a_publisher_past_its_bitrate_is_cut() {
         let got = received(&bob) - before;
         assert!(
             (least..=most).contains(&got),
-            "cap {cap} B/s: {got} bytes in 2 s"
+            "caps {sent} and {forwarded} B/s: {got} bytes in 2 s"
         );
     }
 }
@@ -303,11 +310,13 @@ fn network_address() -> Option<std::net::IpAddr> {
 /// network address is never connected, while one on loopback is. Not `0.0.0.0`: refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_loopback_only_loopback_is_read() {
-    let unspecified = super::start(Some(SocketAddr::from(([0, 0, 0, 0], 0))));
-    assert!(
-        matches!(unspecified, Err(crate::Error::Config(ref m)) if m.contains("0.0.0.0")),
-        "{unspecified:?}"
-    );
+    for unspecified in ["0.0.0.0:0", "[::]:0", "[::ffff:0.0.0.0]:0"] {
+        let refused = super::start(Some(unspecified.parse().unwrap()));
+        assert!(
+            matches!(refused, Err(crate::Error::Config(ref m)) if m.contains("give the address")),
+            "{unspecified}: {refused:?}"
+        );
+    }
     let Some(ip) = network_address() else {
         eprintln!("skipped the off-loopback half: this machine has no network address");
         return;
@@ -322,5 +331,134 @@ async fn on_loopback_only_loopback_is_read() {
         !stranger
             .wait_for(Duration::from_secs(2), |s| s.connected)
             .await
+    );
+}
+
+/// A request the API refuses (the session is full) changes nothing in the media server: no
+/// subscription is kept of it. (Subscriptions the API took are each kept once.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_request_keeps_no_media_state() {
+    use crate::cloudflare::sfu::{DataChannelRequest, Session};
+    use crate::fake::{FakeConfig, FakeServer};
+    let fake = FakeServer::start_with(FakeConfig::new().media(loopback()))
+        .await
+        .unwrap();
+    let created = fake
+        .cloudflare_client()
+        .unwrap()
+        .calls(fake.account_id())
+        .create(Some("full"))
+        .await
+        .unwrap();
+    let sfu = fake
+        .realtime_client(created.app.id.clone().unwrap(), created.secret)
+        .unwrap();
+    let establish = |session: Session, peer: WebRtcPeer| async move {
+        let established = session
+            .establish_data_channels(DataChannelRequest::local("server-events"), None)
+            .await
+            .unwrap();
+        let answer = peer
+            .answer(&established.session_description.unwrap())
+            .unwrap();
+        session.renegotiate(&answer).await.unwrap();
+        (session, peer)
+    };
+    let new_session = || async { sfu.session(sfu.create_session().await.unwrap().session_id) };
+    let (alice, _a) = establish(new_session().await, WebRtcPeer::new().unwrap()).await;
+    alice
+        .add_data_channels(vec![DataChannelRequest::local("chat")])
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    let (bob, _b) = establish(new_session().await, WebRtcPeer::new().unwrap()).await;
+    let subscriptions = || {
+        fake.state
+            .media
+            .as_ref()
+            .unwrap()
+            .engine()
+            .channels
+            .subscriptions()
+    };
+    let many = || vec![DataChannelRequest::remote(alice.id().clone(), "chat"); 50];
+    let mut taken = 0;
+    let refused = loop {
+        match bob.add_data_channels(many()).await {
+            Ok(batch) => taken += batch.succeeded().len(),
+            Err(refused) => break refused,
+        }
+        assert!(taken <= 300, "never refused");
+    };
+    assert!(refused.status().is_some_and(|s| s >= 400), "{refused}");
+    let kept = subscriptions();
+    assert_eq!(kept, taken);
+    assert!(bob.add_data_channels(many()).await.is_err());
+    assert_eq!(subscriptions(), kept);
+}
+
+/// Messages count against their publisher's bitrate as media does: past it, dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_past_the_bitrate_are_dropped() {
+    use super::Allocated;
+    let limits = MediaLimits {
+        bytes_per_second: 1_000,
+        ..MediaLimits::default()
+    };
+    let server = MediaServer::start(loopback(), limits).unwrap();
+    let (alice, bob) = (WebRtcPeer::new().unwrap(), WebRtcPeer::new().unwrap());
+    let from = key("alice");
+    // Alice's transport comes with her channel; Bob's with one of his, then he subscribes.
+    let chat = |from| Allocated {
+        id: 1,
+        name: "chat",
+        from,
+        ordered: true,
+    };
+    let events = Allocated {
+        id: 2,
+        name: "events",
+        from: None,
+        ordered: true,
+    };
+    for (session, peer, first) in [("alice", &alice, chat(None)), ("bob", &bob, events)] {
+        let (offer, _) = server
+            .engine()
+            .establish(&key(session), &first, None)
+            .unwrap();
+        let answer = peer.answer(&SessionDescription::offer(offer)).unwrap();
+        server
+            .engine()
+            .accept_answer(&key(session), &answer.sdp)
+            .unwrap();
+        peer.open_channel(first.name, first.id);
+    }
+    server
+        .engine()
+        .open_channel(&key("bob"), &chat(Some(&from)))
+        .unwrap();
+    bob.open_channel("chat", 1);
+    let message = "m".repeat(100);
+    let mut crossed = false;
+    for _ in 0..100 {
+        alice.send("chat", &message);
+        crossed = (bob.wait_for(Duration::from_millis(100), |s| !s.messages.is_empty())).await;
+        if crossed {
+            break;
+        }
+    }
+    assert!(crossed, "no message crossed: {:?}", bob.stats());
+    // A second's worth: 1,000 bytes of 100-byte messages.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = bob.stats().messages.len();
+    for _ in 0..50 {
+        alice.send("chat", &message);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = bob.stats().messages.len() - before;
+    assert!(
+        (1..=11).contains(&got),
+        "{got} of 50 messages within the second"
     );
 }

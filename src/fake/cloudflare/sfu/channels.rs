@@ -6,8 +6,8 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    commit, decode, error, invalid_params, invalid_sdp, item_fault, media_of, negotiating, ok,
-    open, publisher, sdp, sdp_of, Description, Sdp, SdpType,
+    commit, decode, error, fitting, invalid_params, invalid_sdp, item_fault, media_of, negotiating,
+    ok, open, publisher, sdp, sdp_of, Description, Sdp, SdpType,
 };
 use crate::fake::faults::ItemFault;
 use crate::fake::routes::Params;
@@ -284,6 +284,9 @@ pub(super) fn new(state: &State, params: &Params, body: &[u8]) -> Response {
             )),
             (false, Some(_)) => items.push(item.failed("not_found_track_error", CHANNEL_NOT_FOUND)),
         }
+    }
+    if let Err(refused) = fitting(&store, &key, &session) {
+        return refused;
     }
     #[cfg(feature = "fake-media")]
     {

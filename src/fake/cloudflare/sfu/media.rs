@@ -12,13 +12,29 @@ use std::collections::HashSet;
 use axum::response::Response;
 
 use super::{invalid_sdp, Key, Sdp, TrackItem};
-use crate::fake::media::{is_real, Allocated};
+use crate::fake::media::{is_real, Allocated, Engine};
 use crate::fake::store::sfu::{Channel, Location, Session};
 use crate::fake::State;
 
 /// The media server's engine, if the fake carries media.
-fn engine(state: &State) -> Option<std::sync::MutexGuard<'_, crate::fake::media::Engine>> {
+fn engine(state: &State) -> Option<std::sync::MutexGuard<'_, Engine>> {
     state.media.as_ref().map(|media| media.engine())
+}
+
+/// `f` on the engine, for `key`: a panic in str0m (on an SDP it could not take) drops the
+/// session's peer and is a refusal, and the engine stays whole.
+fn guarded<R>(
+    engine: &mut Engine,
+    key: &Key,
+    f: impl FnOnce(&mut Engine) -> Result<R, String>,
+) -> Result<R, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(engine))) {
+        Ok(done) => done,
+        Err(_) => {
+            engine.drop_peer(key);
+            Err("the SFU could not take this session description".into())
+        }
+    }
 }
 
 /// A refusal of the SFU's media for `why`.
@@ -52,15 +68,13 @@ pub(super) fn negotiate(
     let Some(mut engine) = engine(state) else {
         return Ok(None);
     };
-    let media_key: crate::fake::media::Key = key.clone();
     if let Some(offer) = offer {
         let published: Vec<(String, String)> = items
             .iter()
             .filter(|i| i.error_code.is_none() && i.location == Some(Location::Local))
             .map(|i| (i.mid.clone(), i.track_name.clone().unwrap_or_default()))
             .collect();
-        let answer = engine
-            .answer_offer(&media_key, offer, &published)
+        let answer = guarded(&mut engine, key, |e| e.answer_offer(key, offer, &published))
             .map_err(|why| refused(&why))?;
         return Ok(Some(Sdp {
             kind: "answer",
@@ -83,9 +97,8 @@ pub(super) fn negotiate(
             )
         })
         .collect();
-    let (offer, mids) = engine
-        .offer_pull(&media_key, &wanted)
-        .map_err(|why| refused(&why))?;
+    let (offer, mids) =
+        guarded(&mut engine, key, |e| e.offer_pull(key, &wanted)).map_err(|why| refused(&why))?;
     for (&i, mid) in pulled.iter().zip(mids) {
         let old = std::mem::take(&mut items[i].mid);
         let track = session
@@ -120,10 +133,14 @@ pub(super) fn negotiate(
 /// With media: the endpoint's answer to the SFU's offer, taken, or the refusal.
 pub(super) fn accept_answer(state: &State, key: &Key, answer: &str) -> Option<Response> {
     let mut engine = engine(state)?;
-    engine
-        .accept_answer(&key.clone(), answer)
+    guarded(&mut engine, key, |e| e.accept_answer(key, answer))
         .err()
         .map(|why| refused(&why))
+}
+
+/// With media: whether the SFU's offer to `key` waits for its answer.
+pub(super) fn offer_waits(state: &State, key: &Key) -> bool {
+    engine(state).is_some_and(|engine| engine.offer_waits(key))
 }
 
 /// With media: `mids` of `key` stop carrying media; with the endpoint's `offer`, the SFU's
@@ -146,8 +163,7 @@ pub(super) fn close(
             "the session description is not one a WebRTC peer made",
         ));
     }
-    let answer = engine
-        .answer_offer(key, offer, &[])
+    let answer = guarded(&mut engine, key, |e| e.answer_offer(key, offer, &[]))
         .map_err(|why| refused(&why))?;
     Ok(Some(Sdp {
         kind: "answer",
@@ -226,8 +242,7 @@ pub(super) fn establish(
     let from = channel.session.clone().map(|s| (key.0.clone(), s));
     let allocated =
         allocated(channel, &from).ok_or_else(|| refused("no channel ID left on this session"))?;
-    let (sdp, renegotiate) = engine
-        .establish(key, &allocated, offer)
+    let (sdp, renegotiate) = guarded(&mut engine, key, |e| e.establish(key, &allocated, offer))
         .map_err(|why| refused(&why))?;
     let kind = if renegotiate { "offer" } else { "answer" };
     Ok(Some((Sdp { kind, sdp }, renegotiate)))
@@ -243,8 +258,7 @@ pub(super) fn open_channels(state: &State, key: &Key, opened: &[&Channel]) -> Re
         let Some(allocated) = allocated(channel, &from) else {
             continue;
         };
-        engine
-            .open_channel(key, &allocated)
+        guarded(&mut engine, key, |e| e.open_channel(key, &allocated))
             .map_err(|why| refused(&why))?;
     }
     Ok(())
@@ -254,5 +268,36 @@ pub(super) fn open_channels(state: &State, key: &Key, opened: &[&Channel]) -> Re
 pub(super) fn close_channel(state: &State, key: &Key, id: u32) {
     if let (Some(mut engine), Ok(id)) = (engine(state), u16::try_from(id)) {
         engine.close_channel(key, id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic in str0m (here: a channel opened twice on one stream, which str0m refuses by
+    /// panicking) drops that session's peer and is a refusal; the engine goes on.
+    #[test]
+    fn a_panic_in_str0m_drops_the_peer_and_refuses() {
+        let mut engine = Engine::new(
+            std::net::SocketAddr::from(([127, 0, 0, 1], 9)),
+            crate::fake::media::MediaLimits::default(),
+        );
+        let key: Key = ("app".into(), "session".into());
+        let channel = Allocated {
+            id: 1,
+            name: "chat",
+            from: None,
+            ordered: true,
+        };
+        guarded(&mut engine, &key, |e| e.establish(&key, &channel, None)).unwrap();
+        assert!(engine.offer_waits(&key));
+        let refused = guarded(&mut engine, &key, |e| e.open_channel(&key, &channel));
+        assert_eq!(
+            refused,
+            Err("the SFU could not take this session description".into())
+        );
+        assert!(!engine.offer_waits(&key), "the peer is gone");
+        guarded(&mut engine, &key, |e| e.establish(&key, &channel, None)).unwrap();
     }
 }

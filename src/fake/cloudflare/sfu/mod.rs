@@ -266,10 +266,16 @@ fn not_found() -> Response {
 
 /// Stores `session` as the new state of `key`, or refuses (nothing changed) past a limit.
 fn commit(store: &mut Store, key: Key, session: Session) -> Result<(), Response> {
-    let replacing = store.sfu.sessions.get(&key).map_or(0, Weight::weight);
-    fits(&session, replacing, store.weight()).map_err(|why| invalid_params(&why))?;
+    fitting(store, &key, &session)?;
     store.sfu.sessions.put(key, session);
     Ok(())
+}
+
+/// Whether `session` fits in the store as `key`, or the refusal (checked before the media
+/// server is changed too, so that a refused request changes nothing).
+fn fitting(store: &Store, key: &Key, session: &Session) -> Result<(), Response> {
+    let replacing = store.sfu.sessions.get(key).map_or(0, Weight::weight);
+    fits(session, replacing, store.weight()).map_err(|why| invalid_params(&why))
 }
 
 /// The live session `id` of `app` (a publisher a request pulls from).

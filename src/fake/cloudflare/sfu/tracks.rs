@@ -5,8 +5,9 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    commit, decode, invalid_params, invalid_sdp, item_fault, media_of, negotiating, ok, open,
-    publisher, sdp, sdp_of, Description, Media, Sdp, SdpType, TrackItem, MAX_TRACKS_PER_REQUEST,
+    commit, decode, fitting, invalid_params, invalid_sdp, item_fault, media_of, negotiating, ok,
+    open, publisher, sdp, sdp_of, Description, Media, Sdp, SdpType, TrackItem,
+    MAX_TRACKS_PER_REQUEST,
 };
 use crate::fake::routes::Params;
 use crate::fake::store::sfu::{Location, Track};
@@ -245,6 +246,9 @@ pub(super) fn new(state: &State, params: &Params, body: &[u8]) -> Response {
         None => (None, false),
     };
     // With real media, the SDP is the SFU's own, and so are the mids of pulled tracks.
+    if let Err(refused) = fitting(&store, &key, &session) {
+        return refused;
+    }
     #[cfg(feature = "fake-media")]
     let description = match super::media::negotiate(state, &key, offer, &mut session, &mut items) {
         Ok(Some(own)) => Some(own),
@@ -282,6 +286,12 @@ pub(super) fn renegotiate(state: &State, params: &Params, body: &[u8]) -> Respon
     };
     #[cfg(feature = "fake-media")]
     if let Some(refused) = super::media::accept_answer(state, &key, answer) {
+        // An answer the SFU took apart and refused voids its offer: the session may negotiate
+        // again.
+        if !super::media::offer_waits(state, &key) {
+            session.offer_pending = false;
+            let _ = commit(&mut store, key, session);
+        }
         return refused;
     }
     #[cfg(not(feature = "fake-media"))]
