@@ -389,6 +389,83 @@ async fn the_registry_keeps_a_budget_while_it_matters() {
     assert!(registry.len() < 200, "{} kept", registry.len());
     let fresh = registry.budget("https://a.example/v4", token, setting);
     assert_eq!(fresh.snapshot().resets_in, None, "a new budget");
+    // Held, it stays the credential's one budget however spent.
+    for n in 0..200u64 {
+        drop(registry.budget("https://e.example/v4", n, setting));
+    }
+    let again = registry.budget("https://a.example/v4", token, setting);
+    assert!(Arc::ptr_eq(&fresh, &again), "one budget for one credential");
+}
+
+/// A block outlives a window a late report ended: the budget is kept through sweeps until
+/// the block is over, so a client built again still waits.
+#[tokio::test(start_paused = true)]
+async fn a_block_is_kept_past_a_window_a_report_ended() {
+    let registry = Registry::default();
+    let setting = Setting {
+        quota: Quota::new(5, 10 * SECOND),
+        explicit: false,
+    };
+    let budget = registry.budget("https://a.example/v4", 1, setting);
+    let span = tracing::Span::none();
+    let far = Instant::now() + DAY;
+    let (refused, late) = (
+        budget.acquire(far, DAY, &span).await.unwrap(),
+        budget.acquire(far, DAY, &span).await.unwrap(),
+    );
+    refused.answered(Some(60 * SECOND), None);
+    late.answered(None, report(3, 1));
+    drop(budget);
+    tokio::time::sleep(5 * SECOND).await;
+    for n in 0..200u64 {
+        drop(registry.budget("https://c.example/v4", n + 2, setting));
+    }
+    let again = registry.budget("https://a.example/v4", 1, setting);
+    assert_eq!(again.snapshot().blocked_for, Some(55 * SECOND));
+}
+
+/// The edges of a wait: a place that comes exactly a try's worth of time before the deadline
+/// is waited for, and so is a block exactly as long as the longest a request waits for one;
+/// the moment a block ends, it is over.
+#[tokio::test(start_paused = true)]
+async fn the_edges_of_a_wait_are_waited_for() {
+    let span = tracing::Span::none();
+    let start = Instant::now();
+    let one = budget(1, 10, false);
+    let spent = one.acquire(start + DAY, DAY, &span).await.unwrap();
+    spent.answered(None, None);
+    one.acquire(start + 10 * SECOND + LEAST_TRY, DAY, &span)
+        .await
+        .unwrap();
+    assert_eq!(start.elapsed(), 10 * SECOND);
+
+    let blocked = budget(5, 10, false);
+    let start = Instant::now();
+    let permit = blocked.acquire(start + DAY, DAY, &span).await.unwrap();
+    permit.answered(Some(60 * SECOND), None);
+    tokio::time::sleep(60 * SECOND).await;
+    assert_eq!(blocked.snapshot().blocked_for, None, "over at its end");
+    let again = budget(5, 10, false);
+    let permit = again.acquire(start + DAY, DAY, &span).await.unwrap();
+    permit.answered(Some(60 * SECOND), None);
+    again
+        .acquire(start + DAY * 2, 60 * SECOND, &span)
+        .await
+        .unwrap();
+}
+
+/// A block too long for the clock blocks for as far as it goes: a century, not less.
+#[tokio::test(start_paused = true)]
+async fn a_block_too_long_for_the_clock_is_a_century() {
+    let budget = budget(5, 10, false);
+    let span = tracing::Span::none();
+    let permit = budget
+        .acquire(Instant::now() + DAY, DAY, &span)
+        .await
+        .unwrap();
+    permit.answered(Some(Duration::MAX), None);
+    let blocked = budget.snapshot().blocked_for.unwrap();
+    assert_eq!(blocked, Duration::from_secs(100 * 365 * 24 * 60 * 60));
 }
 
 #[test]
