@@ -1,7 +1,8 @@
 //! The fake's media forwarding on this machine: calls of N participants, each publishing a
-//! microphone and a camera ([`WebRtcPeer`]: 50 audio frames of 60 bytes and 30 video frames of
-//! 900 bytes a second, one RTP packet each) and pulling everyone else's, through the fake's SFU
-//! and its API, as an app's backend would. For each N: the media thread's CPU (share of one
+//! microphone and a camera ([`WebRtcPeer`]: 50 audio frames of 60 bytes a second, and 30 video
+//! frames a second of 900 bytes (one RTP packet each: "light") or of 6,000 bytes (about 1.5
+//! Mbit/s, five packets a frame: "camera")) and pulling everyone else's, through the fake's
+//! SFU and its API, as an app's backend would. For each N: the media thread's CPU (share of one
 //! core), the whole process's (the participants' peers are threads of it too), and the share of
 //! the frames sent that arrived where they were pulled.
 //!
@@ -14,8 +15,10 @@ use std::time::{Duration, Instant};
 use apps_api::cloudflare::sfu::{NewTracks, RealtimeClient, Session, TrackRequest};
 use apps_api::fake::{FakeConfig, FakeServer, PeerStats, WebRtcPeer};
 
-/// Sizes of call measured.
-const PARTICIPANTS: [usize; 6] = [2, 3, 4, 5, 6, 8];
+/// Sizes of call measured (16 is the most: 32 media sections a session).
+const PARTICIPANTS: [usize; 7] = [2, 4, 6, 8, 10, 12, 16];
+/// Video frame sizes measured.
+const VIDEO: [(&str, usize); 2] = [("light", 900), ("camera", 6_000)];
 const WARM_UP: Duration = Duration::from_secs(2);
 
 fn main() {
@@ -32,25 +35,31 @@ fn main() {
         .unwrap();
     println!("{window:?} windows after {WARM_UP:?} of warm-up");
     println!(
-        "| participants | streams forwarded | media thread, % of a core | process, % of a core \
-         | audio frames arrived | video frames arrived |"
+        "| video | participants | streams forwarded | media thread, % of a core \
+         | process, % of a core | audio frames arrived | video frames arrived |"
     );
-    println!("|---|---|---|---|---|---|");
-    for participants in PARTICIPANTS {
-        let row = runtime.block_on(measure(participants, window));
-        println!(
-            "| {participants} | {} | {:.1} % | {:.1} % | {:.2} % ({} of {}) | {:.2} % ({} of {}) |",
-            participants * (participants - 1) * 2,
-            row.media_cpu * 100.0,
-            row.process_cpu * 100.0,
-            share(row.audio),
-            row.audio.0,
-            row.audio.1,
-            share(row.video),
-            row.video.0,
-            row.video.1,
-        );
+    println!("|---|---|---|---|---|---|---|");
+    for (video, frame_bytes) in VIDEO {
+        for participants in PARTICIPANTS {
+            let row = runtime.block_on(measure(participants, frame_bytes, window));
+            print_row(video, participants, &row);
+        }
     }
+}
+
+fn print_row(video: &str, participants: usize, row: &Row) {
+    println!(
+        "| {video} | {participants} | {} | {:.1} % | {:.1} % | {:.2} % ({} of {}) | {:.2} % ({} of {}) |",
+        participants * (participants - 1) * 2,
+        row.media_cpu * 100.0,
+        row.process_cpu * 100.0,
+        share(row.audio),
+        row.audio.0,
+        row.audio.1,
+        share(row.video),
+        row.video.0,
+        row.video.1,
+    );
 }
 
 fn share((arrived, sent): (u64, u64)) -> f64 {
@@ -69,7 +78,7 @@ struct Row {
     video: (u64, u64),
 }
 
-async fn measure(participants: usize, window: Duration) -> Row {
+async fn measure(participants: usize, frame_bytes: usize, window: Duration) -> Row {
     let media = SocketAddr::from(([127, 0, 0, 1], 0));
     let fake = FakeServer::start_with(FakeConfig::new().media(media))
         .await
@@ -86,7 +95,9 @@ async fn measure(participants: usize, window: Duration) -> Row {
         .unwrap();
     let mut call = Vec::new();
     for _ in 0..participants {
-        call.push(join(&sfu).await);
+        let (peer, session) = join(&sfu).await;
+        peer.set_video_frame_bytes(frame_bytes);
+        call.push((peer, session));
     }
     for (i, (peer, session)) in call.iter().enumerate() {
         let pulls = call

@@ -1,9 +1,10 @@
 //! A call between two tabs of a real browser, offline: Debian's Chromium (headless, a fake
-//! camera and microphone) opens two pages of `examples/proxy` served by `apps-api proxy
-//! --static` in front of `apps-api fake` carrying media. Each page publishes and pulls the
-//! other's tracks; within 10 s both pages' `getStats()` must show inbound audio and video bytes
-//! and decoded video frames, a data channel message must cross, and a screenshot of the
-//! receiving page is saved (`target/browser/call.png`).
+//! camera and microphone) opens two pages of `examples/proxy`, served by `apps-api proxy
+//! --static` in front of `apps-api fake` carrying media, and then by the example itself on its
+//! embedded fake. Each page publishes and pulls the other's tracks; within 10 s both pages'
+//! `getStats()` must show inbound audio and video bytes and decoded video frames, a data channel
+//! message must cross, and a screenshot of the receiving page is saved
+//! (`target/browser/call.png`).
 //!
 //! Driven by playwright-core from npm (`tests/browser`), with the system's Chromium: no browser
 //! is downloaded. Without Chromium or node_modules the test says it is skipped; with `CI` set
@@ -131,11 +132,56 @@ async fn two_browser_tabs_call_each_other_through_the_proxy_and_the_fake() {
         Some(format!("{}/", url.trim_end_matches("/partytracks")))
     })
     .await;
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("call.png");
+    call(&page, "call.png").await;
+}
+
+/// `examples/proxy` on its own (its embedded fake carrying media, its room): two tabs see each
+/// other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_browser_tabs_call_each_other_on_the_proxy_example() {
+    if let Some(what) = missing() {
+        if std::env::var_os("CI").is_some() {
+            panic!("the browser test cannot run in CI without {what}");
+        }
+        eprintln!(
+            "SKIPPED two_browser_tabs_call_each_other_on_the_proxy_example: {what} is missing"
+        );
+        return;
+    }
+    // Built beside the test binaries by `cargo test --all-features`.
+    let exe = std::env::current_exe().unwrap();
+    let example = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/proxy");
+    assert!(example.exists(), "{} is missing", example.display());
+    let mut server = Command::new(example)
+        .args(["--port", "0"])
+        .env_remove("CLOUDFLARE_CALLS_APP_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = lines(&mut server);
+    let page = find(&mut out, |l| {
+        let url = l.strip_prefix("Open ")?.split_whitespace().next()?;
+        Some(url.to_string())
+    })
+    .await;
+    call(&page, "example-call.png").await;
+}
+
+/// Two tabs on `page` call each other (`tests/browser/call.mjs`); what they saw is checked, and
+/// the screenshot kept as `target/browser/{shot}`.
+async fn call(page: &str, shot: &str) {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(shot);
     let _ = std::fs::remove_file(&out);
     let run = Command::new("node")
         .arg("tests/browser/call.mjs")
-        .arg(&page)
+        .arg(page)
         .arg(&out)
         .kill_on_drop(true)
         .output();
@@ -150,7 +196,7 @@ async fn two_browser_tabs_call_each_other_through_the_proxy_and_the_fake() {
         String::from_utf8_lossy(&run.stderr)
     );
     let result: serde_json::Value = serde_json::from_str(said.trim()).unwrap();
-    eprintln!("browser call: {result}");
+    eprintln!("browser call on {page}: {result}");
     let media_ms = result["mediaMs"].as_u64();
     assert!(media_ms.is_some_and(|ms| ms <= 10_000), "{result}");
     for stats in result["stats"].as_array().unwrap() {
@@ -162,9 +208,9 @@ async fn two_browser_tabs_call_each_other_through_the_proxy_and_the_fake() {
         result["messageMs"].as_u64().is_some(),
         "no message crossed: {result}"
     );
-    let shot = std::fs::metadata(&out).expect("a screenshot");
-    assert!(shot.len() > 1000);
+    let shot_size = std::fs::metadata(&out).expect("a screenshot").len();
+    assert!(shot_size > 1000);
     let keep = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser");
     let _ = std::fs::create_dir_all(&keep);
-    let _ = std::fs::copy(&out, keep.join("call.png"));
+    let _ = std::fs::copy(&out, keep.join(shot));
 }

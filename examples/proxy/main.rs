@@ -1,10 +1,11 @@
 //! A page where two tabs publish their camera and microphone and see each other, through the
 //! crate's SFU proxy: the backend a browser app needs, in one `Router::nest`.
 //!
-//!     cargo run --example proxy --features fake,proxy            # on the embedded fake
+//!     cargo run --example proxy --features fake-media,proxy      # on the embedded fake
 //!     cargo run --example proxy --features fake,proxy -- --live  # on Cloudflare
 //!
-//! Then open the printed URL in two tabs. Live, the app comes from `CLOUDFLARE_CALLS_APP_ID` and
+//! Then open the printed URL in two tabs. On the fake, with `fake-media`, the fake's SFU
+//! carries the tabs' media on 127.0.0.1 (with `fake` alone it negotiates, but no media flows). Live, the app comes from `CLOUDFLARE_CALLS_APP_ID` and
 //! `CLOUDFLARE_CALLS_APP_SECRET`, and with `CLOUDFLARE_TURN_KEY_ID` and `CLOUDFLARE_TURN_KEY`
 //! the ICE servers carry a shared TURN credential. `--port N` picks the port (default 8080; 0
 //! for any). The room (who publishes what) is this example's own, kept in memory.
@@ -57,6 +58,12 @@ async fn serve(live: bool, port: u16) -> Result<(), Error> {
         };
         (RealtimeClient::from_env()?, turn, None)
     } else {
+        #[cfg(feature = "fake-media")]
+        let fake = {
+            let media = SocketAddr::from(([127, 0, 0, 1], 0));
+            FakeServer::start_with(apps_api::fake::FakeConfig::new().media(media)).await?
+        };
+        #[cfg(not(feature = "fake-media"))]
         let fake = FakeServer::start().await?;
         let created = fake
             .cloudflare_client()?

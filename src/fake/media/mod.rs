@@ -33,10 +33,9 @@ impl FakeConfig {
     /// pull through it. On a loopback address (`127.0.0.1:0`, as the CLI uses) it reads
     /// nothing from off this machine; another address (this machine's on a network, to call
     /// from a phone) is reachable from that network. Not `0.0.0.0`: the address is the one
-    /// peers are told to send to, so starting the fake fails with [`Error::Config`].
-    ///
-    /// [`Error::Config`]: crate::Error::Config Off by default: without it, the SFU
-    /// answers any SDP with SDP and carries nothing; with it, only real SDP is taken.
+    /// peers are told to send to, so starting the fake fails with
+    /// [`Error::Config`](crate::Error::Config). Off by default: without it, the SFU answers
+    /// any SDP with SDP and carries nothing; with it, only real SDP is taken.
     pub fn media(mut self, address: std::net::SocketAddr) -> Self {
         self.media = Some(address);
         self

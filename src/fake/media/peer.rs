@@ -67,6 +67,8 @@ struct Shared {
     sending: Vec<(Mid, MediaKind)>,
     /// Its data channels: ID and name.
     channels: Vec<(ChannelId, String)>,
+    /// The size of the video frames it sends.
+    video_frame_bytes: usize,
     stats: PeerStats,
 }
 
@@ -101,6 +103,7 @@ impl WebRtcPeer {
             pending: None,
             sending: Vec::new(),
             channels: Vec::new(),
+            video_frame_bytes: VIDEO_FRAME_BYTES,
             stats: PeerStats::default(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -197,6 +200,12 @@ impl WebRtcPeer {
         }
     }
 
+    /// Sends video frames of `bytes` (default 900: 27 kB/s; a camera at about 1.5 Mbit/s sends
+    /// about 6,000), within 16 bytes and 100 kB.
+    pub fn set_video_frame_bytes(&self, bytes: usize) {
+        self.lock().video_frame_bytes = bytes.clamp(16, 100_000);
+    }
+
     /// What it saw so far.
     pub fn stats(&self) -> PeerStats {
         self.lock().stats.clone()
@@ -224,15 +233,18 @@ impl Drop for WebRtcPeer {
     }
 }
 
-/// A synthetic VP8 frame: a keyframe every 30 frames (its header as a decoder reads it), else
-/// an interframe, with filler.
-fn vp8_frame(n: u64) -> Vec<u8> {
+/// The size of the video frames a peer sends unless told otherwise.
+const VIDEO_FRAME_BYTES: usize = 900;
+
+/// A synthetic VP8 frame of `size` bytes: a keyframe every 30 frames (its header as a decoder
+/// reads it), else an interframe, with filler.
+fn vp8_frame(n: u64, size: usize) -> Vec<u8> {
     let mut frame = if n % 30 == 1 {
         vec![0x50, 0x01, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x00, 0x40, 0x00]
     } else {
         vec![0x51, 0x01, 0x00]
     };
-    frame.resize(900, 0x5A);
+    frame.resize(size, 0x5A);
     frame
 }
 
@@ -273,7 +285,7 @@ fn drive(socket: &UdpSocket, shared: &Mutex<Shared>, stop: &AtomicBool) {
                         MediaKind::Video => {
                             *due += Duration::from_millis(33);
                             frame += 1;
-                            vp8_frame(frame)
+                            vp8_frame(frame, shared.video_frame_bytes)
                         }
                     };
                     if writer.write(pt, now, time, data).is_ok() {

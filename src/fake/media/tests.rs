@@ -225,8 +225,30 @@ async fn a_flood_of_junk_neither_grows_nor_stops_the_media() {
     assert_eq!(server.engine().counts(), counts);
 }
 
+/// An engine with one peer that has published a microphone, shared by the property's cases.
+fn engine_with_a_peer() -> &'static std::sync::Mutex<Engine> {
+    static ENGINE: std::sync::OnceLock<std::sync::Mutex<Engine>> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut engine = Engine::new(
+            SocketAddr::from(([127, 0, 0, 1], 9)),
+            MediaLimits::default(),
+        );
+        let publisher = WebRtcPeer::new().unwrap();
+        let (offer, mids) = publisher.offer_to_publish().unwrap();
+        let names = [(mids[0].clone(), "mic".to_string())];
+        engine
+            .answer_offer(&key("alice"), &offer.sdp, &names)
+            .unwrap();
+        std::sync::Mutex::new(engine)
+    })
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig {
+        cases: crate::core::proptest_cases(),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     /// Any datagram, from anywhere: taken by no peer (it is no peer's), never a panic, and
     /// nothing is kept of it.
@@ -236,11 +258,7 @@ proptest! {
         first in prop::sample::select(vec![0u8, 1, 20, 22, 63, 64, 127, 128, 191, 255]),
         port in 1u16..,
     ) {
-        let mut engine = Engine::new(SocketAddr::from(([127, 0, 0, 1], 9)), MediaLimits::default());
-        let publisher = WebRtcPeer::new().unwrap();
-        let (offer, mids) = publisher.offer_to_publish().unwrap();
-        let names = [(mids[0].clone(), "mic".to_string())];
-        engine.answer_offer(&key("alice"), &offer.sdp, &names).unwrap();
+        let mut engine = engine_with_a_peer().lock().unwrap();
         let mut datagram = datagram;
         if let Some(byte) = datagram.first_mut() {
             *byte = first;
