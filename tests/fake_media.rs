@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use apps_api::cloudflare::sfu::{
-    DataChannelRequest, NewTracks, RealtimeClient, SdpType, Session, SessionDescription, Status,
-    TrackRequest,
+    CloseTracks, DataChannelRequest, NewTracks, RealtimeClient, SdpType, Session,
+    SessionDescription, Status, TrackRequest,
 };
 use apps_api::fake::{FakeConfig, FakeServer, WebRtcPeer};
 
@@ -271,4 +271,32 @@ async fn a_refused_answer_leaves_the_session_able_to_negotiate() {
     assert_eq!(refused.status(), Some(400), "{refused}");
     let again = bob_session.add_tracks(&pull()).await.unwrap();
     assert!(again.requires_immediate_renegotiation);
+}
+
+/// A close the SFU refuses (its offer is no WebRTC peer's) closes nothing: the media keeps
+/// flowing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_close_closes_nothing() {
+    let (_fake, sfu) = on_the_fake().await;
+    let (_alice, alice_session, bob, _bob_session) = a_call(&sfu).await;
+    let mids: Vec<String> = alice_session
+        .state()
+        .await
+        .unwrap()
+        .tracks
+        .into_iter()
+        .filter_map(|t| t.mid)
+        .collect();
+    let mids: Vec<&str> = mids.iter().map(String::as_str).collect();
+    let opaque = SessionDescription::offer("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n");
+    let refused = alice_session
+        .close_tracks(&mids, &CloseTracks::Negotiated(opaque))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), Some(400), "{refused}");
+    let before = bob.stats().video_frames;
+    let flowing = bob
+        .wait_for(Duration::from_secs(5), |s| s.video_frames > before + 10)
+        .await;
+    assert!(flowing, "the media stopped: {:?}", bob.stats());
 }

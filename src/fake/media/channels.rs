@@ -144,10 +144,13 @@ impl Engine {
         if data.len() > MAX_MESSAGE {
             return;
         }
+        let now = std::time::Instant::now();
         for (to, channel) in self.channels.targets(key, id) {
-            if let Some(mut channel) = self.rtc(&to).and_then(|rtc| rtc.channel(channel)) {
-                let _ = channel.write(binary, data);
-            }
+            self.give(&to, data.len(), now, |rtc| {
+                if let Some(mut channel) = rtc.channel(channel) {
+                    let _ = channel.write(binary, data);
+                }
+            });
         }
     }
 }

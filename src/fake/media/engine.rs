@@ -53,6 +53,8 @@ pub(crate) struct Engine {
     routes: HashMap<(Key, Mid), Vec<(Key, Mid)>>,
     /// Where data channel messages go.
     pub(super) channels: Channels,
+    /// Peers str0m panicked on, dropped by the next drive.
+    broken: Vec<Key>,
 }
 
 /// What a peer sends: its bytes and where to.
@@ -70,6 +72,11 @@ fn within(window: &mut (u64, Instant), size: usize, per_second: u64, now: Instan
     }
     window.0 += size;
     true
+}
+
+/// Runs `f`; whether str0m panicked in it (a panic on one peer must not stop the others).
+pub(super) fn panicked(f: impl FnOnce()) -> bool {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err()
 }
 
 /// `sdp` without its ICE candidates: an ICE-lite end learns each peer's address from the
@@ -94,6 +101,7 @@ impl Engine {
             published: HashMap::new(),
             routes: HashMap::new(),
             channels: Channels::default(),
+            broken: Vec::new(),
         }
     }
 
@@ -128,6 +136,18 @@ impl Engine {
     /// The peer of `key`, if it has one.
     pub(super) fn rtc(&mut self, key: &Key) -> Option<&mut Rtc> {
         self.peers.get_mut(key).map(|peer| &mut peer.rtc)
+    }
+
+    /// `f` on `to`'s peer, if it has one and `bytes` more fit in what it may be given this
+    /// second; a panic in str0m marks it broken.
+    pub(super) fn give(&mut self, to: &Key, bytes: usize, now: Instant, f: impl FnOnce(&mut Rtc)) {
+        let given = self.limits.forwarded_bytes_per_second;
+        let Some(peer) = self.peers.get_mut(to) else {
+            return;
+        };
+        if within(&mut peer.given, bytes, given, now) && panicked(|| f(&mut peer.rtc)) {
+            self.broken.push(to.clone());
+        }
     }
 
     /// The peer of `key`, made if it has none (within the limits).
@@ -183,13 +203,14 @@ impl Engine {
         if peer.pending.is_some() {
             return Err("the SFU's offer waits for its answer".into());
         }
+        // Counted before: str0m may keep the sections of an offer it then refuses.
+        peer.sections = peer.sections.max(sections);
         let answer = peer
             .rtc
             .sdp_api()
             .accept_offer(offer)
             .map_err(|e| format!("{e}"))?;
         let answer = answer.to_sdp_string();
-        peer.sections = peer.sections.max(sections);
         for (mid, name) in publish {
             self.published
                 .insert((key.clone(), name.clone()), Mid::from(mid.as_str()));
@@ -218,10 +239,10 @@ impl Engine {
         if peer.pending.is_some() {
             return Err("the SFU's offer waits for its answer".into());
         }
-        if peer.sections + sources.len() > sections {
+        let adding = sources.iter().flatten().count();
+        if peer.sections + adding > sections {
             return Err(format!("at most {sections} media sections per session"));
         }
-        peer.sections += sources.len();
         let mut changes = peer.rtc.sdp_api();
         let mids: Vec<Option<Mid>> = sources
             .iter()
@@ -235,6 +256,7 @@ impl Engine {
             return Err("nothing to offer".into());
         };
         peer.pending = Some(pending);
+        peer.sections += adding;
         for (source, mid) in sources.iter().zip(&mids) {
             if let (Some((from, from_mid, _)), Some(mid)) = (source, mid) {
                 self.routes
@@ -324,10 +346,11 @@ impl Engine {
             .is_some_and(|peer| peer.pending.is_some())
     }
 
-    /// Each peer, and when it last took a datagram.
-    pub(crate) fn last_inputs(&self) -> Vec<(Key, Instant)> {
+    /// Each peer, and whether it took a datagram `within` before `now`.
+    pub(crate) fn in_use(&self, now: Instant, within: Duration) -> Vec<(Key, bool)> {
         let peers = self.peers.iter();
-        peers.map(|(key, p)| (key.clone(), p.last_input)).collect()
+        let recent = |p: &Peer| now.saturating_duration_since(p.last_input) < within;
+        peers.map(|(key, p)| (key.clone(), recent(p))).collect()
     }
 
     /// What it keeps: peers, published tracks, and routes to subscribers.
@@ -363,13 +386,18 @@ impl Engine {
         if !due || !peer.connected {
             return;
         }
-        if let Some(mut writer) = peer.rtc.writer(mid) {
-            if writer
-                .request_keyframe(None, KeyframeRequestKind::Pli)
-                .is_ok()
-            {
-                peer.last_pli.insert(mid, now);
+        let asked = panicked(|| {
+            if let Some(mut writer) = peer.rtc.writer(mid) {
+                if writer
+                    .request_keyframe(None, KeyframeRequestKind::Pli)
+                    .is_ok()
+                {
+                    peer.last_pli.insert(mid, now);
+                }
             }
+        });
+        if asked {
+            self.broken.push(from.clone());
         }
     }
 
@@ -410,8 +438,10 @@ impl Engine {
         for key in gone {
             self.drop_peer(&key);
         }
-        for peer in self.peers.values_mut() {
-            let _ = peer.rtc.handle_input(Input::Timeout(now));
+        for (key, peer) in &mut self.peers {
+            if panicked(|| drop(peer.rtc.handle_input(Input::Timeout(now)))) {
+                self.broken.push(key.clone());
+            }
         }
         let mut next = now + Duration::from_secs(1);
         // Forwarding makes more to send: poll again until a pass forwards nothing.
@@ -419,6 +449,9 @@ impl Engine {
             if !self.pass(now, &mut next, out) {
                 break;
             }
+        }
+        for key in std::mem::take(&mut self.broken) {
+            self.drop_peer(&key);
         }
         next
     }
@@ -506,20 +539,28 @@ impl Engine {
             let Some(peer) = self.peers.get_mut(to) else {
                 continue;
             };
-            if !peer.connected || !within(&mut peer.given, data.data.len(), given, now) {
+            if !peer.connected {
                 continue;
             }
-            let Some(writer) = peer.rtc.writer(*mid) else {
-                continue;
-            };
-            let Some(pt) = writer.match_params(data.params) else {
-                continue;
-            };
-            if writer
-                .write(pt, data.network_time, data.time, data.data.clone())
-                .is_ok()
-            {
-                peer.flowing.insert(*mid, now);
+            let wrote = panicked(|| {
+                let Some(writer) = peer.rtc.writer(*mid) else {
+                    return;
+                };
+                let Some(pt) = writer.match_params(data.params) else {
+                    return;
+                };
+                if !within(&mut peer.given, data.data.len(), given, now) {
+                    return;
+                }
+                if writer
+                    .write(pt, data.network_time, data.time, data.data.clone())
+                    .is_ok()
+                {
+                    peer.flowing.insert(*mid, now);
+                }
+            });
+            if wrote {
+                self.broken.push(to.clone());
             }
         }
     }

@@ -102,8 +102,8 @@ pub(crate) struct MediaServer {
     address: SocketAddr,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
-    /// The fake whose SFU sessions the peers belong to.
-    fake: Arc<OnceLock<Weak<State>>>,
+    /// The fake whose SFU sessions the peers belong to, and its runtime (for its clock).
+    fake: Arc<OnceLock<Watched>>,
 }
 
 impl std::fmt::Debug for MediaServer {
@@ -141,7 +141,8 @@ impl MediaServer {
     /// Ties the peers to `fake`'s SFU sessions: a session whose peer is connected stays in
     /// use, and a peer whose session is no more is dropped (within [`SYNC_EVERY`]).
     pub(crate) fn watch(&self, fake: &Arc<State>) {
-        let _ = self.fake.set(Arc::downgrade(fake));
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let _ = self.fake.set((Arc::downgrade(fake), runtime));
     }
 
     /// The UDP address media goes to.
@@ -181,31 +182,35 @@ const LONGEST_WAIT: Duration = Duration::from_millis(10);
 /// How often the peers are checked against the fake's SFU sessions.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
 
+/// The least time between two drives a datagram set off: a peer sending fast does not make the
+/// loop drive every peer for each of its datagrams.
+const LEAST_DRIVE_GAP: Duration = Duration::from_millis(1);
+
+/// The fake a media server serves, and the runtime it runs on.
+type Watched = (Weak<State>, Option<tokio::runtime::Handle>);
+
 /// The loop: datagrams in, timeouts, everything each peer has to send out. It drives the
 /// peers when one is due, when a datagram was taken by a peer, and at least every
 /// [`LONGEST_WAIT`]; a datagram no peer takes costs nothing more than the look, so a flood of
 /// junk does not slow the peers down.
-fn run(
-    socket: &UdpSocket,
-    engine: &Mutex<Engine>,
-    stop: &AtomicBool,
-    fake: &OnceLock<Weak<State>>,
-) {
+fn run(socket: &UdpSocket, engine: &Mutex<Engine>, stop: &AtomicBool, fake: &OnceLock<Watched>) {
     let mut buf = vec![0u8; 2048];
     let lock = || engine.lock().unwrap_or_else(|p| p.into_inner());
     // Bound to loopback: nothing from off this machine is read.
     let loopback_only = socket.local_addr().is_ok_and(|a| a.ip().is_loopback());
     let mut next = Instant::now();
+    let mut driven = Instant::now();
     let mut synced = Instant::now();
     let mut out = Vec::new();
     while !stop.load(Ordering::SeqCst) {
         let now = Instant::now();
         if now.saturating_duration_since(synced) >= SYNC_EVERY {
             synced = now;
-            if let Some(state) = fake.get().and_then(Weak::upgrade) {
+            if let Some((state, runtime)) = fake.get().and_then(|(s, r)| Some((s.upgrade()?, r))) {
                 // One lock at a time: the API's handlers take the store, then the engine.
-                let peers = lock().last_inputs();
-                let gone = crate::fake::cloudflare::sfu::media::sync(&state, &peers);
+                let peers = lock().in_use(now, SYNC_EVERY * 2);
+                let gone =
+                    crate::fake::cloudflare::sfu::media::sync(&state, runtime.as_ref(), &peers);
                 let mut engine = lock();
                 for key in &gone {
                     engine.drop_peer(key);
@@ -213,11 +218,12 @@ fn run(
             }
         }
         if now >= next {
-            // A peer that makes str0m panic must not stop every other peer's media.
-            let driven = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // (The engine drops a peer that makes str0m panic; this is the last resort.)
+            let drove = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 lock().drive(now, &mut out)
             }));
-            next = driven.unwrap_or(now).min(now + LONGEST_WAIT);
+            next = drove.unwrap_or(now + LONGEST_WAIT).min(now + LONGEST_WAIT);
+            driven = now;
             for transmit in out.drain(..) {
                 let _ = socket.send_to(&transmit.contents, transmit.destination);
             }
@@ -235,7 +241,7 @@ fn run(
                     lock().receive(source, datagram, Instant::now())
                 }));
                 if taken.unwrap_or(false) {
-                    next = Instant::now();
+                    next = next.min(driven + LEAST_DRIVE_GAP);
                 }
             }
             // From off this machine, a datagram too large, an ICMP error from a peer gone,

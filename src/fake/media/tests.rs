@@ -480,3 +480,147 @@ async fn messages_past_the_bitrate_are_dropped() {
         "{got} of 50 messages within the second"
     );
 }
+
+/// A panic in str0m on one peer, met while writing to it, drops that peer at the next drive
+/// and nobody else.
+#[test]
+fn a_peer_str0m_panics_on_is_dropped_alone() {
+    let mut engine = Engine::new(
+        SocketAddr::from(([127, 0, 0, 1], 9)),
+        MediaLimits::default(),
+    );
+    for session in ["alice", "bob"] {
+        let peer = WebRtcPeer::new().unwrap();
+        let (offer, mids) = peer.offer_to_publish().unwrap();
+        let names = [(mids[0].clone(), "mic".to_string())];
+        engine
+            .answer_offer(&key(session), &offer.sdp, &names)
+            .unwrap();
+    }
+    let now = std::time::Instant::now();
+    engine.give(&key("bob"), 10, now, |_| panic!("as str0m might"));
+    engine.drive(now, &mut Vec::new());
+    assert_eq!(engine.counts(), (1, 1, 0));
+    assert!(engine.in_use(now, Duration::from_secs(1))[0].0 == key("alice"));
+}
+
+/// Tracks nobody publishes take no media section: a pull of those alone offers nothing and
+/// leaves the session all its sections; among others, they count for nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_of_nothing_takes_no_section() {
+    let limits = MediaLimits {
+        sections: 2,
+        ..MediaLimits::default()
+    };
+    let server = MediaServer::start(loopback(), limits).unwrap();
+    let alice = WebRtcPeer::new().unwrap();
+    publish(&server, "alice", &alice).unwrap();
+    let nobody = vec![(key("nobody"), "mic".to_string()); 3];
+    assert!(server.engine().offer_pull(&key("bob"), &nobody).is_err());
+    let two_and_nothing = [
+        (key("alice"), "mic".to_string()),
+        (key("alice"), "cam".to_string()),
+        (key("nobody"), "mic".to_string()),
+    ];
+    server
+        .engine()
+        .offer_pull(&key("bob"), &two_and_nothing)
+        .unwrap();
+}
+
+/// What is forwarded to one peer has a cap of its own, messages too: subscribed to the same
+/// channel again and again, a peer still gets no more than the cap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_forwarded_past_a_peers_cap_are_dropped() {
+    use super::Allocated;
+    let limits = MediaLimits {
+        forwarded_bytes_per_second: 1_000,
+        ..MediaLimits::default()
+    };
+    let server = MediaServer::start(loopback(), limits).unwrap();
+    let (alice, bob) = (WebRtcPeer::new().unwrap(), WebRtcPeer::new().unwrap());
+    let from = key("alice");
+    let chat = |id, from| Allocated {
+        id,
+        name: "chat",
+        from,
+        ordered: true,
+    };
+    for (session, peer, first) in [
+        ("alice", &alice, chat(1, None)),
+        ("bob", &bob, chat(2, None)),
+    ] {
+        let (offer, _) = server
+            .engine()
+            .establish(&key(session), &first, None)
+            .unwrap();
+        let answer = peer.answer(&SessionDescription::offer(offer)).unwrap();
+        server
+            .engine()
+            .accept_answer(&key(session), &answer.sdp)
+            .unwrap();
+        peer.open_channel(first.name, first.id);
+    }
+    // Bob subscribes to Alice's channel on five streams.
+    for id in 3..8 {
+        let channel = chat(id, Some(&from));
+        server.engine().open_channel(&key("bob"), &channel).unwrap();
+        bob.open_channel("chat", id);
+    }
+    let message = "m".repeat(100);
+    let mut crossed = false;
+    for _ in 0..100 {
+        alice.send("chat", &message);
+        crossed = (bob.wait_for(Duration::from_millis(100), |s| !s.messages.is_empty())).await;
+        if crossed {
+            break;
+        }
+    }
+    assert!(crossed, "no message crossed: {:?}", bob.stats());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = bob.stats().messages.len();
+    for _ in 0..10 {
+        alice.send("chat", &message);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = bob.stats().messages.len() - before;
+    // 10 messages on 5 streams: 50 copies of 100 bytes; the cap lets 10 through.
+    assert!((1..=11).contains(&got), "{got} copies within the second");
+}
+
+/// On a paused clock (a test's), a session with media is judged on the fake's clock, not the
+/// media thread's: real time passing past the idle time expires nothing.
+#[tokio::test(start_paused = true)]
+async fn a_paused_clock_expires_no_session_with_media() {
+    use crate::cloudflare::sfu::{NewTracks, TrackRequest};
+    use crate::fake::{FakeConfig, FakeServer};
+    let config = FakeConfig::new()
+        .media(loopback())
+        .sfu_session_idle(Duration::from_secs(1));
+    let fake = FakeServer::start_with(config).await.unwrap();
+    let created = fake
+        .cloudflare_client()
+        .unwrap()
+        .calls(fake.account_id())
+        .create(Some("paused"))
+        .await
+        .unwrap();
+    let sfu = fake
+        .realtime_client(created.app.id.clone().unwrap(), created.secret)
+        .unwrap();
+    let session = sfu.session(sfu.create_session().await.unwrap().session_id);
+    let alice = WebRtcPeer::new().unwrap();
+    let (offer, mids) = alice.offer_to_publish().unwrap();
+    let tracks = [TrackRequest::local(mids[0].clone(), "mic")];
+    let _ = session
+        .add_tracks(&NewTracks::new(tracks).offer(offer))
+        .await
+        .unwrap();
+    let peers = || fake.state.media.as_ref().unwrap().engine().counts().0;
+    assert_eq!(peers(), 1);
+    // A new peer counts as in use for two syncs; on the wrong clock the session would end a
+    // second after the last of them, and its peer be dropped at the sync after that.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(peers(), 1, "kept: no time passed on the fake's clock");
+    session.state().await.unwrap();
+}

@@ -196,6 +196,9 @@ pub(super) fn establish(state: &State, params: &Params, body: &[u8]) -> Response
         Some(_) => (sdp("answer", &media), false),
         None => (sdp("offer", &media), true),
     };
+    if let Err(refused) = fitting(&store, &key, &session) {
+        return refused;
+    }
     // With real media, the SFU's own SCTP transport, and the channel named on it.
     #[cfg(feature = "fake-media")]
     let (description, renegotiate) = match super::media::establish(state, &key, &added, offer) {

@@ -154,27 +154,34 @@ pub(super) fn close(
     let Some(mut engine) = engine(state) else {
         return Ok(None);
     };
-    engine.close(key, mids);
-    let Some(offer) = offer else {
-        return Ok(None);
+    // The offer taken first: a refused request closes nothing.
+    let answer = match offer {
+        Some(offer) if !is_real(offer) => {
+            return Err(refused(
+                "the session description is not one a WebRTC peer made",
+            ))
+        }
+        Some(offer) => Some(
+            guarded(&mut engine, key, |e| e.answer_offer(key, offer, &[]))
+                .map_err(|why| refused(&why))?,
+        ),
+        None => None,
     };
-    if !is_real(offer) {
-        return Err(refused(
-            "the session description is not one a WebRTC peer made",
-        ));
-    }
-    let answer = guarded(&mut engine, key, |e| e.answer_offer(key, offer, &[]))
-        .map_err(|why| refused(&why))?;
-    Ok(Some(Sdp {
+    engine.close(key, mids);
+    Ok(answer.map(|sdp| Sdp {
         kind: "answer",
-        sdp: answer,
+        sdp,
     }))
 }
 
 /// With media: `key`'s transceiver `mid` now carries `from`'s track `name`.
 pub(super) fn retarget(state: &State, key: &Key, mid: &str, from: &str, name: &str) {
     if let Some(mut engine) = engine(state) {
-        engine.retarget(key, mid, &(key.0.clone(), from.to_string()), name);
+        let from = (key.0.clone(), from.to_string());
+        let _ = guarded(&mut engine, key, |e| {
+            e.retarget(key, mid, &from, name);
+            Ok(())
+        });
     }
 }
 
@@ -184,23 +191,25 @@ pub(super) fn flowing(state: &State, key: &Key) -> Option<HashSet<String>> {
 }
 
 /// The API's side of the media loop's check, every second: sessions whose peer took a datagram
-/// are in use (a connected session lives while it is connected, API calls or not); returns
-/// the peers whose sessions are no more (expired, ended, or the store reset), to be dropped.
-pub(crate) fn sync(state: &State, peers: &[(Key, std::time::Instant)]) -> Vec<Key> {
+/// lately (`true`) are in use now (a connected session lives while it is connected, API calls
+/// or not); returns the peers whose sessions are no more (expired, ended, or the store reset),
+/// to be dropped. On the fake's runtime's clock (`clock`), which a test may have paused.
+pub(crate) fn sync(
+    state: &State,
+    clock: Option<&tokio::runtime::Handle>,
+    peers: &[(Key, bool)],
+) -> Vec<Key> {
+    let _clock = clock.map(tokio::runtime::Handle::enter);
     let mut store = state.store();
     let now = tokio::time::Instant::now();
     let idle = state.sfu_session_idle;
     let mut gone = Vec::new();
-    for (key, last_input) in peers {
+    for (key, in_use) in peers {
         if store.sfu.live(key, now, idle).is_none() {
             gone.push(key.clone());
-            continue;
+        } else if *in_use {
+            store.sfu.sessions.update(key, |s| s.last_used = now);
         }
-        let last_input = tokio::time::Instant::from_std(*last_input);
-        store
-            .sfu
-            .sessions
-            .update(key, |s| s.last_used = s.last_used.max(last_input));
     }
     gone
 }
@@ -267,7 +276,10 @@ pub(super) fn open_channels(state: &State, key: &Key, opened: &[&Channel]) -> Re
 /// With media: closes `key`'s channel `id`.
 pub(super) fn close_channel(state: &State, key: &Key, id: u32) {
     if let (Some(mut engine), Ok(id)) = (engine(state), u16::try_from(id)) {
-        engine.close_channel(key, id);
+        let _ = guarded(&mut engine, key, |e| {
+            e.close_channel(key, id);
+            Ok(())
+        });
     }
 }
 

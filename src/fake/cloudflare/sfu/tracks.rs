@@ -400,6 +400,8 @@ pub(super) fn update(state: &State, params: &Params, body: &[u8]) -> Response {
         Err(refused) => return refused,
     };
     let mut items = Vec::new();
+    #[cfg(feature = "fake-media")]
+    let mut retargets = Vec::new();
     for t in request.tracks {
         let mid = t.mid.unwrap_or_default();
         let item = TrackItem {
@@ -446,7 +448,7 @@ pub(super) fn update(state: &State, params: &Params, body: &[u8]) -> Response {
             };
             let kind = published.kind.clone();
             #[cfg(feature = "fake-media")]
-            super::media::retarget(state, &key, &mid, &from, &name);
+            retargets.push((mid.clone(), from.clone(), name.clone()));
             if let Some(track) = session.tracks.get_mut(at) {
                 track.session = Some(from);
                 track.name = name;
@@ -455,8 +457,13 @@ pub(super) fn update(state: &State, params: &Params, body: &[u8]) -> Response {
         }
         items.push(item);
     }
-    if let Err(refused) = commit(&mut store, key, session) {
+    if let Err(refused) = commit(&mut store, key.clone(), session) {
         return refused;
+    }
+    // The media moves once the API took the change.
+    #[cfg(feature = "fake-media")]
+    for (mid, from, name) in retargets {
+        super::media::retarget(state, &key, &mid, &from, &name);
     }
     ok(TracksAnswer {
         requires_immediate_renegotiation: false,
