@@ -1,4 +1,5 @@
-//! Spec loading and client generation, shared by `build.rs` and `tests/spec_generation.rs`.
+//! Spec loading and client generation, shared by `build.rs`, `tests/spec.rs` and
+//! `tests/codegen.rs`.
 //!
 //! This file is not part of the library: `build.rs` and the tests include it with `#[path]`,
 //! so the exact code that builds the crate is the code the broken-spec tests exercise.

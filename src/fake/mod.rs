@@ -1,5 +1,5 @@
-//! An in-memory fake of all three APIs on a real HTTP server (axum), for tests and demos
-//! without credentials or network, in Rust or any other language. Feature `fake`.
+//! An in-memory fake of every API this crate serves (Calls, TURN, Magic, the Realtime SFU, Hover)
+//! on a real HTTP server (axum), for tests and demos in any language, offline. Feature `fake`.
 //!
 //! It behaves as the specs and the providers' documents describe: generated IDs, the Calls
 //! `secret` only in the create answer, PUT replaces and PATCH merges (Magic), Magic's

@@ -742,6 +742,60 @@ async fn every_command_has_help_with_an_example_and_completions_exist() {
     );
 }
 
+/// Each command lists and takes only the flags that mean something to it: the API commands
+/// `--json`, `--dry-run` and `--base-url` (after the command or its group), an account's APIs
+/// `--account` too; `fake`, `proxy` and `completions` none of them, refused as usage errors.
+#[tokio::test]
+async fn each_command_takes_only_the_flags_that_mean_something_to_it() {
+    let env = HashMap::new();
+    let flags = ["--json", "--dry-run", "--base-url", "--account"];
+    let cases: [(&[&str], &[&str]); 9] = [
+        (&["calls", "list"], &flags),
+        (&["magic", "patch"], &flags),
+        (&["turn-keys", "create"], &flags),
+        (&["hover", "get"], &flags[..3]),
+        (&["turn", "credentials"], &flags[..3]),
+        (&["sfu", "session"], &flags[..3]),
+        (&["fake"], &[]),
+        (&["proxy"], &[]),
+        (&["completions"], &[]),
+    ];
+    for (command, takes) in cases {
+        let help = run(&env, &[command, &["--help"]].concat()).await;
+        assert_eq!(help.code, 0, "{command:?}: {}", help.stderr);
+        for flag in flags {
+            assert_eq!(
+                help.stdout.contains(flag),
+                takes.contains(&flag),
+                "{command:?} and {flag}: {}",
+                help.stdout
+            );
+        }
+    }
+    for command in [
+        &["fake", "--dry-run"][..],
+        &["proxy", "--account", "a"],
+        &["fake", "--json"],
+    ] {
+        let refused = run(&env, command).await;
+        assert_eq!(refused.code, 2, "{command:?}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains("unexpected argument"),
+            "{}",
+            refused.stderr
+        );
+    }
+    let env = HashMap::from([(
+        "CLOUDFLARE_API_TOKEN",
+        "dry-run-token-0123456789".to_string(),
+    )]);
+    let group_flag = run(&env, &["calls", "--dry-run", "--account", ACCOUNT, "list"]).await;
+    assert_eq!(group_flag.code, 0, "{}", group_flag.stderr);
+    assert!(group_flag.stdout.contains(ACCOUNT), "{}", group_flag.stdout);
+    let misplaced = run(&env, &["hover", "get", "1", "--account", ACCOUNT]).await;
+    assert_eq!(misplaced.code, 2, "{}", misplaced.stderr);
+}
+
 /// Server text (a name anyone on the account can set) never reaches the terminal raw: every
 /// kind of item is created with a hostile name, and every command that shows it is checked.
 #[tokio::test]

@@ -31,13 +31,11 @@ Examples:
   apps-api fake --port 8787"
 )]
 pub struct Cli {
-    #[command(flatten)]
-    pub global: Global,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Flags every command takes.
+/// Flags every API command takes (`fake`, `proxy` and `completions` take none of them).
 #[derive(Args, Debug, Clone)]
 pub struct Global {
     /// Print one JSON document on stdout instead of a table.
@@ -46,46 +44,72 @@ pub struct Global {
     /// Print the request that would be sent (credentials redacted) and send nothing.
     #[arg(long, global = true)]
     pub dry_run: bool,
-    /// The Cloudflare account (instead of CLOUDFLARE_ACCOUNT_ID).
-    #[arg(long, global = true, value_name = "ACCOUNT_ID")]
-    pub account: Option<String>,
     /// The API's base URL (instead of CLOUDFLARE_BASE_URL, CLOUDFLARE_REALTIME_BASE_URL or
     /// HOVER_BASE_URL, whichever the command uses).
     #[arg(long, global = true, value_name = "URL")]
     pub base_url: Option<String>,
+    /// The Cloudflare account, set by the commands of an account's APIs ([`OnAccount`]).
+    #[arg(skip)]
+    pub account: Option<String>,
+}
+
+/// The commands of an API that is not an account's (Hover, TURN credentials, the SFU), with
+/// the flags they take.
+#[derive(Args, Debug)]
+pub struct On<T: Subcommand> {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: T,
+}
+
+/// The commands of a Cloudflare account's API, with the flags they take.
+#[derive(Args, Debug)]
+pub struct OnAccount<T: Subcommand> {
+    #[command(flatten)]
+    pub global: Global,
+    /// The Cloudflare account (instead of CLOUDFLARE_ACCOUNT_ID).
+    #[arg(long, global = true, value_name = "ACCOUNT_ID")]
+    pub account: Option<String>,
+    #[command(subcommand)]
+    pub command: T,
+}
+
+impl<T: Subcommand> OnAccount<T> {
+    /// The command (made into `R` by `into`), and its flags with the account among them.
+    pub fn split<R>(self, into: impl FnOnce(T) -> R) -> (R, Global) {
+        let global = Global {
+            account: self.account,
+            ..self.global
+        };
+        (into(self.command), global)
+    }
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Cloudflare Calls (Realtime SFU) apps.
-    #[command(subcommand)]
-    Calls(Calls),
+    Calls(OnAccount<Calls>),
     /// Cloudflare Magic account apps.
-    #[command(subcommand)]
-    Magic(Magic),
+    Magic(OnAccount<Magic>),
     /// Hover apps.
-    #[command(subcommand)]
-    Hover(Hover),
+    Hover(On<Hover>),
     /// Cloudflare Calls TURN keys (with the account token).
-    #[command(subcommand, name = "turn-keys")]
-    TurnKeys(TurnKeys),
+    #[command(name = "turn-keys")]
+    TurnKeys(OnAccount<TurnKeys>),
     /// Short-lived TURN credentials (with a TURN key's own token).
-    #[command(subcommand)]
-    Turn(Turn),
+    Turn(On<Turn>),
     /// Realtime SFU sessions of one Calls app (with the app's secret, not the account token):
     /// what a session publishes and pulls, for debugging.
-    #[command(
-        subcommand,
-        after_help = "\
+    #[command(after_help = "\
 The app is CLOUDFLARE_CALLS_APP_ID (or --app-id), its secret CLOUDFLARE_CALLS_APP_SECRET (the
 one `apps-api calls create` shows once; never a flag), the base URL
 CLOUDFLARE_REALTIME_BASE_URL (or --base-url; default https://rtc.live.cloudflare.com/v1).
 
 Examples:
   apps-api sfu new-session --correlation-id debug-1
-  apps-api sfu session 2a45361d5fd7cc14eface0587c276c94 --json"
-    )]
-    Sfu(Sfu),
+  apps-api sfu session 2a45361d5fd7cc14eface0587c276c94 --json")]
+    Sfu(On<Sfu>),
     /// Serve fake Cloudflare and Hover APIs on 127.0.0.1 until Ctrl-C, and print their base
     /// URLs and the credentials they accept (made up unless given).
     #[command(after_help = "\

@@ -54,16 +54,20 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Command::Fake(args) = cli.command {
-        return runtime.block_on(serve_fake(args));
-    }
-    if let Command::Proxy(args) = cli.command {
-        return runtime.block_on(proxy::serve(args));
-    }
-    let global = cli.global.clone();
+    let (api, global) = match cli.command {
+        Command::Fake(args) => return runtime.block_on(serve_fake(args)),
+        Command::Proxy(args) => return runtime.block_on(proxy::serve(args)),
+        Command::Completions { .. } => return exit(output::OK),
+        Command::Calls(on) => on.split(Api::Calls),
+        Command::Magic(on) => on.split(Api::Magic),
+        Command::TurnKeys(on) => on.split(Api::TurnKeys),
+        Command::Hover(on) => (Api::Hover(on.command), on.global),
+        Command::Turn(on) => (Api::Turn(on.command), on.global),
+        Command::Sfu(on) => (Api::Sfu(on.command), on.global),
+    };
     let outcome = runtime.block_on(async {
         tokio::select! {
-            outcome = command(cli.command, &global) => Ok(outcome),
+            outcome = command(api, &global) => Ok(outcome),
             code = signals::interrupted() => Err(code),
         }
     });
@@ -162,8 +166,18 @@ enum Done {
     Prepared(apps_api::PreparedRequest),
 }
 
+/// A command of one of the APIs, its flags taken out.
+enum Api {
+    Calls(args::Calls),
+    Magic(args::Magic),
+    TurnKeys(args::TurnKeys),
+    Hover(args::Hover),
+    Turn(args::Turn),
+    Sfu(args::Sfu),
+}
+
 /// Runs a command, or with `--dry-run` prepares its request and sends nothing.
-async fn command(command: Command, global: &Global) -> Result<Done, Failure> {
+async fn command(command: Api, global: &Global) -> Result<Done, Failure> {
     if !global.dry_run {
         return run(command, global).await.map(|()| Done::Ran);
     }
@@ -174,15 +188,14 @@ async fn command(command: Command, global: &Global) -> Result<Done, Failure> {
     }
 }
 
-async fn run(command: Command, global: &Global) -> Result<(), Failure> {
+async fn run(command: Api, global: &Global) -> Result<(), Failure> {
     match command {
-        Command::Calls(command) => cloudflare::calls(command, global).await,
-        Command::Magic(command) => cloudflare::magic(command, global).await,
-        Command::Hover(command) => hover::hover(command, global).await,
-        Command::TurnKeys(command) => cloudflare::turn_keys(command, global).await,
-        Command::Turn(command) => turn::turn(command, global).await,
-        Command::Sfu(command) => sfu::sfu(command, global).await,
-        Command::Fake(_) | Command::Proxy(_) | Command::Completions { .. } => Ok(()),
+        Api::Calls(command) => cloudflare::calls(command, global).await,
+        Api::Magic(command) => cloudflare::magic(command, global).await,
+        Api::TurnKeys(command) => cloudflare::turn_keys(command, global).await,
+        Api::Hover(command) => hover::hover(command, global).await,
+        Api::Turn(command) => turn::turn(command, global).await,
+        Api::Sfu(command) => sfu::sfu(command, global).await,
     }
 }
 
