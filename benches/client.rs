@@ -316,7 +316,7 @@ fn documented_answer(operation: &Operation) -> Option<(u16, &'static str)> {
         op if op.id.starts_with("magic-account-apps-") => (200, MAGIC_APP),
         op if op == ops::AUTHENTICATE => (200, AUTHENTICATED),
         op if op == ops::ARCHIVE_APP => (200, HOVER_ARCHIVE),
-        op if op.spec == "spec/hover.yaml" => (200, HOVER_APP),
+        op if op.envelope == ops::Envelope::JsonApi => (200, HOVER_APP),
         _ => return None,
     })
 }

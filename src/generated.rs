@@ -24,7 +24,7 @@ pub(crate) mod hover {
 
 /// The operation table: a constant per operation of the specs this build has.
 pub(crate) mod operations {
-    use crate::operations::Operation;
+    use crate::operations::{Credential, Envelope, IdKind, Operation, Replay};
     include!(concat!(env!("OUT_DIR"), "/operations.rs"));
 }
 

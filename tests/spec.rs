@@ -249,6 +249,131 @@ fn broken_specs_fail_with_file_and_place() {
     assert!(m.contains("openapi-31.yaml") && m.contains("3.1.0"), "{m}");
 }
 
+/// The operation table of `spec` after `change`, or the error that names what is wrong.
+fn table_after(
+    name: &str,
+    change: impl FnOnce(&mut Value),
+) -> Result<Vec<codegen::Operation>, String> {
+    let mut value =
+        codegen::load_value(std::path::Path::new("spec/cloudflare-realtime.yaml")).unwrap();
+    change(&mut value);
+    let path = std::env::temp_dir().join(format!("apps-api-{}-{name}.yaml", std::process::id()));
+    std::fs::write(&path, value.to_string()).unwrap();
+    let spec: &'static str = Box::leak(path.to_string_lossy().into_owned().into_boxed_str());
+    let api = codegen::Api {
+        spec,
+        feature: "none",
+        out_file: "x.rs",
+        replacements: &[],
+    };
+    let table = codegen::operations(&[&api]).map_err(|e| e.to_string());
+    let _ = std::fs::remove_file(&path);
+    table
+}
+
+/// The facts the operation table takes from a spec (its server's path, the credential its
+/// security names, the envelope, the replay rule, sensitive and ID-carrying path parameters)
+/// are read as written, and a spec that lacks or misspells one fails naming the place.
+#[test]
+fn the_operation_table_reads_each_fact_and_names_what_is_wrong() {
+    let table = table_after("as-is", |_| ()).unwrap();
+    let revoke = table
+        .iter()
+        .find(|op| op.id == "turn-revoke-credential")
+        .unwrap();
+    assert_eq!(
+        (
+            revoke.base_path.as_str(),
+            revoke.credential,
+            revoke.envelope,
+            revoke.replay
+        ),
+        ("/v1", "TurnKey", "Plain", "Safe")
+    );
+    assert!(revoke.sensitive_path);
+    let kinds = [
+        ("key_id".to_string(), "TurnKey"),
+        ("username".to_string(), "TurnUsername"),
+    ];
+    assert_eq!(revoke.ids, kinds);
+    let generate = table
+        .iter()
+        .find(|op| op.id == "turn-generate-ice-servers")
+        .unwrap();
+    assert!(!generate.sensitive_path);
+
+    let generate_at = "/paths/~1turn~1keys~1{key_id}~1credentials~1generate-ice-servers/post";
+    type Change = Box<dyn FnOnce(&mut Value)>;
+    let cases: [(&str, Change, &[&str]); 6] = [
+        (
+            "replay",
+            Box::new(|v| {
+                v["paths"]["/turn/keys/{key_id}/credentials/generate-ice-servers"]["post"]
+                    ["x-replay"] = json!("sometimes")
+            }),
+            &[
+                generate_at,
+                "x-replay is \"sometimes\"",
+                "safe, not-after-sent, once",
+            ],
+        ),
+        (
+            "envelope",
+            Box::new(|v| drop(v["info"].as_object_mut().unwrap().remove("x-envelope"))),
+            &["at /info", "no x-envelope"],
+        ),
+        (
+            "credential",
+            Box::new(|v| {
+                drop(
+                    v["components"]["securitySchemes"]["turn_key"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("x-credential"),
+                )
+            }),
+            &["/components/securitySchemes/turn_key/x-credential"],
+        ),
+        (
+            "id",
+            Box::new(|v| {
+                drop(
+                    v["components"]["parameters"]["username"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("x-id"),
+                )
+            }),
+            &["path parameter username has no x-id"],
+        ),
+        (
+            "server",
+            Box::new(|v| drop(v.as_object_mut().unwrap().remove("servers"))),
+            &["at /servers", "names no server"],
+        ),
+        (
+            "security",
+            Box::new(|v| {
+                v["components"]["securitySchemes"]["secret"] =
+                    json!({"type": "http", "scheme": "bearer", "x-credential": "app-secret"});
+                v["paths"]["/turn/keys/{key_id}/credentials/generate-ice-servers"]["post"]
+                    ["security"] = json!([{"turn_key": []}, {"secret": []}]);
+            }),
+            &[
+                generate_at,
+                "no credential kind accepts exactly [\"app-secret\", \"turn-key\"]",
+            ],
+        ),
+    ];
+    for (name, change, expected) in cases {
+        let message = table_after(name, change).unwrap_err();
+        for part in expected {
+            assert!(message.contains(part), "{name}: {message}");
+        }
+        assert!(message.starts_with("spec "), "{name}: {message}");
+    }
+}
+
 #[test]
 fn validation_only_constraints_are_stripped_before_generation() {
     let mut value = json!({

@@ -299,42 +299,23 @@ impl From<i64> for HoverAppId {
     }
 }
 
-/// Every ID kind's rule, with the path parameters that carry it in the specs.
-#[cfg(test)]
-pub(crate) const PATH_PARAMETERS: &[(&str, &str, IdRule)] = &[
-    ("spec/cloudflare-calls.yaml", "account_id", AccountId::RULE),
-    ("spec/cloudflare-calls.yaml", "app_id", CallsAppId::RULE),
-    ("spec/cloudflare-magic.yaml", "account_id", AccountId::RULE),
-    (
-        "spec/cloudflare-magic.yaml",
-        "account_app_id",
-        MagicAppId::RULE,
-    ),
-    ("spec/cloudflare-magic.yaml", "site_id", SiteId::RULE),
-    (
-        "spec/cloudflare-magic.yaml",
-        "app_config_id",
-        AppConfigId::RULE,
-    ),
-    ("spec/hover.yaml", "id", HoverAppId::RULE),
-    ("spec/cloudflare-calls.yaml", "key_id", TurnKeyId::RULE),
-    ("spec/cloudflare-realtime.yaml", "key_id", TurnKeyId::RULE),
-    (
-        "spec/cloudflare-realtime.yaml",
-        "username",
-        TurnUsername::RULE,
-    ),
-    (
-        "spec/cloudflare-realtime-sfu.yaml",
-        "app_id",
-        CallsAppId::RULE,
-    ),
-    (
-        "spec/cloudflare-realtime-sfu.yaml",
-        "session_id",
-        SessionId::RULE,
-    ),
-];
+impl crate::operations::IdKind {
+    /// What an ID of this kind must look like: its type's rule.
+    pub(crate) fn rule(self) -> IdRule {
+        use crate::operations::IdKind as Kind;
+        match self {
+            Kind::Account => AccountId::RULE,
+            Kind::CallsApp => CallsAppId::RULE,
+            Kind::TurnKey => TurnKeyId::RULE,
+            Kind::TurnUsername => TurnUsername::RULE,
+            Kind::Session => SessionId::RULE,
+            Kind::MagicApp => MagicAppId::RULE,
+            Kind::Site => SiteId::RULE,
+            Kind::AppConfig => AppConfigId::RULE,
+            Kind::HoverApp => HoverAppId::RULE,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -433,11 +414,11 @@ mod tests {
         /// the rule allows is accepted as it is.
         #[test]
         fn every_well_formed_id_of_every_kind_is_accepted(
-            kind in 0..PATH_PARAMETERS.len(),
+            kind in proptest::sample::select(kinds()),
             picks in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 256),
             length in proptest::prelude::any::<proptest::sample::Index>(),
         ) {
-            let rule = PATH_PARAMETERS[kind].2;
+            let rule = kind.rule();
             let alphabet = characters(rule.alphabet);
             let length = rule.min_len + length.index(rule.max_len - rule.min_len + 1);
             let id: String = picks[..length].iter().map(|pick| *pick.get(&alphabet)).collect();
@@ -454,10 +435,26 @@ mod tests {
         }
     }
 
-    /// The specs carry the same length limits and alphabet on every path parameter.
+    /// The kind of ID of every path parameter of every operation this build has.
+    fn kinds() -> Vec<crate::operations::IdKind> {
+        let mut kinds: Vec<_> = crate::operations::ALL
+            .iter()
+            .flat_map(|op| op.ids.iter().map(|(_, kind)| *kind))
+            .collect();
+        kinds.dedup();
+        kinds
+    }
+
+    /// The specs carry the same length limits and alphabet on every path parameter as the type
+    /// of the kind of ID it carries.
     #[test]
     fn the_specs_carry_the_same_rules() {
-        for (spec, parameter, rule) in PATH_PARAMETERS {
+        let ids = crate::operations::ALL.iter().flat_map(|op| {
+            op.ids
+                .iter()
+                .map(|(name, kind)| (op.spec, *name, kind.rule()))
+        });
+        for (spec, parameter, rule) in ids {
             let path = format!("{}/{spec}", env!("CARGO_MANIFEST_DIR"));
             let text = std::fs::read_to_string(&path).unwrap();
             let value: serde_json::Value = yaml_serde::from_str(&text).unwrap();

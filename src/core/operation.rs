@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use crate::operations::Operation;
+use crate::operations::{Operation, Replay};
 
 /// An operation about to run.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Op {
-    /// The spec's facts: operationId, method, path template.
+    /// The spec's facts: operationId, method, path template, credential, replay rule.
     pub(crate) operation: &'static Operation,
     /// This request's time limit per try, instead of the client's.
     pub(crate) timeout: Option<Duration>,
@@ -18,19 +18,9 @@ pub(crate) struct Op {
     /// When the request must be over, if a caller running several steps (a Hover login, then
     /// the request) fixed it already.
     pub(crate) deadline: Option<tokio::time::Instant>,
-    /// Safe to send again whatever its method says (a `POST` that creates nothing durable).
-    pub(crate) replayable: bool,
-    /// Sent once, whatever happens (a login: a second try is a second password attempt).
-    pub(crate) once: bool,
-    /// Never sent again once it may have reached the server, whatever its method or the
-    /// client's `retry_non_idempotent` say (an SFU `sessions/new`: a second one is a second
-    /// session). Still retried when it was not sent (no connection) or refused with a 429.
-    pub(crate) never_replayed: bool,
-    /// Its path carries something sensitive (a TURN username): errors, spans and dry runs
-    /// show the path template instead.
-    pub(crate) secret_path: bool,
-    /// Sent without the client's credentials (a login, which must not carry a stale token).
-    pub(crate) anonymous: bool,
+    /// When it may be sent again: the operation's rule, unless this request's body makes it
+    /// stricter (an SFU close carrying an offer).
+    pub(crate) replay: Replay,
 }
 
 impl Op {
@@ -41,11 +31,7 @@ impl Op {
             timeout: None,
             total: None,
             deadline: None,
-            replayable: false,
-            once: false,
-            never_replayed: false,
-            secret_path: false,
-            anonymous: false,
+            replay: operation.replay,
         }
     }
 
@@ -64,33 +50,9 @@ impl Op {
         self.operation.path
     }
 
-    /// The same operation, its path shown only as its template.
-    pub(crate) const fn secret_path(mut self) -> Self {
-        self.secret_path = true;
-        self
-    }
-
-    /// The same operation, never sent twice.
-    pub(crate) const fn once(mut self) -> Self {
-        self.once = true;
-        self
-    }
-
     /// The same operation, never sent again once it may have reached the server.
-    pub(crate) const fn never_replayed(mut self) -> Self {
-        self.never_replayed = true;
-        self
-    }
-
-    /// The same operation, marked safe to send again although its method is not idempotent.
-    pub(crate) const fn replayable(mut self) -> Self {
-        self.replayable = true;
-        self
-    }
-
-    /// The same operation, sent without the client's credentials.
-    pub(crate) const fn anonymous(mut self) -> Self {
-        self.anonymous = true;
+    pub(crate) const fn not_after_sent(mut self) -> Self {
+        self.replay = Replay::NotAfterSent;
         self
     }
 

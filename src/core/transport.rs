@@ -23,6 +23,7 @@ use crate::core::failure::ErrorBody;
 use crate::core::operation::{deadline_after, Op};
 use crate::core::retry::{self, RetryConfig, Sleeper};
 use crate::core::scrub::Known;
+use crate::operations::{Credential, Replay};
 use crate::Error;
 
 /// One answer the client received, as an [`on_response`] hook sees it: for metrics, logs or a
@@ -322,18 +323,17 @@ impl Transport {
             status = tracing::field::Empty,
             cf_ray = tracing::field::Empty,
         );
-        let replayable = !op.never_replayed
-            && (op.replayable
-                || retry::is_idempotent(op.method())
-                || self.retry.retry_non_idempotent);
+        let replayable = op
+            .replay
+            .sent_again(op.method(), self.retry.retry_non_idempotent);
         let per_try = op.timeout.unwrap_or(self.request_timeout);
         let total = op.total.unwrap_or(self.total_timeout);
         let deadline = op.deadline.unwrap_or_else(|| deadline_after(total));
         let state = Arc::new(RequestState {
             inner: Mutex::new(Seen {
                 operation: Some(op.id()),
-                secret_path: op.secret_path.then_some(op.path()),
-                anonymous: op.anonymous,
+                secret_path: op.operation.sensitive_path.then_some(op.path()),
+                anonymous: op.operation.credential == Credential::None,
                 ..Seen::default()
             }),
         });
@@ -430,7 +430,7 @@ impl Transport {
                     };
                     let next =
                         retry::next_try(&self.retry, outcome, replayable, server_wait, &mut tries);
-                    if op.once {
+                    if op.replay == Replay::Once {
                         retry::Next { wait: None, ..next }
                     } else {
                         next

@@ -15,7 +15,7 @@ use super::cloudflare::{self, sfu, turn};
 use super::faults::{self, Effect};
 use super::routes::{self, Api, Handler, Params};
 use super::{control, hover, rate, State};
-use crate::operations::{self as ops, Operation};
+use crate::operations::{Credential, Operation};
 
 /// The largest request body the fake reads (the APIs' bodies are a few KiB at most).
 pub(crate) const BODY_LIMIT: usize = 16 * 1024;
@@ -166,19 +166,19 @@ fn authorize(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Option<Response> {
-    match Api::of(operation) {
-        Api::Cloudflare => cloudflare::authorize(state, operation, headers),
-        // The SFU's paths name a Calls app, whose secret is their bearer; TURN's name a key.
-        Api::Realtime if operation.spec == sfu::SPEC => sfu::authorize(state, params, headers),
-        Api::Realtime => turn::authorize(state, params, headers),
-        Api::Hover if *operation == ops::AUTHENTICATE => {
-            // Served as is when refused: it answers 400 or 401, and consumes no fault.
-            (!hover::credentials_match(state, body)).then(|| {
-                let (_, login) = hover::ROUTES[0];
-                login(state, params, body)
-            })
+    match operation.credential {
+        Credential::ApiToken | Credential::ApiTokenOrKey => {
+            cloudflare::authorize(state, operation, headers)
         }
-        Api::Hover => hover::authorize(state, headers),
+        // The SFU's paths name a Calls app, whose secret is their bearer; TURN's name a key.
+        Credential::AppSecret => sfu::authorize(state, params, headers),
+        Credential::TurnKey => turn::authorize(state, params, headers),
+        Credential::HoverJwt => hover::authorize(state, headers),
+        // The login, served as is when refused: it answers 400 or 401, and consumes no fault.
+        Credential::None => (!hover::credentials_match(state, body)).then(|| {
+            let (_, login) = hover::ROUTES[0];
+            login(state, params, body)
+        }),
     }
 }
 

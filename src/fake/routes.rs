@@ -8,10 +8,7 @@ use axum::response::Response;
 
 use super::State;
 use crate::core::ids::IdRule;
-use crate::operations::{Operation, ALL};
-use crate::{
-    AccountId, AppConfigId, CallsAppId, MagicAppId, SessionId, SiteId, TurnKeyId, TurnUsername,
-};
+use crate::operations::{Envelope, IdKind, Operation, ALL};
 
 /// Serves an operation whose credentials were accepted.
 pub(crate) type Handler = fn(&State, &Params, &[u8]) -> Response;
@@ -31,11 +28,11 @@ pub(crate) enum Api {
 }
 
 impl Api {
-    /// The API of an operation, by its spec.
+    /// The API of an operation, by the shape of its answers.
     pub(crate) fn of(operation: &Operation) -> Api {
-        match operation.spec {
-            "spec/cloudflare-realtime.yaml" | "spec/cloudflare-realtime-sfu.yaml" => Api::Realtime,
-            "spec/hover.yaml" => Api::Hover,
+        match operation.envelope {
+            Envelope::Plain => Api::Realtime,
+            Envelope::JsonApi => Api::Hover,
             _ => Api::Cloudflare,
         }
     }
@@ -50,15 +47,6 @@ impl Api {
             Some(Api::Hover)
         } else {
             None
-        }
-    }
-
-    /// What paths of this API start with, before the spec's templates.
-    fn prefix(self) -> &'static str {
-        match self {
-            Api::Cloudflare => "/client/v4",
-            Api::Realtime => "/v1",
-            Api::Hover => "",
         }
     }
 }
@@ -92,20 +80,13 @@ pub(crate) enum NoRoute {
     BadIdentifier,
 }
 
-/// What a path parameter must look like, by its name: the rule of the ID it carries. Hover's
-/// app ID is the handler's to judge (Hover answers a malformed one with its own 404).
-fn rule(name: &str) -> Option<IdRule> {
-    Some(match name {
-        "account_id" => AccountId::RULE,
-        "app_id" => CallsAppId::RULE,
-        "key_id" => TurnKeyId::RULE,
-        "account_app_id" => MagicAppId::RULE,
-        "site_id" => SiteId::RULE,
-        "app_config_id" => AppConfigId::RULE,
-        "username" => TurnUsername::RULE,
-        "session_id" => SessionId::RULE,
-        _ => return None,
-    })
+/// What a path parameter must look like: the rule of the ID it carries. Hover's app ID is the
+/// handler's to judge (Hover answers a malformed one with its own 404).
+fn rule(operation: &Operation, name: &str) -> Option<IdRule> {
+    match operation.id_kind(name)? {
+        IdKind::HoverApp => None,
+        kind => Some(kind.rule()),
+    }
 }
 
 /// The operation `method` and `path` are for, and its path parameters.
@@ -117,8 +98,8 @@ pub(crate) fn find(method: &Method, path: &str) -> Result<(&'static Operation, P
     let segments: Vec<&str> = path.split('/').collect();
     let mut bad_identifier = false;
     for operation in ALL {
-        let template: Vec<&str> = Api::of(operation)
-            .prefix()
+        let template: Vec<&str> = operation
+            .base_path
             .split('/')
             .chain(operation.path.split('/').skip(1))
             .collect();
@@ -132,7 +113,7 @@ pub(crate) fn find(method: &Method, path: &str) -> Result<(&'static Operation, P
             match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
                 Some(name) => {
                     let name: &'static str = name_of(operation, name);
-                    valid &= rule(name).is_none_or(|rule| rule.check(segment).is_ok());
+                    valid &= rule(operation, name).is_none_or(|rule| rule.check(segment).is_ok());
                     params.0.push((name, segment.to_string()));
                 }
                 None => shape &= part == segment,
@@ -152,11 +133,7 @@ pub(crate) fn find(method: &Method, path: &str) -> Result<(&'static Operation, P
 
 /// `name` as the `'static` slice of the operation's template it was found in.
 fn name_of(operation: &'static Operation, name: &str) -> &'static str {
-    let at = operation
-        .path
-        .find(&format!("{{{name}}}"))
-        .map_or(0, |at| at + 1);
-    &operation.path[at..at + name.len()]
+    operation.parameters().find(|n| *n == name).unwrap_or("")
 }
 
 #[cfg(test)]

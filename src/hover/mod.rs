@@ -24,9 +24,8 @@ pub const DEFAULT_BASE_URL: &str = "https://www.usehover.com";
 /// Hover's staging host.
 pub const STAGING_BASE_URL: &str = "https://stage.usehover.com";
 
-/// The login: without the token (a stale one must not go along), and sent once (a second try
-/// is a second password attempt).
-pub(crate) const AUTHENTICATE: Op = Op::new(&ops::AUTHENTICATE).anonymous().once();
+/// The login: without the token (`security: []`) and sent once (`x-replay: once`).
+pub(crate) const AUTHENTICATE: Op = Op::new(&ops::AUTHENTICATE);
 
 /// Client for Hover's apps API.
 ///

@@ -64,16 +64,6 @@ pub fn all() -> Vec<Driver> {
     .collect()
 }
 
-/// Where an operation's paths start on its API's base URL (`/client/v4/accounts/…`).
-pub fn base_path(op: &Operation) -> &'static str {
-    match op.spec {
-        "spec/cloudflare-calls.yaml" | "spec/cloudflare-magic.yaml" => "/client/v4",
-        "spec/cloudflare-realtime.yaml" | "spec/cloudflare-realtime-sfu.yaml" => "/v1",
-        "spec/hover.yaml" => "",
-        other => panic!("no base path for {other}"),
-    }
-}
-
 /// A TURN credentials client for a key ID.
 pub type TurnFor = Box<dyn Fn(&str) -> Result<TurnCredentials, apps_api::Error>>;
 

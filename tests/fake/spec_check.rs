@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use apps_api::fake::{FakeServer, Fault};
-use apps_api::operations::{Operation, ALL};
+use apps_api::operations::{Credential, Envelope, Operation, ALL};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -24,37 +24,34 @@ use crate::{fresh, schema};
 async fn fresh_request(fake: &FakeServer, op: &Operation, spec: &Value) -> Request {
     let parameters: Vec<&'static str> = op.parameters().collect();
     let fresh = fresh::fresh(fake, &parameters).await;
-    let base = match op.spec {
-        "spec/cloudflare-realtime.yaml" | "spec/cloudflare-realtime-sfu.yaml" => {
-            fake.realtime_base_url()
-        }
-        "spec/hover.yaml" => fake.hover_base_url(),
+    let base = match op.envelope {
+        Envelope::Plain => fake.realtime_base_url(),
+        Envelope::JsonApi => fake.hover_base_url(),
         _ => fake.cloudflare_base_url(),
     };
     let mut url = format!("{base}{}", op.path);
     for (parameter, id) in &fresh.ids {
         url = url.replace(&format!("{{{parameter}}}"), id);
     }
-    let operation = &spec["paths"][op.path][op.method.to_lowercase()];
     let mut body = schema::request_example(spec, op.path, op.method).cloned();
     let login = json!({"email": fake.hover_email(), "password": fake.hover_password().expose()});
-    let credential = match op.spec {
-        _ if operation["security"].as_array().is_some_and(Vec::is_empty) => {
+    let credential = match op.credential {
+        Credential::None => {
             body = Some(login);
             None
         }
-        "spec/cloudflare-realtime.yaml" => {
+        Credential::TurnKey => {
             let key = fresh
                 .turn_key
                 .as_ref()
                 .expect("the data plane names its key");
             Some(format!("Bearer {}", key.key.expose()))
         }
-        "spec/cloudflare-realtime-sfu.yaml" => {
+        Credential::AppSecret => {
             let secret = fresh.app_secret.as_ref().expect("the SFU names its app");
             Some(format!("Bearer {}", secret.expose()))
         }
-        "spec/hover.yaml" => {
+        Credential::HoverJwt => {
             let url = format!("{}/api/authenticate", fake.hover_base_url());
             let (_, answer) = send(Method::POST, &url, &[], Some(login)).await;
             Some(answer["auth_token"].as_str().unwrap().to_string())
@@ -99,10 +96,7 @@ fn faults(op: &Operation) -> Vec<Fault> {
 
 /// Whether an operation is of Cloudflare's API (its envelope has `success`), not the data plane.
 fn cloudflare_api(op: &Operation) -> bool {
-    matches!(
-        op.spec,
-        "spec/cloudflare-calls.yaml" | "spec/cloudflare-magic.yaml"
-    )
+    op.envelope == Envelope::Cloudflare
 }
 
 #[tokio::test]

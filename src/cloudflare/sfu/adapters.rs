@@ -12,10 +12,10 @@ use crate::generated::sfu::types as wire;
 use crate::operations as ops;
 use crate::{Error, SessionId};
 
-/// Creates adapters (and sessions): never sent twice.
-const ADAPTERS_NEW: Op = Op::new(&ops::SFU_ADAPTERS_WEBSOCKET_NEW).never_replayed();
-/// An adapter already closed counts as closed: safe to send again although it is a `POST`.
-const ADAPTERS_CLOSE: Op = Op::new(&ops::SFU_ADAPTERS_WEBSOCKET_CLOSE).replayable();
+/// Creates adapters (and sessions): never sent twice (`x-replay`).
+const ADAPTERS_NEW: Op = Op::new(&ops::SFU_ADAPTERS_WEBSOCKET_NEW);
+/// An adapter already closed counts as closed: sent again although a `POST` (`x-replay`).
+const ADAPTERS_CLOSE: Op = Op::new(&ops::SFU_ADAPTERS_WEBSOCKET_CLOSE);
 
 /// A WebSocket adapter to create: [`AdapterRequest::ingest`] (WebSocket → a new publisher
 /// session) or [`AdapterRequest::stream`] (a published track → WebSocket).
@@ -168,16 +168,6 @@ pub struct ClosedAdapter {
     pub closed: super::batch::Closed,
     /// The bytes it processed, when the SFU says (not the billing figure).
     pub bytes_processed: Option<f64>,
-}
-
-/// The replay rule the facade keeps for an adapter operation (the proxy relays with it).
-#[cfg(feature = "proxy")]
-pub(super) fn relay_rule(operation: &'static crate::operations::Operation) -> Op {
-    if operation == ADAPTERS_NEW.operation {
-        ADAPTERS_NEW
-    } else {
-        ADAPTERS_CLOSE
-    }
 }
 
 impl RealtimeClient {

@@ -77,8 +77,8 @@ use crate::generated::sfu::types as wire;
 use crate::operations as ops;
 use crate::{ApiError, CallsAppId, Error, Quota, Secret, SessionId};
 
-/// Each creates a session: never sent twice.
-const SESSIONS_NEW: Op = Op::new(&ops::SFU_SESSIONS_NEW).never_replayed();
+/// Creates a session: never sent twice (`x-replay`).
+const SESSIONS_NEW: Op = Op::new(&ops::SFU_SESSIONS_NEW);
 /// The longest `correlationId` sent: a label, not a payload.
 const MAX_CORRELATION_ID: usize = 256;
 

@@ -25,34 +25,26 @@ use crate::generated::sfu::types as wire;
 use crate::operations as ops;
 use crate::{Endpoint, Error, SessionId};
 
-/// Reads sessions: sent again after a lost answer or a 5xx.
+// When each may be sent again is its spec's `x-replay` (by its method when absent).
 const SESSION_GET: Op = Op::new(&ops::SFU_SESSION_GET);
-/// Allocates tracks: a second request would allocate them again.
-const TRACKS_NEW: Op = Op::new(&ops::SFU_TRACKS_NEW).never_replayed();
-/// An answer sent again after its exchange finished is refused: never sent twice.
-const RENEGOTIATE: Op = Op::new(&ops::SFU_RENEGOTIATE).never_replayed();
-/// A track already closed comes back as closed: a forced close is safe to send again. One
-/// carrying an offer is not: the offer would be stale once the first exchange finished.
+const TRACKS_NEW: Op = Op::new(&ops::SFU_TRACKS_NEW);
+const RENEGOTIATE: Op = Op::new(&ops::SFU_RENEGOTIATE);
 const TRACKS_CLOSE: Op = Op::new(&ops::SFU_TRACKS_CLOSE);
-/// Sets state: safe to send again, unless it carries an offer (as a close).
 const TRACKS_UPDATE: Op = Op::new(&ops::SFU_TRACKS_UPDATE);
+const DATACHANNELS_ESTABLISH: Op = Op::new(&ops::SFU_DATACHANNELS_ESTABLISH);
+const DATACHANNELS_NEW: Op = Op::new(&ops::SFU_DATACHANNELS_NEW);
+const DATACHANNELS_UPDATE: Op = Op::new(&ops::SFU_DATACHANNELS_UPDATE);
+const DATACHANNELS_CLOSE: Op = Op::new(&ops::SFU_DATACHANNELS_CLOSE);
 
-/// `op`, never sent twice if it carries an SDP offer.
+/// `op`, never sent twice if it carries an SDP offer: a close or an update is safe to send
+/// again, but its offer would be stale once the first exchange finished.
 fn with_offer(op: Op, offer: bool) -> Op {
     if offer {
-        op.never_replayed()
+        op.not_after_sent()
     } else {
         op
     }
 }
-/// A second establish fails: never sent twice.
-const DATACHANNELS_ESTABLISH: Op = Op::new(&ops::SFU_DATACHANNELS_ESTABLISH).never_replayed();
-/// Allocates channels: never sent twice.
-const DATACHANNELS_NEW: Op = Op::new(&ops::SFU_DATACHANNELS_NEW).never_replayed();
-/// Sets state: safe to send again.
-const DATACHANNELS_UPDATE: Op = Op::new(&ops::SFU_DATACHANNELS_UPDATE);
-/// A channel already closed comes back as closed: safe to send again.
-const DATACHANNELS_CLOSE: Op = Op::new(&ops::SFU_DATACHANNELS_CLOSE);
 /// One session of a [`RealtimeClient`]'s app: `client.session(id)`.
 ///
 /// Its mutations (tracks, data channels, renegotiation) run one at a time, in call order, even
@@ -139,26 +131,13 @@ impl Session {
             Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<E>>,
         >,
     {
-        let rule = [
-            TRACKS_NEW,
-            RENEGOTIATE,
-            with_offer(TRACKS_CLOSE, offer),
-            with_offer(TRACKS_UPDATE, offer),
-            DATACHANNELS_ESTABLISH,
-            DATACHANNELS_NEW,
-            DATACHANNELS_UPDATE,
-            DATACHANNELS_CLOSE,
-        ]
-        .into_iter()
-        .find(|op| op.operation == operation);
-        match rule {
-            Some(op) => {
-                let (op, _turn) = self.turn(op).await?;
-                self.send(op, make).await
-            }
-            // A read does not wait for the session's turn.
-            None => self.send(SESSION_GET.with_limits(self.limits), make).await,
+        let op = with_offer(Op::new(operation), offer);
+        // A read does not wait for the session's turn.
+        if operation.method == "GET" {
+            return self.send(op.with_limits(self.limits), make).await;
         }
+        let (op, _turn) = self.turn(op).await?;
+        self.send(op, make).await
     }
 
     pub(super) fn ids(&self) -> Result<(&str, &str), Error> {

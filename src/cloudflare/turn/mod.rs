@@ -40,15 +40,10 @@ use crate::{ApiError, Error, Secret, TurnKeyId, TurnUsername};
 
 pub use cache::{IceServerCache, RETRY_PAUSE};
 
-/// Minting creates nothing durable: a retry after a lost answer or a 5xx mints another pair and
-/// leaves the first (if it was minted at all) to expire unused. So it is retried like an
-/// idempotent request, although it is a `POST`.
-const GENERATE: Op = Op::new(&ops::TURN_GENERATE_ICE_SERVERS).replayable();
-/// Revoking twice leaves the credential revoked: idempotent in effect. Its path holds the
-/// username, so errors and logs show the template.
-const REVOKE: Op = Op::new(&ops::TURN_REVOKE_CREDENTIAL)
-    .replayable()
-    .secret_path();
+// Both are sent again after a lost answer although they are `POST`s, and the revoke's path
+// (its username) shows only as its template: the spec's `x-replay` and `x-sensitive` say so.
+const GENERATE: Op = Op::new(&ops::TURN_GENERATE_ICE_SERVERS);
+const REVOKE: Op = Op::new(&ops::TURN_REVOKE_CREDENTIAL);
 
 /// The credentials API's production base URL.
 pub const DEFAULT_REALTIME_BASE_URL: &str = "https://rtc.live.cloudflare.com/v1";

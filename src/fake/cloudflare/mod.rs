@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use super::routes::{NoRoute, Route};
 use super::store::{hex, Refused};
 use super::State;
-use crate::operations::Operation;
+use crate::operations::{Credential, Operation};
 
 /// What serves each Cloudflare operation, the TURN credentials' on the data plane included.
 pub(crate) fn routes() -> impl Iterator<Item = &'static Route> {
@@ -164,7 +164,7 @@ pub(crate) fn authorize(
                 "Missing X-Auth-Key, X-Auth-Email or Authorization headers",
             )],
         )),
-        (Some(_), Some(_)) if operation.spec == "spec/cloudflare-calls.yaml" => Some(denied()),
+        (Some(_), Some(_)) if operation.credential == Credential::ApiToken => Some(denied()),
         (Some(email), Some(key))
             if email == state.cloudflare_email && state.cloudflare_key.ct_eq(key) =>
         {

@@ -4,10 +4,11 @@
 
 use proptest::prelude::*;
 
+use apps_api::operations::IdKind;
 use apps_api::{CallsAppId, HoverAppId, MagicAppId};
 
 use super::{cases, drivers, CLIENTS};
-use crate::drivers::{base_path, Ids};
+use crate::drivers::Ids;
 
 /// Strings an ID may be given as: any Unicode at all, and strings close to the real alphabet
 /// and length with the characters that change a URL's meaning mixed in.
@@ -43,39 +44,64 @@ const NAMED_HOSTILE_IDS: &[&str] = &[
     "%2e",
 ];
 
-/// A kind of ID: the path parameter that takes it, a valid one, and its type's check.
-type Kind = (&'static str, &'static str, fn(&str) -> bool);
+/// A kind of ID: a valid one, and its type's check.
+type Kind = (IdKind, &'static str, fn(&str) -> bool);
 
 /// Each kind of ID.
 const KINDS: &[Kind] = &[
-    ("account_id", "023e105f4ecef8ad9ca31a8372d0c353", |id| {
+    (IdKind::Account, "023e105f4ecef8ad9ca31a8372d0c353", |id| {
         apps_api::AccountId::parse(id).is_ok()
     }),
-    ("app_id", "2a95132c15732412d22c1476fa83f27a", |id| {
+    (IdKind::CallsApp, "2a95132c15732412d22c1476fa83f27a", |id| {
         CallsAppId::parse(id).is_ok()
     }),
-    ("account_app_id", "m1", |id| MagicAppId::parse(id).is_ok()),
-    ("site_id", "s1", |id| apps_api::SiteId::parse(id).is_ok()),
-    ("app_config_id", "c1", |id| {
+    (IdKind::MagicApp, "m1", |id| MagicAppId::parse(id).is_ok()),
+    (IdKind::Site, "s1", |id| apps_api::SiteId::parse(id).is_ok()),
+    (IdKind::AppConfig, "c1", |id| {
         apps_api::AppConfigId::parse(id).is_ok()
     }),
-    ("id", "43120", |id| HoverAppId::parse(id).is_ok()),
-    ("key_id", "2a95132c15732412d22c1476fa83f27a", |id| {
+    (IdKind::HoverApp, "43120", |id| {
+        HoverAppId::parse(id).is_ok()
+    }),
+    (IdKind::TurnKey, "2a95132c15732412d22c1476fa83f27a", |id| {
         apps_api::TurnKeyId::parse(id).is_ok()
     }),
-    ("username", "u5ername", |id| {
+    (IdKind::TurnUsername, "u5ername", |id| {
         apps_api::TurnUsername::parse(id).is_ok()
     }),
-    ("session_id", "2a45361d5fd7cc14eface0587c276c94", |id| {
+    (IdKind::Session, "2a45361d5fd7cc14eface0587c276c94", |id| {
         apps_api::SessionId::parse(id).is_ok()
     }),
 ];
 
+/// The entry of `kind`.
+fn kind(kind: IdKind) -> &'static Kind {
+    KINDS
+        .iter()
+        .find(|(known, _, _)| *known == kind)
+        .unwrap_or_else(|| panic!("no entry for {kind:?}: add it to KINDS"))
+}
+
+/// Each path parameter of the operations (by name: one name carries one kind of ID in every
+/// spec), with its kind's entry.
+fn parameters() -> Vec<(&'static str, &'static Kind)> {
+    let mut out: Vec<(&'static str, &'static Kind)> = Vec::new();
+    for driver in drivers() {
+        for (name, id_kind) in driver.op.ids {
+            match out.iter().find(|(known, _)| known == name) {
+                Some((_, entry)) => assert_eq!(entry.0, *id_kind, "{{{name}}} of two kinds"),
+                None => out.push((name, kind(*id_kind))),
+            }
+        }
+    }
+    out
+}
+
 /// A valid ID for every path parameter.
 pub fn valid_ids() -> Ids {
-    Ids(KINDS
-        .iter()
-        .map(|(parameter, id, _)| (*parameter, id.to_string()))
+    Ids(parameters()
+        .into_iter()
+        .map(|(parameter, (_, id, _))| (parameter, id.to_string()))
         .collect())
 }
 
@@ -83,14 +109,11 @@ pub fn valid_ids() -> Ids {
 #[test]
 fn every_path_parameter_is_a_kind_of_id() {
     for driver in drivers() {
-        for parameter in driver.op.parameters() {
-            assert!(
-                KINDS.iter().any(|(known, _, _)| *known == parameter),
-                "{}: no kind of ID for {{{parameter}}}: add it to KINDS",
-                driver.op.id
-            );
+        for (_, id_kind) in driver.op.ids {
+            kind(*id_kind);
         }
     }
+    assert!(parameters().len() >= KINDS.len());
 }
 
 /// Runs every operation whose path takes `parameter` with `id` there, and asserts on each
@@ -98,7 +121,10 @@ fn every_path_parameter_is_a_kind_of_id() {
 /// otherwise exactly the operation's path (its spec's template, every other ID valid) with the
 /// ID as one whole segment.
 fn id_reaches_only_its_segment(parameter: &str, id: &str) {
-    let (parameter, _, is_valid) = KINDS.iter().find(|(p, _, _)| *p == parameter).unwrap();
+    let (parameter, (_, _, is_valid)) = parameters()
+        .into_iter()
+        .find(|(p, _)| *p == parameter)
+        .unwrap();
     let valid = is_valid(id);
     let mut ids = valid_ids();
     ids.0.insert(parameter, id.to_string());
@@ -110,7 +136,7 @@ fn id_reaches_only_its_segment(parameter: &str, id: &str) {
         );
         for driver in drivers() {
             let template = driver.op.path;
-            if !driver.op.parameters().any(|p| p == *parameter) {
+            if !driver.op.parameters().any(|p| p == parameter) {
                 continue;
             }
             ran += 1;
@@ -135,7 +161,7 @@ fn id_reaches_only_its_segment(parameter: &str, id: &str) {
                 matches!(result, Err(apps_api::Error::NotFound(_))),
                 "{op}: {parameter} {id:?}: {result:?}"
             );
-            let mut expected = format!("{}{template}", base_path(driver.op));
+            let mut expected = format!("{}{template}", driver.op.base_path);
             for name in driver.op.parameters() {
                 expected = expected.replace(&format!("{{{name}}}"), &ids[name]);
             }
@@ -153,7 +179,7 @@ fn id_reaches_only_its_segment(parameter: &str, id: &str) {
 
 #[test]
 fn named_hostile_ids_never_leave_their_segment() {
-    for (parameter, valid, _) in KINDS {
+    for (parameter, (_, valid, _)) in parameters() {
         for id in NAMED_HOSTILE_IDS {
             id_reaches_only_its_segment(parameter, id);
         }
@@ -174,7 +200,7 @@ proptest! {
     /// TURN key, TURN username).
     #[test]
     fn ids_never_leave_their_segment(
-        parameter in proptest::sample::select(KINDS).prop_map(|(parameter, _, _)| parameter),
+        parameter in proptest::sample::select(parameters()).prop_map(|(parameter, _)| parameter),
         id in hostile_id(),
     ) {
         id_reaches_only_its_segment(parameter, &id);

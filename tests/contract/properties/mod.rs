@@ -25,6 +25,7 @@ use apps_api::cloudflare::sfu::RealtimeClient;
 use apps_api::cloudflare::turn::TurnCredentials;
 use apps_api::cloudflare::{CloudflareClient, Credentials};
 use apps_api::hover::HoverClient;
+use apps_api::operations::Envelope;
 use apps_api::test_util::Responder;
 use apps_api::RetryConfig;
 
@@ -465,10 +466,9 @@ proptest! {
             body.as_object_mut().unwrap().remove("result");
         }
         let expected: Vec<i64> = errors.iter().map(|e| e["code"].as_i64().unwrap()).collect();
-        let cloudflare_api = ["spec/cloudflare-calls.yaml", "spec/cloudflare-magic.yaml"];
         CLIENTS.with(|c| {
             c.answer(200, body.to_string());
-            for driver in drivers().iter().filter(|d| cloudflare_api.contains(&d.op.spec)) {
+            for driver in drivers().iter().filter(|d| d.op.envelope == Envelope::Cloudflare) {
                 let op = driver.op.id;
                 match c.run(driver, &ids::valid_ids()) {
                     Err(apps_api::Error::Api(failure)) => {

@@ -18,7 +18,7 @@ use super::hook::{Action, ProxyRequest, Refusal};
 use super::parse::{action_of, is_offer, refusal, Parsed, Refused};
 use super::token::Verdict;
 use super::Inner;
-use crate::cloudflare::sfu::{adapters, Session, SESSIONS_NEW};
+use crate::cloudflare::sfu::{Session, SESSIONS_NEW};
 use crate::core::transport::Meta;
 use crate::operations::{Operation, ALL};
 use crate::{Error, SessionId};
@@ -295,7 +295,7 @@ async fn relay_app(
         Ok(app) => app,
         Err(error) => return failed(&error),
     };
-    let rule = adapters::relay_rule(op);
+    let rule = crate::core::operation::Op::new(op);
     match parsed {
         Parsed::NewAdapters(body) => answered(
             client

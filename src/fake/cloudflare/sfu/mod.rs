@@ -53,9 +53,6 @@ use crate::fake::store::{hex, Store, Weight};
 use crate::fake::State;
 use crate::operations::{self as ops, Operation};
 
-/// The spec whose operations this module serves.
-pub(crate) const SPEC: &str = "spec/cloudflare-realtime-sfu.yaml";
-
 /// The most tracks one request may name, as Cloudflare documents.
 const MAX_TRACKS_PER_REQUEST: usize = 64;
 
