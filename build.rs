@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
-    println!("cargo::rerun-if-changed=src/codegen/mod.rs");
+    println!("cargo::rerun-if-changed=src/codegen");
     println!("cargo::rerun-if-changed=spec");
     // The generated code is formatted with it when there is one.
     println!("cargo::rerun-if-env-changed=RUSTFMT");
