@@ -31,6 +31,17 @@ fn main() {
             failed = true;
         }
     }
+    let clients = codegen::clients(codegen::APIS).and_then(|code| {
+        std::fs::write(out_dir.join("clients.rs"), code).map_err(|e| codegen::SpecError {
+            file: "clients.rs".into(),
+            location: None,
+            problem: format!("cannot write the clients' wiring: {e}"),
+        })
+    });
+    if let Err(e) = clients {
+        println!("cargo::error={e}");
+        failed = true;
+    }
     // The operation table of the APIs this build has (their features are on).
     let built: Vec<&codegen::Api> = codegen::APIS
         .iter()

@@ -374,6 +374,49 @@ fn the_operation_table_reads_each_fact_and_names_what_is_wrong() {
     }
 }
 
+/// The clients' wiring has a module and hooks per API, and unwraps every envelope a
+/// Cloudflare spec's success answers come in (a replaced item as its replacement), and none of
+/// an API whose answers are not Cloudflare's envelope.
+#[test]
+fn the_clients_wiring_covers_every_api_and_envelope() {
+    let wiring = codegen::clients(codegen::APIS).unwrap();
+    for api in codegen::APIS {
+        let module = api.out_file.trim_end_matches(".rs");
+        assert!(
+            wiring.contains(&format!("pub(crate) mod {module} {{")),
+            "{module}"
+        );
+        assert!(wiring.contains(&format!(
+            "transport_hooks!(crate::generated::{module}::Client)"
+        )));
+    }
+    for (spec, value) in specs() {
+        let cloudflare = value["info"]["x-envelope"] == "cloudflare";
+        for (_, _, op) in operations(&value) {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let schema =
+                    &resolve(&value, response)["content"]["application/json"]["schema"]["$ref"];
+                let Some(name) = schema
+                    .as_str()
+                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                else {
+                    continue;
+                };
+                let wired = wiring.contains(&format!("{name} => "));
+                let envelope =
+                    value["components"]["schemas"][name]["properties"]["success"].is_object();
+                if status.starts_with('2') {
+                    assert_eq!(wired, cloudflare && envelope, "{spec} {name}");
+                }
+            }
+        }
+    }
+    assert!(
+        wiring.contains("MagicAppListEnvelope => crate::cloudflare::magic::wire::MagicAppListItem")
+    );
+    assert!(wiring.contains("MagicAppEnvelope => crate::generated::magic::types::MagicAccountApp"));
+}
+
 #[test]
 fn validation_only_constraints_are_stripped_before_generation() {
     let mut value = json!({

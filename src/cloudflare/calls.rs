@@ -11,26 +11,10 @@
 use chrono::{DateTime, Utc};
 
 use super::CloudflareClient;
-use crate::core::envelope::cloudflare_types;
 use crate::core::operation::{handle_limits, Limits, Op};
 use crate::generated::calls::types as gen;
 use crate::operations as ops;
 use crate::{AccountId, CallsAppId, Error, Secret};
-
-// Apps and TURN keys share one generated module (spec/cloudflare-calls.yaml), so their
-// envelopes are wired up together, once.
-cloudflare_types!(crate::generated::calls::types {
-    single: [
-        CallsAppEnvelope => CallsApp,
-        CallsAppWithSecretEnvelope => CallsAppWithSecret,
-        CallsTurnKeyEnvelope => CallsTurnKey,
-        CallsTurnKeyWithKeyEnvelope => CallsTurnKeyWithKey
-    ],
-    list: [
-        CallsAppListEnvelope => gen::CallsApp,
-        CallsTurnKeyListEnvelope => gen::CallsTurnKey
-    ]
-});
 
 /// A Calls app. Cloudflare marks every field optional.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -12,10 +12,14 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+mod clients;
 mod table;
-// `Operation` is for the tests, which read the table's facts.
+// build.rs and the tests that include this file each use some of these.
 #[allow(unused_imports)]
-pub use table::{operation_table, operations, Operation};
+pub use {
+    clients::clients,
+    table::{operation_table, operations, Operation},
+};
 
 /// One API: its spec file, the module it generates and the generation settings it needs.
 pub struct Api {

@@ -15,7 +15,8 @@ pub(crate) struct Parts<R> {
     pub(crate) result: Option<R>,
 }
 
-/// Implemented (by `cloudflare_types!`) for each generated envelope type.
+/// Implemented (by `cloudflare_types!`, which `build.rs` invokes for each envelope schema of a
+/// Cloudflare spec) for each generated envelope type.
 pub(crate) trait Envelope {
     type Result;
     /// The envelope taken apart; `messages` is left empty unless `want_messages`.
@@ -79,7 +80,7 @@ pub(crate) fn unwrap<B: Envelope, T>(
 /// List envelopes whose `result` may be null or absent yield an empty list instead.
 macro_rules! cloudflare_types {
     ($module:path {
-        single: [$($single:ident => $item:ident),*],
+        single: [$($single:ident => $item:ty),*],
         list: [$($list:ident => $list_item:ty),*]
     }) => {
         const _: () = {
@@ -127,7 +128,7 @@ macro_rules! cloudflare_types {
             }
 
             $(impl Envelope for generated::$single {
-                type Result = generated::$item;
+                type Result = $item;
                 fn into_parts(self, want_messages: bool) -> Parts<Self::Result> {
                     parts(self.success, self.errors, self.messages, want_messages, self.result)
                 }

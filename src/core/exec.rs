@@ -19,7 +19,7 @@ impl Transport {
     /// The `pre` hook: credentials (unless the operation goes without), user agent, and no
     /// `api-version` header (progenitor adds one from the spec's `info.version`; no API here
     /// defines it).
-    fn prepare(&self, request: &mut Request) {
+    pub(crate) fn prepare(&self, request: &mut Request) {
         let anonymous = REQUEST
             .try_with(|state| state.lock().anonymous)
             .unwrap_or(false);
@@ -35,7 +35,7 @@ impl Transport {
     /// length under the size cap. Retries and time limits are [`Transport::run`]'s: it rebuilds
     /// the request only when a retry happens, instead of copying every request in case one
     /// does.
-    async fn execute(&self, request: Request) -> reqwest::Result<Response> {
+    pub(crate) async fn execute(&self, request: Request) -> reqwest::Result<Response> {
         let _ = REQUEST.try_with(|state| {
             let mut seen = state.lock();
             if seen.path.is_none() && seen.secret_path.is_none() {
@@ -255,14 +255,5 @@ macro_rules! transport_hooks {
         }
     };
 }
-
-#[cfg(feature = "cloudflare-calls")]
-transport_hooks!(crate::generated::calls::Client);
-#[cfg(feature = "cloudflare-calls")]
-transport_hooks!(crate::generated::realtime::Client);
-#[cfg(feature = "cloudflare-calls")]
-transport_hooks!(crate::generated::sfu::Client);
-#[cfg(feature = "cloudflare-magic")]
-transport_hooks!(crate::generated::magic::Client);
-#[cfg(feature = "hover")]
-transport_hooks!(crate::generated::hover::Client);
+// `build.rs` invokes it for every generated client (`src/generated.rs`).
+pub(crate) use transport_hooks;

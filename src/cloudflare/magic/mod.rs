@@ -13,7 +13,6 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::CloudflareClient;
-use crate::core::envelope::cloudflare_types;
 use crate::core::operation::{handle_limits, Limits, Op};
 use crate::generated::magic::types as gen;
 use crate::operations as ops;
@@ -23,15 +22,6 @@ mod sites;
 pub use sites::{
     AppConfig, AppConfigChanges, AppUse, MagicSite, NewAppConfig, SiteApp, MAX_USAGE_SITES,
 };
-
-cloudflare_types!(crate::generated::magic::types {
-    single: [MagicAppEnvelope => MagicAccountApp, MagicAppConfigEnvelope => MagicAppConfig],
-    list: [
-        MagicAppListEnvelope => wire::MagicAppListItem,
-        MagicSiteListEnvelope => gen::MagicSite,
-        MagicAppConfigListEnvelope => gen::MagicAppConfig
-    ]
-});
 
 /// An app the account defined. Absent or null lists read as empty.
 ///
