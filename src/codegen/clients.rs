@@ -20,7 +20,7 @@ pub fn clients(apis: &[Api]) -> Result<String, SpecError> {
             api.out_file
         ));
         out.push_str(&format!(
-            "{cfg}crate::core::exec::transport_hooks!(crate::generated::{module}::Client);\n"
+            "{cfg}crate::core::hooks::transport_hooks!(crate::generated::{module}::Client);\n"
         ));
         let file = Path::new(api.spec);
         let value = load_value(file)?;

@@ -1,7 +1,7 @@
 //! The seam between the generated clients and the facade.
 //!
 //! Every generated client carries an `Arc<Transport>` (progenitor's `inner` value) and runs its
-//! requests through the hooks of [`exec`](crate::core::exec): `pre` adds credentials and user
+//! requests through the hooks of [`hooks`](crate::core::hooks): `pre` adds credentials and user
 //! agent, `exec` sends one try. [`Transport::run`] runs a generated request in a tracing span
 //! within its time limits, tries it again when the retry policy says so, and turns progenitor's
 //! result into this crate's [`Error`] ([`failure`](crate::core::failure)).
@@ -478,7 +478,7 @@ impl Transport {
                 let until = deadline
                     .checked_sub(wait)
                     .unwrap_or_else(tokio::time::Instant::now);
-                let _ = tokio::time::timeout_at(until, crate::core::exec::drain(response)).await;
+                let _ = tokio::time::timeout_at(until, crate::core::hooks::drain(response)).await;
             }
             tracing::debug!(
                 parent: &span,

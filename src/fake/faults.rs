@@ -12,7 +12,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::routes::Api;
+use super::resolve::Api;
 use super::store::hex;
 use crate::operations::Operation;
 pub use items::ItemFault;

@@ -10,7 +10,7 @@ use axum::Json;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::routes::Route;
+use super::resolve::Route;
 use super::store::{hex, now, HoverRecord, Refused, TokenCheck, Weight};
 use super::State;
 use crate::operations as ops;

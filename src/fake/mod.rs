@@ -47,8 +47,8 @@ mod media;
 #[cfg_attr(docsrs, doc(cfg(feature = "fake-media")))]
 pub use media::{PeerStats, WebRtcPeer};
 mod rate;
+mod resolve;
 mod router;
-mod routes;
 mod store;
 
 use std::collections::VecDeque;

@@ -13,7 +13,7 @@ use axum::Router;
 
 use super::cloudflare::{self, sfu, turn};
 use super::faults::{self, Effect};
-use super::routes::{self, Api, Handler, Params};
+use super::resolve::{self, Api, Handler, Params};
 use super::{control, hover, rate, State};
 use crate::operations::{Credential, Operation};
 
@@ -78,7 +78,7 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
     let Some(api) = api else {
         return hover::error(StatusCode::NOT_FOUND, "Not Found");
     };
-    let (operation, params) = match routes::find(&parts.method, &path) {
+    let (operation, params) = match resolve::find(&parts.method, &path) {
         Ok(found) => found,
         Err(why) => {
             return match api {
@@ -216,7 +216,7 @@ mod tests {
     use super::*;
     use axum::response::IntoResponse;
 
-    /// Every operation of the specs has a route (by construction: `routes::find` reads the
+    /// Every operation of the specs has a route (by construction: `resolve::find` reads the
     /// table) and something that serves it.
     #[test]
     fn every_operation_has_a_handler() {

@@ -132,8 +132,7 @@ impl HoverClient {
                     tracing::debug!("a login was rejected moments ago; not sending another yet");
                     return shared(&state);
                 }
-                // `<` or `<=`: the same but for a login exactly `cooldown` ago to the
-                // nanosecond (an equivalent mutant; the paused-clock tests pin the rejection's).
+                // A login exactly `cooldown` ago may go.
                 if failure.is_none() && since < logins.cooldown {
                     return Ok(Refresh::TooSoon);
                 }

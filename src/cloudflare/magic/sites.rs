@@ -42,14 +42,19 @@ impl From<gen::MagicSite> for MagicSite {
 }
 
 /// The app a site's app config points at: one of the account's apps, or one Cloudflare
-/// manages. Serialises as `{"kind": "account" | "managed", "id": …}`.
+/// manages. Serialises as `{"kind": "account" | "managed", "id": …}`. Two name the same app
+/// (`==`) when they are of the same kind and their IDs are equal, an account app's without
+/// regard to ASCII case (those IDs are hex).
 ///
 /// ```
 /// use apps_api::cloudflare::magic::SiteApp;
+/// use apps_api::MagicAppId;
 /// let app = SiteApp::Managed("cloudflare".into());
 /// assert_eq!(app.to_string(), "managed app cloudflare");
+/// let upper = SiteApp::Account(MagicAppId::new("AC60D3D0"));
+/// assert_eq!(upper, SiteApp::Account(MagicAppId::new("ac60d3d0")));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "lowercase")]
 pub enum SiteApp {
     /// An account app (`account_app_id`).
@@ -73,10 +78,8 @@ impl From<MagicAppId> for SiteApp {
     }
 }
 
-impl SiteApp {
-    /// Whether this names the same app as `other` (account app IDs are hex, compared without
-    /// regard to case).
-    pub fn is(&self, other: &SiteApp) -> bool {
+impl PartialEq for SiteApp {
+    fn eq(&self, other: &SiteApp) -> bool {
         match (self, other) {
             (SiteApp::Account(a), SiteApp::Account(b)) => {
                 a.as_str().eq_ignore_ascii_case(b.as_str())
@@ -85,7 +88,24 @@ impl SiteApp {
             _ => false,
         }
     }
+}
 
+impl std::hash::Hash for SiteApp {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self {
+            SiteApp::Account(id) => {
+                state.write_u8(0);
+                std::hash::Hash::hash(&id.as_str().to_ascii_lowercase(), state);
+            }
+            SiteApp::Managed(id) => {
+                state.write_u8(1);
+                std::hash::Hash::hash(id, state);
+            }
+        }
+    }
+}
+
+impl SiteApp {
     /// The two ID fields of a request body, exactly one of them set.
     fn fields(&self) -> Result<(Option<String>, Option<String>), Error> {
         Ok(match self {
@@ -493,7 +513,7 @@ impl Magic<'_> {
                 Err(e) => return Err(e),
             };
             for config in configs {
-                if config.app.is(app) {
+                if config.app == *app {
                     uses.push(AppUse {
                         site: site.clone(),
                         config,

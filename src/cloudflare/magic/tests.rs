@@ -130,3 +130,26 @@ fn create_needs_a_list_and_update_a_field() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+/// `==` and `Hash` agree on which site apps are the same app: an account app's ID whatever
+/// its case, a managed app's exactly, never one of each kind.
+#[test]
+fn site_apps_are_the_same_app_by_eq_and_by_hash() {
+    use std::collections::HashSet;
+    let upper = SiteApp::Account(MagicAppId::new("AC60D3D0"));
+    let lower = SiteApp::Account(MagicAppId::new("ac60d3d0"));
+    assert_eq!(upper, lower);
+    assert_eq!(HashSet::from([upper, lower]).len(), 1);
+    let managed = |id: &str| SiteApp::Managed(id.to_string());
+    assert_ne!(managed("Cloudflare"), managed("cloudflare"));
+    assert_ne!(
+        managed("ac60d3d0"),
+        SiteApp::Account(MagicAppId::new("ac60d3d0"))
+    );
+    let apps = HashSet::from([
+        managed("Cloudflare"),
+        managed("cloudflare"),
+        managed("ac60d3d0"),
+    ]);
+    assert_eq!(apps.len(), 3);
+}

@@ -2,7 +2,7 @@
 //! kept: it is the bearer of the app's SFU data plane, see `sfu`).
 
 use super::named::{self, Resource};
-use crate::fake::routes::Route;
+use crate::fake::resolve::Route;
 use crate::operations as ops;
 
 const APPS: Resource = Resource {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{failure, invalid, json_object, refused, success, Owned};
 use crate::cloudflare::magic::{is_ipv4_cidr, is_source_cidr};
-use crate::fake::routes::{Params, Route};
+use crate::fake::resolve::{Params, Route};
 use crate::fake::store::{hex, MagicRecord, Store, Weight};
 use crate::fake::State;
 use crate::operations as ops;

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::routes::{NoRoute, Route};
+use super::resolve::{NoRoute, Route};
 use super::store::{hex, Refused};
 use super::State;
 use crate::operations::{Credential, Operation};

@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::{failure, invalid, json_object, refused, success, NamedItem, Owned};
-use crate::fake::routes::Params;
+use crate::fake::resolve::Params;
 use crate::fake::store::{hex, now, NamedRecord, Store, Table, Weight};
 use crate::fake::State;
 

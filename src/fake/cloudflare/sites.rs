@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{failure, invalid, json_object, refused, success, Owned};
-use crate::fake::routes::{Params, Route};
+use crate::fake::resolve::{Params, Route};
 use crate::fake::store::{hex, AppConfigRecord, Store, Weight};
 use crate::fake::State;
 use crate::operations as ops;

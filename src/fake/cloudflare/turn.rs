@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::fake::routes::{Params, Route};
+use crate::fake::resolve::{Params, Route};
 use crate::fake::store::hex;
 use crate::fake::State;
 use crate::operations as ops;

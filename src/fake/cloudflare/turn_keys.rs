@@ -2,7 +2,7 @@
 //! and kept: it authorizes the credentials the key mints).
 
 use super::named::{self, Resource};
-use crate::fake::routes::Route;
+use crate::fake::resolve::Route;
 use crate::operations as ops;
 
 const KEYS: Resource = Resource {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::{answer, decode, invalid_params, item_fault, publisher};
-use crate::fake::routes::Params;
+use crate::fake::resolve::Params;
 use crate::fake::store::sfu::{fits, Adapter, Location, Session, Track};
 use crate::fake::store::{hex, Weight, MAX_STORE_BYTES};
 use crate::fake::State;

@@ -10,7 +10,7 @@ use super::{
     ok, open, publisher, sdp, sdp_of, Description, Sdp, SdpType,
 };
 use crate::fake::faults::ItemFault;
-use crate::fake::routes::Params;
+use crate::fake::resolve::Params;
 use crate::fake::store::sfu::{Channel, Location, Session};
 use crate::fake::State;
 use crate::operations as ops;

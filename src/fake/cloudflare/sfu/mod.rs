@@ -47,7 +47,7 @@ use tokio::time::Instant;
 
 use super::turn::error;
 use crate::fake::faults::ItemFault;
-use crate::fake::routes::{Params, Route};
+use crate::fake::resolve::{Params, Route};
 use crate::fake::store::sfu::{fits, Location, Lookup, Session};
 use crate::fake::store::{hex, Store, Weight};
 use crate::fake::State;

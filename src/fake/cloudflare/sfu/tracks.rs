@@ -9,7 +9,7 @@ use super::{
     open, publisher, sdp, sdp_of, Description, Media, Sdp, SdpType, TrackItem,
     MAX_TRACKS_PER_REQUEST,
 };
-use crate::fake::routes::Params;
+use crate::fake::resolve::Params;
 use crate::fake::store::sfu::{Location, Track};
 use crate::fake::State;
 use crate::operations as ops;
