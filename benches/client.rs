@@ -175,10 +175,10 @@ fn plain_decode(operation: &str, body: &[u8]) -> usize {
                 .result
                 .is_some(),
         ),
-        "authenticate" => serde_json::from_slice::<PlainToken>(body)
+        "hover-authenticate" => serde_json::from_slice::<PlainToken>(body)
             .map(|_| 1)
             .unwrap(),
-        "archive-app" => serde_json::from_slice::<PlainArchived>(body)
+        "hover-apps-archive" => serde_json::from_slice::<PlainArchived>(body)
             .map(|_| 1)
             .unwrap(),
         _ => serde_json::from_slice::<PlainHoverDocument>(body)
@@ -288,17 +288,19 @@ impl InProcess {
                 op if op == ops::MAGIC_ACCOUNT_APPS_DELETE_APP => {
                     one(magic.delete(&magic_app).await.is_ok())
                 }
-                op if op == ops::AUTHENTICATE => one(self.hover_login.authenticate().await.is_ok()),
-                op if op == ops::CREATE_APP => {
+                op if op == ops::HOVER_AUTHENTICATE => {
+                    one(self.hover_login.authenticate().await.is_ok())
+                }
+                op if op == ops::HOVER_APPS_CREATE => {
                     one(hover.create(&NewHoverApp::new("n", "p")).await.is_ok())
                 }
-                op if op == ops::GET_APP => one(hover.get(&hover_app).await.is_ok()),
-                op if op == ops::UPDATE_APP => one(hover
+                op if op == ops::HOVER_APPS_GET => one(hover.get(&hover_app).await.is_ok()),
+                op if op == ops::HOVER_APPS_UPDATE => one(hover
                     .update(&hover_app, &HoverAppChanges::new().name("n"))
                     .await
                     .is_ok()),
-                op if op == ops::ARCHIVE_APP => one(hover.archive(&hover_app).await.is_ok()),
-                op if op == ops::RESTORE_APP => one(hover.restore(&hover_app).await.is_ok()),
+                op if op == ops::HOVER_APPS_ARCHIVE => one(hover.archive(&hover_app).await.is_ok()),
+                op if op == ops::HOVER_APPS_RESTORE => one(hover.restore(&hover_app).await.is_ok()),
                 _ => 0,
             }
         })
@@ -314,8 +316,8 @@ fn documented_answer(operation: &Operation) -> Option<(u16, &'static str)> {
         op if op.id.starts_with("calls-apps-") => (200, CALLS_GET),
         op if op == ops::MAGIC_ACCOUNT_APPS_LIST_APPS => (200, MAGIC_LIST),
         op if op.id.starts_with("magic-account-apps-") => (200, MAGIC_APP),
-        op if op == ops::AUTHENTICATE => (200, AUTHENTICATED),
-        op if op == ops::ARCHIVE_APP => (200, HOVER_ARCHIVE),
+        op if op == ops::HOVER_AUTHENTICATE => (200, AUTHENTICATED),
+        op if op == ops::HOVER_APPS_ARCHIVE => (200, HOVER_ARCHIVE),
         op if op.envelope == ops::Envelope::JsonApi => (200, HOVER_APP),
         _ => return None,
     })

@@ -395,16 +395,17 @@ mod tests {
             ),
         ];
         for (form, expected) in forms {
-            let json = format!(r#"{{"operation": "get-app", "count": 2, "fault": {form}}}"#);
+            let json = format!(r#"{{"operation": "hover-apps-get", "count": 2, "fault": {form}}}"#);
             assert_eq!(parse(&json), Ok(expected), "{form}");
         }
-        let unknown = parse(r#"{"operation": "get-app", "fault": "explode"}"#).unwrap_err();
+        let unknown = parse(r#"{"operation": "hover-apps-get", "fault": "explode"}"#).unwrap_err();
         assert!(
             unknown.contains("unknown variant") && unknown.contains("waf_block"),
             "{unknown}"
         );
         assert!(
-            parse(r#"{"operation": "get-app", "fault": {"status": 503}, "extra": 1}"#).is_err()
+            parse(r#"{"operation": "hover-apps-get", "fault": {"status": 503}, "extra": 1}"#)
+                .is_err()
         );
     }
 
@@ -412,32 +413,44 @@ mod tests {
     fn absurd_injections_are_refused() {
         let mut faults = Faults::default();
         assert!(faults
-            .inject("get-app", MAX_QUEUED + 1, Fault::MalformedBody)
+            .inject("hover-apps-get", MAX_QUEUED + 1, Fault::MalformedBody)
             .is_err());
-        assert!(faults.inject("get-app", 0, Fault::MalformedBody).is_err());
+        assert!(faults
+            .inject("hover-apps-get", 0, Fault::MalformedBody)
+            .is_err());
         assert!(faults
             .inject("nope", 1, Fault::MalformedBody)
             .unwrap_err()
             .contains("calls-apps-list"));
         for status in [0, 100, 101, 103, 199, 600, 1000] {
             assert!(
-                faults.inject("get-app", 1, Fault::Status(status)).is_err(),
+                faults
+                    .inject("hover-apps-get", 1, Fault::Status(status))
+                    .is_err(),
                 "{status}"
             );
         }
-        assert!(faults.inject("get-app", 1, Fault::Status(200)).is_ok());
-        assert!(faults.inject("get-app", 1, Fault::Status(599)).is_ok());
+        assert!(faults
+            .inject("hover-apps-get", 1, Fault::Status(200))
+            .is_ok());
+        assert!(faults
+            .inject("hover-apps-get", 1, Fault::Status(599))
+            .is_ok());
         faults.clear();
         assert!(faults
-            .inject("get-app", 1, Fault::Stall(Duration::from_secs(3600)))
+            .inject("hover-apps-get", 1, Fault::Stall(Duration::from_secs(3600)))
             .is_err());
-        assert!(faults.inject("get-app", 1, Fault::SuccessFalse).is_err());
+        assert!(faults
+            .inject("hover-apps-get", 1, Fault::SuccessFalse)
+            .is_err());
         assert_eq!(
-            faults.inject("get-app", MAX_QUEUED, Fault::MalformedBody),
+            faults.inject("hover-apps-get", MAX_QUEUED, Fault::MalformedBody),
             Ok(MAX_QUEUED)
         );
         assert!(
-            faults.inject("get-app", 1, Fault::MalformedBody).is_err(),
+            faults
+                .inject("hover-apps-get", 1, Fault::MalformedBody)
+                .is_err(),
             "the queue is full"
         );
     }

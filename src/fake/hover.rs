@@ -20,19 +20,21 @@ use crate::HoverAppId;
 pub(crate) const ORGANIZATION_ID: i64 = 62;
 
 pub(crate) const ROUTES: &[Route] = &[
-    (&ops::AUTHENTICATE, |state, _, body| {
+    (&ops::HOVER_AUTHENTICATE, |state, _, body| {
         authenticate(state, body)
     }),
-    (&ops::CREATE_APP, |state, _, body| create(state, body)),
-    (&ops::GET_APP, |state, params, _| {
+    (&ops::HOVER_APPS_CREATE, |state, _, body| {
+        create(state, body)
+    }),
+    (&ops::HOVER_APPS_GET, |state, params, _| {
         with_app(state, params.get("id"), |id, record| {
             ok(document(id, record))
         })
     }),
-    (&ops::UPDATE_APP, |state, params, body| {
+    (&ops::HOVER_APPS_UPDATE, |state, params, body| {
         update(state, params.get("id"), body)
     }),
-    (&ops::ARCHIVE_APP, |state, params, _| {
+    (&ops::HOVER_APPS_ARCHIVE, |state, params, _| {
         with_app(state, params.get("id"), |id, record| {
             let at = now();
             record.archived_at = Some(at);
@@ -40,7 +42,7 @@ pub(crate) const ROUTES: &[Route] = &[
             ok(json!({"id": id, "archived": true}))
         })
     }),
-    (&ops::RESTORE_APP, |state, params, _| {
+    (&ops::HOVER_APPS_RESTORE, |state, params, _| {
         with_app(state, params.get("id"), |id, record| {
             record.archived_at = None;
             record.updated_at = now();

@@ -179,6 +179,6 @@ mod tests {
             Err(NoRoute::Unknown)
         ));
         let (op, params) = find(&Method::PUT, "/api/apps/43120/restore").ok().unwrap();
-        assert_eq!((*op, params.get("id")), (ops::RESTORE_APP, "43120"));
+        assert_eq!((*op, params.get("id")), (ops::HOVER_APPS_RESTORE, "43120"));
     }
 }

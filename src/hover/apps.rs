@@ -251,9 +251,10 @@ impl HoverApps<'_> {
         let api = self.api();
         let document = self
             .client
-            .request(Op::new(&ops::CREATE_APP).with_limits(self.limits), || {
-                api.create_app(&body)
-            })
+            .request(
+                Op::new(&ops::HOVER_APPS_CREATE).with_limits(self.limits),
+                || api.hover_apps_create(&body),
+            )
             .await?;
         Ok(document.into())
     }
@@ -263,9 +264,10 @@ impl HoverApps<'_> {
         let (id, api) = (id.segment()?, self.api());
         Ok(self
             .client
-            .request(Op::new(&ops::GET_APP).with_limits(self.limits), || {
-                api.get_app(id)
-            })
+            .request(
+                Op::new(&ops::HOVER_APPS_GET).with_limits(self.limits),
+                || api.hover_apps_get(id),
+            )
             .await?
             .into())
     }
@@ -295,9 +297,10 @@ impl HoverApps<'_> {
         };
         Ok(self
             .client
-            .request(Op::new(&ops::UPDATE_APP).with_limits(self.limits), || {
-                api.update_app(id, &body)
-            })
+            .request(
+                Op::new(&ops::HOVER_APPS_UPDATE).with_limits(self.limits),
+                || api.hover_apps_update(id, &body),
+            )
             .await?
             .into())
     }
@@ -307,9 +310,10 @@ impl HoverApps<'_> {
         let (id, api) = (id.segment()?, self.api());
         let archived = self
             .client
-            .request(Op::new(&ops::ARCHIVE_APP).with_limits(self.limits), || {
-                api.archive_app(id)
-            })
+            .request(
+                Op::new(&ops::HOVER_APPS_ARCHIVE).with_limits(self.limits),
+                || api.hover_apps_archive(id),
+            )
             .await?;
         Ok(Archived {
             id: archived.id,
@@ -322,9 +326,10 @@ impl HoverApps<'_> {
         let (id, api) = (id.segment()?, self.api());
         Ok(self
             .client
-            .request(Op::new(&ops::RESTORE_APP).with_limits(self.limits), || {
-                api.restore_app(id)
-            })
+            .request(
+                Op::new(&ops::HOVER_APPS_RESTORE).with_limits(self.limits),
+                || api.hover_apps_restore(id),
+            )
             .await?
             .into())
     }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::{gen, HoverClient, AUTHENTICATE};
+use super::{gen, HoverClient, HOVER_AUTHENTICATE};
 use crate::core::error::{Endpoint, Provider};
 use crate::core::operation::{deadline_after, Op};
 use crate::Error;
@@ -210,7 +210,9 @@ impl HoverClient {
         let (answer, _) = self
             .inner
             .transport
-            .run(AUTHENTICATE, None, || self.inner.api.authenticate(&body))
+            .run(HOVER_AUTHENTICATE, None, || {
+                self.inner.api.hover_authenticate(&body)
+            })
             .await?;
         super::use_token(&self.inner.transport, &answer.auth_token)
     }
@@ -219,9 +221,9 @@ impl HoverClient {
 fn login_endpoint() -> Endpoint {
     Endpoint {
         provider: Provider::Hover,
-        operation: AUTHENTICATE.id(),
-        method: AUTHENTICATE.method(),
-        path: AUTHENTICATE.path().to_string(),
+        operation: HOVER_AUTHENTICATE.id(),
+        method: HOVER_AUTHENTICATE.method(),
+        path: HOVER_AUTHENTICATE.path().to_string(),
     }
 }
 

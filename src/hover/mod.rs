@@ -25,7 +25,7 @@ pub const DEFAULT_BASE_URL: &str = "https://www.usehover.com";
 pub const STAGING_BASE_URL: &str = "https://stage.usehover.com";
 
 /// The login: without the token (`security: []`) and sent once (`x-replay: once`).
-pub(crate) const AUTHENTICATE: Op = Op::new(&ops::AUTHENTICATE);
+pub(crate) const HOVER_AUTHENTICATE: Op = Op::new(&ops::HOVER_AUTHENTICATE);
 
 /// Client for Hover's apps API.
 ///
@@ -207,7 +207,7 @@ impl HoverClient {
     /// Logs in now (a client built from credentials otherwise logs in on first use). Within
     /// the cooldown after a successful login, the token is fresh and nothing is sent.
     pub async fn authenticate(&self) -> Result<(), Error> {
-        let op = AUTHENTICATE.until(deadline_after(self.inner.transport.total_timeout()));
+        let op = HOVER_AUTHENTICATE.until(deadline_after(self.inner.transport.total_timeout()));
         self.refresh_token(self.inner.logins.generation(), op)
             .await
             .map(drop)

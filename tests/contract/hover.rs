@@ -13,27 +13,27 @@ use crate::support::*;
 pub(crate) fn drivers() -> Vec<crate::drivers::Driver> {
     use crate::drivers::drive;
     vec![
-        drive!(CREATE_APP, |h, _ids| h
+        drive!(HOVER_APPS_CREATE, |h, _ids| h
             .hover
             .apps()
             .create(&NewHoverApp::new("n", "com.example"))),
-        drive!(GET_APP, |h, ids| h
+        drive!(HOVER_APPS_GET, |h, ids| h
             .hover
             .apps()
             .get(&HoverAppId::new(&ids["id"]))),
-        drive!(UPDATE_APP, |h, ids| h.hover.apps().update(
+        drive!(HOVER_APPS_UPDATE, |h, ids| h.hover.apps().update(
             &HoverAppId::new(&ids["id"]),
             &HoverAppChanges::new().name("n")
         )),
-        drive!(ARCHIVE_APP, |h, ids| h
+        drive!(HOVER_APPS_ARCHIVE, |h, ids| h
             .hover
             .apps()
             .archive(&HoverAppId::new(&ids["id"]))),
-        drive!(RESTORE_APP, |h, ids| h
+        drive!(HOVER_APPS_RESTORE, |h, ids| h
             .hover
             .apps()
             .restore(&HoverAppId::new(&ids["id"]))),
-        drive!(AUTHENTICATE, |h, _ids| h.hover_login.authenticate()),
+        drive!(HOVER_AUTHENTICATE, |h, _ids| h.hover_login.authenticate()),
     ]
 }
 
@@ -84,7 +84,7 @@ async fn create() {
         .unwrap();
     mock.assert_async().await;
     assert_created_app(&app);
-    assert_ran(&apps_api::operations::CREATE_APP);
+    assert_ran(&apps_api::operations::HOVER_APPS_CREATE);
 }
 
 #[tokio::test]
@@ -110,7 +110,7 @@ async fn get() {
     assert_eq!(app.name, "Hover Runner");
     assert_eq!(app.webhook_url, None);
     assert_eq!(app.webhook_secret, None);
-    assert_ran(&apps_api::operations::GET_APP);
+    assert_ran(&apps_api::operations::HOVER_APPS_GET);
 }
 
 #[tokio::test]
@@ -138,7 +138,7 @@ async fn update_sends_only_the_changes() {
         .unwrap();
     mock.assert_async().await;
     assert_eq!(app.package_name, "com.example.app.v1");
-    assert_ran(&apps_api::operations::UPDATE_APP);
+    assert_ran(&apps_api::operations::HOVER_APPS_UPDATE);
 }
 
 #[tokio::test]
@@ -183,7 +183,7 @@ async fn archive() {
         .unwrap();
     mock.assert_async().await;
     assert_eq!((archived.id, archived.archived), (43120, true));
-    assert_ran(&apps_api::operations::ARCHIVE_APP);
+    assert_ran(&apps_api::operations::HOVER_APPS_ARCHIVE);
 }
 
 #[tokio::test]
@@ -205,7 +205,7 @@ async fn restore() {
         .unwrap();
     mock.assert_async().await;
     assert_created_app(&app);
-    assert_ran(&apps_api::operations::RESTORE_APP);
+    assert_ran(&apps_api::operations::HOVER_APPS_RESTORE);
 }
 
 async fn mock_login<'a>(server: &'a MockServer, jwt: &str) -> httpmock::Mock<'a> {
@@ -239,7 +239,7 @@ async fn authenticate_then_call_with_the_token() {
     hover.apps().get(&HoverAppId::new("43120")).await.unwrap();
     login.assert_calls_async(1).await;
     get.assert_calls_async(2).await;
-    assert_ran(&apps_api::operations::AUTHENTICATE);
+    assert_ran(&apps_api::operations::HOVER_AUTHENTICATE);
 }
 
 #[tokio::test]
@@ -428,7 +428,7 @@ async fn fifty_concurrent_calls_with_a_wrong_password_send_one_login() {
     let results = futures_util::future::join_all((0..50).map(|_| apps.get(&id))).await;
     for result in &results {
         assert!(
-            matches!(result, Err(Error::Auth(f)) if f.endpoint.operation == "authenticate"),
+            matches!(result, Err(Error::Auth(f)) if f.endpoint.operation == "hover-authenticate"),
             "{result:?}"
         );
     }
@@ -466,7 +466,7 @@ async fn fifty_401s_after_a_password_rotation_send_one_login() {
     let results = futures_util::future::join_all((0..50).map(|_| apps.get(&id))).await;
     assert!(results
         .iter()
-        .all(|r| matches!(r, Err(Error::Auth(f)) if f.endpoint.operation == "authenticate")));
+        .all(|r| matches!(r, Err(Error::Auth(f)) if f.endpoint.operation == "hover-authenticate")));
     rotated.assert_calls_async(1).await;
     expired.assert_calls_async(50).await;
 }
@@ -540,7 +540,7 @@ async fn the_login_honours_the_handles_timeout() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Timeout { endpoint, after } if endpoint.operation == "authenticate"
+        matches!(&err, Error::Timeout { endpoint, after } if endpoint.operation == "hover-authenticate"
             && *after == Duration::from_millis(300)),
         "{err:?}"
     );

@@ -653,7 +653,7 @@ async fn a_dry_run_sends_nothing_and_shows_no_credential() {
     let request = apps_api::dry_run(hover.apps().get(&HoverAppId::new("1")))
         .await
         .unwrap();
-    assert_eq!(request.operation, "get-app", "no login first");
+    assert_eq!(request.operation, "hover-apps-get", "no login first");
     let login = apps_api::dry_run(hover.authenticate()).await.unwrap();
     let body = login.body.as_deref().unwrap();
     assert!(

@@ -65,29 +65,32 @@ async fn every_fault_form_is_accepted_and_bad_ones_say_why() {
             "unknown operation",
         ),
         (
-            json!({"operation": "get-app", "fault": "explode"}),
+            json!({"operation": "hover-apps-get", "fault": "explode"}),
             "unknown variant",
         ),
-        (json!({"operation": "get-app"}), "missing field `fault`"),
         (
-            json!({"operation": "get-app", "count": 100000, "fault": "waf_block"}),
+            json!({"operation": "hover-apps-get"}),
+            "missing field `fault`",
+        ),
+        (
+            json!({"operation": "hover-apps-get", "count": 100000, "fault": "waf_block"}),
             "count must be",
         ),
         (
-            json!({"operation": "get-app", "fault": {"status": 1000}}),
+            json!({"operation": "hover-apps-get", "fault": {"status": 1000}}),
             "status must be",
         ),
         // A 1xx is no answer: hyper would send a 500 while the log said 100.
         (
-            json!({"operation": "get-app", "fault": {"status": 100}}),
+            json!({"operation": "hover-apps-get", "fault": {"status": 100}}),
             "status must be 200 to 599",
         ),
         (
-            json!({"operation": "get-app", "fault": "success_false"}),
+            json!({"operation": "hover-apps-get", "fault": "success_false"}),
             "has none",
         ),
         (
-            json!({"operation": "get-app", "fault": {"stall_ms": 3600000}}),
+            json!({"operation": "hover-apps-get", "fault": {"stall_ms": 3600000}}),
             "stall_ms",
         ),
     ] {
@@ -154,14 +157,14 @@ async fn requests_are_logged_with_secrets_redacted_over_http() {
     hover.authenticate().await.unwrap();
     let local = fake.requests();
     assert_eq!(local.len(), 1);
-    assert_eq!(local[0].operation, "authenticate");
+    assert_eq!(local[0].operation, "hover-authenticate");
     assert_eq!(
         local[0].request.as_ref().unwrap()["password"],
         fake.hover_password().expose()
     );
     let (_, log) = send(Method::GET, &control(&fake, "/requests"), &[], None).await;
     let entry = &log["requests"][0];
-    assert_eq!(entry["operation"], "authenticate");
+    assert_eq!(entry["operation"], "hover-authenticate");
     assert_eq!(entry["request"]["password"], "[redacted]");
     assert_eq!(entry["response"]["auth_token"], "[redacted]");
     assert!(!log.to_string().contains(fake.hover_password().expose()));
@@ -205,10 +208,10 @@ async fn hover_tokens_expire_over_http() {
     assert_eq!(
         statuses,
         [
-            ("authenticate".to_string(), 200),
-            ("get-app".into(), 401),
-            ("authenticate".into(), 200),
-            ("get-app".into(), 404)
+            ("hover-authenticate".to_string(), 200),
+            ("hover-apps-get".into(), 401),
+            ("hover-authenticate".into(), 200),
+            ("hover-apps-get".into(), 404)
         ]
     );
 }

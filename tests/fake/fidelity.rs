@@ -218,7 +218,7 @@ async fn hover_tokens_expire() {
     let logins = fake
         .requests()
         .iter()
-        .filter(|r| r.operation == "authenticate" && r.status == 200)
+        .filter(|r| r.operation == "hover-authenticate" && r.status == 200)
         .count();
     assert_eq!(logins, 3, "first login, the raw one, the re-login");
 }
@@ -379,7 +379,7 @@ async fn faults_are_consumed_only_by_authenticated_requests() {
         .unwrap_err();
     assert_eq!(err.status(), Some(418));
 
-    fake.inject_fault("authenticate", 1, Fault::Status(500))
+    fake.inject_fault("hover-authenticate", 1, Fault::Status(500))
         .unwrap();
     let wrong = HoverClient::builder()
         .credentials(fake.hover_email(), "wrong")

@@ -175,7 +175,7 @@ async fn credentials_are_checked() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, Error::Auth(f) if f.endpoint.operation == "authenticate"),
+        matches!(&err, Error::Auth(f) if f.endpoint.operation == "hover-authenticate"),
         "{err:?}"
     );
 

@@ -199,8 +199,8 @@ async fn the_tour_runs_live_with_every_credential_form() {
         .iter()
         .map(|r| r.operation)
         .collect();
-    assert!(!ran.contains(&"authenticate"), "{ran:?}");
-    assert!(ran.contains(&"restore-app"), "{ran:?}");
+    assert!(!ran.contains(&"hover-authenticate"), "{ran:?}");
+    assert!(ran.contains(&"hover-apps-restore"), "{ran:?}");
     assert_eq!(
         printed_statuses(&out),
         answered_statuses(&fake)[before_tour..],
@@ -216,7 +216,7 @@ async fn the_tour_runs_live_with_every_credential_form() {
     ])
     .await;
     assert!(ok, "{out}\n{err}");
-    assert_eq!(fake.requests()[before].operation, "authenticate");
+    assert_eq!(fake.requests()[before].operation, "hover-authenticate");
     assert_eq!(
         printed_statuses(&out),
         answered_statuses(&fake)[before..],
@@ -226,7 +226,7 @@ async fn the_tour_runs_live_with_every_credential_form() {
         .iter()
         .map(|r| (r.operation, r.status))
         .collect();
-    assert_eq!(statuses["create-app"], 201);
+    assert_eq!(statuses["hover-apps-create"], 201);
     // No secret of the run is printed.
     assert!(
         !out.contains("tour-password") && !out.contains("tour-token") && !out.contains("tour-key")
