@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-const ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+const ACCOUNT: &str = apps_api::fake::DEFAULT_ACCOUNT_ID;
 const TOKEN: &str = "bench-token-0123456789";
 
 fn status_kib(pid: u32, field: &str) -> u64 {

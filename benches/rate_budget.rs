@@ -21,7 +21,7 @@ const TASKS: usize = 8;
 const REQUESTS: usize = 120;
 const QUOTA: Quota = Quota::new(30, Duration::from_secs(6));
 const TOKEN: &str = "bench-token-0123456789abcdef";
-const ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+const ACCOUNT: &str = apps_api::fake::DEFAULT_ACCOUNT_ID;
 
 /// How another server keeps its windows.
 #[derive(Clone, Copy)]

@@ -108,7 +108,7 @@ async fn two_browser_tabs_call_each_other_through_the_proxy_and_the_fake() {
         .base_url(&cloudflare)
         .build()
         .unwrap()
-        .calls("023e105f4ecef8ad9ca31a8372d0c353")
+        .calls(apps_api::fake::DEFAULT_ACCOUNT_ID)
         .create(Some("browser-call"))
         .await
         .unwrap();

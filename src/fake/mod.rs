@@ -65,6 +65,8 @@ use crate::{Error, Secret};
 
 /// How long a fake Hover JWT lives unless configured otherwise (as Hover's: about 2 hours).
 pub const DEFAULT_HOVER_TOKEN_TTL: Duration = Duration::from_secs(2 * 60 * 60);
+/// The account [`FakeServer::account_id`] names (any ID works; each sees only its own apps).
+pub const DEFAULT_ACCOUNT_ID: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 
 /// The fake's settings. Any credential left `None` is made up at start.
 #[derive(Clone, Debug, Default)]
@@ -382,9 +384,9 @@ impl FakeServer {
         format!("http://{}", self.address)
     }
 
-    /// An account ID to use (any ID works; each sees only its own apps).
+    /// An account ID to use: [`DEFAULT_ACCOUNT_ID`].
     pub fn account_id(&self) -> crate::AccountId {
-        crate::AccountId::new("023e105f4ecef8ad9ca31a8372d0c353")
+        crate::AccountId::new(DEFAULT_ACCOUNT_ID)
     }
 
     /// The Cloudflare token the fake accepts.

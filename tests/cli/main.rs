@@ -15,7 +15,7 @@ mod sfu;
 
 use http_client::http;
 
-const ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
+const ACCOUNT: &str = apps_api::fake::DEFAULT_ACCOUNT_ID;
 const VARIABLES: &[&str] = &[
     "CLOUDFLARE_API_TOKEN",
     "CLOUDFLARE_API_KEY",

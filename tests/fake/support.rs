@@ -3,22 +3,9 @@
 use apps_api::fake::FakeServer;
 use serde_json::Value;
 
-/// A plain reqwest client for raw requests (this crate's reqwest has no default TLS provider),
-/// built once: building one loads the platform's certificates, which takes a while.
-pub fn http() -> reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            // No idle connections kept: each test has its own runtime, and a pooled
-            // connection would die with the runtime that opened it.
-            reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .build()
-                .unwrap()
-        })
-        .clone()
-}
+#[path = "../common/http.rs"]
+mod http_client;
+pub use http_client::http;
 
 /// A request with the fake's Cloudflare token, answered as (status, JSON or null).
 pub async fn raw(
