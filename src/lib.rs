@@ -53,6 +53,7 @@ pub mod text {
 }
 
 pub use crate::core::budget::{BudgetSnapshot, Quota};
+pub use crate::core::config::ResponseInfo;
 pub use crate::core::config::DEFAULT_MAX_BODY_BYTES;
 pub use crate::core::dry_run::{dry_run, PreparedRequest};
 #[cfg(any(feature = "cloudflare-calls", feature = "cloudflare-magic"))]
@@ -64,7 +65,6 @@ pub use crate::core::ids::{
 };
 pub use crate::core::retry::{RetryConfig, Sleeper, TokioSleeper};
 pub use crate::core::secret::Secret;
-pub use crate::core::transport::ResponseInfo;
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -13,6 +13,29 @@ use crate::Error;
 /// subnets, long names) is 6.8 MB; see `a_generous_magic_list_fits_under_the_default_cap`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
+/// One answer the client received, as an [`on_response`] hook sees it: for metrics, logs or a
+/// tool that prints what the server said.
+///
+/// [`on_response`]: crate::cloudflare::CloudflareClientBuilder::on_response
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct ResponseInfo<'a> {
+    /// The spec's operationId.
+    pub operation: &'static str,
+    /// HTTP method.
+    pub method: &'static str,
+    /// The HTTP status the server answered.
+    pub status: u16,
+    /// Which try of the request this was (1 for the first).
+    pub attempt: u32,
+    /// Cloudflare's `cf-ray` (bounded, escaped, without the client's secrets), if the answer
+    /// had one.
+    pub request_id: Option<&'a str>,
+}
+
+/// Called with every answer a client receives (see [`ResponseInfo`]).
+pub type ResponseHook = Arc<dyn Fn(&ResponseInfo<'_>) + Send + Sync>;
+
 /// Options every client builder has.
 #[derive(Clone)]
 pub(crate) struct Options {
@@ -26,7 +49,7 @@ pub(crate) struct Options {
     pub(crate) http_client: Option<reqwest::Client>,
     pub(crate) max_body_bytes: usize,
     pub(crate) sleeper: Arc<dyn Sleeper>,
-    pub(crate) on_response: Option<crate::core::transport::ResponseHook>,
+    pub(crate) on_response: Option<ResponseHook>,
     /// The rate budget set on the builder (`Some(None)`: none); `None`: the provider's default.
     pub(crate) rate_budget: Option<Option<crate::Quota>>,
     /// Answers requests in-process instead of the network (feature `test-util`).

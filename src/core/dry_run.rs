@@ -5,8 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use reqwest::Request;
 
+use crate::core::request::REQUEST;
 use crate::core::scrub;
-use crate::core::transport::{Transport, REQUEST};
+use crate::core::scrub::Known;
 use crate::Error;
 
 /// A request as a client would have sent it ([`dry_run`]): credentials in headers and known
@@ -90,20 +91,19 @@ pub(crate) fn not_sent() -> Error {
 
 /// In a dry run, keeps `request` (the first one) as [`dry_run`] will return it, and says so;
 /// outside one, does nothing.
-pub(crate) fn take(transport: &Transport, request: &Request) -> bool {
+pub(crate) fn take(known: &Known, request: &Request) -> bool {
     DRY_RUN
         .try_with(|cell| {
             let mut cell = cell.lock().unwrap_or_else(|p| p.into_inner());
             if cell.is_none() {
-                *cell = Some(prepared(transport, request));
+                *cell = Some(prepared(known, request));
             }
         })
         .is_ok()
 }
 
 /// What `request` would send, credentials redacted.
-fn prepared(transport: &Transport, request: &Request) -> PreparedRequest {
-    let known = transport.known();
+fn prepared(known: &Known, request: &Request) -> PreparedRequest {
     let headers = request
         .headers()
         .iter()
@@ -113,7 +113,7 @@ fn prepared(transport: &Transport, request: &Request) -> PreparedRequest {
             } else {
                 scrub::message(
                     &String::from_utf8_lossy(value.as_bytes()),
-                    &known,
+                    known,
                     scrub::MESSAGE_BYTES,
                 )
             };
@@ -123,7 +123,7 @@ fn prepared(transport: &Transport, request: &Request) -> PreparedRequest {
     let body = request
         .body()
         .and_then(reqwest::Body::as_bytes)
-        .map(|bytes| scrub::redacted_body(bytes, &known));
+        .map(|bytes| scrub::redacted_body(bytes, known));
     let (operation, secret_path) = REQUEST
         .try_with(|state| {
             let seen = state.lock();

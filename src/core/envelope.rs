@@ -117,7 +117,7 @@ macro_rules! cloudflare_types {
                 }
             }
 
-            impl $crate::core::failure::ErrorBody for generated::CloudflareFailure {
+            impl $crate::core::error::ErrorBody for generated::CloudflareFailure {
                 fn api_errors(self) -> Vec<ApiError> {
                     self.errors.map(to_api_errors).unwrap_or_default()
                 }

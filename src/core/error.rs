@@ -466,3 +466,14 @@ pub(crate) fn error_text(value: &serde_json::Value) -> Option<String> {
         other => Some(other.to_string()),
     }
 }
+
+/// Turns a generated error body into the errors it lists.
+pub(crate) trait ErrorBody: serde::de::DeserializeOwned {
+    fn api_errors(self) -> Vec<ApiError>;
+
+    /// Whether this body, received with a success status, is a failure all the same (a
+    /// Cloudflare envelope with `success: false`).
+    fn reports_failure(&self) -> bool {
+        false
+    }
+}

@@ -3,22 +3,12 @@
 //! status whose body is not the operation's answer into a decode error; a transport error into
 //! a message without the client's secrets.
 
-use crate::core::error::{ApiError, Endpoint, Failure};
+use crate::core::error::{ApiError, Endpoint, ErrorBody, Failure};
 use crate::core::operation::Op;
+use crate::core::request::RequestState;
 use crate::core::scrub;
-use crate::core::transport::{RequestState, Transport};
+use crate::core::transport::Transport;
 use crate::Error;
-
-/// Turns a generated error body into the errors it lists.
-pub(crate) trait ErrorBody: serde::de::DeserializeOwned {
-    fn api_errors(self) -> Vec<ApiError>;
-
-    /// Whether this body, received with a success status, is a failure all the same (a
-    /// Cloudflare envelope with `success: false`).
-    fn reports_failure(&self) -> bool {
-        false
-    }
-}
 
 /// What an answer's headers said, for an error.
 #[derive(Clone, Default)]

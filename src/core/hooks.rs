@@ -7,9 +7,10 @@ use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderName, USER_AGENT};
 use reqwest::{Request, Response, ResponseBuilderExt};
 
+use crate::core::request::REQUEST;
 use crate::core::retry;
 use crate::core::scrub::{self, Known};
-use crate::core::transport::{Transport, REQUEST};
+use crate::core::transport::Transport;
 
 // Header names built once: looking a name up by `&str` parses it on every request.
 const API_VERSION: HeaderName = HeaderName::from_static("api-version");
@@ -48,7 +49,7 @@ impl Transport {
             seen.body_too_large = false;
             seen.rate_report = None;
         });
-        if crate::core::dry_run::take(self, &request) {
+        if crate::core::dry_run::take(&self.known(), &request) {
             let _ = REQUEST.try_with(|state| state.lock().prepared = true);
             // An answer nobody reads: `run` ends the request as not sent.
             return Ok(Response::from(http::Response::new(Bytes::new())));
@@ -217,17 +218,6 @@ async fn collect_prefix(response: &mut Response, limit: usize) -> reqwest::Resul
         body.extend_from_slice(&chunk[..take]);
     }
     Ok(body.freeze())
-}
-
-/// Reads (a bounded part of) a body about to be discarded, so the connection can be reused.
-pub(crate) async fn drain(response: &mut Response) {
-    let mut left: usize = 64 * 1024;
-    while let Ok(Some(chunk)) = response.chunk().await {
-        match left.checked_sub(chunk.len()) {
-            Some(rest) => left = rest,
-            None => break,
-        }
-    }
 }
 
 /// Implements progenitor's hooks for a generated client, delegating to its [`Transport`].

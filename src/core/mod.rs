@@ -14,6 +14,7 @@ pub(crate) mod failure;
 pub(crate) mod hooks;
 pub(crate) mod ids;
 pub(crate) mod operation;
+pub(crate) mod request;
 pub(crate) mod retry;
 pub(crate) mod scrub;
 pub(crate) mod secret;

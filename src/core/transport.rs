@@ -7,47 +7,23 @@
 //! result into this crate's [`Error`] ([`failure`](crate::core::failure)).
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use progenitor_client::ResponseValue;
 use reqwest::header::HeaderValue;
-use reqwest::StatusCode;
 use tracing::Instrument;
 
 use crate::core::auth::Credentials;
-use crate::core::budget::{self, Budgets, Permits, Reported};
-use crate::core::config::Options;
-use crate::core::error::{Endpoint, Provider};
-use crate::core::failure::ErrorBody;
+use crate::core::budget::{self, Budgets, Permits};
+use crate::core::config::{Options, ResponseHook, ResponseInfo};
+use crate::core::error::{Endpoint, ErrorBody, Provider};
 use crate::core::operation::{deadline_after, Op};
+use crate::core::request::{RequestState, Seen, REQUEST};
 use crate::core::retry::{self, RetryConfig, Sleeper};
 use crate::core::scrub::Known;
 use crate::operations::{Credential, Replay};
 use crate::Error;
-
-/// One answer the client received, as an [`on_response`] hook sees it: for metrics, logs or a
-/// tool that prints what the server said.
-///
-/// [`on_response`]: crate::cloudflare::CloudflareClientBuilder::on_response
-#[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
-pub struct ResponseInfo<'a> {
-    /// The spec's operationId.
-    pub operation: &'static str,
-    /// HTTP method.
-    pub method: &'static str,
-    /// The HTTP status the server answered.
-    pub status: u16,
-    /// Which try of the request this was (1 for the first).
-    pub attempt: u32,
-    /// Cloudflare's `cf-ray` (bounded, escaped, without the client's secrets), if the answer
-    /// had one.
-    pub request_id: Option<&'a str>,
-}
-
-/// Called with every answer a client receives (see [`ResponseInfo`]).
-pub type ResponseHook = Arc<dyn Fn(&ResponseInfo<'_>) + Send + Sync>;
 
 /// Shared state of one client: HTTP client, credentials, policy. Cheap to share (`Arc`).
 pub(crate) struct Transport {
@@ -86,58 +62,6 @@ impl std::fmt::Debug for Transport {
             .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
     }
-}
-
-/// What one request saw, shared between [`Transport::run`] and the hooks through a task-local,
-/// since progenitor's hooks have no per-request parameter. (Shared through an `Arc`: a
-/// task-local value is swapped in and out on every poll, so it should be pointer-sized.)
-#[derive(Default)]
-pub(crate) struct RequestState {
-    inner: Mutex<Seen>,
-}
-
-#[derive(Default)]
-pub(crate) struct Seen {
-    /// The operation (for a dry run's record).
-    pub(crate) operation: Option<&'static str>,
-    /// Its path template, when the path sent must not be shown.
-    pub(crate) secret_path: Option<&'static str>,
-    /// Sent without the client's credentials.
-    pub(crate) anonymous: bool,
-    pub(crate) status: Option<StatusCode>,
-    pub(crate) request_id: Option<String>,
-    pub(crate) retry_after: Option<Duration>,
-    pub(crate) path: Option<String>,
-    /// The host a redirect pointed to (bounded, escaped).
-    pub(crate) redirect_host: Option<String>,
-    /// The body passed the size cap; `exec` cannot say so as a `reqwest::Error`.
-    pub(crate) body_too_large: bool,
-    /// What the answer's headers said of the rate budget (read only when there is one).
-    pub(crate) rate_report: Option<Reported>,
-    /// A dry run took the request: nothing was sent.
-    pub(crate) prepared: bool,
-}
-
-impl RequestState {
-    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Seen {
-    /// The request as errors name it: operation, method and the path actually sent.
-    pub(crate) fn endpoint(&self, provider: Provider, op: Op) -> Endpoint {
-        Endpoint {
-            provider,
-            operation: op.id(),
-            method: op.method(),
-            path: self.path.clone().unwrap_or_else(|| op.path().to_string()),
-        }
-    }
-}
-
-tokio::task_local! {
-    pub(crate) static REQUEST: Arc<RequestState>;
 }
 
 /// What a successful request returns besides the body. The endpoint is built only when an
@@ -329,14 +253,12 @@ impl Transport {
         let per_try = op.timeout.unwrap_or(self.request_timeout);
         let total = op.total.unwrap_or(self.total_timeout);
         let deadline = op.deadline.unwrap_or_else(|| deadline_after(total));
-        let state = Arc::new(RequestState {
-            inner: Mutex::new(Seen {
-                operation: Some(op.id()),
-                secret_path: op.operation.sensitive_path.then_some(op.path()),
-                anonymous: op.operation.credential == Credential::None,
-                ..Seen::default()
-            }),
-        });
+        let state = Arc::new(RequestState::new(Seen {
+            operation: Some(op.id()),
+            secret_path: op.operation.sensitive_path.then_some(op.path()),
+            anonymous: op.operation.credential == Credential::None,
+            ..Seen::default()
+        }));
         let mut tries = retry::Tries::default();
         let mut attempt: u32 = 0;
         // A dry run sends nothing, so it takes nothing from the budget.
@@ -478,7 +400,7 @@ impl Transport {
                 let until = deadline
                     .checked_sub(wait)
                     .unwrap_or_else(tokio::time::Instant::now);
-                let _ = tokio::time::timeout_at(until, crate::core::hooks::drain(response)).await;
+                let _ = tokio::time::timeout_at(until, drain(response)).await;
             }
             tracing::debug!(
                 parent: &span,
@@ -528,6 +450,17 @@ impl Transport {
         let _guard = span.enter();
         tracing::debug!(error = %error, "request failed");
         Err(error)
+    }
+}
+
+/// Reads (a bounded part of) a body about to be discarded, so the connection can be reused.
+async fn drain(response: &mut reqwest::Response) {
+    let mut left: usize = 64 * 1024;
+    while let Ok(Some(chunk)) = response.chunk().await {
+        match left.checked_sub(chunk.len()) {
+            Some(rest) => left = rest,
+            None => break,
+        }
     }
 }
 

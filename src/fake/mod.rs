@@ -9,8 +9,7 @@
 //! issue JWTs which expire, and each account seeing only its own apps. Cloudflare is served
 //! under `/client/v4`, the Realtime data plane (TURN credentials, and the SFU's sessions,
 //! tracks, data channels and WebSocket adapters with each Calls app's secret) under `/v1`, and
-//! Hover under `/api`, as on the real hosts; `/__fake` is its control API (see "Control API"
-//! below).
+//! Hover under `/api`, as on the real hosts; `/__fake` is its control API (below).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), apps_api::Error> {
@@ -191,8 +190,7 @@ pub(crate) struct State {
 
 /// How many requests the fake remembers for [`FakeServer::requests`].
 pub const REMEMBERED_REQUESTS: usize = 1_000;
-/// How many bytes of bodies the request log holds at most; past it, the oldest requests are
-/// forgotten.
+/// How many bytes of bodies the request log holds at most (past it, the oldest go).
 pub const REMEMBERED_BYTES: usize = 8 * 1024 * 1024;
 
 /// The request log: the last requests, as the bytes they carried (not parsed: a parsed body

@@ -17,8 +17,8 @@ use super::tracks::{
 };
 use super::{Gate, RealtimeClient};
 use crate::core::budget::Budgets;
+use crate::core::error::ErrorBody;
 use crate::core::error::Provider;
-use crate::core::failure::ErrorBody;
 use crate::core::operation::{deadline_after, handle_limits, Limits, Op};
 use crate::core::transport::Meta;
 use crate::generated::sfu::types as wire;
