@@ -304,7 +304,28 @@ fn the_operation_table_reads_each_fact_and_names_what_is_wrong() {
 
     let generate_at = "/paths/~1turn~1keys~1{key_id}~1credentials~1generate-ice-servers/post";
     type Change = Box<dyn FnOnce(&mut Value)>;
-    let cases: [(&str, Change, &[&str]); 6] = [
+    let cases: [(&str, Change, &[&str]); 9] = [
+        (
+            "misspelled",
+            Box::new(|v| {
+                v["paths"]["/turn/keys/{key_id}/credentials/generate-ice-servers"]["post"]
+                    ["x-replays"] = json!("safe")
+            }),
+            &[generate_at, "x-replays is not an extension", "x-replay"],
+        ),
+        (
+            "sensitive-yes",
+            Box::new(|v| v["components"]["parameters"]["username"]["x-sensitive"] = json!("yes")),
+            &["x-sensitive is \"yes\", not true or false"],
+        ),
+        (
+            "misplaced",
+            Box::new(|v| v["components"]["parameters"]["username"]["x-replay"] = json!("safe")),
+            &[
+                "/components/parameters/username/x-replay",
+                "parameter objects (x-id, x-sensitive)",
+            ],
+        ),
         (
             "replay",
             Box::new(|v| {
@@ -372,6 +393,31 @@ fn the_operation_table_reads_each_fact_and_names_what_is_wrong() {
         }
         assert!(message.starts_with("spec "), "{name}: {message}");
     }
+}
+
+/// Every operationId the README names (fault injection, the control API's examples) is one
+/// of the specs'.
+#[test]
+fn the_readme_names_only_operations_the_specs_have() {
+    let apis: Vec<&codegen::Api> = codegen::APIS.iter().collect();
+    let ids: Vec<String> = codegen::operations(&apis)
+        .unwrap()
+        .into_iter()
+        .map(|op| op.id)
+        .collect();
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let mut named = 0;
+    for marker in ["inject_fault(\"", "\"operation\": \""] {
+        for rest in readme.split(marker).skip(1) {
+            let id = rest.split('"').next().unwrap();
+            if id.starts_with('<') {
+                continue;
+            }
+            assert!(ids.iter().any(|known| known == id), "README names {id:?}");
+            named += 1;
+        }
+    }
+    assert!(named >= 5, "{named}");
 }
 
 /// The clients' wiring has a module and hooks per API, and unwraps every envelope a

@@ -190,7 +190,8 @@ fn path_parameters<'a>(value: &'a Value, item: &'a Value, operation: &'a Value) 
             .and_then(|pointer| value.pointer(pointer))
             .unwrap_or(parameter)
     };
-    [item, operation]
+    // An operation's own parameters come first: they override its path's of the same name.
+    [operation, item]
         .into_iter()
         .filter_map(listed)
         .flatten()
@@ -228,6 +229,85 @@ fn id_kinds(
         .collect()
 }
 
+/// Where each vendor extension the table reads may be written, and nothing else: a misspelled
+/// one (`x-replays`) would otherwise be a fact silently left out.
+const EXTENSIONS: &[(&str, &[&str])] = &[
+    ("info", &["x-envelope"]),
+    ("security scheme", &["x-credential"]),
+    ("operation", &["x-replay"]),
+    ("parameter", &["x-id", "x-sensitive"]),
+];
+
+/// Fails on the first `x-` key of an info, security scheme, operation or parameter object that
+/// the table does not read there.
+fn known_extensions_only(file: &Path, value: &Value) -> Result<(), SpecError> {
+    let check = |kind: &str, at: String, node: &Value| -> Result<(), SpecError> {
+        let allowed = EXTENSIONS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(&[][..], |(_, keys)| *keys);
+        let keys = node.as_object().into_iter().flat_map(|o| o.keys());
+        match keys
+            .filter(|k| k.starts_with("x-"))
+            .find(|k| !allowed.contains(&k.as_str()))
+        {
+            Some(key) => Err(error(
+                file,
+                Some(format!("{at}/{key}")),
+                format!(
+                    "{key} is not an extension the operation table reads on {kind} objects ({})",
+                    allowed.join(", ")
+                ),
+            )),
+            None => Ok(()),
+        }
+    };
+    let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
+    let entries = |pointer: &str| -> Vec<(String, Value)> {
+        value
+            .pointer(pointer)
+            .and_then(Value::as_object)
+            .map(|o| o.iter().map(|(k, v)| (escape(k), v.clone())).collect())
+            .unwrap_or_default()
+    };
+    check("info", "/info".into(), &value["info"])?;
+    for (name, scheme) in entries("/components/securitySchemes") {
+        check(
+            "security scheme",
+            format!("/components/securitySchemes/{name}"),
+            &scheme,
+        )?;
+    }
+    for (name, parameter) in entries("/components/parameters") {
+        check(
+            "parameter",
+            format!("/components/parameters/{name}"),
+            &parameter,
+        )?;
+    }
+    for (path, item) in entries("/paths") {
+        let Some(item) = item.as_object() else {
+            continue;
+        };
+        for (key, child) in item {
+            let at = format!("/paths/{path}/{key}");
+            let parameters = if key == "parameters" {
+                Some(child)
+            } else if METHODS.contains(&key.as_str()) {
+                check("operation", at.clone(), child)?;
+                child.get("parameters")
+            } else {
+                None
+            };
+            let listed = parameters.and_then(Value::as_array).into_iter().flatten();
+            for (i, parameter) in listed.enumerate() {
+                check("parameter", format!("{at}/parameters/{i}"), parameter)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The operations of `apis`, spec by spec and path by path; an operation without an
 /// operationId, an operationId (or its constant's name) that two operations share, or a fact
 /// the table needs that the spec lacks or misspells, is an error.
@@ -239,6 +319,7 @@ pub fn operations(apis: &[&Api]) -> Result<Vec<Operation>, SpecError> {
         let Some(paths) = value.get("paths").and_then(Value::as_object) else {
             continue;
         };
+        known_extensions_only(file, &value)?;
         let base_path = base_path(file, &value)?;
         let envelope = word(
             file,
@@ -268,9 +349,20 @@ pub fn operations(apis: &[&Api]) -> Result<Vec<Operation>, SpecError> {
                     })?;
                 let replay = word(file, &at, "x-replay", operation.get("x-replay"), REPLAYS)?;
                 let parameters = path_parameters(&value, item_value, operation);
-                let sensitive_path = parameters
-                    .iter()
-                    .any(|p| p.get("x-sensitive").and_then(Value::as_bool) == Some(true));
+                let mut sensitive_path = false;
+                for parameter in &parameters {
+                    match parameter.get("x-sensitive") {
+                        None => {}
+                        Some(Value::Bool(sensitive)) => sensitive_path |= sensitive,
+                        Some(other) => {
+                            return Err(error(
+                                file,
+                                Some(at.clone()),
+                                format!("x-sensitive is {other}, not true or false"),
+                            ))
+                        }
+                    }
+                }
                 let ids = id_kinds(file, &at, path, &parameters)?;
                 let operation = Operation {
                     id: id.to_string(),

@@ -15,7 +15,7 @@ use super::cloudflare::{self, sfu, turn};
 use super::faults::{self, Effect};
 use super::resolve::{self, Api, Handler, Params};
 use super::{control, hover, rate, State};
-use crate::operations::{Credential, Operation};
+use crate::operations::{self as ops, Credential, Operation};
 
 /// The largest request body the fake reads (the APIs' bodies are a few KiB at most).
 pub(crate) const BODY_LIMIT: usize = 16 * 1024;
@@ -175,10 +175,14 @@ fn authorize(
         Credential::TurnKey => turn::authorize(state, params, headers),
         Credential::HoverJwt => hover::authorize(state, headers),
         // The login, served as is when refused: it answers 400 or 401, and consumes no fault.
-        Credential::None => (!hover::credentials_match(state, body)).then(|| {
-            let (_, login) = hover::ROUTES[0];
-            login(state, params, body)
-        }),
+        Credential::None if *operation == ops::HOVER_AUTHENTICATE => {
+            (!hover::credentials_match(state, body)).then(|| {
+                let (_, login) = hover::ROUTES[0];
+                login(state, params, body)
+            })
+        }
+        // An operation its spec says takes no credential.
+        Credential::None => None,
     }
 }
 
