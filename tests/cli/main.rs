@@ -796,6 +796,25 @@ async fn each_command_takes_only_the_flags_that_mean_something_to_it() {
     assert_eq!(misplaced.code, 2, "{}", misplaced.stderr);
 }
 
+/// An account given at a command group's level (`calls --account X list`) is checked as an
+/// account ID wherever the flag is written: hostile text is a usage error and nothing is sent.
+#[tokio::test]
+async fn a_hostile_account_at_the_groups_level_sends_nothing() {
+    let (fake, env) = fake().await;
+    let before = fake.requests().len();
+    for hostile in ["../zones", "023e105f?x=1", "a/b", "%2e%2e", ""] {
+        for args in [
+            vec!["calls", "--account", hostile, "list"],
+            vec!["magic", "list", "--account", hostile],
+            vec!["turn-keys", "--account", hostile, "--dry-run", "list"],
+        ] {
+            let refused = run(&env, &args).await;
+            assert_eq!(refused.code, 2, "{args:?}: {}", refused.stderr);
+        }
+    }
+    assert_eq!(fake.requests().len(), before, "a request was sent");
+}
+
 /// Server text (a name anyone on the account can set) never reaches the terminal raw: every
 /// kind of item is created with a hostile name, and every command that shows it is checked.
 #[tokio::test]

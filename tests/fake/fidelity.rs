@@ -555,3 +555,71 @@ async fn the_request_log_keeps_only_small_bodies() {
         "a 90 KiB answer is logged without its body"
     );
 }
+
+/// An operation is served only under its own API's prefix (the base path its spec's server
+/// has): a TURN key's mint under `/client/v4`, a Calls list under `/v1`, a Hover read under
+/// either, each with credentials that would pass there, reach no operation.
+#[tokio::test]
+async fn an_operation_is_served_only_under_its_own_apis_prefix() {
+    let fake = FakeServer::start().await.unwrap();
+    let cf = fake.cloudflare_client().unwrap();
+    let key = cf.turn_keys(fake.account_id()).create(None).await.unwrap();
+    let (key_id, turn_key) = (key.turn_key.id.clone().unwrap(), key.key.clone());
+    let before = fake.requests().len();
+    let bearer = |secret: &str| format!("Bearer {secret}");
+    let account = fake.account_id();
+    let cloudflare = fake.cloudflare_base_url();
+    let realtime = fake.realtime_base_url();
+    let cases = [
+        (
+            Method::POST,
+            format!("{cloudflare}/turn/keys/{key_id}/credentials/generate-ice-servers"),
+            bearer(turn_key.expose()),
+        ),
+        (
+            Method::GET,
+            format!("{realtime}/accounts/{account}/calls/apps"),
+            bearer(fake.cloudflare_token().expose()),
+        ),
+        (
+            Method::GET,
+            format!("{cloudflare}/api/apps/43120"),
+            bearer(fake.cloudflare_token().expose()),
+        ),
+        (
+            Method::GET,
+            format!("{realtime}/api/apps/43120"),
+            bearer(fake.cloudflare_token().expose()),
+        ),
+    ];
+    for (method, url, auth) in cases {
+        let body = (method == Method::POST).then(|| json!({"ttl": 60}));
+        let (status, answer) = send(method, &url, &[("authorization", &auth)], body).await;
+        assert!((400..500).contains(&status), "{url}: {status} {answer}");
+    }
+    let served: Vec<&str> = fake.requests()[before..]
+        .iter()
+        .map(|r| r.operation)
+        .filter(|op| !op.is_empty())
+        .collect();
+    assert!(served.is_empty(), "served as operations: {served:?}");
+}
+
+/// A fault for an operationId the specs do not have (Hover's names before they carried their
+/// API's) is refused, naming the ones the fake serves; nothing is queued.
+#[tokio::test]
+async fn a_fault_for_a_retired_operation_name_is_refused() {
+    let fake = FakeServer::start().await.unwrap();
+    for old in ["get-app", "authenticate", "create-app"] {
+        let refused = fake.inject_fault(old, 1, Fault::Status(503)).unwrap_err();
+        let message = refused.to_string();
+        assert!(message.contains("unknown operation"), "{message}");
+        assert!(message.contains("hover-apps-get"), "{message}");
+    }
+    let hover = fake.hover_client().unwrap();
+    let created = hover
+        .apps()
+        .create(&NewHoverApp::new("n", "com.example.n"))
+        .await;
+    assert!(created.is_ok(), "a fault was queued after all: {created:?}");
+}
