@@ -406,11 +406,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig {
-            cases: crate::core::proptest_cases(),
-            failure_persistence: None,
-            ..proptest::prelude::ProptestConfig::default()
-        })]
+        #![proptest_config(crate::core::proptest_config())]
 
         /// Any ID of any kind drawn from its whole alphabet (`-` and `_` included) at any length
         /// the rule allows is accepted as it is.

@@ -28,3 +28,13 @@ pub(crate) fn proptest_cases() -> u32 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000)
 }
+
+/// Every property test's settings: [`proptest_cases`] cases, no failure files written.
+#[cfg(test)]
+pub(crate) fn proptest_config() -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases: proptest_cases(),
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}

@@ -438,11 +438,7 @@ fn bodies(text: &str) -> [String; 4] {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: crate::core::proptest_cases(),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::core::proptest_config())]
 
     /// Any secret of 4+ characters, written any way a server writes text, anywhere in a
     /// body, never survives a snippet or a message, as itself or as it was written.

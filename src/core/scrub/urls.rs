@@ -113,11 +113,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: crate::core::proptest_cases(),
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::core::proptest_config())]
 
         /// Whatever a URL's user info and query hold (anything a URL can carry, and a `/` or
         /// `@` a careless one does), none of it is shown, and the host and path are.

@@ -68,6 +68,27 @@ async fn call(limits: MediaLimits) -> (MediaServer, WebRtcPeer, WebRtcPeer) {
 
 const SECONDS_10: Duration = Duration::from_secs(10);
 
+/// The fake with `config`, and a Realtime client of a Calls app made on it.
+async fn on_the_fake(
+    config: crate::fake::FakeConfig,
+) -> (
+    crate::fake::FakeServer,
+    crate::cloudflare::sfu::RealtimeClient,
+) {
+    let fake = crate::fake::FakeServer::start_with(config).await.unwrap();
+    let created = fake
+        .cloudflare_client()
+        .unwrap()
+        .calls(fake.account_id())
+        .create(Some("media-tests"))
+        .await
+        .unwrap();
+    let sfu = fake
+        .realtime_client(created.app.id.clone().unwrap(), created.secret)
+        .unwrap();
+    (fake, sfu)
+}
+
 fn received(peer: &WebRtcPeer) -> u64 {
     let stats = peer.stats();
     stats.audio_bytes + stats.video_bytes
@@ -247,11 +268,7 @@ fn engine_with_a_peer() -> &'static std::sync::Mutex<Engine> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: crate::core::proptest_cases(),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::core::proptest_config())]
 
     /// Any datagram, from anywhere: taken by no peer (it is no peer's), never a panic, and
     /// nothing is kept of it.
@@ -278,19 +295,8 @@ proptest! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_peers_tracks_are_inactive() {
     use crate::cloudflare::sfu::{NewTracks, Status, TrackRequest};
-    use crate::fake::{FakeConfig, FakeServer};
-    let fake = FakeServer::start_with(FakeConfig::new().media(loopback()))
-        .await
-        .unwrap();
-    let created = fake
-        .cloudflare_client()
-        .unwrap()
-        .calls(fake.account_id())
-        .create(Some("idle"))
-        .await
-        .unwrap();
-    let app = created.app.id.clone().unwrap();
-    let sfu = fake.realtime_client(app.clone(), created.secret).unwrap();
+    let (fake, sfu) = on_the_fake(crate::fake::FakeConfig::new().media(loopback())).await;
+    let app = sfu.app_id().clone();
     let session = sfu.session(sfu.create_session().await.unwrap().session_id);
     let alice = WebRtcPeer::new().unwrap();
     let (offer, mids) = alice.offer_to_publish().unwrap();

@@ -4,11 +4,7 @@ use super::*;
 use proptest::prelude::*;
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: crate::core::proptest_cases(),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::core::proptest_config())]
 
     /// Whatever an answer lists (names the request has or not, repeated, missing, extra):
     /// every request item comes back once, in order; each answer item goes to at most one
@@ -97,11 +93,7 @@ fn settled(requests: &[u8], items: Vec<Item>) -> Batch<u8, Option<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: crate::core::proptest_cases(),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::core::proptest_config())]
 
     /// Whatever the order of an answer's items (`autoDiscover` included): every request
     /// item is accounted for once, in order, succeeded or failed alike in every order, a

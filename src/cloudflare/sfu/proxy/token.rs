@@ -180,11 +180,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: crate::core::proptest_cases(),
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::core::proptest_config())]
 
         /// Any text at all is no token of this proxy, unless it is one it issued.
         #[test]

@@ -152,11 +152,7 @@ fn rate_limit_headers_are_read_strictly() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: crate::core::proptest_cases(),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::core::proptest_config())]
 
     /// Any bytes a header can hold: no panic, and what is believed is in range.
     #[test]

@@ -3,28 +3,16 @@
 
 use std::time::Duration;
 
-use super::loopback;
+use super::{loopback, on_the_fake};
 use crate::fake::media::WebRtcPeer;
+use crate::fake::FakeConfig;
 
 /// A request the API refuses (the session is full) changes nothing in the media server: no
 /// subscription is kept of it. (Subscriptions the API took are each kept once.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_request_keeps_no_media_state() {
     use crate::cloudflare::sfu::{DataChannelRequest, Session};
-    use crate::fake::{FakeConfig, FakeServer};
-    let fake = FakeServer::start_with(FakeConfig::new().media(loopback()))
-        .await
-        .unwrap();
-    let created = fake
-        .cloudflare_client()
-        .unwrap()
-        .calls(fake.account_id())
-        .create(Some("full"))
-        .await
-        .unwrap();
-    let sfu = fake
-        .realtime_client(created.app.id.clone().unwrap(), created.secret)
-        .unwrap();
+    let (fake, sfu) = on_the_fake(FakeConfig::new().media(loopback())).await;
     let establish = |session: Session, peer: WebRtcPeer| async move {
         let established = session
             .establish_data_channels(DataChannelRequest::local("server-events"), None)
@@ -75,21 +63,10 @@ async fn a_refused_request_keeps_no_media_state() {
 #[tokio::test(start_paused = true)]
 async fn a_paused_clock_expires_no_session_with_media() {
     use crate::cloudflare::sfu::{NewTracks, TrackRequest};
-    use crate::fake::{FakeConfig, FakeServer};
     let config = FakeConfig::new()
         .media(loopback())
         .sfu_session_idle(Duration::from_secs(1));
-    let fake = FakeServer::start_with(config).await.unwrap();
-    let created = fake
-        .cloudflare_client()
-        .unwrap()
-        .calls(fake.account_id())
-        .create(Some("paused"))
-        .await
-        .unwrap();
-    let sfu = fake
-        .realtime_client(created.app.id.clone().unwrap(), created.secret)
-        .unwrap();
+    let (fake, sfu) = on_the_fake(config).await;
     let session = sfu.session(sfu.create_session().await.unwrap().session_id);
     let alice = WebRtcPeer::new().unwrap();
     let (offer, mids) = alice.offer_to_publish().unwrap();
