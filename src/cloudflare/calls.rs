@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use super::CloudflareClient;
 use crate::core::operation::{handle_limits, Limits, Op};
 use crate::generated::calls::types as gen;
-use crate::operations as ops;
+use crate::operations::{self as ops, Operation};
 use crate::{AccountId, CallsAppId, Error, Secret};
 
 /// A Calls app. Cloudflare marks every field optional.
@@ -79,8 +79,11 @@ fn editable(name: Option<&str>) -> gen::CallsAppEditableFields {
 impl Calls<'_> {
     handle_limits!();
 
-    fn api(&self) -> &crate::generated::calls::Client {
-        &self.client.inner.calls
+    /// The generated client for one request of `operation`, with this handle's limits.
+    fn api(&self, operation: &'static Operation) -> crate::generated::calls::Client {
+        let inner = &self.client.inner;
+        let op = Op::new(operation).with_limits(self.limits);
+        inner.calls.client(&inner.transport, op)
     }
 
     fn account(&self) -> Result<&str, Error> {
@@ -96,13 +99,10 @@ impl Calls<'_> {
     /// ```
     pub async fn list(&self) -> Result<Vec<CallsApp>, Error> {
         let account = self.account()?;
+        let api = self.api(&ops::CALLS_APPS_LIST);
         let apps = self
             .client
-            .request(
-                Op::new(&ops::CALLS_APPS_LIST).with_limits(self.limits),
-                account,
-                || self.api().calls_apps_list(account),
-            )
+            .request(&api, account, || api.calls_apps_list(account))
             .await?;
         Ok(apps.into_iter().map(CallsApp::from).collect())
     }
@@ -121,11 +121,12 @@ impl Calls<'_> {
     pub async fn create(&self, name: Option<&str>) -> Result<CreatedCallsApp, Error> {
         let account = self.account()?;
         let body = editable(name);
+        let api = self.api(&ops::CALLS_APPS_CREATE_A_NEW_APP);
         self.client
             .request_checked(
-                Op::new(&ops::CALLS_APPS_CREATE_A_NEW_APP).with_limits(self.limits),
+                &api,
                 account,
-                || self.api().calls_apps_create_a_new_app(account, &body),
+                || api.calls_apps_create_a_new_app(account, &body),
                 |app| {
                     let secret = app.secret.ok_or("the created app has no `secret`")?;
                     Ok(CreatedCallsApp {
@@ -147,13 +148,12 @@ impl Calls<'_> {
     /// A success without an app in `result` is [`Error::Decode`].
     pub async fn get(&self, app: &CallsAppId) -> Result<CallsApp, Error> {
         let (account, app) = (self.account()?, app.segment()?);
+        let api = self.api(&ops::CALLS_APPS_RETRIEVE_APP_DETAILS);
         let found = self
             .client
-            .request(
-                Op::new(&ops::CALLS_APPS_RETRIEVE_APP_DETAILS).with_limits(self.limits),
-                account,
-                || self.api().calls_apps_retrieve_app_details(account, app),
-            )
+            .request(&api, account, || {
+                api.calls_apps_retrieve_app_details(account, app)
+            })
             .await?;
         Ok(found.into())
     }
@@ -164,16 +164,12 @@ impl Calls<'_> {
     pub async fn update(&self, app: &CallsAppId, name: Option<&str>) -> Result<CallsApp, Error> {
         let (account, app) = (self.account()?, app.segment()?);
         let body = editable(name);
+        let api = self.api(&ops::CALLS_APPS_UPDATE_APP_DETAILS);
         let updated = self
             .client
-            .request(
-                Op::new(&ops::CALLS_APPS_UPDATE_APP_DETAILS).with_limits(self.limits),
-                account,
-                || {
-                    self.api()
-                        .calls_apps_update_app_details(account, app, &body)
-                },
-            )
+            .request(&api, account, || {
+                api.calls_apps_update_app_details(account, app, &body)
+            })
             .await?;
         Ok(updated.into())
     }
@@ -183,13 +179,10 @@ impl Calls<'_> {
     /// A success without an app in `result` is [`Error::Decode`].
     pub async fn delete(&self, app: &CallsAppId) -> Result<CallsApp, Error> {
         let (account, app) = (self.account()?, app.segment()?);
+        let api = self.api(&ops::CALLS_APPS_DELETE_APP);
         let deleted = self
             .client
-            .request(
-                Op::new(&ops::CALLS_APPS_DELETE_APP).with_limits(self.limits),
-                account,
-                || self.api().calls_apps_delete_app(account, app),
-            )
+            .request(&api, account, || api.calls_apps_delete_app(account, app))
             .await?;
         Ok(deleted.into())
     }

@@ -11,7 +11,7 @@ use crate::core::config::{common_builder_methods, env_var, Options};
 use crate::core::envelope::{self, Envelope, MessageHandler};
 use crate::core::error::ErrorBody;
 use crate::core::error::Provider;
-use crate::core::operation::Op;
+use crate::core::request::{Base, Generated};
 use crate::core::transport::{BudgetOf, Transport};
 use crate::{AccountId, ApiError, Endpoint, Error, Secret};
 
@@ -128,9 +128,9 @@ pub struct CloudflareClient {
 struct Inner {
     transport: Arc<Transport>,
     #[cfg(feature = "cloudflare-calls")]
-    calls: crate::generated::calls::Client,
+    calls: Base<crate::generated::calls::Client>,
     #[cfg(feature = "cloudflare-magic")]
-    magic: crate::generated::magic::Client,
+    magic: Base<crate::generated::magic::Client>,
     default_account: Option<AccountId>,
     on_messages: Option<MessageHandler>,
     /// Calls documents API tokens only; a client with the global key refuses Calls requests.
@@ -211,17 +211,9 @@ impl CloudflareClientBuilder {
         )?);
         let inner = Inner {
             #[cfg(feature = "cloudflare-calls")]
-            calls: crate::generated::calls::Client::new_with_client(
-                &base_url,
-                transport.http.clone(),
-                transport.clone(),
-            ),
+            calls: Base::new(&base_url),
             #[cfg(feature = "cloudflare-magic")]
-            magic: crate::generated::magic::Client::new_with_client(
-                &base_url,
-                transport.http.clone(),
-                transport.clone(),
-            ),
+            magic: Base::new(&base_url),
             transport,
             default_account: self.default_account,
             on_messages: self.on_messages,
@@ -286,14 +278,15 @@ impl CloudflareClient {
         account.segment()
     }
 
-    /// Runs a generated request and unwraps its envelope.
-    async fn request<B, E, F, Fut>(
+    /// Runs a generated request on `api` and unwraps its envelope.
+    async fn request<C, B, E, F, Fut>(
         &self,
-        op: Op,
+        api: &C,
         account: &str,
         make: F,
     ) -> Result<B::Result, Error>
     where
+        C: Generated,
         B: Envelope,
         E: ErrorBody,
         F: Fn() -> Fut,
@@ -301,19 +294,20 @@ impl CloudflareClient {
             Output = Result<progenitor_client::ResponseValue<B>, progenitor_client::Error<E>>,
         >,
     {
-        self.request_checked(op, account, make, Ok).await
+        self.request_checked(api, account, make, Ok).await
     }
 
     /// [`CloudflareClient::request`], with `check` turning a result that lacks something the
     /// caller needs into a decode error.
-    async fn request_checked<B, E, F, Fut, T>(
+    async fn request_checked<C, B, E, F, Fut, T>(
         &self,
-        op: Op,
+        api: &C,
         account: &str,
         make: F,
         check: impl FnOnce(B::Result) -> Result<T, &'static str>,
     ) -> Result<T, Error>
     where
+        C: Generated,
         B: Envelope,
         E: ErrorBody,
         F: Fn() -> Fut,
@@ -322,7 +316,7 @@ impl CloudflareClient {
         >,
     {
         let transport = &self.inner.transport;
-        let (body, meta) = transport.run(op, Some(account), make).await?;
+        let (body, meta) = crate::core::transport::run(api, Some(account), make).await?;
         envelope::unwrap(
             transport,
             body,

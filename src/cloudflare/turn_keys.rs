@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use super::CloudflareClient;
 use crate::core::operation::{handle_limits, Limits, Op};
 use crate::generated::calls::types as gen;
-use crate::operations as ops;
+use crate::operations::{self as ops, Operation};
 use crate::{AccountId, Error, Secret, TurnKeyId};
 
 // The envelopes are wired up with the Calls apps' (one generated module): see calls.rs.
@@ -82,8 +82,11 @@ fn editable(name: Option<&str>) -> gen::CallsTurnKeyEditableFields {
 impl TurnKeys<'_> {
     handle_limits!();
 
-    fn api(&self) -> &crate::generated::calls::Client {
-        &self.client.inner.calls
+    /// The generated client for one request of `operation`, with this handle's limits.
+    fn api(&self, operation: &'static Operation) -> crate::generated::calls::Client {
+        let inner = &self.client.inner;
+        let op = Op::new(operation).with_limits(self.limits);
+        inner.calls.client(&inner.transport, op)
     }
 
     fn account(&self) -> Result<&str, Error> {
@@ -93,13 +96,10 @@ impl TurnKeys<'_> {
     /// Lists every TURN key of the account (without their tokens; no pagination).
     pub async fn list(&self) -> Result<Vec<TurnKey>, Error> {
         let account = self.account()?;
+        let api = self.api(&ops::CALLS_TURN_KEY_LIST);
         let keys = self
             .client
-            .request(
-                Op::new(&ops::CALLS_TURN_KEY_LIST).with_limits(self.limits),
-                account,
-                || self.api().calls_turn_key_list(account),
-            )
+            .request(&api, account, || api.calls_turn_key_list(account))
             .await?;
         Ok(keys.into_iter().map(TurnKey::from).collect())
     }
@@ -112,11 +112,12 @@ impl TurnKeys<'_> {
     pub async fn create(&self, name: Option<&str>) -> Result<CreatedTurnKey, Error> {
         let account = self.account()?;
         let body = editable(name);
+        let api = self.api(&ops::CALLS_TURN_KEY_CREATE);
         self.client
             .request_checked(
-                Op::new(&ops::CALLS_TURN_KEY_CREATE).with_limits(self.limits),
+                &api,
                 account,
-                || self.api().calls_turn_key_create(account, &body),
+                || api.calls_turn_key_create(account, &body),
                 |created| {
                     let key = created
                         .key
@@ -141,13 +142,12 @@ impl TurnKeys<'_> {
     /// A success without a key in `result` is [`Error::Decode`].
     pub async fn get(&self, key: &TurnKeyId) -> Result<TurnKey, Error> {
         let (account, key) = (self.account()?, key.segment()?);
+        let api = self.api(&ops::CALLS_RETRIEVE_TURN_KEY_DETAILS);
         let found = self
             .client
-            .request(
-                Op::new(&ops::CALLS_RETRIEVE_TURN_KEY_DETAILS).with_limits(self.limits),
-                account,
-                || self.api().calls_retrieve_turn_key_details(account, key),
-            )
+            .request(&api, account, || {
+                api.calls_retrieve_turn_key_details(account, key)
+            })
             .await?;
         Ok(found.into())
     }
@@ -158,13 +158,12 @@ impl TurnKeys<'_> {
     pub async fn update(&self, key: &TurnKeyId, name: Option<&str>) -> Result<TurnKey, Error> {
         let (account, key) = (self.account()?, key.segment()?);
         let body = editable(name);
+        let api = self.api(&ops::CALLS_UPDATE_TURN_KEY);
         let updated = self
             .client
-            .request(
-                Op::new(&ops::CALLS_UPDATE_TURN_KEY).with_limits(self.limits),
-                account,
-                || self.api().calls_update_turn_key(account, key, &body),
-            )
+            .request(&api, account, || {
+                api.calls_update_turn_key(account, key, &body)
+            })
             .await?;
         Ok(updated.into())
     }
@@ -174,13 +173,10 @@ impl TurnKeys<'_> {
     /// A success without a key in `result` is [`Error::Decode`].
     pub async fn delete(&self, key: &TurnKeyId) -> Result<TurnKey, Error> {
         let (account, key) = (self.account()?, key.segment()?);
+        let api = self.api(&ops::CALLS_DELETE_TURN_KEY);
         let deleted = self
             .client
-            .request(
-                Op::new(&ops::CALLS_DELETE_TURN_KEY).with_limits(self.limits),
-                account,
-                || self.api().calls_delete_turn_key(account, key),
-            )
+            .request(&api, account, || api.calls_delete_turn_key(account, key))
             .await?;
         Ok(deleted.into())
     }

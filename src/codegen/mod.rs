@@ -300,7 +300,7 @@ pub fn generate(file: &Path, spec: &openapiv3::OpenAPI, api: &Api) -> Result<Str
     settings
         .with_interface(progenitor::InterfaceStyle::Positional)
         .with_inner_type(
-            "std::sync::Arc<crate::core::transport::Transport>"
+            "crate::core::request::Call"
                 .parse()
                 .expect("constant type path parses"),
         )

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use reqwest::Request;
 
-use crate::core::request::REQUEST;
+use crate::core::request::Call;
 use crate::core::scrub;
 use crate::core::scrub::Known;
 use crate::Error;
@@ -91,19 +91,19 @@ pub(crate) fn not_sent() -> Error {
 
 /// In a dry run, keeps `request` (the first one) as [`dry_run`] will return it, and says so;
 /// outside one, does nothing.
-pub(crate) fn take(known: &Known, request: &Request) -> bool {
+pub(crate) fn take(known: &Known, call: &Call, request: &Request) -> bool {
     DRY_RUN
         .try_with(|cell| {
             let mut cell = cell.lock().unwrap_or_else(|p| p.into_inner());
             if cell.is_none() {
-                *cell = Some(prepared(known, request));
+                *cell = Some(prepared(known, call, request));
             }
         })
         .is_ok()
 }
 
 /// What `request` would send, credentials redacted.
-fn prepared(known: &Known, request: &Request) -> PreparedRequest {
+fn prepared(known: &Known, call: &Call, request: &Request) -> PreparedRequest {
     let headers = request
         .headers()
         .iter()
@@ -124,12 +124,7 @@ fn prepared(known: &Known, request: &Request) -> PreparedRequest {
         .body()
         .and_then(reqwest::Body::as_bytes)
         .map(|bytes| scrub::redacted_body(bytes, known));
-    let (operation, secret_path) = REQUEST
-        .try_with(|state| {
-            let seen = state.lock();
-            (seen.operation, seen.secret_path)
-        })
-        .unwrap_or_default();
+    let secret_path = call.secret_path();
     let url = request.url();
     let shown_url = match secret_path {
         // The base URL's own path, then the template in place of what was filled in.
@@ -145,7 +140,7 @@ fn prepared(known: &Known, request: &Request) -> PreparedRequest {
         None => url.to_string(),
     };
     PreparedRequest {
-        operation: operation.unwrap_or(""),
+        operation: call.op.id(),
         method: request.method().to_string(),
         url: shown_url,
         headers,

@@ -5,7 +5,7 @@
 
 use crate::core::error::{ApiError, Endpoint, ErrorBody, Failure};
 use crate::core::operation::Op;
-use crate::core::request::RequestState;
+use crate::core::request::Seen;
 use crate::core::scrub;
 use crate::core::transport::Transport;
 use crate::Error;
@@ -81,12 +81,11 @@ impl Transport {
     pub(crate) async fn map_error<E: ErrorBody>(
         &self,
         error: progenitor_client::Error<E>,
-        state: &RequestState,
+        seen: &Seen,
         op: Op,
     ) -> Error {
         use progenitor_client::Error as P;
         let (endpoint, status, answer, too_large, limit) = {
-            let seen = state.lock();
             // A timeout reqwest reports is its connect timeout.
             let limit = self.connect_timeout;
             (

@@ -7,70 +7,67 @@ use bytes::{Bytes, BytesMut};
 use reqwest::header::{HeaderName, USER_AGENT};
 use reqwest::{Request, Response, ResponseBuilderExt};
 
-use crate::core::request::REQUEST;
+use crate::core::request::{Call, Seen};
 use crate::core::retry;
 use crate::core::scrub::{self, Known};
-use crate::core::transport::Transport;
+use crate::operations::Credential;
 
 // Header names built once: looking a name up by `&str` parses it on every request.
 const API_VERSION: HeaderName = HeaderName::from_static("api-version");
 const CF_RAY: HeaderName = HeaderName::from_static("cf-ray");
 
-impl Transport {
+impl Call {
     /// The `pre` hook: credentials (unless the operation goes without), user agent, and no
     /// `api-version` header (progenitor adds one from the spec's `info.version`; no API here
     /// defines it).
     pub(crate) fn prepare(&self, request: &mut Request) {
-        let anonymous = REQUEST
-            .try_with(|state| state.lock().anonymous)
-            .unwrap_or(false);
         let headers = request.headers_mut();
         headers.remove(API_VERSION);
-        headers.insert(USER_AGENT, self.user_agent.clone());
-        if !anonymous {
-            self.credentials.apply(headers);
+        headers.insert(USER_AGENT, self.transport.user_agent.clone());
+        if self.operation().credential != Credential::None {
+            self.transport.credentials.apply(headers);
         }
     }
 
     /// The `exec` hook: one try. Sends, records what came back, and keeps a body of unknown
-    /// length under the size cap. Retries and time limits are [`Transport::run`]'s: it rebuilds
+    /// length under the size cap. Retries and time limits are [`run`](crate::core::transport::run)'s: it rebuilds
     /// the request only when a retry happens, instead of copying every request in case one
     /// does.
     pub(crate) async fn execute(&self, request: Request) -> reqwest::Result<Response> {
-        let _ = REQUEST.try_with(|state| {
-            let mut seen = state.lock();
-            if seen.path.is_none() && seen.secret_path.is_none() {
-                seen.path = Some(request.url().path().to_string());
-            }
-            seen.status = None;
-            seen.request_id = None;
-            seen.retry_after = None;
-            seen.redirect_host = None;
-            seen.body_too_large = false;
-            seen.rate_report = None;
-        });
-        if crate::core::dry_run::take(&self.known(), &request) {
-            let _ = REQUEST.try_with(|state| state.lock().prepared = true);
+        let transport = &*self.transport;
+        {
+            let mut seen = self.seen();
+            let path = seen.path.take();
+            *seen = Seen {
+                path: match path {
+                    None if self.secret_path().is_none() => Some(request.url().path().to_string()),
+                    path => path,
+                },
+                ..Seen::default()
+            };
+        }
+        if crate::core::dry_run::take(&transport.known(), self, &request) {
+            self.seen().prepared = true;
             // An answer nobody reads: `run` ends the request as not sent.
             return Ok(Response::from(http::Response::new(Bytes::new())));
         }
         #[cfg(any(test, feature = "test-util"))]
-        let mut response = match &self.responder {
+        let mut response = match &transport.responder {
             // Boxed: only tests take this path, and its future would enlarge every request's.
             Some(responder) => Box::pin(responder.respond(in_process(request)))
                 .await
                 .into(),
-            None => self.http.execute(request).await?,
+            None => transport.http.execute(request).await?,
         };
         #[cfg(not(any(test, feature = "test-util")))]
-        let mut response = self.http.execute(request).await?;
+        let mut response = transport.http.execute(request).await?;
         let status = response.status();
         // Header values are server text: a server can echo the credentials it received.
         let request_id = response
             .headers()
             .get(CF_RAY)
             .and_then(|v| v.to_str().ok())
-            .map(|v| scrub::header_value(v, &self.known()));
+            .map(|v| scrub::header_value(v, &transport.known()));
         // Only error answers carry a wait worth reading.
         let retry_after = if status.as_u16() >= 400 {
             retry::retry_after(response.headers())
@@ -79,21 +76,20 @@ impl Transport {
         };
         let redirect_host = status
             .is_redirection()
-            .then(|| redirect_host(&response, &self.known()))
+            .then(|| redirect_host(&response, &transport.known()))
             .flatten();
         // Read for the budget, and on a 429 for the retry rules (the reset is its wait).
-        let rate_report = (status.as_u16() == 429 || !self.budgets.is_none()).then(|| {
-            crate::core::budget::reported(response.headers(), self.budgets.wants_policy())
-        });
-        let rate_report = rate_report.flatten();
-        let _ = REQUEST.try_with(|state| {
-            let mut seen = state.lock();
+        let budgets = &transport.budgets;
+        let rate_report = (status.as_u16() == 429 || !budgets.is_none())
+            .then(|| crate::core::budget::reported(response.headers(), budgets.wants_policy()));
+        {
+            let mut seen = self.seen();
             seen.status = Some(status);
             seen.request_id = request_id;
             seen.retry_after = retry_after;
             seen.redirect_host = redirect_host;
-            seen.rate_report = rate_report;
-        });
+            seen.rate_report = rate_report.flatten();
+        }
         // Everything the facade needs from the headers is read; progenitor would only clone
         // them into a value nobody reads. (Taken, not cleared: a cleared map keeps its
         // capacity, and the clone would allocate it again.)
@@ -109,7 +105,7 @@ impl Transport {
         // read here, within the try's time limit, whatever its length says: an answer nobody
         // documents is otherwise read after the tries, where no limit applies.
         if status.is_client_error() || status.is_server_error() {
-            let limit = scrub::SNIPPET_INPUT_BYTES.min(self.max_body_bytes);
+            let limit = scrub::SNIPPET_INPUT_BYTES.min(transport.max_body_bytes);
             // Boxed: rare, and its future would enlarge every request's.
             let start = Box::pin(collect_prefix(&mut response, limit)).await?;
             return Ok(rebuilt(&response, start));
@@ -117,23 +113,26 @@ impl Transport {
         match response.content_length() {
             // Within the cap: progenitor reads it as it is. hyper stops at the declared
             // length, so a lying server cannot exceed it. (`usize as u64` never truncates.)
-            Some(n) if n <= self.max_body_bytes as u64 => Ok(response),
-            Some(_) => Ok(too_large(&response)),
+            Some(n) if n <= transport.max_body_bytes as u64 => Ok(response),
+            Some(_) => Ok(self.too_large(&response)),
             // Boxed: rare (a body of unknown length), and its future would enlarge every
             // request's.
-            None => match Box::pin(collect_capped(&mut response, self.max_body_bytes)).await? {
-                Some(body) => Ok(rebuilt(&response, body)),
-                None => Ok(too_large(&response)),
-            },
+            None => {
+                let cap = transport.max_body_bytes;
+                match Box::pin(collect_capped(&mut response, cap)).await? {
+                    Some(body) => Ok(rebuilt(&response, body)),
+                    None => Ok(self.too_large(&response)),
+                }
+            }
         }
     }
-}
 
-/// An over-cap answer: recorded for `run`, and an empty body in its place (the rest is never
-/// read).
-fn too_large(response: &Response) -> Response {
-    let _ = REQUEST.try_with(|state| state.lock().body_too_large = true);
-    rebuilt(response, Bytes::new())
+    /// An over-cap answer: recorded for `run`, and an empty body in its place (the rest is
+    /// never read).
+    fn too_large(&self, response: &Response) -> Response {
+        self.seen().body_too_large = true;
+        rebuilt(response, Bytes::new())
+    }
 }
 
 /// Reads a body of unknown length, or `None` once it passes `cap`.
@@ -220,12 +219,25 @@ async fn collect_prefix(response: &mut Response, limit: usize) -> reqwest::Resul
     Ok(body.freeze())
 }
 
-/// Implements progenitor's hooks for a generated client, delegating to its [`Transport`].
+/// Implements progenitor's hooks for a generated client, delegating to its request's [`Call`],
+/// and builds the client per request.
 macro_rules! transport_hooks {
     ($client:ty) => {
-        impl progenitor_client::ClientHooks<std::sync::Arc<$crate::core::transport::Transport>>
-            for $client
-        {
+        impl $crate::core::request::Generated for $client {
+            fn build(base: &str, http: reqwest::Client, call: $crate::core::request::Call) -> Self {
+                Self {
+                    baseurl: base.to_string(),
+                    client: http,
+                    inner: call,
+                }
+            }
+
+            fn call(&self) -> &$crate::core::request::Call {
+                &self.inner
+            }
+        }
+
+        impl progenitor_client::ClientHooks<$crate::core::request::Call> for $client {
             async fn pre<E>(
                 &self,
                 request: &mut reqwest::Request,

@@ -1,7 +1,13 @@
-//! The state of one request: what it is (for dry runs and errors) and what its answer said,
-//! shared between [`Transport::run`](crate::core::transport::Transport) and progenitor's hooks.
+//! One request's context, carried by the generated client that sends it.
+//!
+//! progenitor hands its hooks the client they run on (`&self`) and the operation's name, and
+//! nothing else. So each request gets its own generated client ([`Base::client`]), whose
+//! `inner` value is that request's [`Call`]: the hooks read what the request is from it and
+//! write what its answer said into it, and [`run`](crate::core::transport::run) reads that back
+//! after each try. Nothing is shared between requests but the transport.
 
-use std::sync::{Arc, Mutex};
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -9,23 +15,19 @@ use reqwest::StatusCode;
 use crate::core::budget::Reported;
 use crate::core::error::{Endpoint, Provider};
 use crate::core::operation::Op;
+use crate::core::transport::Transport;
+use crate::operations::Operation;
 
-/// What one request saw, shared between [`Transport::run`] and the hooks through a task-local,
-/// since progenitor's hooks have no per-request parameter. (Shared through an `Arc`: a
-/// task-local value is swapped in and out on every poll, so it should be pointer-sized.)
-#[derive(Default)]
-pub(crate) struct RequestState {
-    inner: Mutex<Seen>,
+/// One request: the transport it goes through, its operation, and what its current try saw.
+pub(crate) struct Call {
+    pub(crate) transport: Arc<Transport>,
+    pub(crate) op: Op,
+    seen: Mutex<Seen>,
 }
 
+/// What one try of a request saw (reset by each try), and the path it was sent to.
 #[derive(Default)]
 pub(crate) struct Seen {
-    /// The operation (for a dry run's record).
-    pub(crate) operation: Option<&'static str>,
-    /// Its path template, when the path sent must not be shown.
-    pub(crate) secret_path: Option<&'static str>,
-    /// Sent without the client's credentials.
-    pub(crate) anonymous: bool,
     pub(crate) status: Option<StatusCode>,
     pub(crate) request_id: Option<String>,
     pub(crate) retry_after: Option<Duration>,
@@ -40,16 +42,51 @@ pub(crate) struct Seen {
     pub(crate) prepared: bool,
 }
 
-impl RequestState {
-    /// The state of a request about to run.
-    pub(crate) fn new(seen: Seen) -> Self {
+/// A copy is the same request started afresh (progenitor's clients derive `Clone`; none is
+/// cloned here).
+impl Clone for Call {
+    fn clone(&self) -> Self {
+        Self::new(self.transport.clone(), self.op)
+    }
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("operation", &self.op.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Call {
+    pub(crate) fn new(transport: Arc<Transport>, op: Op) -> Self {
         Self {
-            inner: Mutex::new(seen),
+            transport,
+            op,
+            seen: Mutex::new(Seen::default()),
         }
     }
 
-    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Seen> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    /// The spec's facts about the operation.
+    pub(crate) fn operation(&self) -> &'static Operation {
+        self.op.operation
+    }
+
+    /// What the current try saw. (Locked only by the request's own steps, one at a time: the
+    /// lock is there because the generated client is shared by reference across awaits.)
+    pub(crate) fn seen(&self) -> MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// What the last try saw, taken once the request is over.
+    pub(crate) fn take_seen(&self) -> Seen {
+        std::mem::take(&mut *self.seen())
+    }
+
+    /// The path template when the path sent must not be shown (it holds a secret).
+    pub(crate) fn secret_path(&self) -> Option<&'static str> {
+        let operation = self.operation();
+        operation.sensitive_path.then_some(operation.path)
     }
 }
 
@@ -65,6 +102,38 @@ impl Seen {
     }
 }
 
-tokio::task_local! {
-    pub(crate) static REQUEST: Arc<RequestState>;
+/// A generated client, built for one request around its [`Call`] (`build.rs` implements it for
+/// every generated client, with progenitor's hooks).
+pub(crate) trait Generated {
+    /// The client for one request to `base`.
+    fn build(base: &str, http: reqwest::Client, call: Call) -> Self;
+    /// The request it sends.
+    fn call(&self) -> &Call;
+}
+
+/// Where a generated client `C` sends its requests: its API's base URL on one client.
+pub(crate) struct Base<C> {
+    url: Box<str>,
+    client: PhantomData<fn() -> C>,
+}
+
+impl<C: Generated> Base<C> {
+    /// An API at `url` (no trailing slash).
+    pub(crate) fn new(url: &str) -> Self {
+        Self {
+            url: url.into(),
+            client: PhantomData,
+        }
+    }
+
+    /// The generated client for one request of `op` through `transport`: the closure that
+    /// sends the request borrows it, and [`run`](crate::core::transport::run) reads what the
+    /// request saw from it.
+    pub(crate) fn client(&self, transport: &Arc<Transport>, op: Op) -> C {
+        C::build(
+            &self.url,
+            transport.http.clone(),
+            Call::new(transport.clone(), op),
+        )
+    }
 }

@@ -1,10 +1,11 @@
 //! The seam between the generated clients and the facade.
 //!
-//! Every generated client carries an `Arc<Transport>` (progenitor's `inner` value) and runs its
-//! requests through the hooks of [`hooks`](crate::core::hooks): `pre` adds credentials and user
-//! agent, `exec` sends one try. [`Transport::run`] runs a generated request in a tracing span
-//! within its time limits, tries it again when the retry policy says so, and turns progenitor's
-//! result into this crate's [`Error`] ([`failure`](crate::core::failure)).
+//! Each request gets its own generated client, whose `inner` value is the request's
+//! [`Call`] (the shared `Arc<Transport>`, the operation, what each try saw), and runs through
+//! the hooks of [`hooks`](crate::core::hooks): `pre` adds credentials and user agent, `exec`
+//! sends one try. [`run`] runs a generated request in a tracing span within its time limits,
+//! tries it again when the retry policy says so, and turns progenitor's result into this
+//! crate's [`Error`] ([`failure`](crate::core::failure)).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,10 +20,10 @@ use crate::core::budget::{self, Budgets, Permits};
 use crate::core::config::{Options, ResponseHook, ResponseInfo};
 use crate::core::error::{Endpoint, ErrorBody, Provider};
 use crate::core::operation::{deadline_after, Op};
-use crate::core::request::{RequestState, Seen, REQUEST};
+use crate::core::request::{Call, Generated, Seen};
 use crate::core::retry::{self, RetryConfig, Sleeper};
 use crate::core::scrub::Known;
-use crate::operations::{Credential, Replay};
+use crate::operations::Replay;
 use crate::Error;
 
 /// Shared state of one client: HTTP client, credentials, policy. Cheap to share (`Arc`).
@@ -70,16 +71,16 @@ pub(crate) struct Meta {
     pub(crate) status: u16,
     provider: Provider,
     op: Op,
-    state: Arc<RequestState>,
+    seen: Seen,
 }
 
 impl Meta {
     pub(crate) fn endpoint(&self) -> Endpoint {
-        self.state.lock().endpoint(self.provider, self.op)
+        self.seen.endpoint(self.provider, self.op)
     }
 
     pub(crate) fn request_id(&self) -> Option<String> {
-        self.state.lock().request_id.clone()
+        self.seen.request_id.clone()
     }
 }
 
@@ -185,48 +186,54 @@ impl Transport {
     pub(crate) fn budget_snapshot(&self) -> Option<crate::BudgetSnapshot> {
         self.budgets.snapshot()
     }
+}
 
-    /// Runs one generated request: span, per-request state, time limits, retries and error
-    /// mapping.
-    ///
-    /// `make` builds the request; it runs again for each retry. The whole request is boxed
-    /// once: the generated future is large, and would otherwise be part of (and copied with)
-    /// the caller's.
-    pub(crate) fn run<'a, T, E, F, Fut>(
-        &'a self,
-        op: Op,
-        account: Option<&'a str>,
-        make: F,
-    ) -> std::pin::Pin<Box<impl Future<Output = Result<(T, Meta), Error>> + 'a>>
-    where
-        T: 'a,
-        E: ErrorBody + 'a,
-        F: Fn() -> Fut + 'a,
-        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>> + 'a,
-    {
-        Box::pin(self.run_unboxed(op, account, &self.budgets, make))
-    }
+/// Runs one request on its generated client `api` ([`Base::client`](crate::core::request::Base::client)): span, time limits,
+/// retries and error mapping.
+///
+/// `make` sends the request on `api`; it runs again for each retry. The whole request is boxed
+/// once: the generated future is large, and would otherwise be part of (and copied with) the
+/// caller's.
+pub(crate) fn run<'a, C, T, E, F, Fut>(
+    api: &'a C,
+    account: Option<&'a str>,
+    make: F,
+) -> std::pin::Pin<Box<impl Future<Output = Result<(T, Meta), Error>> + 'a>>
+where
+    C: Generated,
+    T: 'a,
+    E: ErrorBody + 'a,
+    F: Fn() -> Fut + 'a,
+    Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>> + 'a,
+{
+    let call = api.call();
+    Box::pin(
+        call.transport
+            .run_unboxed(call, account, &call.transport.budgets, make),
+    )
+}
 
-    /// [`Transport::run`] through `budgets` instead of the client's (a Realtime SFU session's
-    /// own pace).
-    pub(crate) fn run_paced<'a, T, E, F, Fut>(
-        &'a self,
-        op: Op,
-        budgets: &'a Budgets,
-        make: F,
-    ) -> std::pin::Pin<Box<impl Future<Output = Result<(T, Meta), Error>> + 'a>>
-    where
-        T: 'a,
-        E: ErrorBody + 'a,
-        F: Fn() -> Fut + 'a,
-        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>> + 'a,
-    {
-        Box::pin(self.run_unboxed(op, None, budgets, make))
-    }
+/// [`run`] through `budgets` instead of the client's (a Realtime SFU session's own pace).
+pub(crate) fn run_paced<'a, C, T, E, F, Fut>(
+    api: &'a C,
+    budgets: &'a Budgets,
+    make: F,
+) -> std::pin::Pin<Box<impl Future<Output = Result<(T, Meta), Error>> + 'a>>
+where
+    C: Generated,
+    T: 'a,
+    E: ErrorBody + 'a,
+    F: Fn() -> Fut + 'a,
+    Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>> + 'a,
+{
+    let call = api.call();
+    Box::pin(call.transport.run_unboxed(call, None, budgets, make))
+}
 
+impl Transport {
     async fn run_unboxed<T, E, F, Fut>(
         &self,
-        op: Op,
+        call: &Call,
         account: Option<&str>,
         budgets: &Budgets,
         make: F,
@@ -236,6 +243,7 @@ impl Transport {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<E>>>,
     {
+        let op = call.op;
         let span = tracing::info_span!(
             "apps_api.request",
             provider = %self.provider,
@@ -253,12 +261,6 @@ impl Transport {
         let per_try = op.timeout.unwrap_or(self.request_timeout);
         let total = op.total.unwrap_or(self.total_timeout);
         let deadline = op.deadline.unwrap_or_else(|| deadline_after(total));
-        let state = Arc::new(RequestState::new(Seen {
-            operation: Some(op.id()),
-            secret_path: op.operation.sensitive_path.then_some(op.path()),
-            anonymous: op.operation.credential == Credential::None,
-            ..Seen::default()
-        }));
         let mut tries = retry::Tries::default();
         let mut attempt: u32 = 0;
         // A dry run sends nothing, so it takes nothing from the budget.
@@ -275,7 +277,7 @@ impl Transport {
             match budgets.acquire(deadline, longest_block, &span).await {
                 Ok(places) => permits = places,
                 Err(wait) => {
-                    let endpoint = state.lock().endpoint(self.provider, op);
+                    let endpoint = call.seen().endpoint(self.provider, op);
                     return Err(self.budget_refusal(endpoint, wait));
                 }
             }
@@ -290,7 +292,7 @@ impl Transport {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
                 return Err(Error::Timeout {
-                    endpoint: Box::new(state.lock().endpoint(self.provider, op)),
+                    endpoint: Box::new(call.seen().endpoint(self.provider, op)),
                     after: total,
                 });
             }
@@ -303,11 +305,10 @@ impl Transport {
             };
             permits.sending();
             // The request writes its (large) result here, so that what each poll passes up
-            // through the task-local scope, the span and the timer is `()`, not the result.
+            // through the span and the timer is `()`, not the result.
             let mut outcome = None;
             let in_time = {
                 let request = std::pin::pin!(async { outcome = Some(make().await) });
-                let request = REQUEST.scope(state.clone(), request);
                 // Entering a span on every poll costs something even when nobody listens.
                 if span.is_disabled() {
                     tokio::time::timeout(limit, request).await
@@ -315,7 +316,7 @@ impl Transport {
                     span.record("attempt", attempt);
                     let in_time =
                         tokio::time::timeout(limit, request.instrument(span.clone())).await;
-                    let seen = state.lock();
+                    let seen = call.seen();
                     if let Some(status) = seen.status {
                         span.record("status", status.as_u16());
                     }
@@ -332,7 +333,7 @@ impl Transport {
                     Err(Failed::TimedOut)
                 }
             };
-            if state.lock().prepared {
+            if call.seen().prepared {
                 return Err(crate::core::dry_run::not_sent());
             }
             // What the retry rules make of a failure, before the budget hears of the answer: a
@@ -340,7 +341,7 @@ impl Transport {
             let next = match &result {
                 Ok(_) => retry::Next::END,
                 Err(error) => {
-                    let seen = state.lock();
+                    let seen = call.seen();
                     let outcome = error.outcome(&seen);
                     let server_wait = match outcome {
                         retry::Outcome::Status(429) => seen.retry_after.or_else(|| {
@@ -360,7 +361,7 @@ impl Transport {
                 }
             };
             if !permits.is_empty() {
-                let mut seen = state.lock();
+                let mut seen = call.seen();
                 if seen.status.is_some() {
                     permits.answered(next.block, seen.rate_report.take());
                 } else if matches!(&result, Err(e) if e.outcome(&seen) == retry::Outcome::NotSent) {
@@ -371,7 +372,7 @@ impl Transport {
                 }
             }
             if let Some(hook) = &self.on_response {
-                let seen = state.lock();
+                let seen = call.seen();
                 if let Some(status) = seen.status {
                     hook(&ResponseInfo {
                         operation: op.id(),
@@ -407,7 +408,7 @@ impl Transport {
                 attempt,
                 // Saturates: a wait is at most a day (RETRY_AFTER_CEILING).
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                status = state.lock().status.map(|s| s.as_u16()),
+                status = call.seen().status.map(|s| s.as_u16()),
                 "retrying"
             );
             self.sleeper.sleep(wait).await;
@@ -425,23 +426,24 @@ impl Transport {
                     status: value.status().as_u16(),
                     provider: self.provider,
                     op,
-                    state,
+                    seen: call.take_seen(),
                 };
                 return Ok((value.into_inner(), meta));
             }
             Err(Failed::TimedOut) => Error::Timeout {
-                endpoint: Box::new(state.lock().endpoint(self.provider, op)),
+                endpoint: Box::new(call.seen().endpoint(self.provider, op)),
                 after: timed_out_after,
             },
             // The body of an answer the operation does not document is read here, after the
             // tries: still within the deadline. (Boxed: the error path's future would otherwise
             // enlarge, and be copied with, every request's future.)
             Err(Failed::Answer(e)) => {
-                let read = Box::pin(self.map_error(e, &state, op));
+                let seen = call.take_seen();
+                let read = Box::pin(self.map_error(e, &seen, op));
                 match tokio::time::timeout_at(deadline, read).await {
                     Ok(error) => error,
                     Err(_) => Error::Timeout {
-                        endpoint: Box::new(state.lock().endpoint(self.provider, op)),
+                        endpoint: Box::new(seen.endpoint(self.provider, op)),
                         after: total,
                     },
                 }

@@ -235,10 +235,6 @@ impl HoverClient {
 impl HoverApps<'_> {
     handle_limits!();
 
-    fn api(&self) -> &crate::generated::hover::Client {
-        &self.client.inner.api
-    }
-
     /// Creates an app. Never retried after it was sent (a retry would make a second app).
     pub async fn create(&self, app: &NewHoverApp) -> Result<HoverApp, Error> {
         let body = gen::HoverAppCreateRequest {
@@ -248,26 +244,25 @@ impl HoverApps<'_> {
                 webhook_url: app.webhook_url.clone(),
             },
         };
-        let api = self.api();
+        let api = self
+            .client
+            .api(Op::new(&ops::HOVER_APPS_CREATE).with_limits(self.limits));
         let document = self
             .client
-            .request(
-                Op::new(&ops::HOVER_APPS_CREATE).with_limits(self.limits),
-                || api.hover_apps_create(&body),
-            )
+            .request(&api, || api.hover_apps_create(&body))
             .await?;
         Ok(document.into())
     }
 
     /// Fetches one app.
     pub async fn get(&self, id: &HoverAppId) -> Result<HoverApp, Error> {
-        let (id, api) = (id.segment()?, self.api());
+        let id = id.segment()?;
+        let api = self
+            .client
+            .api(Op::new(&ops::HOVER_APPS_GET).with_limits(self.limits));
         Ok(self
             .client
-            .request(
-                Op::new(&ops::HOVER_APPS_GET).with_limits(self.limits),
-                || api.hover_apps_get(id),
-            )
+            .request(&api, || api.hover_apps_get(id))
             .await?
             .into())
     }
@@ -291,29 +286,29 @@ impl HoverApps<'_> {
                 "an app update needs at least one change".into(),
             ));
         }
-        let (id, api) = (id.segment()?, self.api());
+        let id = id.segment()?;
         let body = gen::HoverAppUpdateRequest {
             app: changes.clone(),
         };
+        let api = self
+            .client
+            .api(Op::new(&ops::HOVER_APPS_UPDATE).with_limits(self.limits));
         Ok(self
             .client
-            .request(
-                Op::new(&ops::HOVER_APPS_UPDATE).with_limits(self.limits),
-                || api.hover_apps_update(id, &body),
-            )
+            .request(&api, || api.hover_apps_update(id, &body))
             .await?
             .into())
     }
 
     /// Archives the app (undo with [`HoverApps::restore`]).
     pub async fn archive(&self, id: &HoverAppId) -> Result<Archived, Error> {
-        let (id, api) = (id.segment()?, self.api());
+        let id = id.segment()?;
+        let api = self
+            .client
+            .api(Op::new(&ops::HOVER_APPS_ARCHIVE).with_limits(self.limits));
         let archived = self
             .client
-            .request(
-                Op::new(&ops::HOVER_APPS_ARCHIVE).with_limits(self.limits),
-                || api.hover_apps_archive(id),
-            )
+            .request(&api, || api.hover_apps_archive(id))
             .await?;
         Ok(Archived {
             id: archived.id,
@@ -323,13 +318,13 @@ impl HoverApps<'_> {
 
     /// Restores an archived app; its `archived_at` is `None` again.
     pub async fn restore(&self, id: &HoverAppId) -> Result<HoverApp, Error> {
-        let (id, api) = (id.segment()?, self.api());
+        let id = id.segment()?;
+        let api = self
+            .client
+            .api(Op::new(&ops::HOVER_APPS_RESTORE).with_limits(self.limits));
         Ok(self
             .client
-            .request(
-                Op::new(&ops::HOVER_APPS_RESTORE).with_limits(self.limits),
-                || api.hover_apps_restore(id),
-            )
+            .request(&api, || api.hover_apps_restore(id))
             .await?
             .into())
     }

@@ -207,13 +207,12 @@ impl HoverClient {
             email: email.clone(),
             password: password.clone(),
         };
-        let (answer, _) = self
+        let api = self
             .inner
-            .transport
-            .run(HOVER_AUTHENTICATE, None, || {
-                self.inner.api.hover_authenticate(&body)
-            })
-            .await?;
+            .api
+            .client(&self.inner.transport, HOVER_AUTHENTICATE);
+        let (answer, _) =
+            crate::core::transport::run(&api, None, || api.hover_authenticate(&body)).await?;
         super::use_token(&self.inner.transport, &answer.auth_token)
     }
 }

@@ -10,7 +10,8 @@ use crate::core::error::ErrorBody;
 use crate::core::error::Provider;
 use crate::core::error::{common_api_errors, error_text};
 use crate::core::operation::{deadline_after, Op};
-use crate::core::transport::{BudgetOf, Transport};
+use crate::core::request::{Base, Generated};
+use crate::core::transport::{run, BudgetOf, Transport};
 use crate::generated::hover::types as gen;
 use crate::operations as ops;
 use crate::{ApiError, Error, Secret};
@@ -60,7 +61,7 @@ pub struct HoverClient {
 
 struct Inner {
     transport: Arc<Transport>,
-    api: crate::generated::hover::Client,
+    api: Base<crate::generated::hover::Client>,
     credentials: Option<(String, Secret)>,
     /// One login at a time, shared, spaced (see [`login`]).
     logins: login::Logins,
@@ -156,11 +157,7 @@ impl HoverClientBuilder {
         }
         Ok(HoverClient {
             inner: Arc::new(Inner {
-                api: crate::generated::hover::Client::new_with_client(
-                    &base_url,
-                    transport.http.clone(),
-                    transport.clone(),
-                ),
+                api: Base::new(&base_url),
                 transport,
                 credentials: self.credentials,
                 logins: login::Logins::new(self.login_cooldown.unwrap_or(login::LOGIN_COOLDOWN)),
@@ -213,9 +210,21 @@ impl HoverClient {
             .map(drop)
     }
 
-    /// Runs a generated request, logging in first if needed and once more on a 401. The
+    /// The generated client for one request of `op`, whose deadline is fixed now: the login,
+    /// the request and its retry share it.
+    fn api(&self, op: Op) -> crate::generated::hover::Client {
+        let total = op.total.unwrap_or(self.inner.transport.total_timeout());
+        let op = op.until(deadline_after(total));
+        self.inner.api.client(&self.inner.transport, op)
+    }
+
+    /// Runs a generated request on `api` ([`HoverClient::api`]), logging in first if needed and once more on a 401. The
     /// login, the request and its retry share one deadline.
-    async fn request<T, F, Fut>(&self, op: Op, make: F) -> Result<T, Error>
+    async fn request<T, F, Fut>(
+        &self,
+        api: &crate::generated::hover::Client,
+        make: F,
+    ) -> Result<T, Error>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<
@@ -225,8 +234,7 @@ impl HoverClient {
             >,
         >,
     {
-        let total = op.total.unwrap_or(self.inner.transport.total_timeout());
-        let op = op.until(deadline_after(total));
+        let op = api.call().op;
         let can_login = self.inner.credentials.is_some();
         let seen = self.inner.logins.generation();
         // A dry run sends nothing, a login least of all.
@@ -236,12 +244,12 @@ impl HoverClient {
             Box::pin(self.refresh_token(seen, op)).await?;
         }
         let seen = self.inner.logins.generation();
-        match self.inner.transport.run(op, None, &make).await {
+        match run(api, None, &make).await {
             Err(Error::Auth(failure)) if failure.status == 401 && can_login => {
                 match Box::pin(self.refresh_token(seen, op)).await? {
                     login::Refresh::LoggedIn => {
                         tracing::debug!(operation = op.id(), "401: logged in again, retrying once");
-                        Ok(self.inner.transport.run(op, None, &make).await?.0)
+                        Ok(run(api, None, &make).await?.0)
                     }
                     // The token was minutes old at most: another would not help.
                     login::Refresh::TooSoon => Err(Error::Auth(failure)),

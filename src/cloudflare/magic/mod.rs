@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use super::CloudflareClient;
 use crate::core::operation::{handle_limits, Limits, Op};
 use crate::generated::magic::types as gen;
-use crate::operations as ops;
+use crate::operations::{self as ops, Operation};
 use crate::{AccountId, Error, MagicAppId};
 
 mod sites;
@@ -431,20 +431,20 @@ impl CloudflareClient {
 impl Magic<'_> {
     handle_limits!();
 
-    fn api(&self) -> &crate::generated::magic::Client {
-        &self.client.inner.magic
+    /// The generated client for one request of `operation`, with this handle's limits.
+    fn api(&self, operation: &'static Operation) -> crate::generated::magic::Client {
+        let inner = &self.client.inner;
+        let op = Op::new(operation).with_limits(self.limits);
+        inner.magic.client(&inner.transport, op)
     }
 
     /// Lists the account's apps and the apps Cloudflare manages. There is no single-app GET.
     pub async fn list(&self) -> Result<Vec<MagicListItem>, Error> {
         let account = self.account.segment()?;
+        let api = self.api(&ops::MAGIC_ACCOUNT_APPS_LIST_APPS);
         let items = self
             .client
-            .request(
-                Op::new(&ops::MAGIC_ACCOUNT_APPS_LIST_APPS).with_limits(self.limits),
-                account,
-                || self.api().magic_account_apps_list_apps(account),
-            )
+            .request(&api, account, || api.magic_account_apps_list_apps(account))
             .await?;
         Ok(items.into_iter().map(MagicListItem::from).collect())
     }
@@ -467,13 +467,12 @@ impl Magic<'_> {
     pub async fn create(&self, app: &NewMagicApp) -> Result<MagicApp, Error> {
         let body = app.to_request()?;
         let account = self.account.segment()?;
+        let api = self.api(&ops::MAGIC_ACCOUNT_APPS_ADD_APP);
         let created = self
             .client
-            .request(
-                Op::new(&ops::MAGIC_ACCOUNT_APPS_ADD_APP).with_limits(self.limits),
-                account,
-                || self.api().magic_account_apps_add_app(account, &body),
-            )
+            .request(&api, account, || {
+                api.magic_account_apps_add_app(account, &body)
+            })
             .await?;
         Ok(created.into())
     }
@@ -488,16 +487,12 @@ impl Magic<'_> {
     ) -> Result<MagicApp, Error> {
         let body = changes.to_request()?;
         let (account, app) = (self.account.segment()?, app.segment()?);
+        let api = self.api(&ops::MAGIC_ACCOUNT_APPS_UPDATE_APP);
         let updated = self
             .client
-            .request(
-                Op::new(&ops::MAGIC_ACCOUNT_APPS_UPDATE_APP).with_limits(self.limits),
-                account,
-                || {
-                    self.api()
-                        .magic_account_apps_update_app(account, app, &body)
-                },
-            )
+            .request(&api, account, || {
+                api.magic_account_apps_update_app(account, app, &body)
+            })
             .await?;
         Ok(updated.into())
     }
@@ -512,13 +507,12 @@ impl Magic<'_> {
     ) -> Result<MagicApp, Error> {
         let body = changes.to_request()?;
         let (account, app) = (self.account.segment()?, app.segment()?);
+        let api = self.api(&ops::MAGIC_ACCOUNT_APPS_PATCH_APP);
         let patched = self
             .client
-            .request(
-                Op::new(&ops::MAGIC_ACCOUNT_APPS_PATCH_APP).with_limits(self.limits),
-                account,
-                || self.api().magic_account_apps_patch_app(account, app, &body),
-            )
+            .request(&api, account, || {
+                api.magic_account_apps_patch_app(account, app, &body)
+            })
             .await?;
         Ok(patched.into())
     }
@@ -528,13 +522,12 @@ impl Magic<'_> {
     /// A success without an app in `result` is [`Error::Decode`].
     pub async fn delete(&self, app: &MagicAppId) -> Result<MagicApp, Error> {
         let (account, app) = (self.account.segment()?, app.segment()?);
+        let api = self.api(&ops::MAGIC_ACCOUNT_APPS_DELETE_APP);
         let deleted = self
             .client
-            .request(
-                Op::new(&ops::MAGIC_ACCOUNT_APPS_DELETE_APP).with_limits(self.limits),
-                account,
-                || self.api().magic_account_apps_delete_app(account, app),
-            )
+            .request(&api, account, || {
+                api.magic_account_apps_delete_app(account, app)
+            })
             .await?;
         Ok(deleted.into())
     }

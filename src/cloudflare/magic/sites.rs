@@ -5,7 +5,7 @@
 //! Reference: <https://developers.cloudflare.com/api/resources/magic_transit/subresources/sites/subresources/app_configuration/>
 
 use super::{Magic, MagicAppId};
-use crate::core::operation::{OneCall, Op};
+use crate::core::operation::OneCall;
 use crate::generated::magic::types as gen;
 use crate::operations as ops;
 use crate::{AppConfigId, Error, SiteId};
@@ -353,13 +353,10 @@ impl Magic<'_> {
     /// Lists the account's Magic sites.
     pub async fn sites(&self) -> Result<Vec<MagicSite>, Error> {
         let account = self.account.segment()?;
+        let api = self.api(&ops::MAGIC_SITES_LIST_SITES);
         let sites = self
             .client
-            .request(
-                Op::new(&ops::MAGIC_SITES_LIST_SITES).with_limits(self.limits),
-                account,
-                || self.api().magic_sites_list_sites(account),
-            )
+            .request(&api, account, || api.magic_sites_list_sites(account))
             .await?;
         Ok(sites.into_iter().map(MagicSite::from).collect())
     }
@@ -369,14 +366,12 @@ impl Magic<'_> {
     /// A config that names no app, or both kinds, is [`Error::Decode`].
     pub async fn app_configs(&self, site: &SiteId) -> Result<Vec<AppConfig>, Error> {
         let (account, site) = (self.account.segment()?, site.segment()?);
+        let api = self.api(&ops::MAGIC_SITE_APP_CONFIGS_LIST_APP_CONFIGS);
         self.client
             .request_checked(
-                Op::new(&ops::MAGIC_SITE_APP_CONFIGS_LIST_APP_CONFIGS).with_limits(self.limits),
+                &api,
                 account,
-                || {
-                    self.api()
-                        .magic_site_app_configs_list_app_configs(account, site)
-                },
+                || api.magic_site_app_configs_list_app_configs(account, site),
                 configs,
             )
             .await
@@ -406,14 +401,12 @@ impl Magic<'_> {
     ) -> Result<AppConfig, Error> {
         let body = config.to_request()?;
         let (account, site) = (self.account.segment()?, site.segment()?);
+        let api = self.api(&ops::MAGIC_SITE_APP_CONFIGS_ADD_APP_CONFIG);
         self.client
             .request_checked(
-                Op::new(&ops::MAGIC_SITE_APP_CONFIGS_ADD_APP_CONFIG).with_limits(self.limits),
+                &api,
                 account,
-                || {
-                    self.api()
-                        .magic_site_app_configs_add_app_config(account, site, &body)
-                },
+                || api.magic_site_app_configs_add_app_config(account, site, &body),
                 AppConfig::try_from,
             )
             .await
@@ -428,14 +421,12 @@ impl Magic<'_> {
     ) -> Result<AppConfig, Error> {
         let body = changes.to_request(true)?;
         let (account, site, config) = (self.account.segment()?, site.segment()?, config.segment()?);
+        let api = self.api(&ops::MAGIC_SITE_APP_CONFIGS_UPDATE_APP_CONFIG);
         self.client
             .request_checked(
-                Op::new(&ops::MAGIC_SITE_APP_CONFIGS_UPDATE_APP_CONFIG).with_limits(self.limits),
+                &api,
                 account,
-                || {
-                    self.api()
-                        .magic_site_app_configs_update_app_config(account, site, config, &body)
-                },
+                || api.magic_site_app_configs_update_app_config(account, site, config, &body),
                 AppConfig::try_from,
             )
             .await
@@ -450,14 +441,12 @@ impl Magic<'_> {
     ) -> Result<AppConfig, Error> {
         let body = changes.to_request(false)?;
         let (account, site, config) = (self.account.segment()?, site.segment()?, config.segment()?);
+        let api = self.api(&ops::MAGIC_SITE_APP_CONFIGS_PATCH_APP_CONFIG);
         self.client
             .request_checked(
-                Op::new(&ops::MAGIC_SITE_APP_CONFIGS_PATCH_APP_CONFIG).with_limits(self.limits),
+                &api,
                 account,
-                || {
-                    self.api()
-                        .magic_site_app_configs_patch_app_config(account, site, config, &body)
-                },
+                || api.magic_site_app_configs_patch_app_config(account, site, config, &body),
                 AppConfig::try_from,
             )
             .await
@@ -470,14 +459,12 @@ impl Magic<'_> {
         config: &AppConfigId,
     ) -> Result<AppConfig, Error> {
         let (account, site, config) = (self.account.segment()?, site.segment()?, config.segment()?);
+        let api = self.api(&ops::MAGIC_SITE_APP_CONFIGS_DELETE_APP_CONFIG);
         self.client
             .request_checked(
-                Op::new(&ops::MAGIC_SITE_APP_CONFIGS_DELETE_APP_CONFIG).with_limits(self.limits),
+                &api,
                 account,
-                || {
-                    self.api()
-                        .magic_site_app_configs_delete_app_config(account, site, config)
-                },
+                || api.magic_site_app_configs_delete_app_config(account, site, config),
                 AppConfig::try_from,
             )
             .await

@@ -8,6 +8,7 @@ use super::model::{checked_session, refused, Location};
 use super::ItemCode;
 use super::RealtimeClient;
 use crate::core::operation::Op;
+use crate::core::transport::run;
 use crate::generated::sfu::types as wire;
 use crate::operations as ops;
 use crate::{Error, SessionId};
@@ -185,10 +186,9 @@ impl RealtimeClient {
                 .map(AdapterRequest::to_wire)
                 .collect::<Result<_, _>>()?,
         };
+        let api = self.api(ADAPTERS_NEW);
         let (answer, status) = self
-            .adapters(ADAPTERS_NEW, || {
-                self.inner.api.sfu_adapters_websocket_new(app, &body)
-            })
+            .adapters(&api, || api.sfu_adapters_websocket_new(app, &body))
             .await?;
         let known = self.inner.transport.known();
         let rules = Rules {
@@ -233,10 +233,9 @@ impl RealtimeClient {
                 })
                 .collect::<Result<_, _>>()?,
         };
+        let api = self.api(ADAPTERS_CLOSE);
         let (answer, status) = self
-            .adapters(ADAPTERS_CLOSE, || {
-                self.inner.api.sfu_adapters_websocket_close(app, &body)
-            })
+            .adapters(&api, || api.sfu_adapters_websocket_close(app, &body))
             .await?;
         let known = self.inner.transport.known();
         let requests = adapter_ids.iter().map(|id| id.to_string()).collect();
@@ -267,7 +266,7 @@ impl RealtimeClient {
     /// error.
     async fn adapters<F, Fut>(
         &self,
-        op: Op,
+        api: &crate::generated::sfu::Client,
         call: F,
     ) -> Result<(wire::SfuAdapterAnswer, u16), Error>
     where
@@ -279,20 +278,17 @@ impl RealtimeClient {
             >,
         >,
     {
-        let (answer, meta) = self
-            .inner
-            .transport
-            .run(op, None, || async {
-                match call().await {
-                    Err(progenitor_client::Error::ErrorResponse(answer))
-                        if answer.status() == 503 && !answer.tracks.is_empty() =>
-                    {
-                        Ok(answer)
-                    }
-                    other => other,
+        let (answer, meta) = run(api, None, || async {
+            match call().await {
+                Err(progenitor_client::Error::ErrorResponse(answer))
+                    if answer.status() == 503 && !answer.tracks.is_empty() =>
+                {
+                    Ok(answer)
                 }
-            })
-            .await?;
+                other => other,
+            }
+        })
+        .await?;
         if meta.status != 503 {
             self.refuse_error_code(
                 &meta,

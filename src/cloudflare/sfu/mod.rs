@@ -73,7 +73,8 @@ use crate::core::error::ErrorBody;
 use crate::core::error::Provider;
 use crate::core::failure::Answer;
 use crate::core::operation::{Limits, Op};
-use crate::core::transport::{BudgetOf, Meta, Transport};
+use crate::core::request::Base;
+use crate::core::transport::{run, BudgetOf, Meta, Transport};
 use crate::generated::sfu::types as wire;
 use crate::operations as ops;
 use crate::{ApiError, CallsAppId, Error, Quota, Secret, SessionId};
@@ -99,7 +100,7 @@ pub struct RealtimeClient {
 
 struct Inner {
     transport: Arc<Transport>,
-    api: crate::generated::sfu::Client,
+    api: Base<crate::generated::sfu::Client>,
     app_id: CallsAppId,
     base_url: String,
     /// Where its sessions' budgets are kept ([`Options::budget_scope`]).
@@ -194,11 +195,7 @@ impl RealtimeClientBuilder {
         )?);
         Ok(RealtimeClient {
             inner: Arc::new(Inner {
-                api: crate::generated::sfu::Client::new_with_client(
-                    &base_url,
-                    transport.http.clone(),
-                    transport.clone(),
-                ),
+                api: Base::new(&base_url),
                 transport,
                 app_id: self.app_id,
                 budget_scope: self.options.budget_scope(&base_url),
@@ -211,6 +208,11 @@ impl RealtimeClientBuilder {
 }
 
 impl RealtimeClient {
+    /// The generated client for one request of `op`.
+    pub(crate) fn api(&self, op: Op) -> crate::generated::sfu::Client {
+        self.inner.api.client(&self.inner.transport, op)
+    }
+
     /// A client of app `app_id` with its secret, on Cloudflare's production host.
     pub fn new(app_id: impl Into<CallsAppId>, secret: impl Into<Secret>) -> Result<Self, Error> {
         Self::builder(app_id, secret).build()
@@ -310,15 +312,11 @@ impl RealtimeClient {
             }
         }
         let third_party = options.third_party.then_some(true);
-        let (answer, meta) = self
-            .inner
-            .transport
-            .run(SESSIONS_NEW, None, || {
-                self.inner
-                    .api
-                    .sfu_sessions_new(app, options.correlation_id.as_deref(), third_party)
-            })
-            .await?;
+        let api = self.api(SESSIONS_NEW);
+        let (answer, meta) = run(&api, None, || {
+            api.sfu_sessions_new(app, options.correlation_id.as_deref(), third_party)
+        })
+        .await?;
         self.refuse_error_code(&meta, answer.error_code, answer.error_description)?;
         Ok(NewSession {
             session_id: SessionId::new(answer.session_id),

@@ -75,8 +75,12 @@ impl Session {
         &self.id
     }
 
-    /// Runs one request of this session through its pace.
-    async fn send<T, E, F, Fut>(&self, op: Op, make: F) -> Result<(T, Meta), Error>
+    /// Runs one request of this session (on `api`, [`RealtimeClient::api`]) through its pace.
+    pub(super) async fn send<T, E, F, Fut>(
+        &self,
+        api: &crate::generated::sfu::Client,
+        make: F,
+    ) -> Result<(T, Meta), Error>
     where
         E: ErrorBody,
         F: Fn() -> Fut,
@@ -84,11 +88,7 @@ impl Session {
             Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<E>>,
         >,
     {
-        self.client
-            .inner
-            .transport
-            .run_paced(op, &self.budgets, make)
-            .await
+        crate::core::transport::run_paced(api, &self.budgets, make).await
     }
 
     /// The operation with this handle's limits, its deadline fixed now, and this session's
@@ -113,31 +113,22 @@ impl Session {
         }
     }
 
-    /// Relays one request of this session as a caller wrote it (the proxy's path), with what
-    /// the facade keeps for it: `operation`'s replay rule (`offer`: the request carries an SDP
-    /// offer), the session's turn for a mutation, its pace and its deadline. The answer is the
-    /// SFU's, as it came.
+    /// What a request relayed as a caller wrote it (the proxy's path) runs as: `operation`'s
+    /// replay rule (`offer`: the request carries an SDP offer), this handle's limits, and for
+    /// a mutation the session's turn (held while the guard lives) and its deadline.
     #[cfg(feature = "proxy")]
-    pub(super) async fn relay<T, E, F, Fut>(
+    pub(super) async fn relayed(
         &self,
         operation: &'static crate::operations::Operation,
         offer: bool,
-        make: F,
-    ) -> Result<(T, Meta), Error>
-    where
-        E: ErrorBody,
-        F: Fn() -> Fut,
-        Fut: Future<
-            Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<E>>,
-        >,
-    {
+    ) -> Result<(Op, Option<tokio::sync::MutexGuard<'_, ()>>), Error> {
         let op = with_offer(Op::new(operation), offer);
         // A read does not wait for the session's turn.
         if operation.method == "GET" {
-            return self.send(op.with_limits(self.limits), make).await;
+            return Ok((op.with_limits(self.limits), None));
         }
-        let (op, _turn) = self.turn(op).await?;
-        self.send(op, make).await
+        let (op, turn) = self.turn(op).await?;
+        Ok((op, Some(turn)))
     }
 
     pub(super) fn ids(&self) -> Result<(&str, &str), Error> {
@@ -149,8 +140,9 @@ impl Session {
     pub async fn state(&self) -> Result<SessionState, Error> {
         let (app, session) = self.ids()?;
         let op = SESSION_GET.with_limits(self.limits);
+        let api = self.client.api(op);
         let (answer, meta) = self
-            .send(op, || self.client.inner.api.sfu_session_get(app, session))
+            .send(&api, || api.sfu_session_get(app, session))
             .await?;
         self.client.refuse_error_code(
             &meta,
@@ -173,10 +165,9 @@ impl Session {
             auto_discover: request.auto_discover.then_some(true),
         };
         let (op, _turn) = self.turn(TRACKS_NEW).await?;
+        let api = self.client.api(op);
         let (answer, meta) = self
-            .send(op, || {
-                self.client.inner.api.sfu_tracks_new(app, session, &body)
-            })
+            .send(&api, || api.sfu_tracks_new(app, session, &body))
             .await?;
         self.client
             .refuse_error_code(&meta, answer.error_code, answer.error_description)?;
@@ -217,10 +208,9 @@ impl Session {
         let (op, _turn) = self
             .turn(with_offer(TRACKS_UPDATE, offer.is_some()))
             .await?;
+        let api = self.client.api(op);
         let (answer, meta) = self
-            .send(op, || {
-                self.client.inner.api.sfu_tracks_update(app, session, &body)
-            })
+            .send(&api, || api.sfu_tracks_update(app, session, &body))
             .await?;
         self.client
             .refuse_error_code(&meta, answer.error_code, answer.error_description)?;
@@ -277,10 +267,9 @@ impl Session {
             session_description: answer.to_wire(),
         };
         let (op, _turn) = self.turn(RENEGOTIATE).await?;
+        let api = self.client.api(op);
         let (reply, meta) = self
-            .send(op, || {
-                self.client.inner.api.sfu_renegotiate(app, session, &body)
-            })
+            .send(&api, || api.sfu_renegotiate(app, session, &body))
             .await?;
         self.client
             .refuse_error_code(&meta, reply.error_code, reply.error_description)?;
@@ -323,10 +312,9 @@ impl Session {
         };
         let negotiated = matches!(how, CloseTracks::Negotiated(_));
         let (op, _turn) = self.turn(with_offer(TRACKS_CLOSE, negotiated)).await?;
+        let api = self.client.api(op);
         let (answer, meta) = self
-            .send(op, || {
-                self.client.inner.api.sfu_tracks_close(app, session, &body)
-            })
+            .send(&api, || api.sfu_tracks_close(app, session, &body))
             .await?;
         self.client
             .refuse_error_code(&meta, answer.error_code, answer.error_description)?;
@@ -370,13 +358,9 @@ impl Session {
             session_description: offer.as_ref().map(SessionDescription::to_wire),
         };
         let (op, _turn) = self.turn(DATACHANNELS_ESTABLISH).await?;
+        let api = self.client.api(op);
         let (answer, meta) = self
-            .send(op, || {
-                self.client
-                    .inner
-                    .api
-                    .sfu_datachannels_establish(app, session, &body)
-            })
+            .send(&api, || api.sfu_datachannels_establish(app, session, &body))
             .await?;
         self.client
             .refuse_error_code(&meta, answer.error_code, answer.error_description)?;
@@ -422,12 +406,12 @@ impl Session {
                 .collect::<Result<_, _>>()?,
         };
         let (op, _turn) = self.turn(op).await?;
-        let api = &self.client.inner.api;
+        let api = self.client.api(op);
         let (answer, meta) = if op.id() == ops::SFU_DATACHANNELS_NEW.id {
-            self.send(op, || api.sfu_datachannels_new(app, session, &body))
+            self.send(&api, || api.sfu_datachannels_new(app, session, &body))
                 .await?
         } else {
-            self.send(op, || api.sfu_datachannels_update(app, session, &body))
+            self.send(&api, || api.sfu_datachannels_update(app, session, &body))
                 .await?
         };
         self.client
@@ -475,13 +459,9 @@ impl Session {
                 .collect(),
         };
         let (op, _turn) = self.turn(DATACHANNELS_CLOSE).await?;
+        let api = self.client.api(op);
         let (answer, meta) = self
-            .send(op, || {
-                self.client
-                    .inner
-                    .api
-                    .sfu_datachannels_close(app, session, &body)
-            })
+            .send(&api, || api.sfu_datachannels_close(app, session, &body))
             .await?;
         self.client
             .refuse_error_code(&meta, answer.error_code, answer.error_description)?;

@@ -33,7 +33,8 @@ use crate::core::config::{common_builder_methods, env_var, Options};
 use crate::core::error::ErrorBody;
 use crate::core::error::{common_api_errors, error_text, Provider};
 use crate::core::operation::Op;
-use crate::core::transport::{BudgetOf, Transport};
+use crate::core::request::Base;
+use crate::core::transport::{run, BudgetOf, Transport};
 use crate::generated::realtime::types as rt;
 use crate::operations as ops;
 use crate::{ApiError, Error, Secret, TurnKeyId, TurnUsername};
@@ -63,7 +64,7 @@ pub struct TurnCredentials {
 
 struct Realtime {
     transport: Arc<Transport>,
-    api: crate::generated::realtime::Client,
+    api: Base<crate::generated::realtime::Client>,
     key_id: TurnKeyId,
 }
 
@@ -116,11 +117,7 @@ impl TurnCredentialsBuilder {
         )?);
         Ok(TurnCredentials {
             inner: Arc::new(Realtime {
-                api: crate::generated::realtime::Client::new_with_client(
-                    &base_url,
-                    transport.http.clone(),
-                    transport.clone(),
-                ),
+                api: Base::new(&base_url),
                 transport,
                 key_id: self.key_id,
             }),
@@ -189,13 +186,8 @@ impl TurnCredentials {
                 .ok_or_else(|| Error::InvalidArgument("the TTL must be at least 1 s".into()))?,
         };
         let sent = Utc::now();
-        let (answer, _) = self
-            .inner
-            .transport
-            .run(GENERATE, None, || {
-                self.inner.api.turn_generate_ice_servers(key_id, &body)
-            })
-            .await?;
+        let api = self.inner.api.client(&self.inner.transport, GENERATE);
+        let (answer, _) = run(&api, None, || api.turn_generate_ice_servers(key_id, &body)).await?;
         // At most 48 hours on from now: neither step can overflow, but neither may panic.
         let expires_at = i64::try_from(seconds)
             .ok()
@@ -212,12 +204,8 @@ impl TurnCredentials {
     /// connections using it are cut shortly after. Revoking twice is harmless.
     pub async fn revoke(&self, username: &TurnUsername) -> Result<(), Error> {
         let (key_id, username) = (self.inner.key_id.segment()?, username.segment()?);
-        self.inner
-            .transport
-            .run(REVOKE, None, || {
-                self.inner.api.turn_revoke_credential(key_id, username)
-            })
-            .await?;
+        let api = self.inner.api.client(&self.inner.transport, REVOKE);
+        run(&api, None, || api.turn_revoke_credential(key_id, username)).await?;
         Ok(())
     }
 }

@@ -19,7 +19,7 @@ use super::parse::{action_of, is_offer, refusal, Parsed, Refused};
 use super::token::Verdict;
 use super::Inner;
 use crate::cloudflare::sfu::{Session, SESSIONS_NEW};
-use crate::core::transport::Meta;
+use crate::core::transport::{run, Meta};
 use crate::operations::{Operation, ALL};
 use crate::{Error, SessionId};
 
@@ -247,35 +247,41 @@ async fn relay_session(
         Ok(ids) => ids,
         Err(error) => return failed(&error),
     };
-    let api = &inner.client.inner.api;
     macro_rules! relayed {
-        ($offer:expr, $call:expr) => {
-            answered(handle.relay(op, $offer, || $call).await)
+        ($offer:expr, |$api:ident| $call:expr) => {
+            answered(
+                async {
+                    let (rule, _turn) = handle.relayed(op, $offer).await?;
+                    let $api = inner.client.api(rule);
+                    handle.send(&$api, || $call).await
+                }
+                .await,
+            )
         };
     }
     match parsed {
-        Parsed::None => relayed!(false, api.sfu_session_get(app, session)),
-        Parsed::Tracks(body) => relayed!(false, api.sfu_tracks_new(app, session, &body)),
-        Parsed::Update(body) => relayed!(
-            is_offer(body.session_description.as_ref()),
-            api.sfu_tracks_update(app, session, &body)
-        ),
-        Parsed::Close(body) => relayed!(
-            is_offer(body.session_description.as_ref()),
-            api.sfu_tracks_close(app, session, &body)
-        ),
-        Parsed::Renegotiate(body) => relayed!(false, api.sfu_renegotiate(app, session, &body)),
+        Parsed::None => relayed!(false, |api| api.sfu_session_get(app, session)),
+        Parsed::Tracks(body) => relayed!(false, |api| api.sfu_tracks_new(app, session, &body)),
+        Parsed::Update(body) => relayed!(is_offer(body.session_description.as_ref()), |api| api
+            .sfu_tracks_update(app, session, &body)),
+        Parsed::Close(body) => relayed!(is_offer(body.session_description.as_ref()), |api| api
+            .sfu_tracks_close(app, session, &body)),
+        Parsed::Renegotiate(body) => {
+            relayed!(false, |api| api.sfu_renegotiate(app, session, &body))
+        }
         Parsed::Establish(body) => {
-            relayed!(false, api.sfu_datachannels_establish(app, session, &body))
+            relayed!(false, |api| api
+                .sfu_datachannels_establish(app, session, &body))
         }
         Parsed::Channels(body) if op.id == crate::operations::SFU_DATACHANNELS_NEW.id => {
-            relayed!(false, api.sfu_datachannels_new(app, session, &body))
+            relayed!(false, |api| api.sfu_datachannels_new(app, session, &body))
         }
         Parsed::Channels(body) => {
-            relayed!(false, api.sfu_datachannels_update(app, session, &body))
+            relayed!(false, |api| api
+                .sfu_datachannels_update(app, session, &body))
         }
         Parsed::CloseChannels(body) => {
-            relayed!(false, api.sfu_datachannels_close(app, session, &body))
+            relayed!(false, |api| api.sfu_datachannels_close(app, session, &body))
         }
         Parsed::NewAdapters(_) | Parsed::CloseAdapters(_) => {
             refusal(StatusCode::NOT_FOUND, "not_found", "no such route")
@@ -295,24 +301,14 @@ async fn relay_app(
         Ok(app) => app,
         Err(error) => return failed(&error),
     };
-    let rule = crate::core::operation::Op::new(op);
+    let api = inner.client.api(crate::core::operation::Op::new(op));
     match parsed {
-        Parsed::NewAdapters(body) => answered(
-            client
-                .transport
-                .run(rule, None, || {
-                    client.api.sfu_adapters_websocket_new(app, &body)
-                })
-                .await,
-        ),
-        Parsed::CloseAdapters(body) => answered(
-            client
-                .transport
-                .run(rule, None, || {
-                    client.api.sfu_adapters_websocket_close(app, &body)
-                })
-                .await,
-        ),
+        Parsed::NewAdapters(body) => {
+            answered(run(&api, None, || api.sfu_adapters_websocket_new(app, &body)).await)
+        }
+        Parsed::CloseAdapters(body) => {
+            answered(run(&api, None, || api.sfu_adapters_websocket_close(app, &body)).await)
+        }
         _ => new_session(inner, app, parts).await,
     }
 }
@@ -320,13 +316,8 @@ async fn relay_app(
 /// `sessions/new`: the session, its token as a cookie, and the oldest of the browser's other
 /// session cookies let go past [`cookies::KEPT_SESSIONS`].
 async fn new_session(inner: &Inner, app: &str, parts: &Parts) -> Response {
-    let client = &inner.client.inner;
-    let result = client
-        .transport
-        .run(SESSIONS_NEW, None, || {
-            client.api.sfu_sessions_new(app, None, None)
-        })
-        .await;
+    let api = inner.client.api(SESSIONS_NEW);
+    let result = run(&api, None, || api.sfu_sessions_new(app, None, None)).await;
     let (answer, meta) = match result {
         Ok(answered) => answered,
         Err(error) => return failed(&error),
