@@ -337,7 +337,37 @@ pub fn generate(file: &Path, spec: &openapiv3::OpenAPI, api: &Api) -> Result<Str
             ));
         }
     };
-    Ok(format_source(tokens.to_string()))
+    without_api_version(file, format_source(tokens.to_string()))
+}
+
+/// The generated source without the `api-version` header progenitor adds to every request
+/// (from `info.version`; no API here defines the header): each request then builds no header
+/// map of its own. A progenitor whose output no longer matches fails the build here, rather
+/// than sending the header.
+pub fn without_api_version(file: &Path, source: String) -> Result<String, SpecError> {
+    const HEADER: &str = "from_static(\"api-version\")";
+    const APPEND: &str = "header_map.append(";
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source.as_str();
+    while let Some(at) = rest.find(HEADER) {
+        let start = rest[..at].rfind(APPEND);
+        let end = rest[at..].find(");").map(|end| at + end + 2);
+        let (Some(start), Some(end)) = (start, end) else {
+            return Err(error(
+                file,
+                None,
+                "progenitor's api-version header is written in a way codegen does not know",
+            ));
+        };
+        out.push_str(&rest[..start]);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    // The map is then empty unless the operation has header parameters.
+    Ok(out.replace(
+        "::reqwest::header::HeaderMap::with_capacity(1usize)",
+        "::reqwest::header::HeaderMap::new()",
+    ))
 }
 
 thread_local! {

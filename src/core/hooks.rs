@@ -13,16 +13,12 @@ use crate::core::scrub::{self, Known};
 use crate::operations::Credential;
 
 // Header names built once: looking a name up by `&str` parses it on every request.
-const API_VERSION: HeaderName = HeaderName::from_static("api-version");
 const CF_RAY: HeaderName = HeaderName::from_static("cf-ray");
 
 impl Call {
-    /// The `pre` hook: credentials (unless the operation goes without), user agent, and no
-    /// `api-version` header (progenitor adds one from the spec's `info.version`; no API here
-    /// defines it).
+    /// The `pre` hook: credentials (unless the operation goes without) and user agent.
     pub(crate) fn prepare(&self, request: &mut Request) {
         let headers = request.headers_mut();
-        headers.remove(API_VERSION);
         headers.insert(USER_AGENT, self.transport.user_agent.clone());
         if self.operation().credential != Credential::None {
             self.transport.credentials.apply(headers);
