@@ -17,6 +17,10 @@ pub(crate) fn drivers() -> Vec<crate::drivers::Driver> {
             .cf
             .magic(&ids["account_id"])
             .sites()),
+        drive!(MAGIC_SITES_SITE_DETAILS, |h, ids| h
+            .cf
+            .magic(&ids["account_id"])
+            .site(&SiteId::new(&ids["site_id"]))),
         drive!(MAGIC_SITE_APP_CONFIGS_LIST_APP_CONFIGS, |h, ids| h
             .cf
             .magic(&ids["account_id"])
@@ -104,6 +108,32 @@ async fn sites_are_listed() {
     assert_eq!(sites[0].connector_id.as_deref(), Some("c1"));
     assert_eq!(sites[0].ha_mode, Some(true));
     assert_ran(&apps_api::operations::MAGIC_SITES_LIST_SITES);
+}
+
+#[tokio::test]
+async fn a_site_is_fetched_by_its_id() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(GET)
+                .path(cf_path(&format!("/magic/sites/{SITE}")))
+                .header("authorization", format!("Bearer {TOKEN}"));
+            then.status(200).json_body(envelope(json!(
+                {"id": SITE, "name": "headquarters", "secondary_connector_id": "c2"}
+            )));
+        })
+        .await;
+    let site = cf(&server)
+        .magic(ACCOUNT)
+        .site(&SiteId::new(SITE))
+        .await
+        .unwrap();
+    mock.assert_async().await;
+    assert_eq!(site.id, SiteId::new(SITE));
+    assert_eq!(site.name.as_deref(), Some("headquarters"));
+    assert_eq!(site.secondary_connector_id.as_deref(), Some("c2"));
+    assert_eq!(site.connector_id, None);
+    assert_ran(&apps_api::operations::MAGIC_SITES_SITE_DETAILS);
 }
 
 #[tokio::test]

@@ -20,6 +20,9 @@ async fn configs_point_at_apps_that_exist_and_go_with_them() {
     let magic = cf.magic(fake.account_id());
     let sites = magic.sites().await.unwrap();
     assert_eq!(sites.len(), 2);
+    for listed in &sites {
+        assert_eq!(&magic.site(&listed.id).await.unwrap(), listed);
+    }
     let site = &sites[0].id;
 
     // An app that does not exist, of either kind, or on a site that does not.
@@ -39,6 +42,7 @@ async fn configs_point_at_apps_that_exist_and_go_with_them() {
         api_code(magic.create_app_config(&nowhere, &managed).await),
         (404, 1002)
     );
+    assert_eq!(api_code(magic.site(&nowhere).await), (404, 1002));
 
     let app = NewMagicApp::new("a", "t").hostnames(["a.example"]);
     let app = magic.create(&app).await.unwrap().id;

@@ -361,6 +361,21 @@ impl Magic<'_> {
         Ok(sites.into_iter().map(MagicSite::from).collect())
     }
 
+    /// Fetches one of the account's Magic sites.
+    ///
+    /// A success without a site in `result` is [`Error::Decode`].
+    pub async fn site(&self, site: &SiteId) -> Result<MagicSite, Error> {
+        let (account, site) = (self.account.segment()?, site.segment()?);
+        let api = self.api(&ops::MAGIC_SITES_SITE_DETAILS);
+        let found = self
+            .client
+            .request(&api, account, || {
+                api.magic_sites_site_details(account, site)
+            })
+            .await?;
+        Ok(found.into())
+    }
+
     /// Lists a site's app configs. There is no single-config GET.
     ///
     /// A config that names no app, or both kinds, is [`Error::Decode`].

@@ -81,6 +81,24 @@ pub(crate) fn failure(status: StatusCode, errors: &[(u32, &str)]) -> Response {
     )
 }
 
+/// A single GET of what a list shows: the item of `items` whose `id` is `id`, or a 404 naming
+/// `what` (so a new read-only operation is one line of a route table).
+pub(crate) fn one_of(what: &str, items: impl Serialize, id: &str) -> Response {
+    let items = serde_json::to_value(items).unwrap_or_default();
+    match items
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|item| item["id"] == id)
+    {
+        Some(item) => success(StatusCode::OK, item),
+        None => failure(
+            StatusCode::NOT_FOUND,
+            &[(1002, &format!("{what} {id} not found"))],
+        ),
+    }
+}
+
 /// A validation failure pointing at a field of the request body.
 pub(crate) fn invalid(code: u32, message: &str, field: Option<&str>) -> Response {
     let mut error = json!({"code": code, "message": message});

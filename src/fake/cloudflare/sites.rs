@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{failure, invalid, json_object, refused, success, Owned};
+use super::{failure, invalid, json_object, one_of, refused, success, Owned};
 use crate::fake::resolve::{Params, Route};
 use crate::fake::store::{hex, AppConfigRecord, Store, Weight};
 use crate::fake::State;
@@ -20,6 +20,9 @@ use crate::operations as ops;
 
 pub(super) const ROUTES: &[Route] = &[
     (&ops::MAGIC_SITES_LIST_SITES, list_sites),
+    (&ops::MAGIC_SITES_SITE_DETAILS, |_, p, _| {
+        one_of("Site", sites(), p.get("site_id"))
+    }),
     (&ops::MAGIC_SITE_APP_CONFIGS_LIST_APP_CONFIGS, list),
     (&ops::MAGIC_SITE_APP_CONFIGS_ADD_APP_CONFIG, create),
     (
@@ -60,7 +63,11 @@ struct Site {
 }
 
 fn list_sites(_: &State, _: &Params, _: &[u8]) -> Response {
-    let sites: Vec<Site> = SITES
+    success(StatusCode::OK, sites())
+}
+
+fn sites() -> Vec<Site> {
+    SITES
         .iter()
         .map(|(id, name, description)| Site {
             id,
@@ -69,8 +76,7 @@ fn list_sites(_: &State, _: &Params, _: &[u8]) -> Response {
             connector_id: format!("{:0>32}", &id[..8]),
             ha_mode: false,
         })
-        .collect();
-    success(StatusCode::OK, sites)
+        .collect()
 }
 
 /// A site app config as the API writes it.
