@@ -1,8 +1,8 @@
 //! Client overhead, measured side by side in one run (`cargo bench --bench client --features test-util`):
 //!
-//! 1. each operation's documented answer through the whole facade, answered in process (feature
-//!    `test-util`), vs `serde_json` straight into a plain struct with the same fields (what a
-//!    hand-written client would declare);
+//! 1. each operation of the table through its contract-test driver, answered in process
+//!    (feature `test-util`) with its spec's documented answer, vs `serde_json` reading the same
+//!    body into a `Value` ([`decode`]);
 //! 2. end to end on loopback against a minimal hyper server in a child process (so the process
 //!    CPU time measured here is the client's alone): the facade's `get` (Magic: `list`) vs a raw
 //!    `reqwest` + `serde_json` loop, sequential and 16 in flight, on both tokio runtimes;
@@ -17,20 +17,43 @@ use std::time::{Duration, Instant};
 
 use apps_api::cloudflare::{CloudflareClient, Credentials};
 use apps_api::hover::HoverClient;
-use apps_api::operations::Operation;
 use apps_api::{CallsAppId, HoverAppId};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+#[path = "client/decode.rs"]
+mod decode;
+
+// The contract tests' drivers (each operation called through the facade, `drivers::all()`) and
+// the modules that list them; their tests are not compiled here.
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/contract/calls.rs"]
+mod calls;
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/contract/drivers.rs"]
+mod drivers;
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/contract/hover.rs"]
+mod hover;
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/contract/magic.rs"]
+mod magic;
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/contract/magic_sites.rs"]
+mod magic_sites;
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/contract/sfu.rs"]
+mod sfu;
+#[allow(dead_code, unused_imports, unused_macros)]
+#[path = "../tests/contract/support.rs"]
+mod support;
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/contract/turn.rs"]
+mod turn;
+
 const CALLS_GET: &str = include_str!("../tests/fixtures/docs/calls-get.response.json");
-const CALLS_LIST: &str = include_str!("../tests/fixtures/docs/calls-list.response.json");
-const CALLS_CREATE: &str = include_str!("../tests/fixtures/docs/calls-create.response.json");
 const HOVER_APP: &str = include_str!("../tests/fixtures/docs/hover-create.response.json");
-const HOVER_ARCHIVE: &str = include_str!("../tests/fixtures/docs/hover-archive.response.json");
-const MAGIC_APP: &str = r#"{"success":true,"errors":[],"messages":[],"result":{"account_app_id":"ac60d3d0435248289d446cedd870bcf4","name":"Cloudflare Dashboard","type":"Development","hostnames":["auth.cloudflare.com"],"ip_subnets":["1.1.1.1/32"]}}"#;
 const MAGIC_LIST: &str = r#"{"success":true,"errors":[],"messages":[],"result":[{"account_app_id":"ac60d3d0435248289d446cedd870bcf4","name":"Cloudflare Dashboard","type":"Development","hostnames":["auth.cloudflare.com"],"ip_subnets":["1.1.1.1/32"]},{"managed_app_id":"cloudflare","name":"Cloudflare","hostnames":["cloudflare.com"]}]}"#;
-const AUTHENTICATED: &str =
-    r#"{"auth_token":"eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjo2Mn0.c2lnbmF0dXJl"}"#;
 
 // ----- plain structs: what a hand-written client would decode into -----
 
@@ -136,57 +159,6 @@ struct PlainHoverDocument {
     data: PlainHoverData,
 }
 
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct PlainArchived {
-    id: i64,
-    archived: bool,
-}
-
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct PlainToken {
-    auth_token: String,
-}
-
-fn plain_decode(operation: &str, body: &[u8]) -> usize {
-    match operation {
-        "calls-apps-list" => serde_json::from_slice::<Envelope<Vec<PlainCallsApp>>>(body)
-            .unwrap()
-            .result
-            .unwrap()
-            .len(),
-        "magic-account-apps-list-apps" => {
-            serde_json::from_slice::<Envelope<Vec<PlainMagicApp>>>(body)
-                .unwrap()
-                .result
-                .unwrap()
-                .len()
-        }
-        op if op.starts_with("calls") => usize::from(
-            serde_json::from_slice::<Envelope<PlainCallsApp>>(body)
-                .unwrap()
-                .result
-                .is_some(),
-        ),
-        op if op.starts_with("magic") => usize::from(
-            serde_json::from_slice::<Envelope<PlainMagicApp>>(body)
-                .unwrap()
-                .result
-                .is_some(),
-        ),
-        "hover-authenticate" => serde_json::from_slice::<PlainToken>(body)
-            .map(|_| 1)
-            .unwrap(),
-        "hover-apps-archive" => serde_json::from_slice::<PlainArchived>(body)
-            .map(|_| 1)
-            .unwrap(),
-        _ => serde_json::from_slice::<PlainHoverDocument>(body)
-            .map(|_| 1)
-            .unwrap(),
-    }
-}
-
 /// Best of 5 runs of `iterations` calls, in ns per call.
 fn time_per_call(iterations: u32, mut f: impl FnMut() -> usize) -> f64 {
     let mut best = f64::MAX;
@@ -200,164 +172,6 @@ fn time_per_call(iterations: u32, mut f: impl FnMut() -> usize) -> f64 {
         best = best.min(started.elapsed().as_nanos() as f64 / f64::from(iterations));
     }
     best
-}
-
-/// Clients answered in process by one fixed answer (feature `test-util`): the whole facade
-/// (request, hooks, envelope, conversion) without a socket.
-struct InProcess {
-    cf: CloudflareClient,
-    hover: HoverClient,
-    hover_login: HoverClient,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl InProcess {
-    fn new(status: u16, body: &'static str) -> Self {
-        use apps_api::test_util::{json_response, Responder};
-        let answer = Responder::new(move |_| json_response(status, body));
-        InProcess {
-            cf: CloudflareClient::builder()
-                .credentials(Credentials::api_token("bench-token"))
-                // The rate budget kept, with a quota no run reaches.
-                .rate_budget(Some(apps_api::Quota::new(
-                    u32::MAX,
-                    Duration::from_secs(300),
-                )))
-                .responder(answer.clone())
-                .build()
-                .unwrap(),
-            hover: HoverClient::builder()
-                .token("bench-jwt")
-                .responder(answer.clone())
-                .build()
-                .unwrap(),
-            hover_login: HoverClient::builder()
-                .credentials("bench@example.com", "bench-password")
-                .login_cooldown(Duration::ZERO)
-                .responder(answer)
-                .build()
-                .unwrap(),
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-                .unwrap(),
-        }
-    }
-
-    /// Runs `operation` through the facade; how many apps its answer held, or `None` when the
-    /// bench has no case for it.
-    fn run(&self, operation: &Operation) -> Option<usize> {
-        use apps_api::cloudflare::magic::{MagicAppChanges, NewMagicApp};
-        use apps_api::hover::{HoverAppChanges, NewHoverApp};
-        use apps_api::operations as ops;
-        let (calls, magic, hover) = (
-            self.cf.calls("023e105f4ecef8ad9ca31a8372d0c353"),
-            self.cf.magic("023e105f4ecef8ad9ca31a8372d0c353"),
-            self.hover.apps(),
-        );
-        let (app, magic_app, hover_app) = (
-            CallsAppId::new("2a95132c15732412d22c1476fa83f27a"),
-            apps_api::MagicAppId::new("ac60d3d0435248289d446cedd870bcf4"),
-            HoverAppId::new("43120"),
-        );
-        let changes = MagicAppChanges::new().name("n");
-        self.runtime.block_on(async {
-            let one = |ok: bool| usize::from(ok);
-            Some(match *operation {
-                op if op == ops::CALLS_APPS_LIST => calls.list().await.unwrap().len(),
-                op if op == ops::CALLS_APPS_CREATE_A_NEW_APP => {
-                    one(calls.create(None).await.is_ok())
-                }
-                op if op == ops::CALLS_APPS_RETRIEVE_APP_DETAILS => {
-                    one(calls.get(&app).await.is_ok())
-                }
-                op if op == ops::CALLS_APPS_UPDATE_APP_DETAILS => {
-                    one(calls.update(&app, None).await.is_ok())
-                }
-                op if op == ops::CALLS_APPS_DELETE_APP => one(calls.delete(&app).await.is_ok()),
-                op if op == ops::MAGIC_ACCOUNT_APPS_LIST_APPS => magic.list().await.unwrap().len(),
-                op if op == ops::MAGIC_ACCOUNT_APPS_ADD_APP => {
-                    let new = NewMagicApp::new("n", "t").hostnames(["h"]);
-                    one(magic.create(&new).await.is_ok())
-                }
-                op if op == ops::MAGIC_ACCOUNT_APPS_UPDATE_APP => {
-                    one(magic.update(&magic_app, &changes).await.is_ok())
-                }
-                op if op == ops::MAGIC_ACCOUNT_APPS_PATCH_APP => {
-                    one(magic.patch(&magic_app, &changes).await.is_ok())
-                }
-                op if op == ops::MAGIC_ACCOUNT_APPS_DELETE_APP => {
-                    one(magic.delete(&magic_app).await.is_ok())
-                }
-                op if op == ops::HOVER_AUTHENTICATE => {
-                    one(self.hover_login.authenticate().await.is_ok())
-                }
-                op if op == ops::HOVER_APPS_CREATE => {
-                    one(hover.create(&NewHoverApp::new("n", "p")).await.is_ok())
-                }
-                op if op == ops::HOVER_APPS_GET => one(hover.get(&hover_app).await.is_ok()),
-                op if op == ops::HOVER_APPS_UPDATE => one(hover
-                    .update(&hover_app, &HoverAppChanges::new().name("n"))
-                    .await
-                    .is_ok()),
-                op if op == ops::HOVER_APPS_ARCHIVE => one(hover.archive(&hover_app).await.is_ok()),
-                op if op == ops::HOVER_APPS_RESTORE => one(hover.restore(&hover_app).await.is_ok()),
-                _ => return None,
-            })
-        })
-    }
-}
-
-/// The documented answer of an operation, with its status, where the bench has one.
-fn documented_answer(operation: &Operation) -> Option<(u16, &'static str)> {
-    use apps_api::operations as ops;
-    Some(match *operation {
-        op if op == ops::CALLS_APPS_LIST => (200, CALLS_LIST),
-        op if op == ops::CALLS_APPS_CREATE_A_NEW_APP => (201, CALLS_CREATE),
-        op if op.id.starts_with("calls-apps-") => (200, CALLS_GET),
-        op if op == ops::MAGIC_ACCOUNT_APPS_LIST_APPS => (200, MAGIC_LIST),
-        op if op.id.starts_with("magic-account-apps-") => (200, MAGIC_APP),
-        op if op == ops::HOVER_AUTHENTICATE => (200, AUTHENTICATED),
-        op if op == ops::HOVER_APPS_ARCHIVE => (200, HOVER_ARCHIVE),
-        op if op.envelope == ops::Envelope::JsonApi => (200, HOVER_APP),
-        _ => return None,
-    })
-}
-
-/// `smoke`: each case once or a few times, for `cargo test` (CI), which times nothing.
-fn decode_section(smoke: bool) {
-    println!(
-        "## Each operation's documented answer: the whole facade in process vs serde_json into a \
-         plain struct (ns per call, best of 5)\n"
-    );
-    println!("| operation | facade | serde_json → plain struct | facade/plain |");
-    println!("|---|---:|---:|---:|");
-    // The operations come from the table the specs generate.
-    for operation in apps_api::operations::ALL {
-        let Some((status, body)) = documented_answer(operation) else {
-            continue;
-        };
-        let clients = InProcess::new(status, body);
-        let Some(apps) = clients.run(operation) else {
-            println!("| {} | (no case in the bench) | | |", operation.id);
-            continue;
-        };
-        assert_eq!(
-            apps,
-            plain_decode(operation.id, body.as_bytes()),
-            "{}",
-            operation.id
-        );
-        let (facade_calls, plain_calls) = if smoke { (2, 2) } else { (20_000, 50_000) };
-        let facade = time_per_call(facade_calls, || clients.run(operation).unwrap_or(0));
-        let plain = time_per_call(plain_calls, || plain_decode(operation.id, body.as_bytes()));
-        println!(
-            "| {} | {facade:.0} | {plain:.0} | {:.2}× |",
-            operation.id,
-            facade / plain
-        );
-    }
-    println!();
 }
 
 // ----- the server, in a child process -----
@@ -847,18 +661,18 @@ fn main() {
         return;
     }
     // `cargo test --benches` runs bench binaries with --bench absent: a smoke run then, every
-    // operation's case checked against the plain decode, so that CI sees a bench broken by an
-    // operation.
+    // operation of the table run through its driver on its documented answer, so that CI sees
+    // a bench broken by an operation.
     if !args.iter().any(|a| a == "--bench") {
         println!("A smoke run (a test build, each case twice): the figures mean nothing.\n");
-        decode_section(true);
+        decode::section(true);
         return;
     }
     let seconds: f64 = std::env::var("BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3.0);
-    decode_section(false);
+    decode::section(false);
     let server = Server::start();
     end_to_end_section(&server.base, seconds);
     drop(server);

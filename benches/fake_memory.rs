@@ -2,6 +2,9 @@
 //! resident set after each, and the peak while it ran (VmHWM, reset before each phase).
 //!
 //! `cargo bench --bench fake_memory --features fake` (Linux: reads `/proc/PID/status`).
+//!
+//! Run without `--bench` (`cargo test --benches`, as CI does), it is a smoke run: each flood a
+//! tenth as long.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -89,6 +92,12 @@ fn count(statuses: &[u16]) -> String {
 
 #[tokio::main]
 async fn main() {
+    // A smoke run sends a tenth of each flood.
+    let scale = if std::env::args().any(|a| a == "--bench") {
+        1
+    } else {
+        10
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_apps-api"))
         .args(["fake", "--port", "0", "--cloudflare-token", TOKEN])
         .stdout(Stdio::piped())
@@ -115,7 +124,7 @@ async fn main() {
     reset_peak(pid);
     let body = serde_json::to_vec(&vec!["x".repeat(14); 950]).unwrap();
     assert!(body.len() > 16_000 && body.len() <= 16 * 1024);
-    let requests = (0..1_000)
+    let requests = (0..1_000 / scale)
         .map(|_| {
             client
                 .post(format!("{base}/client/v4/accounts/{ACCOUNT}/magic/apps"))
@@ -126,7 +135,11 @@ async fn main() {
     let statuses = flood(&client, requests, 8).await;
     report(
         pid,
-        &format!("1,000 unauthenticated 16 KiB POSTs ({})", count(&statuses)),
+        &format!(
+            "{} unauthenticated 16 KiB POSTs ({})",
+            1_000 / scale,
+            count(&statuses)
+        ),
         started,
     );
 
@@ -146,7 +159,7 @@ async fn main() {
     //    8 KiB per item and 8 MiB in all).
     for size in [15_600, 7_500] {
         reset_peak(pid);
-        let requests = (0..2_000)
+        let requests = (0..2_000 / scale)
             .map(|i| {
                 client
                     .post(format!("{base}/client/v4/accounts/{ACCOUNT}/magic/apps"))
@@ -158,7 +171,8 @@ async fn main() {
         report(
             pid,
             &format!(
-                "2,000 Magic creates of {:.1} KiB ({})",
+                "{} Magic creates of {:.1} KiB ({})",
+                2_000 / scale,
                 size as f64 / 1024.0,
                 count(&statuses)
             ),

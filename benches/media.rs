@@ -8,6 +8,9 @@
 //!
 //!     cargo bench --bench media --features fake-media        (Linux: reads /proc/self/task)
 //!     BENCH_SECONDS=20 cargo bench --bench media --features fake-media   (longer windows)
+//!
+//! Run without `--bench` (`cargo test --benches`, as CI does), it is a smoke run: one call of
+//! two participants with light video for one second, checked to carry audio and video.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -22,12 +25,18 @@ const VIDEO: [(&str, usize); 2] = [("light", 900), ("camera", 6_000)];
 const WARM_UP: Duration = Duration::from_secs(2);
 
 fn main() {
+    let smoke = !std::env::args().any(|a| a == "--bench");
     let window = Duration::from_secs(
         std::env::var("BENCH_SECONDS")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(5),
+            .unwrap_or(if smoke { 1 } else { 5 }),
     );
+    let (videos, sizes) = if smoke {
+        (&VIDEO[..1], &PARTICIPANTS[..1])
+    } else {
+        (&VIDEO[..], &PARTICIPANTS[..])
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -39,10 +48,11 @@ fn main() {
          | process, % of a core | audio frames arrived | video frames arrived |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for (video, frame_bytes) in VIDEO {
-        for participants in PARTICIPANTS {
+    for &(video, frame_bytes) in videos {
+        for &participants in sizes {
             let row = runtime.block_on(measure(participants, frame_bytes, window));
             print_row(video, participants, &row);
+            assert!(row.audio.0 > 0 && row.video.0 > 0, "no media arrived");
         }
     }
 }

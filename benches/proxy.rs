@@ -8,6 +8,9 @@
 //!   after, so the figures are the proxy's alone.
 //!
 //!     cargo bench --bench proxy --features fake,proxy      (Linux: reads /proc/self/status)
+//!
+//! Run without `--bench` (`cargo test --benches`, as CI does), it is a smoke run: 50 rounds and
+//! 20 browsers.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -19,8 +22,27 @@ use apps_api::cloudflare::sfu::RealtimeClient;
 use apps_api::fake::FakeServer;
 
 const KEY: &str = "the bench proxy's signing key, 32 bytes or more";
-const ROUNDS: usize = 3000;
-const BROWSERS: usize = 1000;
+/// A smoke run (no `--bench`), in this process and the child.
+static SMOKE: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| !std::env::args().any(|a| a == "--bench"));
+
+/// Session reads measured each way.
+fn rounds() -> usize {
+    if *SMOKE {
+        50
+    } else {
+        3000
+    }
+}
+
+/// Browsers at once.
+fn browsers() -> usize {
+    if *SMOKE {
+        20
+    } else {
+        1000
+    }
+}
 /// The fake keeps at most 256 live sessions per app: the browsers are spread over four apps,
 /// each with its proxy.
 const APPS: usize = 4;
@@ -31,6 +53,7 @@ fn main() {
     }
     let mut child = Command::new(std::env::current_exe().unwrap())
         .arg("--serve-fake")
+        .args((!*SMOKE).then_some("--bench"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -57,7 +80,7 @@ fn main() {
 }
 
 /// The child: the fake with [`APPS`] Calls apps; its base URL, then each app's ID and secret
-/// on stdout. Then, for each line `browse URL…` on stdin, [`BROWSERS`] browsers at once
+/// on stdout. Then, for each line `browse URL…` on stdin, [`browsers`] browsers at once
 /// through those proxies, and `done` on stdout; it ends when its stdin closes.
 fn serve_fake() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -88,11 +111,11 @@ fn serve_fake() {
     }
 }
 
-/// [`BROWSERS`] browsers at once, spread over `urls`: a session each, then a read of it.
+/// [`browsers`] browsers at once, spread over `urls`: a session each, then a read of it.
 async fn browse(urls: &[String]) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
-    let browsers: Vec<_> = (0..BROWSERS)
+    let browsers: Vec<_> = (0..browsers())
         .map(|browser| {
             let (http, url) = (http.clone(), urls[browser % urls.len()].clone());
             tokio::spawn(async move {
@@ -186,7 +209,7 @@ async fn measure(
     let id = id["sessionId"].as_str().unwrap().to_string();
     let session = client.session(id.as_str());
     let (mut direct, mut proxied) = (Vec::new(), Vec::new());
-    for round in 0..ROUNDS + 200 {
+    for round in 0..rounds() + 200 {
         let started = Instant::now();
         session.state().await.unwrap();
         let direct_took = started.elapsed();
@@ -208,7 +231,8 @@ async fn measure(
     }
     direct.sort();
     proxied.sort();
-    println!("## A session read, {ROUNDS} rounds (direct and through the proxy in turn)\n");
+    let rounds = rounds();
+    println!("## A session read, {rounds} rounds (direct and through the proxy in turn)\n");
     println!("| path | p50 | p99 |");
     println!("|---|---:|---:|");
     for (name, times) in [("facade, direct", &direct), ("through the proxy", &proxied)] {
@@ -245,7 +269,8 @@ async fn measure(
     assert_eq!(child_out.next().unwrap().unwrap(), "done");
     let took = started.elapsed();
     let after = (status_kib("VmRSS:"), status_kib("VmHWM:"));
-    println!("## {BROWSERS} browsers at once: a session each through the proxy, then a read\n");
+    let browsers = browsers();
+    println!("## {browsers} browsers at once: a session each through the proxy, then a read\n");
     println!("| | resident | peak |");
     println!("|---|---:|---:|");
     println!(
@@ -259,11 +284,11 @@ async fn measure(
         after.1 as f64 / 1024.0
     );
     println!(
-        "\n{BROWSERS} sessions made and read in {:.2} s, the browsers in the other process: \
+        "\n{browsers} sessions made and read in {:.2} s, the browsers in the other process: \
          {:.1} KB more resident per session after, {:.1} KB more at the peak.",
         took.as_secs_f64(),
-        after.0.saturating_sub(before.0) as f64 / BROWSERS as f64,
-        after.1.saturating_sub(before.0) as f64 / BROWSERS as f64,
+        after.0.saturating_sub(before.0) as f64 / browsers as f64,
+        after.1.saturating_sub(before.0) as f64 / browsers as f64,
     );
 }
 

@@ -8,6 +8,9 @@
 //! `Ratelimit-Policy`. Real time: about two minutes.
 //!
 //!     cargo bench --bench rate_budget --features fake
+//!
+//! Run without `--bench` (`cargo test --benches`, as CI does), it is a smoke run: 64 GETs against
+//! 30 per second, every job checked to succeed.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,8 +21,24 @@ use apps_api::Quota;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 
 const TASKS: usize = 8;
-const REQUESTS: usize = 120;
-const QUOTA: Quota = Quota::new(30, Duration::from_secs(6));
+/// A smoke run (no `--bench`): fewer requests, a shorter window.
+static SMOKE: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| !std::env::args().any(|a| a == "--bench"));
+
+/// The GETs of a job.
+fn requests() -> usize {
+    if *SMOKE {
+        64
+    } else {
+        120
+    }
+}
+
+/// The servers' limit per token.
+fn quota() -> Quota {
+    let window = if *SMOKE { 1 } else { 6 };
+    Quota::new(30, Duration::from_secs(window))
+}
 const TOKEN: &str = "bench-token-0123456789abcdef";
 const ACCOUNT: &str = apps_api::fake::DEFAULT_ACCOUNT_ID;
 
@@ -32,7 +51,7 @@ enum Windows {
     Phased { ahead: Duration },
 }
 
-/// A server keeping `QUOTA` as `windows` says; its base URL, how many it refused, and when its
+/// A server keeping `quota()` as `windows` says; its base URL, how many it refused, and when its
 /// windows began.
 async fn other_server(windows: Windows) -> (String, Arc<Mutex<usize>>, Instant) {
     let epoch = Instant::now()
@@ -51,24 +70,24 @@ async fn other_server(windows: Windows) -> (String, Arc<Mutex<usize>>, Instant) 
             let now = Instant::now();
             let (status, remaining, reset) = {
                 let mut window = state.lock().unwrap();
-                if now >= window.0 + QUOTA.window {
+                if now >= window.0 + quota().window {
                     match windows {
                         Windows::Restarting => window.0 = now,
                         Windows::Phased { .. } => {
-                            while now >= window.0 + QUOTA.window {
-                                window.0 += QUOTA.window;
+                            while now >= window.0 + quota().window {
+                                window.0 += quota().window;
                             }
                         }
                     }
                     window.1 = 0;
                 }
-                let reset = window.0 + QUOTA.window - now;
-                if window.1 >= QUOTA.requests {
+                let reset = window.0 + quota().window - now;
+                if window.1 >= quota().requests {
                     *refused.lock().unwrap() += 1;
                     (StatusCode::TOO_MANY_REQUESTS, 0, reset)
                 } else {
                     window.1 += 1;
-                    (StatusCode::OK, QUOTA.requests - window.1, reset)
+                    (StatusCode::OK, quota().requests - window.1, reset)
                 }
             };
             let mut headers = HeaderMap::new();
@@ -79,7 +98,11 @@ async fn other_server(windows: Windows) -> (String, Arc<Mutex<usize>>, Instant) 
             );
             headers.insert(
                 "ratelimit-policy",
-                value(format!("\"default\";q={};w=6", QUOTA.requests)),
+                value(format!(
+                    "\"default\";q={};w={}",
+                    quota().requests,
+                    quota().window.as_secs()
+                )),
             );
             headers.insert("content-type", value("application/json".into()));
             let body = if status == StatusCode::OK {
@@ -110,7 +133,7 @@ struct Outcome {
 
 /// Runs the job on a fresh fake with `clients` clients (the tasks take them in turn).
 async fn job(clients: usize, budget: bool) -> Outcome {
-    let fake = FakeServer::start_with(FakeConfig::new().rate_limit(QUOTA))
+    let fake = FakeServer::start_with(FakeConfig::new().rate_limit(quota()))
         .await
         .unwrap();
     let outcome = run(
@@ -147,7 +170,7 @@ async fn run(base_url: &str, token: &str, account: &str, clients: usize, budget:
             let account = account.to_string();
             tokio::spawn(async move {
                 let mut results = Vec::new();
-                for _ in 0..REQUESTS / TASKS {
+                for _ in 0..requests() / TASKS {
                     results.push(client.calls(account.clone()).list().await.is_ok());
                 }
                 results
@@ -176,10 +199,12 @@ async fn run(base_url: &str, token: &str, account: &str, clients: usize, budget:
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // The job's least possible time: its windows after the first.
-    let windows = REQUESTS.div_ceil(QUOTA.requests as usize);
-    let minimum = QUOTA.window * (windows as u32 - 1);
+    let windows = requests().div_ceil(quota().requests as usize);
+    let minimum = quota().window * (windows as u32 - 1);
     println!(
-        "## {REQUESTS} GETs from {TASKS} tasks against servers limited to {QUOTA} per token\n"
+        "## {} GETs from {TASKS} tasks against servers limited to {} per token\n",
+        requests(),
+        quota()
     );
     println!(
         "Least possible time when the job starts a window: {windows} windows, {} s.\n",
@@ -197,6 +222,15 @@ async fn main() {
             least.as_secs_f64(),
             outcome.took.as_secs_f64() / least.as_secs_f64()
         );
+        // Every request of a job with the budget succeeds, and none is refused.
+        if name.starts_with("budget") {
+            assert_eq!(
+                (outcome.ok, outcome.failed),
+                (requests(), 0),
+                "{server}, {name}"
+            );
+            assert_eq!(outcome.refused, 0, "{server}, {name}: 429s");
+        }
     };
     for (name, clients, budget) in [
         ("budget, one client", 1, true),
@@ -223,7 +257,7 @@ async fn main() {
         let least = match windows {
             Windows::Restarting => minimum,
             Windows::Phased { .. } => {
-                (epoch + QUOTA.window - begun) + QUOTA.window * (windows_needed() - 2)
+                (epoch + quota().window - begun) + quota().window * (windows_needed() - 2)
             }
         };
         let outcome = run(&url, TOKEN, ACCOUNT, 1, true).await;
@@ -239,5 +273,5 @@ async fn main() {
 
 /// How many windows the job needs.
 fn windows_needed() -> u32 {
-    REQUESTS.div_ceil(QUOTA.requests as usize) as u32
+    requests().div_ceil(quota().requests as usize) as u32
 }
