@@ -44,7 +44,7 @@ pub(crate) fn unwrap<B: Envelope, T>(
             meta.endpoint(),
             meta.status,
             parts.errors,
-            crate::core::failure::Answer {
+            crate::core::map_error::Answer {
                 request_id: meta.request_id(),
                 ..Default::default()
             },

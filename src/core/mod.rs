@@ -10,9 +10,9 @@ pub(crate) mod dry_run;
 #[cfg(any(feature = "cloudflare-calls", feature = "cloudflare-magic"))]
 pub(crate) mod envelope;
 pub(crate) mod error;
-pub(crate) mod failure;
 pub(crate) mod hooks;
 pub(crate) mod ids;
+pub(crate) mod map_error;
 pub(crate) mod operation;
 pub(crate) mod request;
 pub(crate) mod retry;

@@ -5,7 +5,7 @@
 //! the hooks of [`hooks`](crate::core::hooks): `pre` adds credentials and user agent, `exec`
 //! sends one try. [`run`] runs a generated request in a tracing span within its time limits,
 //! tries it again when the retry policy says so, and turns progenitor's result into this
-//! crate's [`Error`] ([`failure`](crate::core::failure)).
+//! crate's [`Error`] ([`map_error`](crate::core::map_error)).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -86,28 +86,28 @@ impl Meta {
 
 /// How a try failed: with an answer (or a transport error) progenitor reports, or by running
 /// out of its time.
-pub(crate) enum Failed<E> {
+pub(crate) enum TryError<E> {
     Answer(progenitor_client::Error<E>),
     TimedOut,
 }
 
-impl<E> Failed<E> {
+impl<E> TryError<E> {
     /// What the try came to, for the retry policy.
     fn outcome(&self, seen: &Seen) -> retry::Outcome {
         use progenitor_client::Error as P;
         use retry::Outcome;
         match self {
-            Failed::TimedOut => Outcome::TimedOut,
-            Failed::Answer(P::CommunicationError(e)) if e.is_connect() => Outcome::NotSent,
-            Failed::Answer(P::CommunicationError(e))
+            TryError::TimedOut => Outcome::TimedOut,
+            TryError::Answer(P::CommunicationError(e)) if e.is_connect() => Outcome::NotSent,
+            TryError::Answer(P::CommunicationError(e))
                 if e.is_timeout() || e.is_request() || e.is_body() =>
             {
                 Outcome::Lost
             }
             // The answer's body could not be read to its end (cut short, reset): progenitor
             // reports only read failures here (it parses the JSON itself).
-            Failed::Answer(P::ResponseBodyError(_)) => Outcome::Lost,
-            Failed::Answer(
+            TryError::Answer(P::ResponseBodyError(_)) => Outcome::Lost,
+            TryError::Answer(
                 P::ErrorResponse(_) | P::UnexpectedResponse(_) | P::InvalidResponsePayload(..),
             ) => match seen.status {
                 // An answer over the size cap is only ever a 1xx, 2xx or past-599 one (error
@@ -116,7 +116,7 @@ impl<E> Failed<E> {
                 Some(status) => Outcome::Status(status.as_u16()),
                 None => Outcome::Final,
             },
-            Failed::Answer(_) => Outcome::Final,
+            TryError::Answer(_) => Outcome::Final,
         }
     }
 }
@@ -327,10 +327,10 @@ impl Transport {
                 }
             };
             let result = match (in_time, outcome) {
-                (Ok(()), Some(result)) => result.map_err(Failed::Answer),
+                (Ok(()), Some(result)) => result.map_err(TryError::Answer),
                 _ => {
                     timed_out_after = after;
-                    Err(Failed::TimedOut)
+                    Err(TryError::TimedOut)
                 }
             };
             if call.seen().prepared {
@@ -392,7 +392,7 @@ impl Transport {
             if wait >= deadline.saturating_duration_since(tokio::time::Instant::now()) {
                 break Err(error);
             }
-            if let Failed::Answer(progenitor_client::Error::UnexpectedResponse(response)) =
+            if let TryError::Answer(progenitor_client::Error::UnexpectedResponse(response)) =
                 &mut error
             {
                 // Read the rest of the body so the connection can be reused, but only for the
@@ -430,14 +430,14 @@ impl Transport {
                 };
                 return Ok((value.into_inner(), meta));
             }
-            Err(Failed::TimedOut) => Error::Timeout {
+            Err(TryError::TimedOut) => Error::Timeout {
                 endpoint: Box::new(call.seen().endpoint(self.provider, op)),
                 after: timed_out_after,
             },
             // The body of an answer the operation does not document is read here, after the
             // tries: still within the deadline. (Boxed: the error path's future would otherwise
             // enlarge, and be copied with, every request's future.)
-            Err(Failed::Answer(e)) => {
+            Err(TryError::Answer(e)) => {
                 let seen = call.take_seen();
                 let read = Box::pin(self.map_error(e, &seen, op));
                 match tokio::time::timeout_at(deadline, read).await {
@@ -471,7 +471,7 @@ mod tests {
     use super::*;
 
     fn outcome_of(error: reqwest::Error) -> retry::Outcome {
-        Failed::<()>::Answer(progenitor_client::Error::CommunicationError(error))
+        TryError::<()>::Answer(progenitor_client::Error::CommunicationError(error))
             .outcome(&Seen::default())
     }
 

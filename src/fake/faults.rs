@@ -207,7 +207,7 @@ pub(crate) enum Effect {
 pub(crate) fn effect(fault: Fault, api: Api) -> Effect {
     let cloudflare = api == Api::Cloudflare;
     let error = |status: StatusCode, code: u32, message: &str| match api {
-        Api::Cloudflare => super::cloudflare::failure(status, &[(code, message)]),
+        Api::Cloudflare => super::cloudflare::error_envelope(status, &[(code, message)]),
         Api::Realtime => super::cloudflare::turn::error(status, &code.to_string(), message),
         Api::Hover => super::hover::error(status, message),
     };
@@ -263,7 +263,7 @@ pub(crate) fn effect(fault: Fault, api: Api) -> Effect {
             let reason = status.canonical_reason().unwrap_or("Injected fault");
             error(status, 10_000 + u32::from(code), reason)
         }
-        Fault::SuccessFalse => super::cloudflare::failure(
+        Fault::SuccessFalse => super::cloudflare::error_envelope(
             StatusCode::OK,
             &[(10_001, "The request could not be completed")],
         ),

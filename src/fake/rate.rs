@@ -101,7 +101,7 @@ fn seconds(duration: Duration) -> u64 {
 
 /// The answer to a request past the budget, as Cloudflare gives it.
 pub(crate) fn refusal(wait: Duration) -> Response {
-    let mut response = super::cloudflare::failure(
+    let mut response = super::cloudflare::error_envelope(
         StatusCode::TOO_MANY_REQUESTS,
         &[(
             971,

@@ -59,7 +59,7 @@ async fn dispatch(Shared(state): Shared<Arc<State>>, request: Request) -> Respon
             Some(Api::Realtime) => {
                 turn::error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &message)
             }
-            _ => cloudflare::failure(StatusCode::PAYLOAD_TOO_LARGE, &[(6004, &message)]),
+            _ => cloudflare::error_envelope(StatusCode::PAYLOAD_TOO_LARGE, &[(6004, &message)]),
         };
     };
 

@@ -71,7 +71,7 @@ use crate::core::budget::{self, Budgets, Registry, Setting};
 use crate::core::config::{common_builder_methods, env_var, Options};
 use crate::core::error::ErrorBody;
 use crate::core::error::Provider;
-use crate::core::failure::Answer;
+use crate::core::map_error::Answer;
 use crate::core::operation::{Limits, Op};
 use crate::core::request::Base;
 use crate::core::transport::{run, BudgetOf, Meta, Transport};

@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{failure, invalid, json_object, refused, success, Owned};
+use super::{error_envelope, invalid, json_object, refused, success, Owned};
 use crate::cloudflare::magic::{is_ipv4_cidr, is_source_cidr};
 use crate::fake::resolve::{Params, Route};
 use crate::fake::store::{hex, MagicRecord, Store, Weight};
@@ -62,7 +62,7 @@ pub(super) fn magic_app<'a>(id: &'a str, record: &'a MagicRecord) -> MagicApp<'a
 }
 
 fn magic_not_found(app: &str) -> Response {
-    failure(
+    error_envelope(
         StatusCode::NOT_FOUND,
         &[(1002, &format!("App {app} not found"))],
     )

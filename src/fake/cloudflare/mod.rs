@@ -47,7 +47,7 @@ pub(crate) fn no_route(why: NoRoute, path: &str) -> Response {
         rest => rest,
     };
     match why {
-        NoRoute::Unknown => failure(
+        NoRoute::Unknown => error_envelope(
             StatusCode::BAD_REQUEST,
             &[
                 (
@@ -59,7 +59,7 @@ pub(crate) fn no_route(why: NoRoute, path: &str) -> Response {
                 (7000, "No route for that URI"),
             ],
         ),
-        NoRoute::BadIdentifier => failure(
+        NoRoute::BadIdentifier => error_envelope(
             StatusCode::NOT_FOUND,
             &[(
                 7003,
@@ -70,7 +70,7 @@ pub(crate) fn no_route(why: NoRoute, path: &str) -> Response {
 }
 
 /// A failure envelope with these `(code, message)` errors, and a `cf-ray`.
-pub(crate) fn failure(status: StatusCode, errors: &[(u32, &str)]) -> Response {
+pub(crate) fn error_envelope(status: StatusCode, errors: &[(u32, &str)]) -> Response {
     let errors: Vec<Value> = errors
         .iter()
         .map(|(code, message)| json!({"code": code, "message": message}))
@@ -92,7 +92,7 @@ pub(crate) fn one_of(what: &str, items: impl Serialize, id: &str) -> Response {
         .find(|item| item["id"] == id)
     {
         Some(item) => success(StatusCode::OK, item),
-        None => failure(
+        None => error_envelope(
             StatusCode::NOT_FOUND,
             &[(1002, &format!("{what} {id} not found"))],
         ),
@@ -160,7 +160,7 @@ pub(crate) fn authorize(
         text("x-auth-email"),
         text("x-auth-key"),
     );
-    let denied = || failure(StatusCode::FORBIDDEN, &[(10_000, "Authentication error")]);
+    let denied = || error_envelope(StatusCode::FORBIDDEN, &[(10_000, "Authentication error")]);
     if let Some(value) = authorization {
         let Some(token) = value.strip_prefix("Bearer ") else {
             return Some(envelope(
@@ -175,7 +175,7 @@ pub(crate) fn authorize(
         return (!state.cloudflare_token.ct_eq(token)).then(denied);
     }
     match (email, key) {
-        (None, None) => Some(failure(
+        (None, None) => Some(error_envelope(
             StatusCode::BAD_REQUEST,
             &[(
                 9106,
@@ -188,11 +188,11 @@ pub(crate) fn authorize(
         {
             None
         }
-        (Some(_), Some(_)) => Some(failure(
+        (Some(_), Some(_)) => Some(error_envelope(
             StatusCode::FORBIDDEN,
             &[(9103, "Unknown X-Auth-Key or X-Auth-Email")],
         )),
-        _ => Some(failure(
+        _ => Some(error_envelope(
             StatusCode::BAD_REQUEST,
             &[(
                 9106,
@@ -229,7 +229,7 @@ pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>,
 pub(crate) fn refused(why: Refused) -> Response {
     match why {
         Refused::TooLarge => invalid(1003, &why.message(), None),
-        Refused::Full => failure(
+        Refused::Full => error_envelope(
             StatusCode::INSUFFICIENT_STORAGE,
             &[(10_507, &why.message())],
         ),

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{failure, invalid, json_object, refused, success, NamedItem, Owned};
+use super::{error_envelope, invalid, json_object, refused, success, NamedItem, Owned};
 use crate::fake::resolve::Params;
 use crate::fake::store::{hex, now, NamedRecord, Store, Table, Weight};
 use crate::fake::State;
@@ -52,7 +52,7 @@ pub(crate) fn all<'a>(table: &'a Table<Key, NamedRecord>) -> Vec<Owned<'a, Named
 }
 
 fn not_found(resource: &Resource, id: &str) -> Response {
-    failure(
+    error_envelope(
         StatusCode::NOT_FOUND,
         &[(10_404, &format!("{} {id} not found", resource.noun))],
     )

@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{failure, invalid, json_object, one_of, refused, success, Owned};
+use super::{error_envelope, invalid, json_object, one_of, refused, success, Owned};
 use crate::fake::resolve::{Params, Route};
 use crate::fake::store::{hex, AppConfigRecord, Store, Weight};
 use crate::fake::State;
@@ -136,7 +136,7 @@ pub(super) fn forget_app(store: &mut Store, account: &str, app: &str) {
 }
 
 fn not_found(what: &str, id: &str) -> Response {
-    failure(
+    error_envelope(
         StatusCode::NOT_FOUND,
         &[(1002, &format!("{what} {id} not found"))],
     )
