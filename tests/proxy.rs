@@ -8,27 +8,24 @@ use std::sync::Arc;
 use apps_api::cloudflare::{CloudflareClient, Credentials};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+#[path = "common/raw.rs"]
+#[allow(dead_code)]
+mod raw;
+
 /// A listener that counts connections and answers each request with an empty Calls list.
 async fn listener() -> (u16, Arc<AtomicUsize>) {
-    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = socket.local_addr().unwrap().port();
-    let hits = Arc::new(AtomicUsize::new(0));
-    let count = hits.clone();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = socket.accept().await {
-            count.fetch_add(1, SeqCst);
-            tokio::spawn(async move {
-                let mut buffer = [0u8; 4096];
-                let _ = stream.read(&mut buffer).await;
-                let body = r#"{"success":true,"errors":[],"messages":[],"result":[]}"#;
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(answer.as_bytes()).await;
-            });
-        }
-    });
+    let (url, hits) = raw::raw_server(|mut stream, _| async move {
+        let mut buffer = [0u8; 4096];
+        let _ = stream.read(&mut buffer).await;
+        let body = r#"{"success":true,"errors":[],"messages":[],"result":[]}"#;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write_all(answer.as_bytes()).await;
+    })
+    .await;
+    let port = url.rsplit(':').next().unwrap().parse().unwrap();
     (port, hits)
 }
 

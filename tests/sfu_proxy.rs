@@ -54,22 +54,28 @@ async fn harness_on(
     let app = axum::Router::new()
         .nest("/sfu", proxy.router())
         .nest("/other", other.router());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/sfu", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
+    let base = format!("{}/sfu", serve(app, true).await);
     Harness {
         fake,
         secret,
         base,
         http: http(),
     }
+}
+
+/// Serves `app` on loopback (with each peer's address when `peer_address`); its base URL.
+async fn serve(app: axum::Router, peer_address: bool) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        if peer_address {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app).await.unwrap()
+        } else {
+            axum::serve(listener, app).await.unwrap()
+        }
+    });
+    base
 }
 
 #[path = "common/http.rs"]
@@ -632,9 +638,7 @@ async fn no_browser_header_reaches_upstream() {
             axum::Json(json!({"sessionId": "2a95132c15732412d22c1476fa83f27a", "tracks": [], "dataChannels": []}))
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, upstream).await.unwrap() });
+    let url = format!("{}/v1", serve(upstream, false).await);
     let client = apps_api::cloudflare::sfu::RealtimeClient::builder(
         "2a95132c15732412d22c1476fa83f27a",
         "app-secret-value-0123456789",
@@ -644,9 +648,7 @@ async fn no_browser_header_reaches_upstream() {
     .unwrap();
     let proxy = Proxy::builder(client, KEY).prefix("/sfu").build().unwrap();
     let app = axum::Router::new().nest("/sfu", proxy.router());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/sfu", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let base = format!("{}/sfu", serve(app, false).await);
     let http = http();
     let created = http
         .post(format!("{base}/sessions/new"))
@@ -849,9 +851,7 @@ async fn a_proxy_nested_away_from_its_prefix_says_so() {
         .unwrap();
     let proxy = Proxy::builder(client, KEY).prefix("/sfu").build().unwrap();
     let app = axum::Router::new().nest("/api/sfu", proxy.router());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let base = serve(app, false).await;
     let answer = http()
         .post(format!("{base}/api/sfu/sessions/new"))
         .send()
@@ -888,12 +888,9 @@ async fn nobody_spends_another_callers_allowance() {
     let client = fake
         .realtime_client(created.app.id.clone().unwrap(), created.secret.clone())
         .unwrap();
-    let serve = |proxy: Proxy| async move {
+    let served = |proxy: Proxy| async move {
         let app = axum::Router::new().nest("/sfu", proxy.router());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}/sfu", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        base
+        format!("{}/sfu", serve(app, false).await)
     };
     // No connect info: per session.
     let proxy = Proxy::builder(client.clone(), KEY)
@@ -901,7 +898,7 @@ async fn nobody_spends_another_callers_allowance() {
         .per_caller(3, Duration::from_secs(60))
         .build()
         .unwrap();
-    let base = serve(proxy).await;
+    let base = served(proxy).await;
     let created = http()
         .post(format!("{base}/sessions/new"))
         .send()
@@ -942,7 +939,7 @@ async fn nobody_spends_another_callers_allowance() {
         .behind_reverse_proxies(1)
         .build()
         .unwrap();
-    let base = serve(proxy).await;
+    let base = served(proxy).await;
     let from = |address: &'static str| {
         http()
             .post(format!("{base}/sessions/new"))

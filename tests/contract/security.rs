@@ -170,36 +170,22 @@ async fn unanswering_server(
     reset: bool,
     answer: &'static str,
 ) -> (String, Arc<AtomicUsize>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let connections = Arc::new(AtomicUsize::new(0));
-    let count = connections.clone();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let n = count.fetch_add(1, SeqCst);
-            tokio::spawn(async move {
-                let mut buffer = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(read) => buffer.extend_from_slice(&chunk[..read]),
-                    }
-                }
-                if n < lost {
-                    if reset {
-                        let _ = socket.set_zero_linger();
-                    }
-                    drop(socket);
-                    return;
-                }
-                let _ = socket.write_all(&http_200(answer)).await;
-                let _ = socket.shutdown().await;
-            });
+    use tokio::io::AsyncWriteExt;
+    raw::raw_server(move |mut socket, n| async move {
+        if raw::read_head(&mut socket, &mut Vec::new()).await.is_none() {
+            return;
         }
-    });
-    (url, connections)
+        if n < lost {
+            if reset {
+                let _ = socket.set_zero_linger();
+            }
+            drop(socket);
+            return;
+        }
+        let _ = socket.write_all(&http_200(answer)).await;
+        let _ = socket.shutdown().await;
+    })
+    .await
 }
 
 /// A GET, PUT or DELETE whose connection was closed unanswered (and a TURN revoke, idempotent in
@@ -581,27 +567,22 @@ async fn hover_ids_are_digits_only() {
 #[tokio::test]
 async fn a_trickling_error_body_cannot_push_a_call_past_its_deadline() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buffer = [0u8; 4096];
-                let _ = socket.read(&mut buffer).await;
-                let head = "HTTP/1.1 503 Service Unavailable\r\nretry-after-ms: 900\r\n\
-                            content-length: 65536\r\n\r\n";
-                if socket.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                for _ in 0..65536 {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    if socket.write_all(b"x").await.is_err() {
-                        return;
-                    }
-                }
-            });
+    let (url, _) = raw::raw_server(|mut socket, _| async move {
+        let mut buffer = [0u8; 4096];
+        let _ = socket.read(&mut buffer).await;
+        let head = "HTTP/1.1 503 Service Unavailable\r\nretry-after-ms: 900\r\n\
+                    content-length: 65536\r\n\r\n";
+        if socket.write_all(head.as_bytes()).await.is_err() {
+            return;
         }
-    });
+        for _ in 0..65536 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if socket.write_all(b"x").await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
     let cf = CloudflareClient::builder()
         .credentials(Credentials::api_token(TOKEN))
         .base_url(format!("{url}{CF_PREFIX}"))

@@ -1,6 +1,7 @@
 //! Cloudflare Realtime SFU data plane, sessions and tracks: each operation's request as the
 //! server saw it, the typed answers with their per-item failures, the request-level failures,
-//! and which operations are sent again. Data channels, adapters and pacing: `sfu_channels.rs`.
+//! and which operations are sent again. Data channels and adapters: `sfu_channels.rs`; pacing: `sfu_pace.rs`; hostile servers
+//! and arguments: `sfu_hostile.rs`.
 
 use apps_api::cloudflare::sfu::{
     CloseTracks, Closed, ItemCode, NewTracks, RealtimeClient, SessionDescription, SessionOptions,

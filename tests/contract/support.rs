@@ -11,13 +11,18 @@ use apps_api::hover::HoverClient;
 use apps_api::{RetryConfig, Sleeper};
 use httpmock::MockServer;
 
+/// A raw TCP server, for answers a mock server cannot give.
+#[path = "../common/raw.rs"]
+pub mod raw;
+
 pub const ACCOUNT: &str = "023e105f4ecef8ad9ca31a8372d0c353";
 pub const TOKEN: &str = "cf-test-token-0123456789abcdef0123";
 pub const HOVER_JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjo2Mn0.c2lnbmF0dXJl";
 pub const HOVER_EMAIL: &str = "dev@example.com";
 pub const HOVER_PASSWORD: &str = "correct-horse-battery-staple";
 pub const USER_AGENT: &str = concat!("apps-api/", env!("CARGO_PKG_VERSION"));
-pub const CF_PREFIX: &str = "/client/v4";
+/// The path Cloudflare's account APIs are served under (their specs' `servers`).
+pub const CF_PREFIX: &str = apps_api::operations::CALLS_APPS_LIST.base_path;
 
 /// Records every wait and returns at once, so retry tests stay fast.
 #[derive(Debug, Default, Clone)]
@@ -146,45 +151,26 @@ impl RawServer {
         respond: impl Fn(&str) -> (Vec<u8>, bool) + Send + Sync + 'static,
     ) -> RawServer {
         use std::sync::atomic::Ordering::SeqCst;
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        use tokio::io::AsyncWriteExt;
         let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let respond = Arc::new(respond);
-        let (conn_count, req_count) = (connections.clone(), requests.clone());
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                conn_count.fetch_add(1, SeqCst);
-                let (respond, req_count) = (respond.clone(), req_count.clone());
-                tokio::spawn(async move {
-                    let mut buffer = Vec::new();
-                    let mut chunk = [0u8; 4096];
-                    loop {
-                        // Requests here have no body (GET/DELETE), so a head ends a request.
-                        let head_end = loop {
-                            if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                                break i + 4;
-                            }
-                            match socket.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
-                            }
-                        };
-                        let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
-                        buffer.drain(..head_end);
-                        req_count.fetch_add(1, SeqCst);
-                        let (bytes, then_stall) = respond(&head);
-                        if socket.write_all(&bytes).await.is_err() {
-                            return;
-                        }
-                        if then_stall {
-                            tokio::time::sleep(Duration::from_secs(3600)).await;
-                        }
+        let (respond, count) = (Arc::new(respond), requests.clone());
+        let (url, connections) = raw::raw_server(move |mut socket, _| {
+            let (respond, count) = (respond.clone(), count.clone());
+            async move {
+                let mut buffer = Vec::new();
+                while let Some(head) = raw::read_head(&mut socket, &mut buffer).await {
+                    count.fetch_add(1, SeqCst);
+                    let (bytes, then_stall) = respond(&head);
+                    if socket.write_all(&bytes).await.is_err() {
+                        return;
                     }
-                });
+                    if then_stall {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                    }
+                }
             }
-        });
+        })
+        .await;
         RawServer {
             url,
             connections,

@@ -1,7 +1,7 @@
 //! The SFU client against a server that lies or is unclear: answers whose items do not line up
 //! with the request (discovered tracks, duplicates, items naming nothing, numbers written as
-//! floats), request-level errors beside items, a 503 whose items claim success; and arguments
-//! that would send something other than what they say.
+//! floats), request-level errors beside items, a 503 whose items claim success, secrets and
+//! SDP in what it sends back; and arguments that would send something other than what they say.
 
 use apps_api::cloudflare::sfu::{
     AdapterRequest, CloseTracks, DataChannelRequest, ItemCode, NewTracks, OutputCodec,
@@ -12,7 +12,9 @@ use httpmock::Method::{POST, PUT};
 use httpmock::MockServer;
 use serde_json::json;
 
-use crate::sfu::{session_path, sfu, sfu_builder, sfu_path, ANSWER, OFFER, OTHER, SESSION};
+use crate::sfu::{
+    session_path, sfu, sfu_builder, sfu_path, ANSWER, APP_SECRET, OFFER, OTHER, SESSION,
+};
 
 /// With `autoDiscover` the SFU names the tracks itself: they are in the batch, failures too.
 #[tokio::test]
@@ -526,16 +528,43 @@ async fn a_track_name_cannot_break_out_of_its_json_string() {
     assert_eq!(added.tracks.into_result().unwrap()[0].0.track_name, name);
 }
 
-/// An operator's per-session quota that lets nothing through is refused when the client is
-/// built.
-#[test]
-fn a_per_session_quota_of_nothing_is_refused() {
-    let built =
-        apps_api::cloudflare::sfu::RealtimeClient::builder("2a95132c15732412d22c1476fa83f27a", "s")
-            .rate_budget(Some(apps_api::Quota::new(
-                0,
-                std::time::Duration::from_secs(1),
-            )))
-            .build();
-    assert!(matches!(built, Err(Error::Config(_))), "{built:?}");
+/// The app secret and SDP stay out of `Debug` and errors; the SFU's words are bounded and
+/// escaped, and a description that quotes the secret is withheld.
+#[tokio::test]
+async fn secrets_and_sdp_stay_out_of_debug_and_errors() {
+    let server = MockServer::start_async().await;
+    server
+        .mock_async(|when, then| {
+            when.method(POST).path(session_path("/tracks/new"));
+            then.status(200).json_body(json!({
+                "sessionDescription": {"type": "answer", "sdp": ANSWER},
+                "tracks": [
+                    {"trackName": "mic", "errorCode": "internal_error",
+                     "errorDescription": format!("no \u{1b}[31m{}{}", APP_SECRET, "x".repeat(500))},
+                    {"trackName": "cam", "errorCode": format!("\u{1b}[2J{APP_SECRET}{}", "y".repeat(5000))}
+                ]
+            }));
+        })
+        .await;
+    let client = sfu(&server);
+    assert!(!format!("{client:?}").contains(APP_SECRET));
+    let tracks = NewTracks::new([
+        TrackRequest::local("0", "mic"),
+        TrackRequest::local("1", "cam"),
+    ])
+    .offer(SessionDescription::offer(OFFER));
+    let added = client.session(SESSION).add_tracks(&tracks).await.unwrap();
+    // A code the client does not know is kept, as safe text.
+    let unknown = added.tracks.failed()[1].code.as_str();
+    assert!(
+        !unknown.contains(APP_SECRET) && !unknown.contains('\u{1b}'),
+        "{unknown}"
+    );
+    assert!(unknown.len() <= 160, "{}", unknown.len());
+    let shown = format!("{added:?} {tracks:?}");
+    assert!(!shown.contains("ice-pwd"), "{shown}");
+    let description = added.tracks.failed()[0].description.clone().unwrap();
+    assert!(!description.contains(APP_SECRET), "{description}");
+    assert!(!description.contains('\u{1b}'), "{description}");
+    assert!(description.len() <= 160, "{}", description.len());
 }
