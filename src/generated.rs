@@ -5,12 +5,6 @@
 // `build.rs` writes them from `src/codegen`'s list of APIs.
 include!(concat!(env!("OUT_DIR"), "/clients.rs"));
 
-/// The operation table: a constant per operation of the specs this build has.
-pub(crate) mod operations {
-    use crate::operations::{Credential, Envelope, IdKind, Operation, Replay};
-    include!(concat!(env!("OUT_DIR"), "/operations.rs"));
-}
-
 /// Every example body from the API documents (extracted verbatim into
 /// `tests/fixtures/docs/`) decodes into the generated types and encodes back to the same JSON,
 /// compared on the fields the example has (a `null` there matches an omitted field).

@@ -479,7 +479,7 @@ async fn site_config_tour(
         ],
     );
     let steps = async {
-        let uses = magic.usage(&SiteApp::Account(app.clone())).await?;
+        let uses = magic.configs_using(&SiteApp::Account(app.clone())).await?;
         answers.step(
             "usage",
             "GET",

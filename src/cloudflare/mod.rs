@@ -316,7 +316,7 @@ impl CloudflareClient {
         >,
     {
         let transport = &self.inner.transport;
-        let (body, meta) = crate::core::transport::run(api, Some(account), make).await?;
+        let (body, meta) = crate::core::run::run(api, Some(account), make).await?;
         envelope::unwrap(
             transport,
             body,

@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 
 use super::CloudflareClient;
-use crate::core::operation::{handle_limits, Limits, Op};
+use crate::core::plan::{handle_limits, Limits, Planned};
 use crate::generated::calls::types as gen;
 use crate::operations::{self as ops, Operation};
 use crate::{AccountId, Error, Secret, TurnKeyId};
@@ -85,7 +85,7 @@ impl TurnKeys<'_> {
     /// The generated client for one request of `operation`, with this handle's limits.
     fn api(&self, operation: &'static Operation) -> crate::generated::calls::Client {
         let inner = &self.client.inner;
-        let op = Op::new(operation).with_limits(self.limits);
+        let op = Planned::new(operation).with_limits(self.limits);
         inner.calls.client(&inner.transport, op)
     }
 

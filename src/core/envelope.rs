@@ -2,7 +2,8 @@
 //! (Hover's JSON:API documents are flattened in `hover::apps`, the only place that has them.)
 
 use crate::core::error::ApiError;
-use crate::core::transport::{Meta, Transport};
+use crate::core::run::Meta;
+use crate::core::transport::Transport;
 use crate::Error;
 
 /// A generated Cloudflare success envelope, taken apart.

@@ -159,7 +159,7 @@ pub enum Error {
     /// there were more than the call sends (its bound, so that a server cannot make one call
     /// cost thousands of requests). Nothing was sent for the items.
     FanOut {
-        /// The call, as the facade names it (`Magic::usage`).
+        /// The call, as the facade names it (`Magic::configs_using`).
         call: &'static str,
         /// What the items are (`sites`).
         items: &'static str,

@@ -26,7 +26,7 @@ impl Call {
     }
 
     /// The `exec` hook: one try. Sends, records what came back, and keeps a body of unknown
-    /// length under the size cap. Retries and time limits are [`run`](crate::core::transport::run)'s: it rebuilds
+    /// length under the size cap. Retries and time limits are [`run`](crate::core::run::run)'s: it rebuilds
     /// the request only when a retry happens, instead of copying every request in case one
     /// does.
     pub(crate) async fn execute(&self, request: Request) -> reqwest::Result<Response> {

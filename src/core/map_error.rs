@@ -4,7 +4,7 @@
 //! a message without the client's secrets.
 
 use crate::core::error::{ApiError, Endpoint, ErrorBody, Failure};
-use crate::core::operation::Op;
+use crate::core::plan::Planned;
 use crate::core::request::Seen;
 use crate::core::scrub;
 use crate::core::transport::Transport;
@@ -82,7 +82,7 @@ impl Transport {
         &self,
         error: progenitor_client::Error<E>,
         seen: &Seen,
-        op: Op,
+        op: Planned,
     ) -> Error {
         use progenitor_client::Error as P;
         let (endpoint, status, answer, too_large, limit) = {

@@ -3,7 +3,7 @@
 //! progenitor hands its hooks the client they run on (`&self`) and the operation's name, and
 //! nothing else. So each request gets its own generated client ([`Base::client`]), whose
 //! `inner` value is that request's [`Call`]: the hooks read what the request is from it and
-//! write what its answer said into it, and [`run`](crate::core::transport::run) reads that back
+//! write what its answer said into it, and [`run`](crate::core::run::run) reads that back
 //! after each try. Nothing is shared between requests but the transport.
 
 use std::marker::PhantomData;
@@ -14,14 +14,14 @@ use reqwest::StatusCode;
 
 use crate::core::budget::Reported;
 use crate::core::error::{Endpoint, Provider};
-use crate::core::operation::Op;
+use crate::core::plan::Planned;
 use crate::core::transport::Transport;
 use crate::operations::Operation;
 
 /// One request: the transport it goes through, its operation, and what its current try saw.
 pub(crate) struct Call {
     pub(crate) transport: Arc<Transport>,
-    pub(crate) op: Op,
+    pub(crate) op: Planned,
     seen: Mutex<Seen>,
 }
 
@@ -59,7 +59,7 @@ impl std::fmt::Debug for Call {
 }
 
 impl Call {
-    pub(crate) fn new(transport: Arc<Transport>, op: Op) -> Self {
+    pub(crate) fn new(transport: Arc<Transport>, op: Planned) -> Self {
         Self {
             transport,
             op,
@@ -92,7 +92,7 @@ impl Call {
 
 impl Seen {
     /// The request as errors name it: operation, method and the path actually sent.
-    pub(crate) fn endpoint(&self, provider: Provider, op: Op) -> Endpoint {
+    pub(crate) fn endpoint(&self, provider: Provider, op: Planned) -> Endpoint {
         Endpoint {
             provider,
             operation: op.id(),
@@ -127,9 +127,9 @@ impl<C: Generated> Base<C> {
     }
 
     /// The generated client for one request of `op` through `transport`: the closure that
-    /// sends the request borrows it, and [`run`](crate::core::transport::run) reads what the
+    /// sends the request borrows it, and [`run`](crate::core::run::run) reads what the
     /// request saw from it.
-    pub(crate) fn client(&self, transport: &Arc<Transport>, op: Op) -> C {
+    pub(crate) fn client(&self, transport: &Arc<Transport>, op: Planned) -> C {
         C::build(
             &self.url,
             transport.http.clone(),

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::HoverClient;
-use crate::core::operation::{handle_limits, Limits, Op};
+use crate::core::plan::{handle_limits, Limits, Planned};
 use crate::generated::hover::types as gen;
 use crate::operations as ops;
 use crate::{Error, HoverAppId, Secret};
@@ -246,7 +246,7 @@ impl HoverApps<'_> {
         };
         let api = self
             .client
-            .api(Op::new(&ops::HOVER_APPS_CREATE).with_limits(self.limits));
+            .api(Planned::new(&ops::HOVER_APPS_CREATE).with_limits(self.limits));
         let document = self
             .client
             .request(&api, || api.hover_apps_create(&body))
@@ -259,7 +259,7 @@ impl HoverApps<'_> {
         let id = id.segment()?;
         let api = self
             .client
-            .api(Op::new(&ops::HOVER_APPS_GET).with_limits(self.limits));
+            .api(Planned::new(&ops::HOVER_APPS_GET).with_limits(self.limits));
         Ok(self
             .client
             .request(&api, || api.hover_apps_get(id))
@@ -292,7 +292,7 @@ impl HoverApps<'_> {
         };
         let api = self
             .client
-            .api(Op::new(&ops::HOVER_APPS_UPDATE).with_limits(self.limits));
+            .api(Planned::new(&ops::HOVER_APPS_UPDATE).with_limits(self.limits));
         Ok(self
             .client
             .request(&api, || api.hover_apps_update(id, &body))
@@ -305,7 +305,7 @@ impl HoverApps<'_> {
         let id = id.segment()?;
         let api = self
             .client
-            .api(Op::new(&ops::HOVER_APPS_ARCHIVE).with_limits(self.limits));
+            .api(Planned::new(&ops::HOVER_APPS_ARCHIVE).with_limits(self.limits));
         let archived = self
             .client
             .request(&api, || api.hover_apps_archive(id))
@@ -321,7 +321,7 @@ impl HoverApps<'_> {
         let id = id.segment()?;
         let api = self
             .client
-            .api(Op::new(&ops::HOVER_APPS_RESTORE).with_limits(self.limits));
+            .api(Planned::new(&ops::HOVER_APPS_RESTORE).with_limits(self.limits));
         Ok(self
             .client
             .request(&api, || api.hover_apps_restore(id))

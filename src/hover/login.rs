@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use super::{gen, HoverClient, HOVER_AUTHENTICATE};
 use crate::core::error::{Endpoint, Provider};
-use crate::core::operation::{deadline_after, Op};
+use crate::core::plan::{deadline_after, Planned};
 use crate::Error;
 
 /// How long no login is sent after the last one (doubling with each rejection in a row).
@@ -102,7 +102,7 @@ impl HoverClient {
     /// this caller's), the last one was rejected too recently (that rejection is the answer) or
     /// succeeded moments ago ([`Refresh::TooSoon`]). Waits for the login at most as long as
     /// one try of `limits` may take, within its deadline.
-    pub(crate) async fn refresh_token(&self, seen: u64, limits: Op) -> Result<Refresh, Error> {
+    pub(crate) async fn refresh_token(&self, seen: u64, limits: Planned) -> Result<Refresh, Error> {
         if self.inner.credentials.is_none() {
             return Err(Error::Config(
                 "this Hover client was built from a token; it cannot log in again".into(),
@@ -212,7 +212,7 @@ impl HoverClient {
             .api
             .client(&self.inner.transport, HOVER_AUTHENTICATE);
         let (answer, _) =
-            crate::core::transport::run(&api, None, || api.hover_authenticate(&body)).await?;
+            crate::core::run::run(&api, None, || api.hover_authenticate(&body)).await?;
         super::use_token(&self.inner.transport, &answer.auth_token)
     }
 }

@@ -9,9 +9,10 @@ use crate::core::config::{common_builder_methods, env_var, Options};
 use crate::core::error::ErrorBody;
 use crate::core::error::Provider;
 use crate::core::error::{common_api_errors, error_text};
-use crate::core::operation::{deadline_after, Op};
+use crate::core::plan::{deadline_after, Planned};
 use crate::core::request::{Base, Generated};
-use crate::core::transport::{run, BudgetOf, Transport};
+use crate::core::run::run;
+use crate::core::transport::{BudgetOf, Transport};
 use crate::generated::hover::types as gen;
 use crate::operations as ops;
 use crate::{ApiError, Error, Secret};
@@ -26,7 +27,7 @@ pub const DEFAULT_BASE_URL: &str = "https://www.usehover.com";
 pub const STAGING_BASE_URL: &str = "https://stage.usehover.com";
 
 /// The login: without the token (`security: []`) and sent once (`x-replay: once`).
-pub(crate) const HOVER_AUTHENTICATE: Op = Op::new(&ops::HOVER_AUTHENTICATE);
+pub(crate) const HOVER_AUTHENTICATE: Planned = Planned::new(&ops::HOVER_AUTHENTICATE);
 
 /// Client for Hover's apps API.
 ///
@@ -212,7 +213,7 @@ impl HoverClient {
 
     /// The generated client for one request of `op`, whose deadline is fixed now: the login,
     /// the request and its retry share it.
-    fn api(&self, op: Op) -> crate::generated::hover::Client {
+    fn api(&self, op: Planned) -> crate::generated::hover::Client {
         let total = op.total.unwrap_or(self.inner.transport.total_timeout());
         let op = op.until(deadline_after(total));
         self.inner.api.client(&self.inner.transport, op)

@@ -227,7 +227,7 @@ async fn force_deletes_an_app_in_use_and_its_configs_go_with_it() {
     let app = apps_api::cloudflare::magic::SiteApp::Account(app.as_str().into());
     assert!(cf
         .magic(super::ACCOUNT)
-        .usage(&app)
+        .configs_using(&app)
         .await
         .unwrap()
         .is_empty());

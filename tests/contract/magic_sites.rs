@@ -418,7 +418,7 @@ async fn usage_finds_the_configs_that_point_at_an_app_on_every_site() {
     let magic = cf(&server);
     let magic = magic.magic(ACCOUNT);
     let uses = magic
-        .usage(&SiteApp::Account(MagicAppId::new(APP)))
+        .configs_using(&SiteApp::Account(MagicAppId::new(APP)))
         .await
         .unwrap();
     // The same hex ID in capitals is the same app.
@@ -427,13 +427,13 @@ async fn usage_finds_the_configs_that_point_at_an_app_on_every_site() {
     assert_eq!(uses[0].config.id, AppConfigId::new(CONFIG));
     assert_eq!(uses[1].config.id, AppConfigId::new("c4"));
     let uses = magic
-        .usage(&SiteApp::Managed("cloudflare".into()))
+        .configs_using(&SiteApp::Managed("cloudflare".into()))
         .await
         .unwrap();
     assert_eq!(uses.len(), 1);
     assert_eq!(uses[0].config.id, AppConfigId::new("c2"));
     assert!(magic
-        .usage(&SiteApp::Account(MagicAppId::new("unused")))
+        .configs_using(&SiteApp::Account(MagicAppId::new("unused")))
         .await
         .unwrap()
         .is_empty());
@@ -463,7 +463,7 @@ async fn usage_refuses_a_site_id_from_the_server_that_would_leave_its_segment() 
         .await;
     let err = cf(&server)
         .magic(ACCOUNT)
-        .usage(&SiteApp::Managed("cloudflare".into()))
+        .configs_using(&SiteApp::Managed("cloudflare".into()))
         .await
         .unwrap_err();
     assert!(
@@ -506,7 +506,7 @@ async fn usage_keeps_one_deadline_and_a_bounded_fan_out() {
     let client = cloudflare(stalling).build().unwrap();
     let start = Instant::now();
     let app = SiteApp::Account(MagicAppId::new("ac60d3d0435248289d446cedd870bcf4"));
-    let error = client.magic(ACCOUNT).usage(&app).await.unwrap_err();
+    let error = client.magic(ACCOUNT).configs_using(&app).await.unwrap_err();
     assert!(
         matches!(&error, Error::Timeout { after, .. } if *after == Duration::from_secs(120)),
         "{error:?}"
@@ -517,14 +517,14 @@ async fn usage_keeps_one_deadline_and_a_bounded_fan_out() {
     let error = client
         .magic(ACCOUNT)
         .total_timeout(Duration::from_secs(70))
-        .usage(&app)
+        .configs_using(&app)
         .await
         .unwrap_err();
     assert!(matches!(&error, Error::Timeout { .. }), "{error:?}");
     assert_eq!(start.elapsed(), Duration::from_secs(70));
 
     // One site more than a call visits: the sites list only, then FanOut.
-    let many = apps_api::cloudflare::magic::MAX_USAGE_SITES + 1;
+    let many = apps_api::cloudflare::magic::MAX_SITES_SEARCHED + 1;
     let counts = Counts::default();
     let seen = counts.clone();
     let listing = Responder::new(move |request| {
@@ -535,7 +535,7 @@ async fn usage_keeps_one_deadline_and_a_bounded_fan_out() {
         .build()
         .unwrap()
         .magic(ACCOUNT)
-        .usage(&app)
+        .configs_using(&app)
         .await
         .unwrap_err();
     let Error::FanOut { listed, limit, .. } = &error else {

@@ -1,6 +1,6 @@
 //! Cloudflare Magic account apps: `/accounts/{account_id}/magic/apps`; the account's sites and
 //! their app configs, which give the apps their effect ([`Magic::sites`],
-//! [`Magic::app_configs`], [`Magic::usage`]): `/accounts/{account_id}/magic/sites`.
+//! [`Magic::app_configs`], [`Magic::configs_using`]): `/accounts/{account_id}/magic/sites`.
 //!
 //! Reference: <https://developers.cloudflare.com/api/resources/magic_transit/subresources/apps/>
 //!
@@ -13,14 +13,14 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::CloudflareClient;
-use crate::core::operation::{handle_limits, Limits, Op};
+use crate::core::plan::{handle_limits, Limits, Planned};
 use crate::generated::magic::types as gen;
 use crate::operations::{self as ops, Operation};
 use crate::{AccountId, Error, MagicAppId};
 
 mod sites;
 pub use sites::{
-    AppConfig, AppConfigChanges, AppUse, MagicSite, NewAppConfig, SiteApp, MAX_USAGE_SITES,
+    AppConfig, AppConfigChanges, AppUse, MagicSite, NewAppConfig, SiteApp, MAX_SITES_SEARCHED,
 };
 
 /// An app the account defined. Absent or null lists read as empty.
@@ -434,7 +434,7 @@ impl Magic<'_> {
     /// The generated client for one request of `operation`, with this handle's limits.
     fn api(&self, operation: &'static Operation) -> crate::generated::magic::Client {
         let inner = &self.client.inner;
-        let op = Op::new(operation).with_limits(self.limits);
+        let op = Planned::new(operation).with_limits(self.limits);
         inner.magic.client(&inner.transport, op)
     }
 

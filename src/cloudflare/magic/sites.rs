@@ -5,7 +5,7 @@
 //! Reference: <https://developers.cloudflare.com/api/resources/magic_transit/subresources/sites/subresources/app_configuration/>
 
 use super::{Magic, MagicAppId};
-use crate::core::operation::OneCall;
+use crate::core::plan::OneCall;
 use crate::generated::magic::types as gen;
 use crate::operations as ops;
 use crate::{AppConfigId, Error, SiteId};
@@ -335,7 +335,7 @@ impl AppConfigChanges {
     }
 }
 
-/// A site app config that points at an app, with its site: what [`Magic::usage`] finds.
+/// A site app config that points at an app, with its site: what [`Magic::configs_using`] finds.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AppUse {
@@ -490,13 +490,13 @@ impl Magic<'_> {
     /// takes its turn in the rate budget like any other; a site deleted in between is skipped.
     ///
     /// One call: every request ends by one deadline (the handle's `total_timeout`, else the
-    /// client's), and an account listing more than [`MAX_USAGE_SITES`] sites is
+    /// client's), and an account listing more than [`MAX_SITES_SEARCHED`] sites is
     /// [`Error::FanOut`], nothing sent for them (list them with [`Magic::sites`] and read
     /// each one's [`Magic::app_configs`] to go further).
-    pub async fn usage(&self, app: &SiteApp) -> Result<Vec<AppUse>, Error> {
+    pub async fn configs_using(&self, app: &SiteApp) -> Result<Vec<AppUse>, Error> {
         let call = OneCall::start(
-            "Magic::usage",
-            MAX_USAGE_SITES,
+            "Magic::configs_using",
+            MAX_SITES_SEARCHED,
             self.limits,
             self.client.inner.transport.total_timeout(),
         );
@@ -527,9 +527,9 @@ impl Magic<'_> {
     }
 }
 
-/// The most sites [`Magic::usage`] reads in one call: a request per site, so a sixth of
+/// The most sites [`Magic::configs_using`] reads in one call: a request per site, so a sixth of
 /// Cloudflare's 1,200 requests per 5 minutes at most.
-pub const MAX_USAGE_SITES: usize = 200;
+pub const MAX_SITES_SEARCHED: usize = 200;
 
 #[cfg(test)]
 #[path = "sites_tests.rs"]

@@ -7,16 +7,16 @@ use super::batch::{item_error, none_unasked, plain, settle, Batch, Closed, Faile
 use super::model::{checked_session, refused, Location};
 use super::ItemCode;
 use super::RealtimeClient;
-use crate::core::operation::Op;
-use crate::core::transport::run;
+use crate::core::plan::Planned;
+use crate::core::run::run;
 use crate::generated::sfu::types as wire;
 use crate::operations as ops;
 use crate::{Error, SessionId};
 
 /// Creates adapters (and sessions): never sent twice (`x-replay`).
-const ADAPTERS_NEW: Op = Op::new(&ops::SFU_ADAPTERS_WEBSOCKET_NEW);
+const ADAPTERS_NEW: Planned = Planned::new(&ops::SFU_ADAPTERS_WEBSOCKET_NEW);
 /// An adapter already closed counts as closed: sent again although a `POST` (`x-replay`).
-const ADAPTERS_CLOSE: Op = Op::new(&ops::SFU_ADAPTERS_WEBSOCKET_CLOSE);
+const ADAPTERS_CLOSE: Planned = Planned::new(&ops::SFU_ADAPTERS_WEBSOCKET_CLOSE);
 
 /// A WebSocket adapter to create: [`AdapterRequest::ingest`] (WebSocket → a new publisher
 /// session) or [`AdapterRequest::stream`] (a published track → WebSocket).

@@ -72,15 +72,16 @@ use crate::core::config::{common_builder_methods, env_var, Options};
 use crate::core::error::ErrorBody;
 use crate::core::error::Provider;
 use crate::core::map_error::Answer;
-use crate::core::operation::{Limits, Op};
+use crate::core::plan::{Limits, Planned};
 use crate::core::request::Base;
-use crate::core::transport::{run, BudgetOf, Meta, Transport};
+use crate::core::run::{run, Meta};
+use crate::core::transport::{BudgetOf, Transport};
 use crate::generated::sfu::types as wire;
 use crate::operations as ops;
 use crate::{ApiError, CallsAppId, Error, Quota, Secret, SessionId};
 
 /// Creates a session: never sent twice (`x-replay`).
-const SESSIONS_NEW: Op = Op::new(&ops::SFU_SESSIONS_NEW);
+const SESSIONS_NEW: Planned = Planned::new(&ops::SFU_SESSIONS_NEW);
 /// The longest `correlationId` sent: a label, not a payload.
 const MAX_CORRELATION_ID: usize = 256;
 
@@ -209,7 +210,7 @@ impl RealtimeClientBuilder {
 
 impl RealtimeClient {
     /// The generated client for one request of `op`.
-    pub(crate) fn api(&self, op: Op) -> crate::generated::sfu::Client {
+    pub(crate) fn api(&self, op: Planned) -> crate::generated::sfu::Client {
         self.inner.api.client(&self.inner.transport, op)
     }
 

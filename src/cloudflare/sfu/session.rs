@@ -19,26 +19,26 @@ use super::{Gate, RealtimeClient};
 use crate::core::budget::Budgets;
 use crate::core::error::ErrorBody;
 use crate::core::error::Provider;
-use crate::core::operation::{deadline_after, handle_limits, Limits, Op};
-use crate::core::transport::Meta;
+use crate::core::plan::{deadline_after, handle_limits, Limits, Planned};
+use crate::core::run::Meta;
 use crate::generated::sfu::types as wire;
 use crate::operations as ops;
 use crate::{Endpoint, Error, SessionId};
 
 // When each may be sent again is its spec's `x-replay` (by its method when absent).
-const SESSION_GET: Op = Op::new(&ops::SFU_SESSION_GET);
-const TRACKS_NEW: Op = Op::new(&ops::SFU_TRACKS_NEW);
-const RENEGOTIATE: Op = Op::new(&ops::SFU_RENEGOTIATE);
-const TRACKS_CLOSE: Op = Op::new(&ops::SFU_TRACKS_CLOSE);
-const TRACKS_UPDATE: Op = Op::new(&ops::SFU_TRACKS_UPDATE);
-const DATACHANNELS_ESTABLISH: Op = Op::new(&ops::SFU_DATACHANNELS_ESTABLISH);
-const DATACHANNELS_NEW: Op = Op::new(&ops::SFU_DATACHANNELS_NEW);
-const DATACHANNELS_UPDATE: Op = Op::new(&ops::SFU_DATACHANNELS_UPDATE);
-const DATACHANNELS_CLOSE: Op = Op::new(&ops::SFU_DATACHANNELS_CLOSE);
+const SESSION_GET: Planned = Planned::new(&ops::SFU_SESSION_GET);
+const TRACKS_NEW: Planned = Planned::new(&ops::SFU_TRACKS_NEW);
+const RENEGOTIATE: Planned = Planned::new(&ops::SFU_RENEGOTIATE);
+const TRACKS_CLOSE: Planned = Planned::new(&ops::SFU_TRACKS_CLOSE);
+const TRACKS_UPDATE: Planned = Planned::new(&ops::SFU_TRACKS_UPDATE);
+const DATACHANNELS_ESTABLISH: Planned = Planned::new(&ops::SFU_DATACHANNELS_ESTABLISH);
+const DATACHANNELS_NEW: Planned = Planned::new(&ops::SFU_DATACHANNELS_NEW);
+const DATACHANNELS_UPDATE: Planned = Planned::new(&ops::SFU_DATACHANNELS_UPDATE);
+const DATACHANNELS_CLOSE: Planned = Planned::new(&ops::SFU_DATACHANNELS_CLOSE);
 
 /// `op`, never sent twice if it carries an SDP offer: a close or an update is safe to send
 /// again, but its offer would be stale once the first exchange finished.
-fn with_offer(op: Op, offer: bool) -> Op {
+fn with_offer(op: Planned, offer: bool) -> Planned {
     if offer {
         op.not_after_sent()
     } else {
@@ -88,12 +88,12 @@ impl Session {
             Output = Result<progenitor_client::ResponseValue<T>, progenitor_client::Error<E>>,
         >,
     {
-        crate::core::transport::run_paced(api, &self.budgets, make).await
+        crate::core::run::run_paced(api, &self.budgets, make).await
     }
 
     /// The operation with this handle's limits, its deadline fixed now, and this session's
     /// turn to mutate (waited for until that deadline).
-    async fn turn(&self, op: Op) -> Result<(Op, tokio::sync::MutexGuard<'_, ()>), Error> {
+    async fn turn(&self, op: Planned) -> Result<(Planned, tokio::sync::MutexGuard<'_, ()>), Error> {
         let op = op.with_limits(self.limits);
         let total = op
             .total
@@ -121,8 +121,8 @@ impl Session {
         &self,
         operation: &'static crate::operations::Operation,
         offer: bool,
-    ) -> Result<(Op, Option<tokio::sync::MutexGuard<'_, ()>>), Error> {
-        let op = with_offer(Op::new(operation), offer);
+    ) -> Result<(Planned, Option<tokio::sync::MutexGuard<'_, ()>>), Error> {
+        let op = with_offer(Planned::new(operation), offer);
         // A read does not wait for the session's turn.
         if operation.method == "GET" {
             return Ok((op.with_limits(self.limits), None));
@@ -392,7 +392,7 @@ impl Session {
 
     async fn data_channels(
         &self,
-        op: Op,
+        op: Planned,
         channels: Vec<DataChannelRequest>,
     ) -> Result<Batch<DataChannelRequest, DataChannelAnswer>, Error> {
         let (app, session) = self.ids()?;

@@ -32,9 +32,10 @@ use crate::core::budget;
 use crate::core::config::{common_builder_methods, env_var, Options};
 use crate::core::error::ErrorBody;
 use crate::core::error::{common_api_errors, error_text, Provider};
-use crate::core::operation::Op;
+use crate::core::plan::Planned;
 use crate::core::request::Base;
-use crate::core::transport::{run, BudgetOf, Transport};
+use crate::core::run::run;
+use crate::core::transport::{BudgetOf, Transport};
 use crate::generated::realtime::types as rt;
 use crate::operations as ops;
 use crate::{ApiError, Error, Secret, TurnKeyId, TurnUsername};
@@ -43,8 +44,8 @@ pub use cache::{IceServerCache, RETRY_PAUSE};
 
 // Both are sent again after a lost answer although they are `POST`s, and the revoke's path
 // (its username) shows only as its template: the spec's `x-replay` and `x-sensitive` say so.
-const GENERATE: Op = Op::new(&ops::TURN_GENERATE_ICE_SERVERS);
-const REVOKE: Op = Op::new(&ops::TURN_REVOKE_CREDENTIAL);
+const GENERATE: Planned = Planned::new(&ops::TURN_GENERATE_ICE_SERVERS);
+const REVOKE: Planned = Planned::new(&ops::TURN_REVOKE_CREDENTIAL);
 
 /// The credentials API's production base URL.
 pub const DEFAULT_REALTIME_BASE_URL: &str = "https://rtc.live.cloudflare.com/v1";

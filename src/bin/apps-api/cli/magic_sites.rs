@@ -182,7 +182,7 @@ pub async fn usage(
     let app = named_app(app_id, managed)?;
     output::items(
         global.json,
-        &magic.usage(&app).await?,
+        &magic.configs_using(&app).await?,
         USAGE_HEADERS,
         use_row,
     );
@@ -191,7 +191,7 @@ pub async fn usage(
 
 /// Refuses when site app configs use `app`, naming their sites.
 pub async fn refuse_if_used(magic: &Magic<'_>, app: &MagicAppId) -> Result<(), Error> {
-    let uses = magic.usage(&SiteApp::Account(app.clone())).await?;
+    let uses = magic.configs_using(&SiteApp::Account(app.clone())).await?;
     match in_use(app, &uses) {
         Some(why) => Err(Error::InvalidArgument(why)),
         None => Ok(()),

@@ -19,7 +19,7 @@ use super::parse::{action_of, is_offer, refusal, Parsed, Refused};
 use super::token::Verdict;
 use super::Inner;
 use crate::cloudflare::sfu::{Session, SESSIONS_NEW};
-use crate::core::transport::{run, Meta};
+use crate::core::run::{run, Meta};
 use crate::operations::{Operation, ALL};
 use crate::{Error, SessionId};
 
@@ -301,7 +301,7 @@ async fn relay_app(
         Ok(app) => app,
         Err(error) => return failed(&error),
     };
-    let api = inner.client.api(crate::core::operation::Op::new(op));
+    let api = inner.client.api(crate::core::plan::Planned::new(op));
     match parsed {
         Parsed::NewAdapters(body) => {
             answered(run(&api, None, || api.sfu_adapters_websocket_new(app, &body)).await)

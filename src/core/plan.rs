@@ -1,14 +1,15 @@
-//! An operation as the facade runs it: the spec's facts (from the generated operation table)
-//! and the judgements the facade adds next to the method that uses it, with the time limits
-//! of the handle it runs through.
+//! The plan of a call: each operation as the facade will run it ([`Planned`]: the spec's facts
+//! from the operation table, the replay rule this request's body may make stricter, and the
+//! time limits of the handle it runs through), and a call of several requests under one
+//! deadline ([`OneCall`]).
 
 use std::time::Duration;
 
 use crate::operations::{Operation, Replay};
 
-/// An operation about to run.
+/// An operation about to run, as this call plans it.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Op {
+pub(crate) struct Planned {
     /// The spec's facts: operationId, method, path template, credential, replay rule.
     pub(crate) operation: &'static Operation,
     /// This request's time limit per try, instead of the client's.
@@ -23,7 +24,7 @@ pub(crate) struct Op {
     pub(crate) replay: Replay,
 }
 
-impl Op {
+impl Planned {
     /// An operation of the table, with the client's time limits.
     pub(crate) const fn new(operation: &'static Operation) -> Self {
         Self {
