@@ -337,37 +337,52 @@ pub fn generate(file: &Path, spec: &openapiv3::OpenAPI, api: &Api) -> Result<Str
             ));
         }
     };
-    without_api_version(file, format_source(tokens.to_string()))
+    Ok(format_source(without_api_version(
+        file,
+        tokens.to_string(),
+    )?))
 }
 
 /// The generated source without the `api-version` header progenitor adds to every request
 /// (from `info.version`; no API here defines the header): each request then builds no header
-/// map of its own. A progenitor whose output no longer matches fails the build here, rather
-/// than sending the header.
+/// map of its own. Matched without regard to whitespace (progenitor's tokens are printed with
+/// spaces, rustfmt's output without); a header it cannot take out fails the build, rather than
+/// being sent.
 pub fn without_api_version(file: &Path, source: String) -> Result<String, SpecError> {
-    const HEADER: &str = "from_static(\"api-version\")";
-    const APPEND: &str = "header_map.append(";
+    const MARKER: &str = "\"api-version\"";
+    const STATEMENT: &str = "header_map.append(::reqwest::header::HeaderName::from_static(";
+    let unknown = || {
+        error(
+            file,
+            None,
+            "progenitor's api-version header is written in a way codegen does not know",
+        )
+    };
+    let squeezed = |text: &str| -> String { text.split_whitespace().collect() };
     let mut out = String::with_capacity(source.len());
     let mut rest = source.as_str();
-    while let Some(at) = rest.find(HEADER) {
-        let start = rest[..at].rfind(APPEND);
-        let end = rest[at..].find(");").map(|end| at + end + 2);
-        let (Some(start), Some(end)) = (start, end) else {
-            return Err(error(
-                file,
-                None,
-                "progenitor's api-version header is written in a way codegen does not know",
-            ));
-        };
+    while let Some(at) = rest.find(MARKER) {
+        let start = rest[..at].rfind("header_map").ok_or_else(unknown)?;
+        let end = rest[at..]
+            .find(';')
+            .map(|end| at + end + 1)
+            .ok_or_else(unknown)?;
+        if squeezed(&rest[start..at]) != STATEMENT {
+            return Err(unknown());
+        }
         out.push_str(&rest[..start]);
         rest = &rest[end..];
     }
     out.push_str(rest);
     // The map is then empty unless the operation has header parameters.
-    Ok(out.replace(
+    let capacity_one = [
+        ":: reqwest :: header :: HeaderMap :: with_capacity (1usize)",
         "::reqwest::header::HeaderMap::with_capacity(1usize)",
-        "::reqwest::header::HeaderMap::new()",
-    ))
+    ];
+    for form in capacity_one {
+        out = out.replace(form, "::reqwest::header::HeaderMap::new()");
+    }
+    Ok(out)
 }
 
 thread_local! {

@@ -215,6 +215,16 @@ async fn collect_prefix(response: &mut Response, limit: usize) -> reqwest::Resul
     Ok(body.freeze())
 }
 
+/// Whether progenitor's name for an operation (its method: `calls_apps_list`) is the spec's
+/// operationId (`calls-apps-list`).
+pub(crate) fn same_operation(operation_id: &str, method: &str) -> bool {
+    operation_id.len() == method.len()
+        && operation_id
+            .bytes()
+            .zip(method.bytes())
+            .all(|(id, name)| id == name || (id == b'-' && name == b'_'))
+}
+
 /// Implements progenitor's hooks for a generated client, delegating to its request's [`Call`],
 /// and builds the client per request.
 macro_rules! transport_hooks {
@@ -237,8 +247,16 @@ macro_rules! transport_hooks {
             async fn pre<E>(
                 &self,
                 request: &mut reqwest::Request,
-                _info: &progenitor_client::OperationInfo,
+                info: &progenitor_client::OperationInfo,
             ) -> std::result::Result<(), progenitor_client::Error<E>> {
+                // The request sent is the one the client was built for: its credentials, replay
+                // rule and shown path are that operation's.
+                debug_assert!(
+                    $crate::core::hooks::same_operation(self.inner.op.id(), info.operation_id),
+                    "a client built for {} sent {}",
+                    self.inner.op.id(),
+                    info.operation_id
+                );
                 self.inner.prepare(request);
                 Ok(())
             }
@@ -255,3 +273,20 @@ macro_rules! transport_hooks {
 }
 // `build.rs` invokes it for every generated client (`src/generated.rs`).
 pub(crate) use transport_hooks;
+
+#[cfg(test)]
+mod tests {
+    use super::same_operation;
+
+    #[test]
+    fn progenitors_method_names_are_the_operation_ids() {
+        assert!(same_operation("calls-apps-list", "calls_apps_list"));
+        assert!(!same_operation("calls-apps-list", "calls_apps_get"));
+        assert!(!same_operation("calls-apps-list", "calls_apps_list_all"));
+        assert!(!same_operation("calls_apps-list", "calls-apps_list"));
+        for operation in crate::operations::ALL {
+            let method = operation.id.replace('-', "_");
+            assert!(same_operation(operation.id, &method), "{}", operation.id);
+        }
+    }
+}
