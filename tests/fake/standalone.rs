@@ -44,7 +44,8 @@ async fn the_binary_serves_until_stopped_and_prints_how_to_reach_it() {
     assert!(banner.contains("email:    e@example.com"), "{banner}");
     assert!(banner.contains("/__fake"), "{banner}");
 
-    let url = format!("{base}/accounts/023e105f4ecef8ad9ca31a8372d0c353/calls/apps");
+    let account = apps_api::fake::DEFAULT_ACCOUNT_ID;
+    let url = format!("{base}/accounts/{account}/calls/apps");
     let auth = [("authorization", "Bearer standalone-token")];
     let (status, body) = send(Method::GET, &url, &auth, None).await;
     assert_eq!((status, &body["result"]), (200, &json!([])));

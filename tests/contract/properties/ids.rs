@@ -49,7 +49,7 @@ type Kind = (IdKind, &'static str, fn(&str) -> bool);
 
 /// Each kind of ID.
 const KINDS: &[Kind] = &[
-    (IdKind::Account, "023e105f4ecef8ad9ca31a8372d0c353", |id| {
+    (IdKind::Account, crate::support::ACCOUNT, |id| {
         apps_api::AccountId::parse(id).is_ok()
     }),
     (IdKind::CallsApp, "2a95132c15732412d22c1476fa83f27a", |id| {
