@@ -83,6 +83,45 @@ fn the_generated_clients_send_no_api_version_header() {
     }
 }
 
+/// An operator's spec that declares a header parameter named `api-version` (the header codegen
+/// takes out of progenitor's output) fails the build naming the file: it is neither sent
+/// silently nor dropped silently.
+#[test]
+fn a_spec_declaring_an_api_version_header_fails_the_build() {
+    let mut value =
+        codegen::load_value(std::path::Path::new("spec/cloudflare-realtime.yaml")).unwrap();
+    let operation = value["paths"]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+        .flat_map(|item| item.as_object_mut().unwrap().values_mut())
+        .find(|operation| operation.get("operationId").is_some())
+        .unwrap();
+    let parameter = json!({"name": "api-version", "in": "header", "required": false,
+                           "schema": {"type": "string"}});
+    match operation["parameters"].as_array_mut() {
+        Some(parameters) => parameters.push(parameter),
+        None => operation["parameters"] = json!([parameter]),
+    }
+    let path = std::env::temp_dir().join(format!("apps-api-{}-header.yaml", std::process::id()));
+    std::fs::write(&path, value.to_string()).unwrap();
+    let spec: &'static str = Box::leak(path.to_string_lossy().into_owned().into_boxed_str());
+    let api = codegen::Api {
+        spec,
+        feature: "none",
+        out_file: "x.rs",
+        replacements: &[],
+    };
+    let generated = codegen::generate_file(&api);
+    let _ = std::fs::remove_file(&path);
+    let error = generated.unwrap_err().to_string();
+    assert!(error.contains(spec), "{error}");
+    assert!(
+        error.contains("api-version header is written in a way"),
+        "{error}"
+    );
+}
+
 #[test]
 fn every_operation_is_complete() {
     let mut count = 0;

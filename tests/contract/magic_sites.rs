@@ -549,3 +549,61 @@ async fn usage_keeps_one_deadline_and_a_bounded_fan_out() {
     assert_eq!(counts.of(&cf_path("/magic/sites")), 1);
     assert_eq!(counts.total(), 1, "no config list was asked for");
 }
+
+/// A server that lies in a header on one try does not speak for the next: a 503 carrying a
+/// `cf-ray` and a `Retry-After`, then a 404 carrying neither, is the 404's error alone (each
+/// request's state is reset at each try). (Virtual time, in-process answers.)
+#[cfg(feature = "test-util")]
+#[tokio::test(start_paused = true)]
+async fn a_retrys_error_carries_only_its_own_answers_headers() {
+    use crate::support::in_process::*;
+
+    let (tries, next) = counter();
+    let server = Responder::new(move |_| {
+        let failure = json!({"success": false, "errors": [{"code": 7003, "message": "no"}],
+                             "messages": [], "result": null});
+        let first = next() == 1;
+        let mut answer = json_response(if first { 503 } else { 404 }, failure.to_string());
+        if first {
+            let headers = answer.headers_mut();
+            headers.insert("cf-ray", "8a1b2c3d4e5f6789-FIRST".parse().unwrap());
+            headers.insert("retry-after", "2".parse().unwrap());
+        }
+        answer
+    });
+    let client = cloudflare(server).build().unwrap();
+    let error = client
+        .magic(ACCOUNT)
+        .site(&SiteId::new(SITE))
+        .await
+        .unwrap_err();
+    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let Error::NotFound(failure) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(failure.status, 404);
+    assert_eq!(failure.request_id, None, "{error:?}");
+    assert_eq!(failure.retry_after, None, "{error:?}");
+}
+
+/// A server claiming success without the site, or with a list where one site belongs, is a
+/// decode error, never a site made up.
+#[tokio::test]
+async fn a_site_answer_without_one_site_is_a_decode_error() {
+    for result in [Value::Null, json!([{"id": SITE}]), json!({"name": "no id"})] {
+        let server = MockServer::start_async().await;
+        server
+            .mock_async(|when, then| {
+                when.method(GET)
+                    .path(cf_path(&format!("/magic/sites/{SITE}")));
+                then.status(200).json_body(envelope(result.clone()));
+            })
+            .await;
+        let error = cf(&server)
+            .magic(ACCOUNT)
+            .site(&SiteId::new(SITE))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Decode { .. }), "{result}: {error:?}");
+    }
+}
