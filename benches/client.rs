@@ -23,6 +23,9 @@ use serde::Deserialize;
 
 #[path = "client/decode.rs"]
 mod decode;
+#[allow(dead_code)]
+#[path = "../tests/common/schema.rs"]
+mod schema;
 
 // The contract tests' drivers (each operation called through the facade, `drivers::all()`) and
 // the modules that list them; their tests are not compiled here.

@@ -88,33 +88,27 @@ fn the_generated_clients_send_no_api_version_header() {
 /// silently nor dropped silently.
 #[test]
 fn a_spec_declaring_an_api_version_header_fails_the_build() {
-    let mut value =
-        codegen::load_value(std::path::Path::new("spec/cloudflare-realtime.yaml")).unwrap();
-    let operation = value["paths"]
-        .as_object_mut()
-        .unwrap()
-        .values_mut()
-        .flat_map(|item| item.as_object_mut().unwrap().values_mut())
-        .find(|operation| operation.get("operationId").is_some())
-        .unwrap();
-    let parameter = json!({"name": "api-version", "in": "header", "required": false,
-                           "schema": {"type": "string"}});
-    match operation["parameters"].as_array_mut() {
-        Some(parameters) => parameters.push(parameter),
-        None => operation["parameters"] = json!([parameter]),
-    }
-    let path = std::env::temp_dir().join(format!("apps-api-{}-header.yaml", std::process::id()));
-    std::fs::write(&path, value.to_string()).unwrap();
-    let spec: &'static str = Box::leak(path.to_string_lossy().into_owned().into_boxed_str());
-    let api = codegen::Api {
-        spec,
-        feature: "none",
-        out_file: "x.rs",
-        replacements: &[],
+    let add_header = |value: &mut Value| {
+        let operation = value["paths"]
+            .as_object_mut()
+            .unwrap()
+            .values_mut()
+            .flat_map(|item| item.as_object_mut().unwrap().values_mut())
+            .find(|operation| operation.get("operationId").is_some())
+            .unwrap();
+        let parameter = json!({"name": "api-version", "in": "header", "required": false,
+                               "schema": {"type": "string"}});
+        match operation["parameters"].as_array_mut() {
+            Some(parameters) => parameters.push(parameter),
+            None => operation["parameters"] = json!([parameter]),
+        }
     };
-    let generated = codegen::generate_file(&api);
-    let _ = std::fs::remove_file(&path);
-    let error = generated.unwrap_err().to_string();
+    let (spec, error) = with_realtime_spec_changed("header", add_header, |api| {
+        (
+            api.spec,
+            codegen::generate_file(api).unwrap_err().to_string(),
+        )
+    });
     assert!(error.contains(spec), "{error}");
     assert!(
         error.contains("api-version header is written in a way"),
@@ -325,6 +319,18 @@ fn table_after(
     name: &str,
     change: impl FnOnce(&mut Value),
 ) -> Result<Vec<codegen::Operation>, String> {
+    with_realtime_spec_changed(name, change, |api| {
+        codegen::operations(&[api]).map_err(|e| e.to_string())
+    })
+}
+
+/// Runs `use_it` on an API whose spec is the Realtime spec after `change`, written to a
+/// temporary file for the call.
+fn with_realtime_spec_changed<T>(
+    name: &str,
+    change: impl FnOnce(&mut Value),
+    use_it: impl FnOnce(&codegen::Api) -> T,
+) -> T {
     let mut value =
         codegen::load_value(std::path::Path::new("spec/cloudflare-realtime.yaml")).unwrap();
     change(&mut value);
@@ -337,9 +343,9 @@ fn table_after(
         out_file: "x.rs",
         replacements: &[],
     };
-    let table = codegen::operations(&[&api]).map_err(|e| e.to_string());
+    let result = use_it(&api);
     let _ = std::fs::remove_file(&path);
-    table
+    result
 }
 
 /// The facts the operation table takes from a spec (its server's path, the credential its

@@ -63,16 +63,6 @@ fn handles(answer: Responder) -> Handles {
     )
 }
 
-/// Follows a local `$ref` (`#/components/...`).
-fn resolve<'a>(spec: &'a Value, node: &'a Value) -> &'a Value {
-    match node.get("$ref").and_then(Value::as_str) {
-        Some(pointer) => spec
-            .pointer(pointer.trim_start_matches('#'))
-            .unwrap_or(node),
-        None => node,
-    }
-}
-
 /// An operation as its spec documents it: the success answer's status and example body, and an
 /// example ID for each path parameter.
 struct Documented {
@@ -84,35 +74,21 @@ struct Documented {
 fn documented(operation: &Operation) -> Documented {
     let text = std::fs::read_to_string(operation.spec).unwrap();
     let spec: Value = yaml_serde::from_str(&text).unwrap();
-    let item = &spec["paths"][operation.path];
-    let method = item[operation.method.to_ascii_lowercase()].clone();
-    let here = operation.id;
-    let responses = method["responses"].as_object().unwrap();
-    let (code, response) = responses
-        .iter()
-        .find(|(code, _)| code.starts_with('2'))
-        .unwrap_or_else(|| panic!("{here}: the spec documents no success answer"));
-    let status = code.replace("XX", "00").parse().unwrap();
-    let response = resolve(&spec, response);
+    let (path, method) = (operation.path, operation.method);
+    let (status, response) = crate::schema::success_response(&spec, path, method);
     let body = match response.pointer("/content/application~1json/example") {
         Some(example) => serde_json::to_string(example).unwrap(),
         // An answer without a body.
         None if response.get("content").is_none() => String::new(),
-        None => panic!("{here}: the spec's success answer has no example"),
+        None => panic!("{}: the spec's success answer has no example", operation.id),
     };
     let mut ids = Ids::default();
-    let parameters = item["parameters"].as_array().into_iter().flatten();
-    for parameter in parameters.chain(method["parameters"].as_array().into_iter().flatten()) {
-        let parameter = resolve(&spec, parameter);
-        if parameter["in"] == "path" {
-            let name = parameter["name"].as_str().unwrap();
-            let example = parameter
-                .get("example")
-                .or(parameter.pointer("/schema/example"));
-            let example = example.unwrap_or_else(|| panic!("{here}: {{{name}}} has no example"));
-            let name = operation.parameters().find(|p| *p == name).unwrap();
-            ids.0.insert(name, example.as_str().unwrap().to_string());
-        }
+    for name in operation.parameters() {
+        let example = &crate::schema::parameter(&spec, path, name)["example"];
+        let example = example.as_str();
+        let example =
+            example.unwrap_or_else(|| panic!("{}: {{{name}}} has no example", operation.id));
+        ids.0.insert(name, example.to_string());
     }
     Documented {
         status,

@@ -115,6 +115,12 @@ pub fn request_example<'a>(spec: &'a Value, path: &str, method: &str) -> Option<
 /// The schema of a path parameter (written on the path item, by reference or inline).
 #[allow(dead_code)]
 pub fn path_parameter<'a>(spec: &'a Value, path: &str, name: &str) -> &'a Value {
+    &parameter(spec, path, name)["schema"]
+}
+
+/// A path parameter as its spec writes it (on the path item, by reference or inline).
+#[allow(dead_code)]
+pub fn parameter<'a>(spec: &'a Value, path: &str, name: &str) -> &'a Value {
     let parameters = spec["paths"][path]["parameters"]
         .as_array()
         .expect("path parameters");
@@ -124,8 +130,29 @@ pub fn path_parameter<'a>(spec: &'a Value, path: &str, name: &str) -> &'a Value 
             None => parameter,
         };
         if parameter["name"] == name {
-            return &parameter["schema"];
+            return parameter;
         }
     }
     panic!("{path} has no parameter {name}")
+}
+
+/// An operation's success answer (its first `2..` response, by reference or inline) with its
+/// status (a `2XX` range read as 200).
+#[allow(dead_code)]
+pub fn success_response<'a>(spec: &'a Value, path: &str, method: &str) -> (u16, &'a Value) {
+    let responses = spec["paths"][path][method.to_lowercase()]["responses"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{method} {path} documents no answers"));
+    let (code, response) = responses
+        .iter()
+        .find(|(code, _)| code.starts_with('2'))
+        .unwrap_or_else(|| panic!("{method} {path} documents no success answer"));
+    let response = match response.get("$ref").and_then(Value::as_str) {
+        Some(r) => spec.pointer(&r[1..]).expect("reference resolves"),
+        None => response,
+    };
+    (
+        code.replace("XX", "00").parse().expect("a status"),
+        response,
+    )
 }
